@@ -1,0 +1,21 @@
+# SPDX-License-Identifier: MIT
+include(CMakePackageConfigHelpers)
+install(TARGETS libshm libshm_static EXPORT libshmTargets
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS shmd RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/libshm)
+install(DIRECTORY libshm/include/libshm DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/libshm/generated/libshm/version.h
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/libshm)
+install(EXPORT libshmTargets NAMESPACE libshm:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/libshm)
+configure_package_config_file(cmake/libshmConfig.cmake.in
+  ${CMAKE_CURRENT_BINARY_DIR}/libshmConfig.cmake
+  INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/libshm)
+write_basic_package_version_file(${CMAKE_CURRENT_BINARY_DIR}/libshmConfigVersion.cmake
+  VERSION ${PROJECT_VERSION} COMPATIBILITY SameMajorVersion)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/libshmConfig.cmake
+              ${CMAKE_CURRENT_BINARY_DIR}/libshmConfigVersion.cmake
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/libshm)
+configure_file(cmake/libshm.pc.in ${CMAKE_CURRENT_BINARY_DIR}/libshm.pc @ONLY)
+install(FILES ${CMAKE_CURRENT_BINARY_DIR}/libshm.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

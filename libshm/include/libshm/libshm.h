@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT
+ *
+ * libshm: evictable MAP_SHARED|MAP_ANONYMOUS memory.
+ *
+ * A managed region behaves like the kernel's shared anonymous memory - it is
+ * shared with forked children, survives its creator, keeps mremap/munmap/
+ * madvise meanings - but each region is a memfd "inode" backed by its own
+ * contiguous extent of a session swap file, reserved when the region is made,
+ * and the session keeps its resident memory under a limit by evicting pages.
+ *
+ * Every function returns 0 (or a documented non-negative value) on success
+ * and -errno on failure; none throws, none changes errno.
+ * Thread-safe: any thread may call any function at any time.
+ */
+#ifndef LIBSHM_LIBSHM_H
+#define LIBSHM_LIBSHM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "libshm/policy.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define LIBSHM_EXPORT __attribute__((visibility("default")))
+#else
+#define LIBSHM_EXPORT
+#endif
+
+/* "0.1.0" */
+LIBSHM_EXPORT const char* libshm_version(void);
+
+/* Maps a managed shared region of `length` bytes (rounded up to pages) with
+ * mmap's `prot` and the extra `flags` MAP_FIXED, MAP_FIXED_NOREPLACE,
+ * MAP_POPULATE, MAP_NORESERVE, MAP_LOCKED (MAP_SHARED|MAP_ANONYMOUS implied).
+ * `hint` is mmap's address argument. On success stores the address in *out.
+ * Errors: -EINVAL (length 0, bad flags), -ENOMEM (swap cannot be reserved or
+ * no address space), -EPERM/-ENOSYS (userfaultfd unavailable), -ECONNREFUSED
+ * (no helper), -EEXIST (MAP_FIXED_NOREPLACE overlap). */
+LIBSHM_EXPORT int libshm_map(void* hint, size_t length, int prot, int flags, void** out);
+
+/* munmap(2) of a managed range (whole or partial). */
+LIBSHM_EXPORT int libshm_unmap(void* addr, size_t length);
+
+/* msync(2): MS_SYNC writes the dirty pages of the range to the swap file and
+ * returns when they are durable there (the range is then clean, and evicting
+ * it writes nothing); MS_ASYNC schedules that; MS_INVALIDATE as POSIX. */
+LIBSHM_EXPORT int libshm_msync(void* addr, size_t length, int flags);
+
+/* madvise(2) with the kernel's meaning on a managed range. MADV_REMOVE and
+ * MADV_DONTNEED on a managed range must come through here (or the shim) for
+ * pages that are swapped out: a raw MADV_REMOVE cannot be told apart from
+ * MADV_DONTNEED by the helper (both send the same userfaultfd event). */
+LIBSHM_EXPORT int libshm_madvise(void* addr, size_t length, int advice);
+
+/* 1 if `addr` lies in a managed region of this process, else 0. */
+LIBSHM_EXPORT int libshm_is_managed(const void* addr);
+
+/* Session statistics. Set `size` to sizeof(libshm_stats_t) before calling. */
+typedef struct libshm_stats {
+  size_t size;
+  uint32_t version; /* 1 */
+  uint32_t reserved0;
+  uint64_t regions; /* live inodes */
+  uint64_t clients; /* live client processes */
+  uint64_t limit_bytes;
+  uint64_t resident_bytes;
+  uint64_t peak_resident_bytes;
+  uint64_t dirty_bytes;
+  uint64_t swapped_bytes;       /* bytes whose only copy is in the swap file */
+  uint64_t swap_reserved_bytes; /* extents reserved in the swap file */
+  uint64_t faults;              /* missing faults served */
+  uint64_t zero_fills;
+  uint64_t swap_ins;  /* pages read back from swap */
+  uint64_t swap_outs; /* pages written to swap (dirty evictions and writeback) */
+  uint64_t writeback_bytes;
+  uint64_t evictions;       /* pages evicted (clean and dirty) */
+  uint64_t clean_evictions; /* pages evicted with no I/O */
+  uint64_t wp_faults;       /* first writes to clean pages */
+  uint64_t msyncs;
+  uint64_t forks;
+  uint64_t eexist;       /* fills that lost a race to another process */
+  uint64_t fault_ns_p50; /* fault service time in the helper, ns */
+  uint64_t fault_ns_p99;
+  char policy[32];
+  char mode[16]; /* "full" or "restricted" */
+} libshm_stats_t;
+
+LIBSHM_EXPORT int libshm_stats(libshm_stats_t* out);
+
+/* Prints the stats: `write_cb(cbopaque, text)` is called with pieces of
+ * text (stderr if write_cb is NULL). `opts`: NULL or "" for the table, "J"
+ * for JSON. */
+LIBSHM_EXPORT int libshm_stats_print(void (*write_cb)(void*, const char*), void* cbopaque,
+                                     const char* opts);
+
+/* mallctl-style introspection and control. Numbers are uint64_t, strings
+ * are copied into `oldp` (a char buffer of *oldlenp bytes) and written from
+ * a NUL-terminated `newp`. Names: version, epoch, opt.<option> (r-),
+ * stats.<field> (r-), kernel.mode, kernel.uffd.features (r-),
+ * evict.policy (rw), evict.run (-w: evict newp bytes, 0 = everything).
+ * Returns 0, -ENOENT (unknown name), -EPERM (read-only), -EINVAL. */
+LIBSHM_EXPORT int libshm_ctl(const char* name, void* oldp, size_t* oldlenp, const void* newp,
+                             size_t newlen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LIBSHM_LIBSHM_H */

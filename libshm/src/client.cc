@@ -1,0 +1,495 @@
+// SPDX-License-Identifier: MIT
+#include "client.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <new>
+#include <thread>
+
+#include "engine.h"
+#include "log.h"
+#include "sys/syscalls.h"
+#include "uffd.h"
+
+extern char** environ;
+
+namespace libshm::internal {
+namespace {
+
+constexpr int kAllowedMapFlags = MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED | MAP_FIXED_NOREPLACE |
+                                 MAP_POPULATE | MAP_NORESERVE | MAP_LOCKED;
+
+socklen_t MakeAddress(const char* address, struct sockaddr_un* sa) {
+  memset(sa, 0, sizeof(*sa));
+  sa->sun_family = AF_UNIX;
+  size_t n = strlen(address);
+  if (n == 0 || n >= sizeof(sa->sun_path)) return 0;
+  memcpy(sa->sun_path, address, n);
+  if (address[0] == '@') sa->sun_path[0] = '\0';  // abstract namespace
+  return static_cast<socklen_t>(offsetof(struct sockaddr_un, sun_path) + n);
+}
+
+bool IsExecutable(const char* path) { return path[0] != '\0' && access(path, X_OK) == 0; }
+
+// Where the helper binary is: LIBSHM_HELPER, beside this library, the build
+// tree, the install tree.
+void FindHelper(const Options& opts, char* out, size_t len) {
+  if (opts.helper[0] != '\0') {
+    snprintf(out, len, "%s", opts.helper);
+    return;
+  }
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&FindHelper), &info) != 0 && info.dli_fname != nullptr) {
+    const char* slash = strrchr(info.dli_fname, '/');
+    if (slash != nullptr) {
+      snprintf(out, len, "%.*s/shmd", static_cast<int>(slash - info.dli_fname), info.dli_fname);
+      if (IsExecutable(out)) return;
+    }
+  }
+#ifdef LIBSHM_BUILD_HELPER_PATH
+  snprintf(out, len, "%s", LIBSHM_BUILD_HELPER_PATH);
+  if (IsExecutable(out)) return;
+#endif
+  snprintf(out, len, "%s", LIBSHM_INSTALL_HELPER_PATH);
+}
+
+Engine* in_process_engine = nullptr;
+
+}  // namespace
+
+ClientRuntime& ClientRuntime::Get() {
+  // Constructed on first use and never destroyed: forked children and exit
+  // handlers may still call in.
+  alignas(ClientRuntime) static char storage[sizeof(ClientRuntime)];
+  static ClientRuntime* runtime = new (storage) ClientRuntime();
+  return *runtime;
+}
+
+ClientRuntime::ClientRuntime() {
+  ParseOptions(&opts_, environ, /*warn=*/true);
+  SetLogVerbosity(static_cast<int>(opts_.verbose));
+  pthread_atfork(&AtforkPrepare, &AtforkParent, &AtforkChild);
+}
+
+int ClientRuntime::CallLocked(const Request& req, Reply* reply, int send_fd, int* recv_fd) {
+  if (sock_ < 0) return -ENOTCONN;
+  int rc = SendPacket(sock_, &req, sizeof(req), send_fd);
+  if (rc != 0) return rc;
+  int fd = -1;
+  long n = RecvPacket(sock_, reply, sizeof(*reply), &fd);
+  if (n != static_cast<long>(sizeof(*reply))) {
+    if (fd >= 0) close(fd);
+    return n < 0 ? static_cast<int>(n) : -ECONNRESET;
+  }
+  if (recv_fd != nullptr) {
+    *recv_fd = fd;
+  } else if (fd >= 0) {
+    close(fd);
+  }
+  return reply->status;
+}
+
+int ClientRuntime::StartHelperLocked(char* address, size_t len) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  snprintf(address, len, "@libshm-%d-%lld", static_cast<int>(getpid()),
+           static_cast<long long>(ts.tv_sec * 1000000000ll + ts.tv_nsec));
+  struct sockaddr_un sa;
+  socklen_t salen = MakeAddress(address, &sa);
+  int lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (lfd < 0) return -errno;
+  if (bind(lfd, reinterpret_cast<struct sockaddr*>(&sa), salen) != 0 || listen(lfd, 128) != 0) {
+    int e = errno;
+    close(lfd);
+    return -e;
+  }
+  if (strcmp(opts_.helper_mode, "thread") == 0) {
+    // Tests: the same engine on a thread of this process.
+    auto* engine = new (std::nothrow) Engine(opts_);
+    if (engine == nullptr) return -ENOMEM;
+    int rc = engine->Init(lfd);
+    if (rc != 0) {
+      delete engine;
+      return rc;
+    }
+    in_process_engine = engine;
+    in_process_engine_ = true;
+    std::thread([engine] { engine->Run(); }).detach();
+    return 0;
+  }
+  // posix_spawn, never a bare fork inside mmap. The helper detaches itself
+  // (double fork) so it is never this program's child: a program that waits
+  // for all its children must not wait for the helper.
+  char helper[4096];
+  FindHelper(opts_, helper, sizeof(helper));
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, lfd, 3);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+  char arg0[] = "shmd", arg1[] = "--listen-fd=3", arg2[] = "--detach";
+  char* argv[] = {arg0, arg1, arg2, nullptr};
+  pid_t pid;
+  int rc = posix_spawn(&pid, helper, &actions, &attr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  close(lfd);
+  if (rc != 0) {
+    LIBSHM_LOG_ERROR("cannot start the helper %s: %s", helper, strerror(rc));
+    return -rc;
+  }
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return 0;
+}
+
+int ClientRuntime::ConnectLocked(const char* address) {
+  struct sockaddr_un sa;
+  socklen_t salen = MakeAddress(address, &sa);
+  if (salen == 0) return -EINVAL;
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  if (connect(fd, reinterpret_cast<struct sockaddr*>(&sa), salen) != 0) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  sock_ = fd;
+  return 0;
+}
+
+int ClientRuntime::HelloLocked() {
+  bool user_mode_only = false;
+  int uffd = OpenUffd(/*allow_user_mode_only=*/true, &user_mode_only);
+  if (uffd < 0) return uffd;
+  restricted_ = user_mode_only;
+  if (!restricted_ && doorbell_ == nullptr) {
+    long addr = sys::Mmap(nullptr, kPageSize, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (sys::IsErr(addr)) {
+      close(uffd);
+      return static_cast<int>(addr);
+    }
+    doorbell_ = reinterpret_cast<void*>(addr);
+  }
+  Request req;
+  req.op = Op::kHello;
+  req.pid = getpid();
+  req.flags = restricted_ ? 1 : 0;
+  req.a = restricted_ ? 0 : reinterpret_cast<uintptr_t>(doorbell_);
+  Reply reply;
+  int rc = CallLocked(req, &reply, uffd, nullptr);
+  if (rc != 0) {
+    close(uffd);
+    return rc;
+  }
+  uffd_ = uffd;  // our own copy: helper death then blocks faults, never zero-fills
+  helper_pid_ = static_cast<pid_t>(reply.a);
+  if (restricted_) {
+    static bool said;
+    if (!said) {
+      said = true;
+      LIBSHM_LOG_WARN(
+          "restricted mode (no userfaultfd privilege): read(2) or write(2) of managed "
+          "memory that is evicted fails with EFAULT");
+    }
+  }
+  return 0;
+}
+
+int ClientRuntime::EnsureSessionLocked() {
+  if (sock_ >= 0 && uffd_ >= 0) return 0;
+  if (session_failed_) return -ECONNREFUSED;
+  if (opts_.strict && opts_.bad_values > 0) return -EINVAL;
+  int rc;
+  if (sock_ < 0) {
+    if (opts_.session[0] != '\0') {
+      if (strlen(opts_.session) >= sizeof(address_)) return -EINVAL;
+      memcpy(address_, opts_.session, strlen(opts_.session) + 1);
+    } else if (address_[0] == '\0') {
+      rc = StartHelperLocked(address_, sizeof(address_));
+      if (rc != 0) {
+        session_failed_ = true;
+        return rc;
+      }
+    }
+    rc = ConnectLocked(address_);
+    if (rc != 0) {
+      LIBSHM_LOG_ERROR("cannot reach the helper at %s: %s", address_, strerror(-rc));
+      session_failed_ = true;
+      return rc;
+    }
+  }
+  rc = HelloLocked();
+  if (rc != 0) {
+    LIBSHM_LOG_ERROR("the helper refused this process: %s", strerror(-rc));
+    close(sock_);
+    sock_ = -1;
+    session_failed_ = true;
+    return rc;
+  }
+  if (!in_process_engine_) StartWatchdog();
+  return 0;
+}
+
+void ClientRuntime::StartWatchdog() {
+  pid_t helper = helper_pid_;
+  int pidfd = sys::PidfdOpen(helper);
+  if (pidfd < 0) return;
+  // A detached thread that sleeps in poll until the helper exits. Clients
+  // keep their uffd, so without the helper a fault would block forever; this
+  // turns that into a loud exit instead (never a silent zero-fill).
+  std::thread([pidfd, helper] {
+    struct pollfd p = {pidfd, POLLIN, 0};
+    while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+    }
+    LIBSHM_LOG_ERROR(
+        "the helper (pid %d) is gone: managed memory can no longer be served; "
+        "killing pid %d",
+        static_cast<int>(helper), static_cast<int>(getpid()));
+    kill(getpid(), SIGKILL);
+  }).detach();
+}
+
+int ClientRuntime::Map(void* hint, size_t length, int prot, int flags, void** out) {
+  if (length == 0 || (flags & ~kAllowedMapFlags) != 0 || out == nullptr) return -EINVAL;
+  size_t size = (length + kPageSize - 1) & ~(kPageSize - 1);
+  if (size < length) return -ENOMEM;
+  std::lock_guard<std::mutex> lock(mu_);
+  int rc = EnsureSessionLocked();
+  if (rc != 0) return rc;
+  if (num_ranges_ == kMaxRanges) return -ENOMEM;
+  int memfd = sys::MemfdCreate("libshm", MFD_CLOEXEC);
+  if (memfd < 0) return memfd;
+  rc = sys::Ftruncate(memfd, static_cast<off_t>(size));
+  if (rc != 0) {
+    close(memfd);
+    return rc == -EFBIG || rc == -ENOSPC ? -ENOMEM : rc;
+  }
+  Request req;
+  req.op = Op::kCreate;
+  req.a = size;
+  Reply reply;
+  rc = CallLocked(req, &reply, memfd, nullptr);
+  if (rc != 0) {
+    close(memfd);
+    return rc;
+  }
+  uint64_t inode = reply.a;
+  // Pages must not be populated before the helper registers the mapping, so
+  // MAP_POPULATE/MAP_LOCKED are applied afterwards.
+  int mflags = MAP_SHARED | (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE));
+  long addr = sys::Mmap(hint, size, prot, mflags, memfd, 0);
+  close(memfd);
+  if (sys::IsErr(addr)) {
+    req = Request();
+    req.op = Op::kDropInode;
+    req.a = inode;
+    CallLocked(req, &reply, -1, nullptr);
+    return static_cast<int>(addr);
+  }
+  req = Request();
+  req.op = Op::kRegister;
+  req.a = inode;
+  req.b = static_cast<uint64_t>(addr);
+  req.c = size;
+  rc = CallLocked(req, &reply, -1, nullptr);
+  if (rc != 0) {
+    sys::Munmap(reinterpret_cast<void*>(addr), size);
+    return rc;
+  }
+  ForgetRangeLocked(static_cast<uintptr_t>(addr), static_cast<uintptr_t>(addr) + size);
+  ranges_[num_ranges_++] = {static_cast<uintptr_t>(addr), static_cast<uintptr_t>(addr) + size};
+  if ((flags & (MAP_POPULATE | MAP_LOCKED)) && size <= opts_.limit) {
+    sys::Madvise(reinterpret_cast<void*>(addr), size, MADV_POPULATE_READ);
+  }
+  *out = reinterpret_cast<void*>(addr);
+  return 0;
+}
+
+void ClientRuntime::ForgetRangeLocked(uintptr_t start, uintptr_t end) {
+  for (int i = 0; i < num_ranges_;) {
+    Range r = ranges_[i];
+    if (r.end <= start || r.start >= end) {
+      i++;
+      continue;
+    }
+    ranges_[i] = ranges_[--num_ranges_];
+    if (r.start < start) ranges_[num_ranges_++] = {r.start, start};
+    if (r.end > end && num_ranges_ < kMaxRanges) ranges_[num_ranges_++] = {end, r.end};
+  }
+}
+
+int ClientRuntime::Unmap(void* addr, size_t length) {
+  uintptr_t start = reinterpret_cast<uintptr_t>(addr);
+  if (start % kPageSize != 0 || length == 0) return -EINVAL;
+  int rc = sys::Munmap(addr, length);
+  if (rc != 0) return rc;
+  std::lock_guard<std::mutex> lock(mu_);
+  ForgetRangeLocked(start, start + ((length + kPageSize - 1) & ~(kPageSize - 1)));
+  return 0;
+}
+
+bool ClientRuntime::IsManaged(const void* addr, size_t length) {
+  uintptr_t a = reinterpret_cast<uintptr_t>(addr);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int i = 0; i < num_ranges_; i++) {
+    if (a < ranges_[i].end && a + (length == 0 ? 1 : length) > ranges_[i].start) return true;
+  }
+  return false;
+}
+
+int ClientRuntime::Msync(void* addr, size_t length, int flags) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (sock_ < 0) return -ENOMEM;
+  Request req;
+  req.op = Op::kMsync;
+  req.a = reinterpret_cast<uintptr_t>(addr);
+  req.b = length;
+  req.c = static_cast<uint64_t>(flags);
+  Reply reply;
+  return CallLocked(req, &reply, -1, nullptr);
+}
+
+int ClientRuntime::Madvise(void* addr, size_t length, int advice) {
+  if (advice == MADV_REMOVE && IsManaged(addr, length)) {
+    std::lock_guard<std::mutex> lock(mu_);
+    Request req;
+    req.op = Op::kDiscard;
+    req.a = reinterpret_cast<uintptr_t>(addr);
+    req.b = length;
+    Reply reply;
+    return CallLocked(req, &reply, -1, nullptr);
+  }
+  return sys::Madvise(addr, length, advice);
+}
+
+int ClientRuntime::Stats(libshm_stats_t* out) {
+  if (out == nullptr || out->size < sizeof(libshm_stats_t)) return -EINVAL;
+  std::lock_guard<std::mutex> lock(mu_);
+  int rc = EnsureSessionLocked();
+  if (rc != 0) return rc;
+  Request req;
+  req.op = Op::kStats;
+  Reply reply;
+  rc = CallLocked(req, &reply, -1, nullptr);
+  if (rc == 0) *out = reply.stats;
+  return rc;
+}
+
+int ClientRuntime::Ctl(const char* name, void* oldp, size_t* oldlenp, const void* newp,
+                       size_t newlen) {
+  if (name == nullptr || strlen(name) >= sizeof(Request::text)) return -EINVAL;
+  if ((oldp == nullptr) != (oldlenp == nullptr)) return -EINVAL;
+  Request req;
+  req.op = Op::kCtl;
+  snprintf(req.text, sizeof(req.text), "%s", name);
+  if (newp != nullptr) {
+    req.a = 1;
+    if (strcmp(name, "evict.policy") == 0) {
+      if (newlen == 0 || newlen >= sizeof(req.text2)) return -EINVAL;
+      memcpy(req.text2, newp, newlen);
+    } else {
+      if (newlen != sizeof(uint64_t)) return -EINVAL;
+      memcpy(&req.b, newp, sizeof(uint64_t));
+    }
+  }
+  Reply reply;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    int rc = EnsureSessionLocked();
+    if (rc != 0) return rc;
+    rc = CallLocked(req, &reply, -1, nullptr);
+    if (rc != 0) return rc;
+  }
+  if (oldp == nullptr) return 0;
+  if (reply.type == ValueType::kNumber) {
+    if (*oldlenp != sizeof(uint64_t)) return -EINVAL;
+    memcpy(oldp, &reply.a, sizeof(uint64_t));
+  } else if (reply.type == ValueType::kString) {
+    size_t need = strlen(reply.text) + 1;
+    if (*oldlenp < need) return -EINVAL;
+    memcpy(oldp, reply.text, need);
+    *oldlenp = need;
+  }
+  return 0;
+}
+
+void ClientRuntime::AtforkPrepare() { Get().mu_.lock(); }
+void ClientRuntime::AtforkParent() { Get().mu_.unlock(); }
+void ClientRuntime::AtforkChild() {
+  ClientRuntime& rt = Get();
+  rt.ChildAfterFork();
+  rt.mu_.unlock();
+}
+
+void ClientRuntime::ChildAfterFork() {
+  if (uffd_ < 0) {
+    // No session in the parent: nothing is registered; start afresh on use.
+    if (sock_ >= 0) close(sock_);
+    sock_ = -1;
+    return;
+  }
+  // The inherited socket and uffd belong to the parent.
+  close(sock_);
+  close(uffd_);
+  sock_ = -1;
+  uffd_ = -1;
+  int rc;
+  if (!restricted_) {
+    // Ring the doorbell: the helper resolves this fault on our new uffd (from
+    // the fork event) and learns our pid from its thread id.
+    (void)*static_cast<volatile const char*>(doorbell_);
+    rc = ConnectLocked(address_);
+    if (rc == 0) {
+      Request req;
+      req.op = Op::kHelloChild;
+      req.pid = getpid();
+      Reply reply;
+      int fd = -1;
+      rc = CallLocked(req, &reply, -1, &fd);
+      if (rc == 0 && fd < 0) rc = -EPROTO;
+      if (rc == 0) uffd_ = fd;
+    }
+    // Re-arm the doorbell for our own children.
+    sys::Madvise(doorbell_, kPageSize, MADV_DONTNEED);
+  } else {
+    bool umo;
+    int fd = OpenUffd(true, &umo);
+    rc = fd < 0 ? fd : ConnectLocked(address_);
+    if (rc == 0) {
+      Request req;
+      req.op = Op::kHelloRestrictedChild;
+      req.pid = getpid();
+      Reply reply;
+      rc = CallLocked(req, &reply, fd, nullptr);
+      if (rc == 0) uffd_ = fd;
+    }
+    if (rc != 0 && fd >= 0) close(fd);
+  }
+  if (rc != 0) {
+    // Our mappings cannot be served safely; stop before user code touches them.
+    LIBSHM_LOG_ERROR("forked child %d cannot join the helper (%s); exiting",
+                     static_cast<int>(getpid()), strerror(-rc));
+    _exit(127);
+  }
+  if (!in_process_engine_) StartWatchdog();
+}
+
+}  // namespace libshm::internal

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: MIT
+// ClientRuntime: the process side of a session. It finds or starts the
+// helper, creates each region's memfd, maps it, has the helper register it on
+// this process's uffd, and forwards msync/madvise/stats/ctl. It keeps its own
+// copy of its uffd, so that if the helper dies a fault blocks instead of
+// silently reading zeros (DESIGN.md invariant 1), and a watchdog thread that
+// turns such a block into a loud exit.
+//
+// Fork: pthread_atfork handlers hold the lock across fork; the child rings its
+// doorbell page (so the helper learns its pid from the fault's thread id),
+// reconnects and receives its own uffd back (full mode), or creates a new
+// uffd and has the helper re-register its mappings (restricted mode).
+//
+// Thread-safe: one mutex serializes requests (each has exactly one reply).
+#ifndef LIBSHM_SRC_CLIENT_H_
+#define LIBSHM_SRC_CLIENT_H_
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <mutex>
+
+#include "config.h"
+#include "libshm/libshm.h"
+#include "protocol.h"
+
+namespace libshm::internal {
+
+class ClientRuntime {
+ public:
+  static ClientRuntime& Get();
+
+  int Map(void* hint, size_t length, int prot, int flags, void** out);
+  int Unmap(void* addr, size_t length);
+  int Msync(void* addr, size_t length, int flags);
+  int Madvise(void* addr, size_t length, int advice);
+  bool IsManaged(const void* addr, size_t length);
+  int Stats(libshm_stats_t* out);
+  int Ctl(const char* name, void* oldp, size_t* oldlenp, const void* newp, size_t newlen);
+  const Options& options() const { return opts_; }
+
+ private:
+  ClientRuntime();
+  int EnsureSessionLocked();
+  int StartHelperLocked(char* address, size_t len);
+  int ConnectLocked(const char* address);
+  int HelloLocked();
+  int CallLocked(const Request& req, Reply* reply, int send_fd, int* recv_fd);
+  void StartWatchdog();
+  void ForgetRangeLocked(uintptr_t start, uintptr_t end);
+
+  static void AtforkPrepare();
+  static void AtforkParent();
+  static void AtforkChild();
+  void ChildAfterFork();
+
+  std::mutex mu_;
+  Options opts_;
+  bool session_failed_ = false;  // do not retry a helper that cannot start
+  int sock_ = -1;
+  int uffd_ = -1;
+  bool restricted_ = false;
+  void* doorbell_ = nullptr;
+  pid_t helper_pid_ = 0;
+  char address_[108] = {};
+  bool in_process_engine_ = false;
+  // Managed ranges of this process, [start, end), for IsManaged.
+  static constexpr int kMaxRanges = 4096;
+  struct Range {
+    uintptr_t start, end;
+  };
+  Range ranges_[kMaxRanges];
+  int num_ranges_ = 0;
+};
+
+}  // namespace libshm::internal
+
+#endif  // LIBSHM_SRC_CLIENT_H_

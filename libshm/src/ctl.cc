@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: MIT
+// The helper side of libshm_ctl and the stats snapshot (Engine methods).
+// Names: version, epoch, opt.<option>, stats.<field>, stats.policy,
+// kernel.mode, kernel.uffd.features, evict.policy (rw), evict.run (-w).
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "engine.h"
+#include "libshm/version.h"
+#include "probe.h"
+#include "uffd.h"
+
+namespace libshm::internal {
+namespace {
+
+int SetString(Reply* r, const char* s) {
+  r->type = ValueType::kString;
+  snprintf(r->text, sizeof(r->text), "%s", s);
+  return 0;
+}
+
+int SetNumber(Reply* r, uint64_t v) {
+  r->type = ValueType::kNumber;
+  r->a = v;
+  return 0;
+}
+
+}  // namespace
+
+libshm_stats_t Engine::Snapshot() const {
+  libshm_stats_t s = stats_;
+  s.regions = inodes_.size();
+  s.clients = 0;
+  for (const auto& [id, c] : clients_) s.clients += (!c->owner && !c->dead && c->uffd >= 0);
+  s.limit_bytes = limit_pages_ * kPageSize;
+  s.resident_bytes = resident_pages_ * kPageSize;
+  s.peak_resident_bytes = peak_resident_pages_ * kPageSize;
+  s.dirty_bytes = s.swapped_bytes = 0;
+  for (const auto& [id, inode] : inodes_) {
+    s.dirty_bytes += inode->CountState(PageState::kDirty) * kPageSize;
+    s.swapped_bytes += inode->CountState(PageState::kSwapped) * kPageSize;
+  }
+  s.swap_reserved_bytes = swap_.reserved_pages() * kPageSize;
+  s.fault_ns_p50 = fault_latency_.Percentile(50);
+  s.fault_ns_p99 = fault_latency_.Percentile(99);
+  snprintf(s.policy, sizeof(s.policy), "%s", policy_.name());
+  snprintf(s.mode, sizeof(s.mode), "%s", RunModeName(ProbeKernel().mode));
+  return s;
+}
+
+int Engine::SetPolicy(const char* name) {
+  const libshm_policy_ops* ops = libshm_policy_find(name);
+  if (ops == nullptr) return -ENOENT;
+  if (!ops->live) return -EINVAL;
+  int rc = policy_.Init(ops, limit_pages_, 1);  // keeps the old one on failure
+  if (rc != 0) return rc;
+  // The new policy learns the resident set as if it had just faulted in.
+  for (const auto& [id, inode] : inodes_) {
+    for (uint64_t p = 0; p < inode->pages(); p++) {
+      PageState st = inode->state(p);
+      if (IsResident(st)) policy_.Miss(Key(*inode, p), st == PageState::kDirty);
+    }
+  }
+  snprintf(opts_.policy, sizeof(opts_.policy), "%s", name);
+  return 0;
+}
+
+int Engine::Ctl(const Request& req, Reply* reply) {
+  const char* name = req.text;
+  bool writing = req.a != 0;
+  if (strcmp(name, "evict.policy") == 0) {
+    if (writing) {
+      int rc = SetPolicy(req.text2);
+      if (rc != 0) return rc;
+    }
+    return SetString(reply, policy_.name());
+  }
+  if (strcmp(name, "evict.run") == 0) {
+    if (!writing) return -EPERM;
+    uint64_t target_pages = req.b / kPageSize;  // evict this much; 0: everything
+    uint64_t goal =
+        target_pages == 0 || target_pages > resident_pages_ ? 0 : resident_pages_ - target_pages;
+    while (resident_pages_ > goal) {
+      if (EvictBatch(opts_.evict_batch) == 0) break;
+    }
+    return SetNumber(reply, resident_pages_ * kPageSize);
+  }
+  if (writing) return -EPERM;
+  if (strcmp(name, "version") == 0) return SetString(reply, LIBSHM_VERSION_STRING);
+  if (strcmp(name, "epoch") == 0) return SetNumber(reply, stats_.faults);
+  if (strcmp(name, "kernel.mode") == 0) return SetString(reply, RunModeName(ProbeKernel().mode));
+  if (strcmp(name, "kernel.uffd.features") == 0) return SetNumber(reply, ProbeKernel().features);
+  if (strcmp(name, "stats.policy") == 0) return SetString(reply, policy_.name());
+  if (strncmp(name, "stats.", 6) == 0) {
+    uint64_t v;
+    libshm_stats_t s = Snapshot();
+    if (!StatByName(s, name + 6, &v)) return -ENOENT;
+    return SetNumber(reply, v);
+  }
+  if (strncmp(name, "opt.", 4) == 0) {
+    const char* field = name + 4;
+#define OPTION_kSize(f) SetNumber(reply, opts_.f)
+#define OPTION_kUint(f) SetNumber(reply, opts_.f)
+#define OPTION_kBool(f) SetNumber(reply, opts_.f ? 1 : 0)
+#define OPTION_kString(f) SetString(reply, opts_.f)
+#define OPTION(field_, env, type, def, min, max, form, desc) \
+  if (strcmp(field, #field_) == 0) return OPTION_##type(field_);
+#include "options.def"
+#undef OPTION
+    return -ENOENT;
+  }
+  return -ENOENT;
+}
+
+}  // namespace libshm::internal

@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: MIT
+// Engine: the pager. It owns the registry of inodes, the clients (every
+// process that maps a managed region, with its uffd and its VMAs), the swap
+// file, the policy and the counters, and runs the one loop that serves them:
+// epoll over the listening socket, every client's socket, uffd and pidfd.
+//
+// Single-threaded by design: faults, events, eviction and writeback all run
+// on the engine thread, so the eviction sequence (WP in every mapper, pread,
+// write the slot, punch, wake) can never interleave with a fill of the same
+// page, and no page needs a lock. The engine runs as the helper process shmd
+// or, for tests, as a thread of the client process (same code).
+//
+// Split over files by concern: engine.cc (loop, clients, requests),
+// fault_handler.cc (page faults and uffd events), evictor.cc (eviction,
+// writeback, msync), ctl.cc (ctl names and stats).
+#ifndef LIBSHM_SRC_ENGINE_H_
+#define LIBSHM_SRC_ENGINE_H_
+
+#include <linux/userfaultfd.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <unordered_map>
+#include <vector>
+
+#include "config.h"
+#include "inode.h"
+#include "libshm/libshm.h"
+#include "policy_adapter.h"
+#include "protocol.h"
+#include "stats.h"
+#include "swap_file.h"
+
+namespace libshm::internal {
+
+// One mapping of an inode (or the doorbell page) in one client, [start, end).
+struct Vma {
+  uintptr_t start = 0;
+  uintptr_t end = 0;
+  Inode* inode = nullptr;  // nullptr: the doorbell
+  uint64_t pgoff = 0;      // inode page mapped at `start`
+};
+
+struct Client {
+  uint64_t id = 0;
+  pid_t pid = 0;  // 0 until known (a fork child before its first fault)
+  int uffd = -1;
+  int sock = -1;
+  int pidfd = -1;
+  bool owner = false;                    // a connection without uffd (shmrun)
+  bool restricted = false;               // UFFD_USER_MODE_ONLY, no EVENT_FORK
+  bool dead = false;                     // reaped at the end of the loop iteration
+  std::vector<Vma> vmas;                 // sorted by start, disjoint
+  std::deque<uffd_msg> deferred_faults;  // read while draining events
+};
+
+class Engine {
+ public:
+  explicit Engine(const Options& opts);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Takes ownership of `listen_fd`. Returns 0 or -errno.
+  int Init(int listen_fd);
+  // Serves until the last client is gone (or Stop). Returns 0.
+  int Run();
+  // Thread-safe: makes Run return soon.
+  void Stop();
+  // Final stats for the session-end report.
+  libshm_stats_t Snapshot() const;
+
+ private:
+  enum class Source : uint8_t { kListen = 1, kWakeup, kSocket, kUffd, kPidfd };
+
+  // engine.cc
+  void Watch(int fd, Source src, uint64_t client_id);
+  void Unwatch(int fd);
+  void Accept();
+  void OnSocket(Client& c);
+  void HandleRequest(Client& c, const Request& req, int fd);
+  int HandleHello(Client& c, const Request& req, int fd, Reply* reply);
+  int HandleHelloChild(Client& c, const Request& req, Reply* reply, int* reply_fd);
+  int HandleHelloRestrictedChild(Client& c, const Request& req, int fd);
+  int HandleCreate(Client& c, const Request& req, int fd, Reply* reply);
+  int HandleRegister(Client& c, const Request& req);
+  int RegisterRange(Client& c, Inode* inode, uintptr_t start, size_t len, uint64_t pgoff);
+  void MarkDead(Client& c, const char* why);
+  void ReapDeadClients();
+  void CollectInodes();
+  void LearnPid(Client& c, pid_t tid);
+  Client* FindClient(uint64_t id);
+  Inode* FindInode(uint64_t id);
+  void AddVma(Client& c, const Vma& v);
+
+  // fault_handler.cc
+  void OnUffdReadable(Client& c);
+  // Reads every queued message; events are handled now, faults deferred.
+  // Returns false if the client is gone.
+  bool DrainEvents(Client& c);
+  void HandleEvent(Client& c, const uffd_msg& msg);
+  void HandleFault(Client& c, const uffd_msg& msg);
+  void ProcessDeferred(Client& c);
+  void FillMissing(Client& c, uintptr_t addr, bool write);
+  void ResolveWriteProtect(Client& c, uintptr_t addr);
+  void OnFork(Client& parent, int child_uffd);
+  void OnRemap(Client& c, uintptr_t from, uintptr_t to, uint64_t len);
+  void OnUnmap(Client& c, uintptr_t start, uintptr_t end);
+  // Copies into `c`, retrying after draining events on EAGAIN. Returns the
+  // final outcome code (0, -EEXIST, -ESRCH, ...).
+  int CopyRetrying(Client& c, uintptr_t addr, const void* src, size_t len, bool wp);
+  Vma* FindVma(Client& c, uintptr_t addr);
+
+  // evictor.cc
+  // Evicts until `pages` more fit under the limit (direct reclaim).
+  void MakeRoom(uint64_t pages);
+  // Background reclaim: from the high watermark down to the low one.
+  bool BackgroundEvictionDue() const;
+  // Evicts up to `max` policy victims. Returns pages evicted; 0 if none could be.
+  size_t EvictBatch(size_t max);
+  // Evicts one inode's pages `pages` (sorted, resident). Returns how many.
+  size_t EvictPages(Inode& inode, std::vector<uint64_t>& pages);
+  // Write-protects [p0, p1) of `inode` in every mapper. Returns 0, or -EAGAIN
+  // if some uffd has an unread event (caller backs off).
+  int ProtectEverywhere(Inode& inode, uint64_t p0, uint64_t p1);
+  void WakeEverywhere(Inode& inode, uint64_t p0, uint64_t p1);
+  // Writes the dirty pages of [p0, p1) to their slots and marks them clean.
+  // pre: those pages are write-protected everywhere. Returns 0 or -errno.
+  int WriteBack(Inode& inode, uint64_t p0, uint64_t p1);
+  int Msync(Client& c, uintptr_t addr, size_t len, int flags);
+  int Discard(Client& c, uintptr_t addr, size_t len);
+  void ForgetPage(Inode& inode, uint64_t page);
+
+  // ctl.cc
+  int Ctl(const Request& req, Reply* reply);
+  int SetPolicy(const char* name);
+
+  libshm_page_key_t Key(const Inode& inode, uint64_t page) const {
+    return (static_cast<uint64_t>(inode_seq_.at(inode.id())) << 36) | page;
+  }
+
+  Options opts_;
+  int epfd_ = -1;
+  int listen_fd_ = -1;
+  int wakeup_fd_ = -1;
+  bool ever_connected_ = false;
+  bool stopping_ = false;
+  uint64_t next_client_id_ = 1;
+  uint32_t next_inode_seq_ = 1;
+  uint64_t limit_pages_ = 0;
+  uint64_t low_pages_ = 0;
+  uint64_t high_pages_ = 0;
+  uint64_t resident_pages_ = 0;
+  uint64_t peak_resident_pages_ = 0;
+  std::map<uint64_t, std::unique_ptr<Client>> clients_;
+  std::map<uint64_t, std::unique_ptr<Inode>> inodes_;  // by id (memfd st_ino)
+  std::unordered_map<uint64_t, uint32_t> inode_seq_;   // id -> policy key prefix
+  std::unordered_map<uint32_t, Inode*> inode_by_seq_;
+  SwapFile swap_;
+  Policy policy_;
+  libshm_stats_t stats_{};
+  LatencyHistogram fault_latency_;
+  std::vector<char> io_buffer_;  // page-aligned scratch for pread/pwrite
+  char* zero_page_ = nullptr;
+};
+
+}  // namespace libshm::internal
+
+#endif  // LIBSHM_SRC_ENGINE_H_

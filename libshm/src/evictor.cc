@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: MIT
+// Eviction, writeback and msync (Engine methods; see engine.h).
+//
+// Safe eviction (DESIGN.md invariant 2), for a run of pages of one inode:
+//   1. write-protect the run in every mapper (only needed if a page is dirty:
+//      clean and zero pages are protected everywhere already);
+//   2. pread the dirty pages from the memfd and write them to their slots;
+//   3. punch the run out of the memfd;
+//   4. wake every mapper: a writer that blocked on the protection re-faults
+//      as MISSING and is served from swap.
+// Nothing else runs on the engine thread in between, so no fill can race.
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <map>
+
+#include "engine.h"
+#include "log.h"
+#include "uffd.h"
+
+namespace libshm::internal {
+namespace {
+
+// Calls f(addr, len) for the part of [p0, p1) (inode pages) that `v` maps.
+template <typename F>
+void ForOverlap(const Vma& v, const Inode& inode, uint64_t p0, uint64_t p1, F f) {
+  if (v.inode != &inode) return;
+  uint64_t vp0 = v.pgoff, vp1 = v.pgoff + (v.end - v.start) / kPageSize;
+  uint64_t a = std::max(p0, vp0), b = std::min(p1, vp1);
+  if (a >= b) return;
+  f(v.start + (a - vp0) * kPageSize, (b - a) * kPageSize);
+}
+
+}  // namespace
+
+bool Engine::BackgroundEvictionDue() const { return resident_pages_ > high_pages_; }
+
+void Engine::MakeRoom(uint64_t pages) {
+  while (resident_pages_ + pages > limit_pages_) {
+    if (EvictBatch(opts_.evict_batch) == 0) return;
+  }
+}
+
+size_t Engine::EvictBatch(size_t max) {
+  std::vector<libshm_page_key_t> victims(max);
+  size_t n = policy_.ChooseVictims(victims.data(), max);
+  std::map<Inode*, std::vector<uint64_t>> by_inode;
+  for (size_t i = 0; i < n; i++) {
+    auto it = inode_by_seq_.find(static_cast<uint32_t>(victims[i] >> 36));
+    uint64_t page = victims[i] & ((1ull << 36) - 1);
+    if (it == inode_by_seq_.end() || page >= it->second->pages() ||
+        !IsResident(it->second->state(page))) {
+      continue;  // stale: the page left without the policy hearing of it
+    }
+    by_inode[it->second].push_back(page);
+  }
+  size_t evicted = 0;
+  for (auto& [inode, pages] : by_inode) {
+    std::sort(pages.begin(), pages.end());
+    evicted += EvictPages(*inode, pages);
+  }
+  return evicted;
+}
+
+size_t Engine::EvictPages(Inode& inode, std::vector<uint64_t>& pages) {
+  size_t evicted = 0;
+  for (size_t i = 0; i < pages.size();) {
+    size_t j = i + 1;
+    while (j < pages.size() && pages[j] == pages[j - 1] + 1) j++;
+    uint64_t p0 = pages[i], p1 = pages[j - 1] + 1;
+    uint64_t dirty = 0;
+    for (uint64_t p = p0; p < p1; p++) dirty += inode.state(p) == PageState::kDirty;
+    int rc = 0;
+    if (dirty != 0) {
+      rc = ProtectEverywhere(inode, p0, p1);
+      if (rc == 0) rc = WriteBack(inode, p0, p1);
+    }
+    if (rc != 0) {
+      // Could not make the run safe to drop now; it stays resident.
+      for (uint64_t p = p0; p < p1; p++) {
+        policy_.Miss(Key(inode, p), inode.state(p) == PageState::kDirty);
+      }
+      i = j;
+      continue;
+    }
+    rc = inode.Punch(p0, p1 - p0);
+    if (rc != 0) {
+      LIBSHM_LOG_ERROR(
+          "punching inode %llu pages %llu-%llu: %s", static_cast<unsigned long long>(inode.id()),
+          static_cast<unsigned long long>(p0), static_cast<unsigned long long>(p1), strerror(-rc));
+      for (uint64_t p = p0; p < p1; p++) policy_.Miss(Key(inode, p), false);
+      i = j;
+      continue;
+    }
+    WakeEverywhere(inode, p0, p1);
+    for (uint64_t p = p0; p < p1; p++) {
+      PageState s = inode.state(p);
+      // WriteBack left every page of the run zero or clean.
+      LIBSHM_ASSERT(s == PageState::kZero || s == PageState::kClean);
+      inode.set_state(p, s == PageState::kZero ? PageState::kEmpty : PageState::kSwapped);
+    }
+    stats_.evictions += p1 - p0;
+    stats_.clean_evictions += p1 - p0 - dirty;
+    resident_pages_ -= p1 - p0;
+    evicted += p1 - p0;
+    i = j;
+  }
+  return evicted;
+}
+
+int Engine::ProtectEverywhere(Inode& inode, uint64_t p0, uint64_t p1) {
+  for (int attempt = 0; attempt < 16; attempt++) {
+    Client* pending = nullptr;
+    int err = 0;
+    for (auto& [id, cp] : clients_) {
+      Client& c = *cp;
+      if (c.dead || c.uffd < 0) continue;
+      for (const Vma& v : c.vmas) {
+        ForOverlap(v, inode, p0, p1, [&](uintptr_t addr, size_t len) {
+          if (pending != nullptr || err != 0) return;
+          int rc = UffdWriteProtect(c.uffd, addr, len, true);
+          if (rc == -EAGAIN) {
+            pending = &c;
+          } else if (rc == -ESRCH) {
+            MarkDead(c, "gone (protect)");
+          } else if (rc != 0) {
+            err = rc;
+          }
+        });
+        if (pending != nullptr || err != 0 || c.dead) break;
+      }
+      if (pending != nullptr || err != 0) break;
+    }
+    if (err != 0) {
+      LIBSHM_LOG_ERROR("write-protect for eviction: %s", strerror(-err));
+      return err;
+    }
+    if (pending == nullptr) return 0;
+    // An event (fork, unmap, remap) is queued on that uffd: read it, which may
+    // add a mapper (a fork child), then protect everywhere again.
+    DrainEvents(*pending);
+  }
+  return -EAGAIN;
+}
+
+void Engine::WakeEverywhere(Inode& inode, uint64_t p0, uint64_t p1) {
+  for (auto& [id, cp] : clients_) {
+    Client& c = *cp;
+    if (c.dead || c.uffd < 0) continue;
+    for (const Vma& v : c.vmas) {
+      ForOverlap(v, inode, p0, p1,
+                 [&](uintptr_t addr, size_t len) { UffdWake(c.uffd, addr, len); });
+    }
+  }
+}
+
+int Engine::WriteBack(Inode& inode, uint64_t p0, uint64_t p1) {
+  const uint64_t chunk = io_buffer_.size() / kPageSize;
+  for (uint64_t a = p0; a < p1;) {
+    if (inode.state(a) != PageState::kDirty) {
+      a++;
+      continue;
+    }
+    uint64_t b = a + 1;
+    while (b < p1 && b - a < chunk && inode.state(b) == PageState::kDirty) b++;
+    int rc = inode.ReadPages(a, b - a, io_buffer_.data());
+    if (rc == 0) {
+      ssize_t w = swap_.WritePages(inode.slot(a), io_buffer_.data(), b - a);
+      rc =
+          w == static_cast<ssize_t>((b - a) * kPageSize) ? 0 : (w < 0 ? static_cast<int>(w) : -EIO);
+    }
+    if (rc != 0) {
+      LIBSHM_LOG_ERROR("writeback of inode %llu pages %llu-%llu: %s",
+                       static_cast<unsigned long long>(inode.id()),
+                       static_cast<unsigned long long>(a), static_cast<unsigned long long>(b),
+                       strerror(-rc));
+      return rc;
+    }
+    for (uint64_t p = a; p < b; p++) {
+      inode.set_state(p, PageState::kClean);
+      policy_.SetDirty(Key(inode, p), false);
+    }
+    stats_.swap_outs += b - a;
+    stats_.writeback_bytes += (b - a) * kPageSize;
+    a = b;
+  }
+  return 0;
+}
+
+int Engine::Msync(Client& c, uintptr_t addr, size_t len, int flags) {
+  if ((flags & ~(MS_ASYNC | MS_SYNC | MS_INVALIDATE)) != 0 ||
+      ((flags & MS_ASYNC) && (flags & MS_SYNC)) || addr % kPageSize != 0) {
+    return -EINVAL;
+  }
+  stats_.msyncs++;
+  uintptr_t end = addr + ((len + kPageSize - 1) & ~(kPageSize - 1));
+  // Like msync(2): ENOMEM if part of the range is not a managed mapping.
+  uintptr_t covered = addr;
+  for (const Vma& v : c.vmas) {
+    if (v.end <= covered || v.inode == nullptr) continue;
+    if (v.start > covered) break;
+    covered = v.end;
+    if (covered >= end) break;
+  }
+  if (covered < end) return -ENOMEM;
+  // Collect (inode, pages) first: protecting may drain events and change vmas.
+  struct Segment {
+    Inode* inode;
+    uint64_t p0, p1;
+  };
+  std::vector<Segment> segments;
+  for (const Vma& v : c.vmas) {
+    if (v.inode == nullptr || v.end <= addr || v.start >= end) continue;
+    uintptr_t s = std::max(v.start, addr), e = std::min(v.end, end);
+    segments.push_back(
+        {v.inode, v.pgoff + (s - v.start) / kPageSize, v.pgoff + (e - v.start) / kPageSize});
+  }
+  for (const Segment& seg : segments) {
+    for (uint64_t a = seg.p0; a < seg.p1;) {
+      if (seg.inode->state(a) != PageState::kDirty) {
+        a++;
+        continue;
+      }
+      uint64_t b = a + 1;
+      while (b < seg.p1 && seg.inode->state(b) == PageState::kDirty) b++;
+      int rc = ProtectEverywhere(*seg.inode, a, b);
+      if (rc == 0) rc = WriteBack(*seg.inode, a, b);
+      if (rc != 0) return rc == -EAGAIN ? -EBUSY : -EIO;
+      a = b;
+    }
+  }
+  if (flags & MS_SYNC) {
+    int rc = swap_.Sync();
+    if (rc != 0) return -EIO;
+  }
+  return 0;
+}
+
+int Engine::Discard(Client& c, uintptr_t addr, size_t len) {
+  if (addr % kPageSize != 0) return -EINVAL;
+  uintptr_t end = addr + ((len + kPageSize - 1) & ~(kPageSize - 1));
+  for (const Vma& v : c.vmas) {
+    if (v.inode == nullptr || v.end <= addr || v.start >= end) continue;
+    uintptr_t s = std::max(v.start, addr), e = std::min(v.end, end);
+    uint64_t p0 = v.pgoff + (s - v.start) / kPageSize, p1 = v.pgoff + (e - v.start) / kPageSize;
+    int rc = v.inode->Punch(p0, p1 - p0);
+    if (rc != 0) return rc;
+    for (uint64_t p = p0; p < p1; p++) {
+      ForgetPage(*v.inode, p);
+      v.inode->set_state(p, PageState::kEmpty);
+    }
+  }
+  return 0;
+}
+
+void Engine::ForgetPage(Inode& inode, uint64_t page) {
+  if (!IsResident(inode.state(page))) return;
+  policy_.Remove(Key(inode, page));
+  resident_pages_--;
+}
+
+}  // namespace libshm::internal

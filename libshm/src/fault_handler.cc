@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: MIT
+// Page faults and non-cooperative uffd events (Engine methods; see engine.h).
+//
+// Rules this file keeps (DESIGN.md invariants 1-3):
+// - A read fault restores with UFFDIO_COPY_MODE_WP (the page is clean in this
+//   mapper); a write fault restores without WP and marks the page dirty.
+// - EEXIST from COPY: someone already put the page in the shared page cache;
+//   wake the faulter or it sleeps forever.
+// - EAGAIN: a non-cooperative event is pending on that uffd; read it, then
+//   retry from the top (the event may have moved or removed the mapping).
+// - A Vma* is valid only until the next DrainEvents; an Inode* for the whole
+//   loop iteration (inodes are freed only in CollectInodes).
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "engine.h"
+#include "log.h"
+#include "uffd.h"
+
+namespace libshm::internal {
+namespace {
+
+uint64_t NowNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+constexpr size_t kMessagesPerRead = 64;
+
+}  // namespace
+
+Vma* Engine::FindVma(Client& c, uintptr_t addr) {
+  auto it = std::upper_bound(c.vmas.begin(), c.vmas.end(), addr,
+                             [](uintptr_t a, const Vma& v) { return a < v.start; });
+  if (it == c.vmas.begin()) return nullptr;
+  --it;
+  return addr < it->end ? &*it : nullptr;
+}
+
+void Engine::OnUffdReadable(Client& c) {
+  uffd_msg msgs[kMessagesPerRead];
+  while (!c.dead) {
+    ssize_t n = read(c.uffd, msgs, sizeof(msgs));
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EINTR) MarkDead(c, "uffd read failed");
+      break;
+    }
+    for (size_t i = 0; i < static_cast<size_t>(n) / sizeof(uffd_msg) && !c.dead; i++) {
+      if (msgs[i].event == UFFD_EVENT_PAGEFAULT) {
+        HandleFault(c, msgs[i]);
+      } else {
+        HandleEvent(c, msgs[i]);
+      }
+    }
+    if (static_cast<size_t>(n) < sizeof(msgs)) break;
+  }
+  ProcessDeferred(c);
+}
+
+bool Engine::DrainEvents(Client& c) {
+  uffd_msg msgs[kMessagesPerRead];
+  for (;;) {
+    ssize_t n = read(c.uffd, msgs, sizeof(msgs));
+    if (n < 0) {
+      if (errno == EAGAIN) return true;
+      if (errno == EINTR) continue;
+      MarkDead(c, "uffd read failed");
+      return false;
+    }
+    for (size_t i = 0; i < static_cast<size_t>(n) / sizeof(uffd_msg); i++) {
+      if (msgs[i].event == UFFD_EVENT_PAGEFAULT) {
+        c.deferred_faults.push_back(msgs[i]);
+      } else {
+        HandleEvent(c, msgs[i]);
+      }
+    }
+  }
+}
+
+void Engine::ProcessDeferred(Client& c) {
+  while (!c.deferred_faults.empty() && !c.dead) {
+    uffd_msg msg = c.deferred_faults.front();
+    c.deferred_faults.pop_front();
+    HandleFault(c, msg);
+  }
+}
+
+void Engine::HandleEvent(Client& c, const uffd_msg& msg) {
+  switch (msg.event) {
+    case UFFD_EVENT_FORK:
+      OnFork(c, static_cast<int>(msg.arg.fork.ufd));
+      break;
+    case UFFD_EVENT_REMAP:
+      OnRemap(c, msg.arg.remap.from, msg.arg.remap.to, msg.arg.remap.len);
+      break;
+    case UFFD_EVENT_REMOVE:
+      // MADV_DONTNEED keeps the data in the page cache; MADV_REMOVE punches
+      // it. Both send this event, before the operation runs, so nothing can
+      // change yet: a resident page found punched later is detected in
+      // FillMissing, and MADV_REMOVE of swapped pages goes through
+      // libshm_madvise (kDiscard).
+      LIBSHM_LOG_DEBUG("pid %d: REMOVE %llx-%llx", static_cast<int>(c.pid),
+                       static_cast<unsigned long long>(msg.arg.remove.start),
+                       static_cast<unsigned long long>(msg.arg.remove.end));
+      break;
+    case UFFD_EVENT_UNMAP:
+      OnUnmap(c, msg.arg.remove.start, msg.arg.remove.end);
+      break;
+    default:
+      LIBSHM_LOG_WARN("unknown uffd event %u", static_cast<unsigned>(msg.event));
+  }
+}
+
+void Engine::HandleFault(Client& c, const uffd_msg& msg) {
+  uint64_t t0 = NowNs();
+  uintptr_t addr = msg.arg.pagefault.address & ~static_cast<uintptr_t>(kPageSize - 1);
+  uint64_t flags = msg.arg.pagefault.flags;
+  if (c.pid == 0) LearnPid(c, static_cast<pid_t>(msg.arg.pagefault.feat.ptid));
+  if (flags & UFFD_PAGEFAULT_FLAG_WP) {
+    ResolveWriteProtect(c, addr);
+  } else {
+    FillMissing(c, addr, (flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0);
+  }
+  fault_latency_.Record(NowNs() - t0);
+}
+
+void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
+  for (int attempt = 0; attempt < 1000 && !c.dead; attempt++) {
+    Vma* v = FindVma(c, addr);
+    if (v == nullptr) {
+      // Unmapped since the fault was queued: wake it to take its SIGSEGV.
+      UffdWake(c.uffd, addr, kPageSize);
+      return;
+    }
+    if (v->inode == nullptr) {
+      // The doorbell: a forked child introduces itself (its pid came with
+      // the fault's thread id). Map the zero page and let it go on.
+      int rc = UffdZeropage(c.uffd, addr, kPageSize);
+      if (rc == -EAGAIN) {
+        if (!DrainEvents(c)) return;
+        continue;
+      }
+      if (rc == -EEXIST) UffdWake(c.uffd, addr, kPageSize);
+      return;
+    }
+    Inode& inode = *v->inode;
+    uint64_t page = v->pgoff + (addr - v->start) / kPageSize;
+    if (page >= inode.pages()) {
+      UffdWake(c.uffd, addr, kPageSize);
+      return;
+    }
+    PageState state = inode.state(page);
+    const void* src = zero_page_;
+    if (IsResident(state)) {
+      // We hold it resident but this mapper saw a hole: either another
+      // process filled it after this fault was raised (COPY says EEXIST),
+      // or a raw MADV_REMOVE punched it (COPY succeeds: it now reads zeros).
+      int rc = UffdCopy(c.uffd, addr, zero_page_, kPageSize, !write, nullptr);
+      if (rc == -EAGAIN) {
+        if (!DrainEvents(c)) return;
+        continue;
+      }
+      if (rc == -EEXIST) {
+        stats_.eexist++;
+        UffdWake(c.uffd, addr, kPageSize);
+      } else if (rc == 0) {
+        inode.set_state(page, write ? PageState::kDirty : PageState::kZero);
+        stats_.zero_fills++;
+      } else if (rc == -ESRCH) {
+        MarkDead(c, "gone (copy)");
+      }
+      return;
+    }
+    MakeRoom(1);
+    if (c.dead) return;
+    if (state == PageState::kSwapped) {
+      ssize_t r = swap_.ReadPages(inode.slot(page), io_buffer_.data(), 1);
+      if (r != static_cast<ssize_t>(kPageSize)) {
+        // Never serve zeros for data we cannot read: the faulter stays blocked.
+        LIBSHM_LOG_ERROR("swap read of inode %llu page %llu failed (%zd): faulting thread blocked",
+                         static_cast<unsigned long long>(inode.id()),
+                         static_cast<unsigned long long>(page), r);
+        return;
+      }
+      src = io_buffer_.data();
+    }
+    // MakeRoom may have drained events: the mapping must be looked up again.
+    Vma* again = FindVma(c, addr);
+    if (again == nullptr || again->inode != &inode ||
+        again->pgoff + (addr - again->start) / kPageSize != page) {
+      continue;
+    }
+    int rc = UffdCopy(c.uffd, addr, src, kPageSize, !write, nullptr);
+    if (rc == -EAGAIN) {
+      if (!DrainEvents(c)) return;
+      continue;
+    }
+    if (rc == -ESRCH) {
+      MarkDead(c, "gone (copy)");
+      return;
+    }
+    if (rc == -ENOENT) return;
+    if (rc == -EEXIST) {
+      // The page cache holds a page we never filled: keep it, and count it
+      // dirty so that whatever it holds is written before any eviction.
+      LIBSHM_LOG_WARN("inode %llu page %llu present but not filled by libshm",
+                      static_cast<unsigned long long>(inode.id()),
+                      static_cast<unsigned long long>(page));
+      stats_.eexist++;
+      UffdWake(c.uffd, addr, kPageSize);
+      write = true;
+    } else if (rc != 0) {
+      LIBSHM_LOG_ERROR("UFFDIO_COPY at %lx: %s", static_cast<unsigned long>(addr), strerror(-rc));
+      return;
+    }
+    stats_.faults++;
+    if (state == PageState::kSwapped) {
+      stats_.swap_ins++;
+      inode.set_state(page, write ? PageState::kDirty : PageState::kClean);
+    } else {
+      stats_.zero_fills++;
+      inode.set_state(page, write ? PageState::kDirty : PageState::kZero);
+    }
+    resident_pages_++;
+    peak_resident_pages_ = std::max(peak_resident_pages_, resident_pages_);
+    policy_.Miss(Key(inode, page), write);
+    return;
+  }
+}
+
+void Engine::ResolveWriteProtect(Client& c, uintptr_t addr) {
+  for (int attempt = 0; attempt < 1000 && !c.dead; attempt++) {
+    Vma* v = FindVma(c, addr);
+    if (v == nullptr || v->inode == nullptr) {
+      UffdWake(c.uffd, addr, kPageSize);
+      return;
+    }
+    Inode& inode = *v->inode;
+    uint64_t page = v->pgoff + (addr - v->start) / kPageSize;
+    PageState state = inode.state(page);
+    if (!IsResident(state)) {
+      // Evicted while the writer waited: it re-faults as MISSING and is
+      // served from swap (KERNEL_FACTS Q3, safe-eviction sequence).
+      UffdWake(c.uffd, addr, kPageSize);
+      return;
+    }
+    if (state != PageState::kDirty) {
+      inode.set_state(page, PageState::kDirty);
+      stats_.wp_faults++;
+      policy_.Reference(Key(inode, page), true);
+      policy_.SetDirty(Key(inode, page), true);
+    }
+    int rc = UffdWriteProtect(c.uffd, addr, kPageSize, false);  // also wakes the writer
+    if (rc == -EAGAIN) {
+      if (!DrainEvents(c)) return;
+      continue;
+    }
+    if (rc == -ESRCH) MarkDead(c, "gone (unprotect)");
+    return;
+  }
+}
+
+void Engine::OnFork(Client& parent, int child_uffd) {
+  auto child = std::make_unique<Client>();
+  child->id = next_client_id_++;
+  child->uffd = child_uffd;
+  child->restricted = parent.restricted;
+  for (const Vma& v : parent.vmas) AddVma(*child, v);
+  Watch(child_uffd, Source::kUffd, child->id);
+  stats_.forks++;
+  clients_.emplace(child->id, std::move(child));
+}
+
+namespace {
+
+// Splits the VMA that straddles `addr`, if any, so that `addr` is a boundary.
+void SplitAt(std::vector<Vma>& vmas, uintptr_t addr) {
+  for (size_t i = 0; i < vmas.size(); i++) {
+    Vma& v = vmas[i];
+    if (v.start < addr && addr < v.end) {
+      Vma tail = v;
+      tail.start = addr;
+      tail.pgoff = v.pgoff + (addr - v.start) / kPageSize;
+      v.end = addr;
+      if (tail.inode != nullptr) tail.inode->mappings++;
+      vmas.insert(vmas.begin() + static_cast<long>(i) + 1, tail);
+      return;
+    }
+  }
+}
+
+}  // namespace
+
+void Engine::OnUnmap(Client& c, uintptr_t start, uintptr_t end) {
+  SplitAt(c.vmas, start);
+  SplitAt(c.vmas, end);
+  auto& v = c.vmas;
+  for (auto it = v.begin(); it != v.end();) {
+    if (it->start >= start && it->end <= end) {
+      if (it->inode != nullptr) it->inode->mappings--;
+      it = v.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Engine::OnRemap(Client& c, uintptr_t from, uintptr_t to, uint64_t len) {
+  SplitAt(c.vmas, from);
+  SplitAt(c.vmas, from + len);
+  std::vector<Vma> moved;
+  auto& v = c.vmas;
+  for (auto it = v.begin(); it != v.end();) {
+    if (it->start >= from && it->end <= from + len) {
+      moved.push_back(*it);
+      it = v.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  // The destination was unmapped by the kernel first (an UNMAP event came
+  // for anything that was there), so the moved pieces cannot overlap.
+  for (Vma m : moved) {
+    m.start = m.start - from + to;
+    m.end = m.end - from + to;
+    auto it = std::lower_bound(v.begin(), v.end(), m.start,
+                               [](const Vma& a, uintptr_t s) { return a.start < s; });
+    v.insert(it, m);
+  }
+}
+
+}  // namespace libshm::internal

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+// shmd: the libshm helper process. It hosts the engine for one session and
+// exits when its last client is gone, removing its (already unlinked) swap
+// file. Started by the library (posix_spawn, --listen-fd, --detach) or by
+// shmrun; `shmd --probe` prints the kernel feature table and the mode.
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "engine.h"
+#include "log.h"
+#include "probe.h"
+#include "stats.h"
+
+extern char** environ;
+
+namespace {
+
+using namespace libshm::internal;
+
+void Usage(FILE* out) {
+  fputs(
+      "usage: shmd --probe\n"
+      "       shmd --listen-fd=FD [--detach]\n"
+      "       shmd --listen=ADDRESS\n"
+      "The libshm helper: serves userfaultfd faults of managed regions for one session.\n"
+      "Configured from LIBSHM_* variables (see docs/options.md).\n",
+      out);
+}
+
+void WriteToFile(void* f, const char* s) { fputs(s, static_cast<FILE*>(f)); }
+
+int ListenOn(const char* address) {
+  struct sockaddr_un sa = {};
+  sa.sun_family = AF_UNIX;
+  size_t n = strlen(address);
+  if (n == 0 || n >= sizeof(sa.sun_path)) return -1;
+  memcpy(sa.sun_path, address, n);
+  if (address[0] == '@') sa.sun_path[0] = '\0';
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (bind(fd, reinterpret_cast<struct sockaddr*>(&sa),
+           static_cast<socklen_t>(offsetof(struct sockaddr_un, sun_path) + n)) != 0 ||
+      listen(fd, 128) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int listen_fd = -1;
+  bool detach = false;
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--probe") == 0) {
+      PrintProbe(ProbeKernel(), STDOUT_FILENO);
+      return ProbeKernel().mode == RunMode::kUnavailable ? 1 : 0;
+    } else if (strncmp(argv[i], "--listen-fd=", 12) == 0) {
+      listen_fd = atoi(argv[i] + 12);
+    } else if (strncmp(argv[i], "--listen=", 9) == 0) {
+      listen_fd = ListenOn(argv[i] + 9);
+      if (listen_fd < 0) {
+        fprintf(stderr, "shmd: cannot listen on %s: %s\n", argv[i] + 9, strerror(errno));
+        return 1;
+      }
+    } else if (strcmp(argv[i], "--detach") == 0) {
+      detach = true;
+    } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+      Usage(stdout);
+      return 0;
+    } else {
+      Usage(stderr);
+      return 2;
+    }
+  }
+  if (listen_fd < 0) {
+    Usage(stderr);
+    return 2;
+  }
+  fcntl(listen_fd, F_SETFD, FD_CLOEXEC);
+  fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
+  if (detach) {
+    // Double fork: the helper must not be a child of the program it serves.
+    pid_t pid = fork();
+    if (pid < 0) return 1;
+    if (pid > 0) _exit(0);
+  }
+  static char tag[32];
+  snprintf(tag, sizeof(tag), "shmd[%d]", static_cast<int>(getpid()));
+  SetLogTag(tag);
+  // Terminal signals go to the program, not to its helper; the helper ends
+  // when its last client does.
+  signal(SIGINT, SIG_IGN);
+  signal(SIGQUIT, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
+  prctl(PR_SET_NAME, "shmd");
+
+  Options opts;
+  ParseOptions(&opts, environ, /*warn=*/false);  // the client already warned
+  SetLogVerbosity(static_cast<int>(opts.verbose));
+  Engine engine(opts);
+  int rc = engine.Init(listen_fd);
+  if (rc != 0) {
+    LIBSHM_LOG_ERROR("cannot start: %s", strerror(-rc));
+    return 1;
+  }
+  engine.Run();
+  libshm_stats_t s = engine.Snapshot();
+  if (opts.show_stats) PrintStats(s, /*json=*/false, WriteToFile, stderr);
+  if (opts.stats_file[0] != '\0') {
+    FILE* f = fopen(opts.stats_file, "w");
+    if (f != nullptr) {
+      PrintStats(s, /*json=*/true, WriteToFile, f);
+      fclose(f);
+    } else {
+      LIBSHM_LOG_ERROR("cannot write %s: %s", opts.stats_file, strerror(errno));
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: MIT
+#include "stats.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+
+namespace libshm::internal {
+namespace {
+
+struct StatField {
+  const char* name;
+  const char* unit;
+  const char* description;
+  size_t offset;
+};
+
+const StatField kFields[] = {
+#define STAT(field, unit, desc) {#field, #unit, desc, offsetof(libshm_stats_t, field)},
+#include "stats.def"
+#undef STAT
+};
+
+uint64_t FieldValue(const libshm_stats_t& s, const StatField& f) {
+  uint64_t v;
+  memcpy(&v, reinterpret_cast<const char*>(&s) + f.offset, sizeof(v));
+  return v;
+}
+
+}  // namespace
+
+void PrintStats(const libshm_stats_t& s, bool json, WriteCallback cb, void* arg) {
+  char line[256];
+  if (json) {
+    cb(arg, "{");
+    for (const StatField& f : kFields) {
+      snprintf(line, sizeof(line), "\"%s\": %llu, ", f.name,
+               static_cast<unsigned long long>(FieldValue(s, f)));
+      cb(arg, line);
+    }
+    snprintf(line, sizeof(line), "\"policy\": \"%s\", \"mode\": \"%s\"}\n", s.policy, s.mode);
+    cb(arg, line);
+    return;
+  }
+  snprintf(line, sizeof(line), "libshm stats (policy %s, mode %s)\n", s.policy, s.mode);
+  cb(arg, line);
+  for (const StatField& f : kFields) {
+    uint64_t v = FieldValue(s, f);
+    char human[32] = "";
+    if (strcmp(f.unit, "bytes") == 0) {
+      snprintf(human, sizeof(human), "%.1f MiB", static_cast<double>(v) / (1 << 20));
+    } else if (strcmp(f.unit, "ns") == 0) {
+      snprintf(human, sizeof(human), "%.1f us", static_cast<double>(v) / 1000);
+    }
+    snprintf(line, sizeof(line), "  %-22s %14llu  %-12s %s\n", f.name,
+             static_cast<unsigned long long>(v), human, f.description);
+    cb(arg, line);
+  }
+}
+
+bool StatByName(const libshm_stats_t& s, const char* name, uint64_t* out) {
+  for (const StatField& f : kFields) {
+    if (strcmp(f.name, name) == 0) {
+      *out = FieldValue(s, f);
+      return true;
+    }
+  }
+  return false;
+}
+
+int LatencyHistogram::BucketOf(uint64_t ns) {
+  if (ns < (1u << kSubBits)) return static_cast<int>(ns);
+  int msb = 63 - __builtin_clzll(ns);
+  int sub = static_cast<int>((ns >> (msb - kSubBits)) & ((1 << kSubBits) - 1));
+  return ((msb - kSubBits + 1) << kSubBits) + sub;
+}
+
+uint64_t LatencyHistogram::ValueOf(int bucket) {
+  if (bucket < (1 << kSubBits)) return static_cast<uint64_t>(bucket);
+  int msb = (bucket >> kSubBits) + kSubBits - 1;
+  uint64_t sub = static_cast<uint64_t>(bucket & ((1 << kSubBits) - 1));
+  return (1ull << msb) | (sub << (msb - kSubBits));
+}
+
+void LatencyHistogram::Record(uint64_t ns) {
+  int b = BucketOf(ns);
+  if (b >= kBuckets) b = kBuckets - 1;
+  buckets_[b]++;
+  count_++;
+}
+
+uint64_t LatencyHistogram::Percentile(double p) const {
+  if (count_ == 0) return 0;
+  uint64_t rank = static_cast<uint64_t>(p / 100.0 * static_cast<double>(count_ - 1)) + 1;
+  uint64_t seen = 0;
+  for (int b = 0; b < kBuckets; b++) {
+    seen += buckets_[b];
+    if (seen >= rank) return ValueOf(b);
+  }
+  return ValueOf(kBuckets - 1);
+}
+
+}  // namespace libshm::internal

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: MIT
+// SwapFile: the session's swap file and its extent allocator.
+//
+// The file is created unlinked (O_TMPFILE, mode 0600) in a disk-backed
+// directory, so it disappears with the helper however the helper ends. Each
+// inode gets one contiguous extent, reserved with fallocate when the inode is
+// created: a region that cannot be backed fails then with ENOMEM, and
+// eviction can never fail for lack of space (DESIGN.md invariant 4). Page i
+// of an inode lives at slot base + i for the inode's life.
+//
+// Not thread-safe: owned by the engine thread.
+#ifndef LIBSHM_SRC_SWAP_FILE_H_
+#define LIBSHM_SRC_SWAP_FILE_H_
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <map>
+
+namespace libshm::internal {
+
+struct Extent {
+  uint64_t base = 0;   // first slot (page number in the file)
+  uint64_t pages = 0;  // length in pages
+};
+
+class SwapFile {
+ public:
+  SwapFile() = default;
+  ~SwapFile();
+  SwapFile(const SwapFile&) = delete;
+  SwapFile& operator=(const SwapFile&) = delete;
+
+  // Creates the file in `dir`. `max_bytes` caps its size (0: no cap).
+  // `dir_was_set` says the user chose the directory (tmpfs then only warns).
+  // Returns 0 or -errno.
+  int Open(const char* dir, uint64_t max_bytes, bool dir_was_set);
+
+  // Reserves `pages` contiguous slots and their disk blocks. -ENOMEM when the
+  // cap or the file system cannot hold them.
+  int Reserve(uint64_t pages, Extent* out);
+  // Returns an extent: its blocks are freed (punched) and the slots reused.
+  void Release(const Extent& e);
+
+  ssize_t ReadPages(uint64_t slot, void* buf, uint64_t pages) const;
+  ssize_t WritePages(uint64_t slot, const void* buf, uint64_t pages) const;
+  // Makes written pages durable (MS_SYNC).
+  int Sync() const;
+
+  uint64_t reserved_pages() const { return reserved_pages_; }
+  int fd() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+  uint64_t max_pages_ = 0;  // 0: no cap
+  uint64_t end_pages_ = 0;  // file length in slots
+  uint64_t reserved_pages_ = 0;
+  std::map<uint64_t, uint64_t> free_;  // base -> pages, coalesced
+};
+
+}  // namespace libshm::internal
+
+#endif  // LIBSHM_SRC_SWAP_FILE_H_

@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: MIT
+// userfaultfd UAPI constants newer than the build host's headers (Debian 12
+// ships 6.1 headers; the target kernel is 6.18). Each is guarded so newer
+// headers win. Values from include/uapi/linux/userfaultfd.h.
+#ifndef LIBSHM_SRC_SYS_UFFD_UAPI_H_
+#define LIBSHM_SRC_SYS_UFFD_UAPI_H_
+
+#include <linux/userfaultfd.h>
+
+#ifndef UFFD_FEATURE_WP_UNPOPULATED
+#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
+#endif
+#ifndef UFFD_FEATURE_POISON
+#define UFFD_FEATURE_POISON (1 << 14)
+#endif
+#ifndef UFFD_FEATURE_WP_ASYNC
+#define UFFD_FEATURE_WP_ASYNC (1 << 15)
+#endif
+#ifndef UFFD_FEATURE_MOVE
+#define UFFD_FEATURE_MOVE (1 << 16)
+#endif
+#ifndef USERFAULTFD_IOC_NEW
+#define USERFAULTFD_IOC 0xAA
+#define USERFAULTFD_IOC_NEW _IO(USERFAULTFD_IOC, 0x00)
+#endif
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+
+#endif  // LIBSHM_SRC_SYS_UFFD_UAPI_H_
