@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+#include "simulator.h"
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+
+namespace libshm::internal {
+namespace {
+
+constexpr uint8_t kResident = 1;
+constexpr uint8_t kDirty = 2;
+// References between progress reports and timing checks.
+constexpr uint64_t kChunk = 1 << 16;
+
+struct PolicyDeleter {
+  const libshm_policy_ops* ops;
+  void operator()(void* self) const { ops->destroy(self); }
+};
+
+// The replay loop, specialised so that the common case (no OPT, every hit)
+// carries no per-reference branches on options.
+template <bool kNextUse, bool kEveryHit>
+bool Replay(const Trace& trace, const uint32_t* next_use, const libshm_policy_ops& ops, void* self,
+            const SimOptions& options, Progress* progress, SimResult* result, std::string* error) {
+  const uint32_t* refs = trace.refs.data();
+  const uint64_t n = trace.refs.size();
+  const size_t distinct = trace.distinct();
+  std::vector<uint8_t> state(distinct, 0);
+  const size_t capacity = options.capacity;
+  const auto reference = ops.reference;
+  const auto set_dirty = ops.set_dirty;
+  size_t resident = 0;
+  uint64_t faults = 0;
+  uint64_t writebacks = 0;
+  uint64_t evictions = 0;
+  uint64_t window_start_faults = 0;
+  const uint64_t window = options.window;
+  uint64_t window_end = window != 0 ? window : UINT64_MAX;
+  for (uint64_t begin = 0; begin < n;) {
+    // Chunks end at window boundaries so the loop body never checks them.
+    const uint64_t end = std::min({n, begin + kChunk, window_end});
+    for (uint64_t i = begin; i < end; i++) {
+      const uint32_t ref = refs[i];
+      const uint32_t id = Trace::Id(ref);
+      const bool write = Trace::IsWrite(ref);
+      if constexpr (kNextUse) {
+        uint64_t next = next_use[i] == UINT32_MAX ? UINT64_MAX : next_use[i];
+        ops.next_use(self, id, next);
+      }
+      uint8_t s = state[id];
+      if (s & kResident) {
+        const bool clean_write = write && !(s & kDirty);
+        if (reference != nullptr && (kEveryHit || clean_write)) reference(self, id, write);
+        if (clean_write) {
+          state[id] = s | kDirty;
+          if (set_dirty != nullptr) set_dirty(self, id, 1);
+        }
+        continue;
+      }
+      faults++;
+      if (resident >= capacity) {
+        libshm_page_key_t victim;
+        if (ops.choose_victims(self, &victim, 1) != 1 || victim >= distinct ||
+            !(state[victim] & kResident)) {
+          *error = std::string("policy '") + ops.name + "' named an invalid victim at reference " +
+                   std::to_string(i);
+          return false;
+        }
+        if (state[victim] & kDirty) writebacks++;
+        state[victim] = 0;
+        resident--;
+        evictions++;
+      }
+      ops.miss(self, id, write);
+      state[id] = kResident | (write ? kDirty : 0);
+      resident++;
+    }
+    if (end == window_end || (window != 0 && end == n)) {
+      result->window_faults.push_back(static_cast<uint32_t>(faults - window_start_faults));
+      window_start_faults = faults;
+      window_end += window;
+    }
+    if (progress != nullptr) progress->Add(end - begin);
+    begin = end;
+  }
+  result->faults = faults;
+  result->writebacks = writebacks;
+  result->evictions = evictions;
+  result->requests = n;
+  return true;
+}
+
+}  // namespace
+
+std::vector<uint32_t> ComputeNextUse(const Trace& trace) {
+  std::vector<uint32_t> next(trace.refs.size());
+  std::vector<uint32_t> last(trace.distinct(), UINT32_MAX);
+  for (size_t i = trace.refs.size(); i-- > 0;) {
+    uint32_t id = Trace::Id(trace.refs[i]);
+    next[i] = last[id];
+    last[id] = static_cast<uint32_t>(i);
+  }
+  return next;
+}
+
+bool Simulate(const Trace& trace, const std::vector<uint32_t>* next_use,
+              const libshm_policy_ops& ops, const SimOptions& options, Progress* progress,
+              SimResult* result, std::string* error) {
+  *result = SimResult{};
+  if (ops.next_use != nullptr && next_use == nullptr) {
+    *error = std::string("policy '") + ops.name + "' needs next-use positions";
+    return false;
+  }
+  std::unique_ptr<void, PolicyDeleter> self(ops.create(options.capacity, options.seed),
+                                            PolicyDeleter{&ops});
+  if (self == nullptr) {
+    *error = std::string("policy '") + ops.name + "' could not be created";
+    return false;
+  }
+  const uint32_t* nu = ops.next_use != nullptr ? next_use->data() : nullptr;
+  const bool every_hit = options.access == AccessMode::kEveryHit;
+  auto start = std::chrono::steady_clock::now();
+  bool ok;
+  if (nu != nullptr) {
+    ok = every_hit
+             ? Replay<true, true>(trace, nu, ops, self.get(), options, progress, result, error)
+             : Replay<true, false>(trace, nu, ops, self.get(), options, progress, result, error);
+  } else {
+    ok = every_hit
+             ? Replay<false, true>(trace, nu, ops, self.get(), options, progress, result, error)
+             : Replay<false, false>(trace, nu, ops, self.get(), options, progress, result, error);
+  }
+  result->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return ok;
+}
+
+std::vector<uint64_t> LruFaultCurve(const Trace& trace) {
+  const size_t n = trace.refs.size();
+  const size_t distinct = trace.distinct();
+  // Fenwick tree with a 1 at the latest position of each page: the stack
+  // distance of a reference is 1 + the number of distinct pages referenced
+  // since the previous reference to the same page.
+  std::vector<int32_t> tree(n + 1, 0);
+  auto add = [&](size_t pos, int32_t delta) {
+    for (size_t i = pos + 1; i <= n; i += i & (~i + 1)) tree[i] += delta;
+  };
+  auto prefix = [&](size_t pos) {  // sum over [0, pos)
+    int64_t s = 0;
+    for (size_t i = pos; i > 0; i -= i & (~i + 1)) s += tree[i];
+    return s;
+  };
+  std::vector<uint32_t> last(distinct, UINT32_MAX);
+  // hits_at[d]: references with stack distance d (a hit with >= d pages).
+  std::vector<uint64_t> hits_at(distinct + 2, 0);
+  uint64_t total_marks = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t id = Trace::Id(trace.refs[i]);
+    if (last[id] != UINT32_MAX) {
+      uint64_t distance = total_marks - static_cast<uint64_t>(prefix(last[id] + 1)) + 1;
+      hits_at[distance]++;
+      add(last[id], -1);
+      total_marks--;
+    }
+    add(i, 1);
+    total_marks++;
+    last[id] = static_cast<uint32_t>(i);
+  }
+  // faults(c) = n - (hits with distance <= c).
+  std::vector<uint64_t> faults(distinct + 1);
+  uint64_t hits = 0;
+  for (size_t c = 0; c <= distinct; c++) {
+    hits += hits_at[c];
+    faults[c] = n - hits;
+  }
+  return faults;
+}
+
+}  // namespace libshm::internal

@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: MIT
+// Declarations of the built-in policies listed in builtin.def.
+#ifndef LIBSHM_SRC_POLICIES_BUILTIN_H_
+#define LIBSHM_SRC_POLICIES_BUILTIN_H_
+
+#include "libshm/policy.h"
+
+namespace libshm::internal {
+#define LIBSHM_POLICY(id) extern const libshm_policy_ops kPolicy##id;
+#include "policies/builtin.def"
+#undef LIBSHM_POLICY
+}  // namespace libshm::internal
+
+#endif  // LIBSHM_SRC_POLICIES_BUILTIN_H_
