@@ -83,6 +83,14 @@ ClientRuntime& ClientRuntime::Get() {
 ClientRuntime::ClientRuntime() {
   ParseOptions(&opts_, environ, /*warn=*/true);
   SetLogVerbosity(static_cast<int>(opts_.verbose));
+  const libshm_policy_ops* policy = libshm_policy_find(opts_.policy);
+  if (policy == nullptr || !policy->live) {
+    LIBSHM_LOG_ERROR(
+        "LIBSHM_POLICY='%s' is invalid: expected a live policy name such as clock or "
+        "fifo; using the default",
+        opts_.policy);
+    opts_.bad_values++;
+  }
   pthread_atfork(&AtforkPrepare, &AtforkParent, &AtforkChild);
 }
 

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: MIT
 // The helper side of libshm_ctl and the stats snapshot (Engine methods).
 // Names: version, epoch, opt.<option>, stats.<field>, stats.policy,
-// kernel.mode, kernel.uffd.features, evict.policy (rw), evict.run (-w).
+// kernel.mode, kernel.uffd.features, session.helper_pid, evict.policy (rw),
+// evict.run (-w).
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine.h"
 #include "libshm/version.h"
@@ -88,6 +90,8 @@ int Engine::Ctl(const Request& req, Reply* reply) {
   }
   if (writing) return -EPERM;
   if (strcmp(name, "version") == 0) return SetString(reply, LIBSHM_VERSION_STRING);
+  if (strcmp(name, "session.helper_pid") == 0)
+    return SetNumber(reply, static_cast<uint64_t>(getpid()));
   if (strcmp(name, "epoch") == 0) return SetNumber(reply, stats_.faults);
   if (strcmp(name, "kernel.mode") == 0) return SetString(reply, RunModeName(ProbeKernel().mode));
   if (strcmp(name, "kernel.uffd.features") == 0) return SetNumber(reply, ProbeKernel().features);

@@ -45,6 +45,8 @@ Engine::~Engine() {
 
 int Engine::Init(int listen_fd) {
   listen_fd_ = listen_fd;
+  // Accept() drains the backlog until EAGAIN.
+  fcntl(listen_fd_, F_SETFL, fcntl(listen_fd_, F_GETFL) | O_NONBLOCK);
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   wakeup_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (epfd_ < 0 || wakeup_fd_ < 0) return -errno;
@@ -65,7 +67,8 @@ int Engine::Init(int listen_fd) {
   high_pages_ = low_pages_ + (limit_pages_ - low_pages_) / 2;
   const libshm_policy_ops* ops = libshm_policy_find(opts_.policy);
   if (ops == nullptr || !ops->live) {
-    LIBSHM_LOG_ERROR("LIBSHM_POLICY='%s' is not a live policy; using clock", opts_.policy);
+    // The client already said so (it validates LIBSHM_POLICY); this is the helper's copy.
+    LIBSHM_LOG_DEBUG("LIBSHM_POLICY='%s' is not a live policy; using clock", opts_.policy);
     ops = libshm_policy_find("clock");
   }
   rc = policy_.Init(ops, limit_pages_, 1);

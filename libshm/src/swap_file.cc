@@ -98,9 +98,17 @@ void SwapFile::Release(const Extent& e) {
   if (next != free_.begin()) {
     auto prev = std::prev(next);
     if (prev->first + prev->second == base) {
-      prev->second += pages;
-      return;
+      base = prev->first;
+      pages += prev->second;
+      free_.erase(prev);
     }
+  }
+  if (base + pages == end_pages_) {
+    // Free space at the end goes back to the file system, so a later,
+    // larger extent can still fit under the cap.
+    end_pages_ = base;
+    sys::Ftruncate(fd_, static_cast<off_t>(end_pages_ * kPageSize));
+    return;
   }
   free_.emplace(base, pages);
 }

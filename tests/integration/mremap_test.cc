@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: MIT
+// mremap (grow, shrink, move), partial munmap, MADV_DONTNEED and MADV_REMOVE
+// keep their kernel meaning on a managed region. Each case runs the same
+// steps on the kernel's own MAP_SHARED|MAP_ANONYMOUS and compares.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <functional>
+
+#include "test_util.h"
+
+namespace libshm::test {
+namespace {
+
+constexpr size_t kPages = 64;
+
+class Remap : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override { setenv("LIBSHM_LIMIT", "4M", 1); }
+  bool managed() const { return GetParam(); }
+
+  char* Map(size_t pages) {
+    void* p = nullptr;
+    if (managed()) {
+      EXPECT_EQ(libshm_map(nullptr, pages * kPage, PROT_READ | PROT_WRITE, 0, &p), 0);
+    } else {
+      p = mmap(nullptr, pages * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+      EXPECT_NE(p, MAP_FAILED);
+    }
+    return static_cast<char*>(p);
+  }
+  // Evicts everything when managed, so the next access must come from swap.
+  void Evict() {
+    if (managed()) EvictAll();
+  }
+  int Madvise(void* addr, size_t len, int advice) {
+    if (managed()) return libshm_madvise(addr, len, advice);
+    return madvise(addr, len, advice) == 0 ? 0 : -errno;
+  }
+};
+
+// The signal that touching `addr` raises in a child, or 0.
+int SignalOnTouch(volatile char* addr, bool write) {
+  int status = ForkAndWait([&] {
+    if (write) {
+      *addr = 1;
+    } else {
+      (void)*addr;
+    }
+    return 0;
+  });
+  return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+}
+
+TEST_P(Remap, GrowKeepsDataAndTheGrownPartBusErrorsLikeTheKernel) {
+  char* a = Map(kPages);
+  for (size_t p = 0; p < kPages; p++) FillPage(a + p * kPage, p, 1);
+  Evict();
+  char* b = static_cast<char*>(mremap(a, kPages * kPage, 2 * kPages * kPage, MREMAP_MAYMOVE));
+  ASSERT_NE(b, MAP_FAILED);
+  for (size_t p = 0; p < kPages; p++) ASSERT_TRUE(CheckPage(b + p * kPage, p, 1)) << p;
+  // Shared anonymous memory has a fixed size: past it is SIGBUS, managed or not.
+  EXPECT_EQ(SignalOnTouch(b + (kPages + 1) * kPage, true), SIGBUS);
+}
+
+TEST_P(Remap, ShrinkKeepsTheHeadAndUnmapsTheTail) {
+  char* a = Map(kPages);
+  for (size_t p = 0; p < kPages; p++) FillPage(a + p * kPage, p, 2);
+  Evict();
+  char* b = static_cast<char*>(mremap(a, kPages * kPage, kPages / 2 * kPage, 0));
+  ASSERT_EQ(b, a);
+  for (size_t p = 0; p < kPages / 2; p++) ASSERT_TRUE(CheckPage(b + p * kPage, p, 2)) << p;
+  EXPECT_EQ(SignalOnTouch(a + (kPages - 1) * kPage, false), SIGSEGV);
+}
+
+TEST_P(Remap, MoveCarriesDataAndTracking) {
+  char* a = Map(kPages);
+  for (size_t p = 0; p < kPages; p++) FillPage(a + p * kPage, p, 3);
+  Evict();
+  // Reserve a destination, then move onto it.
+  void* dest = mmap(nullptr, kPages * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(dest, MAP_FAILED);
+  char* b = static_cast<char*>(
+      mremap(a, kPages * kPage, kPages * kPage, MREMAP_MAYMOVE | MREMAP_FIXED, dest));
+  ASSERT_EQ(b, dest);
+  for (size_t p = 0; p < kPages; p++) ASSERT_TRUE(CheckPage(b + p * kPage, p, 3)) << p;
+  // Writes at the new address are tracked: they survive another eviction.
+  for (size_t p = 0; p < kPages; p += 3) FillPage(b + p * kPage, p, 4);
+  Evict();
+  for (size_t p = 0; p < kPages; p++) {
+    ASSERT_TRUE(CheckPage(b + p * kPage, p, p % 3 == 0 ? 4 : 3)) << p;
+  }
+  EXPECT_EQ(SignalOnTouch(a, false), SIGSEGV);
+}
+
+TEST_P(Remap, PartialMunmapLeavesTheRestWorking) {
+  char* a = Map(kPages);
+  for (size_t p = 0; p < kPages; p++) FillPage(a + p * kPage, p, 5);
+  ASSERT_EQ(munmap(a + 16 * kPage, 16 * kPage), 0);
+  Evict();
+  for (size_t p = 0; p < kPages; p++) {
+    if (p >= 16 && p < 32) continue;
+    ASSERT_TRUE(CheckPage(a + p * kPage, p, 5)) << p;
+  }
+  EXPECT_EQ(SignalOnTouch(a + 20 * kPage, false), SIGSEGV);
+}
+
+TEST_P(Remap, DontneedKeepsSharedData) {
+  char* a = Map(kPages);
+  for (size_t p = 0; p < kPages; p++) FillPage(a + p * kPage, p, 6);
+  // For shared memory MADV_DONTNEED only drops this process's page tables.
+  ASSERT_EQ(madvise(a, kPages * kPage, MADV_DONTNEED), 0);
+  for (size_t p = 0; p < kPages; p++) ASSERT_TRUE(CheckPage(a + p * kPage, p, 6)) << p;
+  Evict();
+  ASSERT_EQ(madvise(a, kPages * kPage, MADV_DONTNEED), 0);
+  for (size_t p = 0; p < kPages; p++) ASSERT_TRUE(CheckPage(a + p * kPage, p, 6)) << p;
+}
+
+TEST_P(Remap, RemoveMakesPagesReadZeroEvenWhenSwapped) {
+  char* a = Map(kPages);
+  for (size_t p = 0; p < kPages; p++) FillPage(a + p * kPage, p, 7);
+  Evict();
+  ASSERT_EQ(Madvise(a, 8 * kPage, MADV_REMOVE), 0);
+  for (size_t i = 0; i < 8 * kPage; i++) ASSERT_EQ(a[i], 0) << i;
+  for (size_t p = 8; p < kPages; p++) ASSERT_TRUE(CheckPage(a + p * kPage, p, 7)) << p;
+}
+
+TEST_P(Remap, RawRemoveOfResidentPagesReadsZero) {
+  char* a = Map(kPages);
+  for (size_t p = 0; p < kPages; p++) FillPage(a + p * kPage, p, 8);
+  ASSERT_EQ(madvise(a, 4 * kPage, MADV_REMOVE), 0);
+  for (size_t i = 0; i < 4 * kPage; i++) ASSERT_EQ(a[i], 0) << i;
+  // ... and stay zero after another eviction; the others keep their data.
+  Evict();
+  for (size_t i = 0; i < 4 * kPage; i++) ASSERT_EQ(a[i], 0) << i;
+  for (size_t p = 4; p < kPages; p++) ASSERT_TRUE(CheckPage(a + p * kPage, p, 8)) << p;
+}
+
+INSTANTIATE_TEST_SUITE_P(KernelAndLibshm, Remap, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "libshm" : "kernel"; });
+
+}  // namespace
+}  // namespace libshm::test

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+// LIBSHM_* from the environment as a user meets them: one clear line for a bad
+// value and the default kept, or the call failing under LIBSHM_STRICT=1; the
+// stats written at the end of the session.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <string>
+
+#include "test_util.h"
+
+namespace libshm::test {
+namespace {
+
+struct Outcome {
+  int status;
+  std::string err;
+};
+
+// Runs fn in a child with stderr captured.
+Outcome RunCapturingStderr(const std::function<int()>& fn) {
+  int fds[2];
+  EXPECT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], STDERR_FILENO);
+    close(fds[0]);
+    _exit(fn());
+  }
+  close(fds[1]);
+  std::string err;
+  char buf[512];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof(buf))) > 0) err.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  int status;
+  waitpid(pid, &status, 0);
+  return {status, err};
+}
+
+int MapSome() {
+  void* p;
+  int rc = libshm_map(nullptr, 1 << 20, PROT_READ | PROT_WRITE, 0, &p);
+  return rc == 0 ? 0 : -rc;
+}
+
+TEST(Options, BadLimitPrintsOneLineAndKeepsTheDefault) {
+  Outcome o = RunCapturingStderr([] {
+    setenv("LIBSHM_LIMIT", "a lot", 1);
+    if (MapSome() != 0) return 1;
+    uint64_t limit = 0;
+    size_t len = sizeof(limit);
+    if (libshm_ctl("opt.limit", &limit, &len, nullptr, 0) != 0) return 2;
+    return limit == (256ull << 20) ? 0 : 3;
+  });
+  ASSERT_TRUE(WIFEXITED(o.status));
+  EXPECT_EQ(WEXITSTATUS(o.status), 0) << o.err;
+  EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
+  EXPECT_NE(o.err.find("libshm: LIBSHM_LIMIT='a lot'"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("256M"), std::string::npos) << "the accepted form: " << o.err;
+}
+
+TEST(Options, BadPolicyNamesTheVariable) {
+  Outcome o = RunCapturingStderr([] {
+    setenv("LIBSHM_POLICY", "bogus", 1);
+    if (MapSome() != 0) return 1;
+    char name[32];
+    size_t len = sizeof(name);
+    if (libshm_ctl("evict.policy", name, &len, nullptr, 0) != 0) return 2;
+    return strcmp(name, "clock") == 0 ? 0 : 3;
+  });
+  ASSERT_TRUE(WIFEXITED(o.status));
+  EXPECT_EQ(WEXITSTATUS(o.status), 0) << o.err;
+  EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
+  EXPECT_NE(o.err.find("LIBSHM_POLICY='bogus'"), std::string::npos) << o.err;
+}
+
+TEST(Options, StrictMakesTheCallFail) {
+  Outcome o = RunCapturingStderr([] {
+    setenv("LIBSHM_LIMIT", "12Q", 1);
+    setenv("LIBSHM_STRICT", "1", 1);
+    return MapSome();
+  });
+  ASSERT_TRUE(WIFEXITED(o.status));
+  EXPECT_EQ(WEXITSTATUS(o.status), EINVAL) << o.err;
+  EXPECT_NE(o.err.find("LIBSHM_LIMIT"), std::string::npos) << o.err;
+}
+
+TEST(Options, UnusableSwapDirectoryFailsTheMapLoudly) {
+  Outcome o = RunCapturingStderr([] {
+    setenv("LIBSHM_SWAP_DIR", "/nonexistent/libshm", 1);
+    return MapSome();
+  });
+  ASSERT_TRUE(WIFEXITED(o.status));
+  EXPECT_NE(WEXITSTATUS(o.status), 0);
+  EXPECT_NE(o.err.find("/nonexistent/libshm"), std::string::npos) << o.err;
+}
+
+TEST(Options, StatsFileIsWrittenWhenTheSessionEnds) {
+  char path[] = "/tmp/libshm-stats-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  unlink(path);
+  Outcome o = RunCapturingStderr([&] {
+    setenv("LIBSHM_STATS_FILE", path, 1);
+    setenv("LIBSHM_SHOW_STATS", "1", 1);
+    setenv("LIBSHM_LIMIT", "1M", 1);
+    void* p;
+    if (libshm_map(nullptr, 4 << 20, PROT_READ | PROT_WRITE, 0, &p) != 0) return 1;
+    memset(p, 7, 4 << 20);
+    return 0;
+  });
+  ASSERT_TRUE(WIFEXITED(o.status));
+  ASSERT_EQ(WEXITSTATUS(o.status), 0);
+  struct stat st;
+  for (int i = 0; i < 300 && (stat(path, &st) != 0 || st.st_size == 0); i++) usleep(10000);
+  FILE* f = fopen(path, "r");
+  ASSERT_NE(f, nullptr) << "no stats file";
+  char buf[4096] = {};
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  unlink(path);
+  std::string json(buf, n);
+  EXPECT_NE(json.find("\"swap_outs\": "), std::string::npos) << json;
+  EXPECT_EQ(json.find("\"swap_outs\": 0,"), std::string::npos) << "1M limit, 4M written: " << json;
+  EXPECT_NE(json.find("\"policy\": \"clock\""), std::string::npos) << json;
+}
+
+}  // namespace
+}  // namespace libshm::test

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: MIT
+#include "stats.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace libshm::internal {
+namespace {
+
+TEST(LatencyHistogram, PercentilesWithinABucket) {
+  LatencyHistogram h;
+  EXPECT_EQ(h.Percentile(50), 0u);
+  for (uint64_t i = 1; i <= 1000; i++) h.Record(i * 1000);  // 1..1000 us
+  EXPECT_EQ(h.count(), 1000u);
+  uint64_t p50 = h.Percentile(50), p99 = h.Percentile(99);
+  EXPECT_GE(p50, 500000u * 7 / 8);
+  EXPECT_LE(p50, 500000u * 9 / 8);
+  EXPECT_GE(p99, 990000u * 7 / 8);
+  EXPECT_LE(p99, 990000u * 9 / 8);
+  EXPECT_LE(h.Percentile(0), h.Percentile(100));
+}
+
+void Append(void* s, const char* text) { static_cast<std::string*>(s)->append(text); }
+
+TEST(PrintStats, JsonHasTheContractKeys) {
+  libshm_stats_t s{};
+  s.resident_bytes = 12345;
+  s.swap_outs = 7;
+  snprintf(s.policy, sizeof(s.policy), "clock");
+  std::string out;
+  PrintStats(s, true, Append, &out);
+  for (const char* key :
+       {"regions", "limit_bytes", "resident_bytes", "peak_resident_bytes", "faults", "swap_ins",
+        "swap_outs", "writeback_bytes", "zero_fills", "wp_faults", "policy"}) {
+    EXPECT_NE(out.find(std::string("\"") + key + "\""), std::string::npos) << key;
+  }
+  EXPECT_NE(out.find("\"resident_bytes\": 12345"), std::string::npos);
+  EXPECT_NE(out.find("\"policy\": \"clock\""), std::string::npos);
+  EXPECT_EQ(out.front(), '{');
+}
+
+TEST(StatByName, KnownAndUnknown) {
+  libshm_stats_t s{};
+  s.faults = 42;
+  uint64_t v = 0;
+  EXPECT_TRUE(StatByName(s, "faults", &v));
+  EXPECT_EQ(v, 42u);
+  EXPECT_FALSE(StatByName(s, "nope", &v));
+}
+
+}  // namespace
+}  // namespace libshm::internal
