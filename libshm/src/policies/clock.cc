@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "policies/builtin.h"
-#include "policies/page_map.h"
 #include "policies/make_ops.h"
+#include "policies/page_map.h"
 
 namespace libshm::internal {
 namespace {

@@ -2,8 +2,8 @@
 // FIFO: evicts pages in the order they became resident. Uses no access
 // information beyond misses, so it runs live exactly as it simulates.
 #include "policies/builtin.h"
-#include "policies/node_list.h"
 #include "policies/make_ops.h"
+#include "policies/node_list.h"
 
 namespace libshm::internal {
 namespace {

@@ -22,8 +22,8 @@
 // need references, so without sampling a page is young only from its fault
 // and the inactive list degrades to FIFO with one rotation.
 #include "policies/builtin.h"
-#include "policies/node_list.h"
 #include "policies/make_ops.h"
+#include "policies/node_list.h"
 
 namespace libshm::internal {
 namespace {

@@ -6,8 +6,8 @@
 // "least recently faulted or reported": with no sampling, FIFO with a
 // refresh on the first write after each write-back.
 #include "policies/builtin.h"
-#include "policies/node_list.h"
 #include "policies/make_ops.h"
+#include "policies/node_list.h"
 
 namespace libshm::internal {
 namespace {

@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "policies/builtin.h"
-#include "policies/page_map.h"
 #include "policies/make_ops.h"
+#include "policies/page_map.h"
 #include "policies/rng.h"
 
 namespace libshm::internal {

@@ -18,8 +18,8 @@
 #include <algorithm>
 
 #include "policies/builtin.h"
-#include "policies/node_list.h"
 #include "policies/make_ops.h"
+#include "policies/node_list.h"
 
 namespace libshm::internal {
 namespace {

@@ -9,8 +9,8 @@
 // Live: as CLOCK, a hit only sets a bit, so write faults and sampled
 // references fit; without sampling only written pages survive the hand.
 #include "policies/builtin.h"
-#include "policies/node_list.h"
 #include "policies/make_ops.h"
+#include "policies/node_list.h"
 
 namespace libshm::internal {
 namespace {
