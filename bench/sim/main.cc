@@ -49,12 +49,13 @@ const char* kUsage =
     "                      distinct pages (default 5%,10%,20%,40%; a recording's limit)\n"
     "  --mrc               miss-ratio curve: LRU in one pass by stack distance, the others\n"
     "                      by size sweep (default sizes 1%..100%)\n"
-    "  --format F          table (default), csv or json\n"
+    "  --format F          table (default), csv, json, or markdown (miss ratios only)\n"
     "  --access MODE       every: policies see every hit (default); faults: only what a\n"
     "                      pager sees without sampling, the first write to a clean page\n"
     "  --write-ratio R     make each reference a write with probability R (seeded)\n"
     "  --seed N            seed for policies and --write-ratio (default 1)\n"
-    "  --window N          count faults per N references (miss ratio over time)\n"
+    "  --window N|P%       count faults per N references, or per P% of the trace\n"
+    "                      (miss ratio over time)\n"
     "  --plot DIR          draw plots into DIR with gnuplot (curve; over time with --window)\n"
     "  --plot-format F     svg (default) or png\n"
     "  --repeat N          replay each run N times and report the fastest\n"
@@ -74,7 +75,8 @@ struct Options {
   AccessMode access = AccessMode::kEveryHit;
   std::optional<double> write_ratio;
   uint64_t seed = 1;
-  uint64_t window = 0;
+  uint64_t window = 0;        // references, or
+  double window_percent = 0;  // percent of each trace's references
   std::string plot_dir;
   std::string plot_format = "svg";
   int repeat = 1;
@@ -165,8 +167,10 @@ std::string ParseArgs(int argc, char** argv, Options* o) {
         o->format = Format::kCsv;
       } else if (v == "json") {
         o->format = Format::kJson;
+      } else if (v == "markdown") {
+        o->format = Format::kMarkdown;
       } else if (ok) {
-        return "bad --format '" + v + "': expected table, csv or json";
+        return "bad --format '" + v + "': expected table, csv, json or markdown";
       }
     } else if (arg == "--access") {
       ok = take(&v);
@@ -190,8 +194,14 @@ std::string ParseArgs(int argc, char** argv, Options* o) {
       if (ok && !ParseUnsigned(v, &o->seed)) return "bad --seed '" + v + "'";
     } else if (arg == "--window") {
       ok = take(&v);
-      if (ok && (!ParseUnsigned(v, &o->window) || o->window == 0)) {
-        return "bad --window '" + v + "': expected a positive number of references";
+      if (ok && !v.empty() && v.back() == '%') {
+        char* end = nullptr;
+        o->window_percent = std::strtod(v.c_str(), &end);
+        if (*end != '%' || !(o->window_percent > 0 && o->window_percent <= 100)) {
+          return "bad --window '" + v + "': expected a percentage in (0, 100]";
+        }
+      } else if (ok && (!ParseUnsigned(v, &o->window) || o->window == 0)) {
+        return "bad --window '" + v + "': expected N references or P%";
       }
     } else if (arg == "--plot") {
       ok = take(&o->plot_dir);
@@ -264,7 +274,9 @@ std::string AccessNames(uint32_t bits) {
       {LIBSHM_ACCESS_FUTURE, "future"}};
   std::string out;
   for (const auto& [bit, name] : kNames) {
-    if ((bits & bit) != 0) out += (out.empty() ? "" : ",") + std::string(name);
+    if ((bits & bit) == 0) continue;
+    if (!out.empty()) out += ',';
+    out += name;
   }
   return out;
 }
@@ -322,6 +334,11 @@ bool RunTrace(const Trace& trace, const Options& o,
   report->distinct = trace.distinct();
   report->recorded = trace.recorded;
   report->window = o.window;
+  if (o.window_percent > 0) {
+    report->window = std::max<uint64_t>(
+        1,
+        static_cast<uint64_t>(o.window_percent / 100.0 * static_cast<double>(trace.refs.size())));
+  }
   if (o.write_ratio) {
     char buf[96];
     std::snprintf(buf, sizeof(buf), "random, ratio %g (seed %llu)", *o.write_ratio,
@@ -352,7 +369,7 @@ bool RunTrace(const Trace& trace, const Options& o,
     sim.capacity = size;
     sim.seed = o.seed;
     sim.access = o.access;
-    sim.window = o.window;
+    sim.window = report->window;
     progress.SetLabel(trace.name + " " + ops.name + " size=" + std::to_string(size));
     for (int r = 0; r < o.repeat; r++) {
       SimResult result;

@@ -58,11 +58,15 @@ bool RunGnuplot(const std::string& output, const std::string& setup,
   size_t colour = 0;
   for (size_t i = 0; i < series.size(); i++) {
     bool floor = series[i].title == "opt";
-    script += (i == 0 ? "" : ", ") + std::string("$d") + std::to_string(i) +
-              " with linespoints title " + Quote(series[i].title) +
-              (floor ? " lw 2 dt 2 pt 7 ps 0.5 lc rgb 'black'"
-                     : " lw 1.5 pt 7 ps 0.5 lc rgb '" +
-                           std::string(kColours[colour++ % std::size(kColours)]) + "'");
+    if (i != 0) script += ", ";
+    script += "$d" + std::to_string(i) + " with linespoints title " + Quote(series[i].title);
+    if (floor) {
+      script += " lw 2 dt 2 pt 7 ps 0.5 lc rgb 'black'";
+    } else {
+      script += " lw 1.5 pt 7 ps 0.5 lc rgb '";
+      script += kColours[colour++ % std::size(kColours)];
+      script += "'";
+    }
   }
   script += "\n";
   std::FILE* pipe = popen("gnuplot", "w");

@@ -21,8 +21,10 @@ std::string Throughput(const Row& row) {
 
 std::string Gap(const Row& row) {
   if (row.opt_miss_ratio < 0) return "-";
-  return (row.miss_ratio() >= row.opt_miss_ratio ? "+" : "") +
-         Fixed(row.miss_ratio() - row.opt_miss_ratio, 4);
+  // Never negative: OPT is the floor.
+  std::string gap = "+";
+  gap += Fixed(row.miss_ratio() - row.opt_miss_ratio, 4);
+  return gap;
 }
 
 std::string JsonString(std::string_view s) {
@@ -172,6 +174,50 @@ void PrintJson(const std::vector<TraceReport>& reports, std::FILE* out) {
   std::fprintf(out, "\n]}\n");
 }
 
+std::string ShortName(const std::string& name) {
+  std::string s = name;
+  for (std::string_view suffix : {".gz", ".trace"}) {
+    if (s.size() > suffix.size() && s.ends_with(suffix)) s.resize(s.size() - suffix.size());
+  }
+  return s;
+}
+
+void PrintMarkdown(const std::vector<TraceReport>& reports, std::FILE* out) {
+  std::vector<std::string> policies;
+  for (const TraceReport& r : reports) {
+    for (const Row& row : r.rows) {
+      if (std::find(policies.begin(), policies.end(), row.policy) == policies.end()) {
+        policies.push_back(row.policy);
+      }
+    }
+  }
+  std::fprintf(out, "| trace | memory |");
+  for (const std::string& p : policies) std::fprintf(out, " %s |", p.c_str());
+  std::fprintf(out, "\n|---|---:|");
+  for (size_t i = 0; i < policies.size(); i++) std::fprintf(out, "---:|");
+  std::fprintf(out, "\n");
+  for (const TraceReport& r : reports) {
+    std::map<size_t, std::map<std::string, const Row*>> grid;
+    for (const Row& row : r.rows) grid[row.size][row.policy] = &row;
+    for (const auto& [size, cells] : grid) {
+      double pct = 100.0 * static_cast<double>(size) / static_cast<double>(r.distinct);
+      std::fprintf(out, "| %s | %zu (%s%%) |", ShortName(r.name).c_str(), size,
+                   Fixed(pct, 0).c_str());
+      for (const std::string& p : policies) {
+        auto it = cells.find(p);
+        if (it == cells.end()) {
+          std::fprintf(out, " |");
+        } else if (it->second->best) {
+          std::fprintf(out, " **%s** |", Fixed(it->second->miss_ratio(), 4).c_str());
+        } else {
+          std::fprintf(out, " %s |", Fixed(it->second->miss_ratio(), 4).c_str());
+        }
+      }
+      std::fprintf(out, "\n");
+    }
+  }
+}
+
 }  // namespace
 
 void MarkBest(TraceReport* report) {
@@ -194,6 +240,9 @@ void PrintReports(const std::vector<TraceReport>& reports, Format format, std::F
       return;
     case Format::kJson:
       PrintJson(reports, out);
+      return;
+    case Format::kMarkdown:
+      PrintMarkdown(reports, out);
       return;
     case Format::kTable:
       break;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// Results of a run and their three output forms: an aligned table (or, for
-// one policy at one size, a single key=value line), CSV and JSON. Every form
-// carries the same fields.
+// Results of a run and their output forms: an aligned table (or, for one
+// policy at one size, a single key=value line), CSV and JSON, which carry
+// every field, and a Markdown grid of miss ratios (traces and sizes down,
+// policies across, best of each row in bold) for reports.
 #ifndef LIBSHM_BENCH_SIM_REPORT_H_
 #define LIBSHM_BENCH_SIM_REPORT_H_
 
@@ -41,7 +42,7 @@ struct TraceReport {
   std::vector<Row> rows;  // grouped by size, in policy order
 };
 
-enum class Format { kTable, kCsv, kJson };
+enum class Format { kTable, kCsv, kJson, kMarkdown };
 
 // Marks the best row of each size (lowest faults; OPT excluded).
 void MarkBest(TraceReport* report);
