@@ -235,6 +235,7 @@ void Engine::HandleRequest(Client& c, const Request& req, int fd) {
       Inode* inode = FindInode(req.a);
       if (inode != nullptr) inode->pinned = false;
       rc = inode != nullptr ? 0 : -ENOENT;
+      CollectInodes();  // now, so the client's next request sees it gone
       break;
     }
     case Op::kMsync:

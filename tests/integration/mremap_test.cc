@@ -42,6 +42,9 @@ class Remap : public ::testing::TestWithParam<bool> {
 // The signal that touching `addr` raises in a child, or 0.
 int SignalOnTouch(volatile char* addr, bool write) {
   int status = ForkAndWait([&] {
+    // Die of the signal itself, even under a sanitizer's handler.
+    signal(SIGSEGV, SIG_DFL);
+    signal(SIGBUS, SIG_DFL);
     if (write) {
       *addr = 1;
     } else {
@@ -51,6 +54,10 @@ int SignalOnTouch(volatile char* addr, bool write) {
   });
   return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 }
+
+// True if nothing is mapped at `addr` (msync(2) answers ENOMEM). Checked in
+// this process right away: a forked child could map something there first.
+bool Unmapped(void* addr) { return msync(addr, kPage, MS_ASYNC) != 0 && errno == ENOMEM; }
 
 TEST_P(Remap, GrowKeepsDataAndTheGrownPartBusErrorsLikeTheKernel) {
   char* a = Map(kPages);
@@ -70,7 +77,7 @@ TEST_P(Remap, ShrinkKeepsTheHeadAndUnmapsTheTail) {
   char* b = static_cast<char*>(mremap(a, kPages * kPage, kPages / 2 * kPage, 0));
   ASSERT_EQ(b, a);
   for (size_t p = 0; p < kPages / 2; p++) ASSERT_TRUE(CheckPage(b + p * kPage, p, 2)) << p;
-  EXPECT_EQ(SignalOnTouch(a + (kPages - 1) * kPage, false), SIGSEGV);
+  EXPECT_TRUE(Unmapped(a + (kPages - 1) * kPage));
 }
 
 TEST_P(Remap, MoveCarriesDataAndTracking) {
@@ -90,19 +97,19 @@ TEST_P(Remap, MoveCarriesDataAndTracking) {
   for (size_t p = 0; p < kPages; p++) {
     ASSERT_TRUE(CheckPage(b + p * kPage, p, p % 3 == 0 ? 4 : 3)) << p;
   }
-  EXPECT_EQ(SignalOnTouch(a, false), SIGSEGV);
+  EXPECT_TRUE(Unmapped(a));
 }
 
 TEST_P(Remap, PartialMunmapLeavesTheRestWorking) {
   char* a = Map(kPages);
   for (size_t p = 0; p < kPages; p++) FillPage(a + p * kPage, p, 5);
   ASSERT_EQ(munmap(a + 16 * kPage, 16 * kPage), 0);
+  EXPECT_TRUE(Unmapped(a + 20 * kPage));
   Evict();
   for (size_t p = 0; p < kPages; p++) {
     if (p >= 16 && p < 32) continue;
     ASSERT_TRUE(CheckPage(a + p * kPage, p, 5)) << p;
   }
-  EXPECT_EQ(SignalOnTouch(a + 20 * kPage, false), SIGSEGV);
 }
 
 TEST_P(Remap, DontneedKeepsSharedData) {
