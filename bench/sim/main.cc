@@ -58,6 +58,8 @@ const char* kUsage =
     "                      (miss ratio over time)\n"
     "  --plot DIR          draw plots into DIR with gnuplot (curve; over time with --window)\n"
     "  --plot-format F     svg (default) or png\n"
+    "  --batch N           evict N victims at a time when memory is full, as the\n"
+    "                      runtime does (default 1)\n"
     "  --repeat N          replay each run N times and report the fastest\n"
     "  --no-opt            do not run OPT for gap_to_opt\n"
     "  --no-progress       no progress bar (it only shows on a terminal anyway)\n"
@@ -80,6 +82,7 @@ struct Options {
   std::string plot_dir;
   std::string plot_format = "svg";
   int repeat = 1;
+  uint64_t batch = 1;
   bool opt = true;
   bool progress = true;
   std::string convert;
@@ -217,6 +220,11 @@ std::string ParseArgs(int argc, char** argv, Options* o) {
         return "bad --repeat '" + v + "': expected 1..1000";
       }
       o->repeat = static_cast<int>(r);
+    } else if (arg == "--batch") {
+      ok = take(&v);
+      if (ok && (!ParseUnsigned(v, &o->batch) || o->batch == 0 || o->batch > 65536)) {
+        return "bad --batch '" + v + "': expected 1..65536";
+      }
     } else if (arg == "--no-opt") {
       bool b;
       ok = flag(&b);
@@ -370,6 +378,7 @@ bool RunTrace(const Trace& trace, const Options& o,
     sim.seed = o.seed;
     sim.access = o.access;
     sim.window = report->window;
+    sim.batch = o.batch;
     progress.SetLabel(trace.name + " " + ops.name + " size=" + std::to_string(size));
     for (int r = 0; r < o.repeat; r++) {
       SimResult result;

@@ -28,6 +28,8 @@ bool Replay(const Trace& trace, const uint32_t* next_use, const libshm_policy_op
   const size_t distinct = trace.distinct();
   std::vector<uint8_t> state(distinct, 0);
   const size_t capacity = options.capacity;
+  const size_t batch = std::clamp<size_t>(options.batch, 1, capacity);
+  std::vector<libshm_page_key_t> victims(batch);
   const auto reference = ops.reference;
   const auto set_dirty = ops.set_dirty;
   size_t resident = 0;
@@ -60,17 +62,24 @@ bool Replay(const Trace& trace, const uint32_t* next_use, const libshm_policy_op
       }
       faults++;
       if (resident >= capacity) {
-        libshm_page_key_t victim;
-        if (ops.choose_victims(self, &victim, 1) != 1 || victim >= distinct ||
-            !(state[victim] & kResident)) {
-          *error = std::string("policy '") + ops.name + "' named an invalid victim at reference " +
-                   std::to_string(i);
+        size_t named = ops.choose_victims(self, victims.data(), batch);
+        if (named == 0 || named > batch) {
+          *error = std::string("policy '") + ops.name + "' named " + std::to_string(named) +
+                   " victims of " + std::to_string(batch) + " at reference " + std::to_string(i);
           return false;
         }
-        if (state[victim] & kDirty) writebacks++;
-        state[victim] = 0;
-        resident--;
-        evictions++;
+        for (size_t v = 0; v < named; v++) {
+          const libshm_page_key_t victim = victims[v];
+          if (victim >= distinct || !(state[victim] & kResident)) {
+            *error = std::string("policy '") + ops.name +
+                     "' named an invalid victim at reference " + std::to_string(i);
+            return false;
+          }
+          if (state[victim] & kDirty) writebacks++;
+          state[victim] = 0;
+        }
+        resident -= named;
+        evictions += named;
       }
       ops.miss(self, id, write);
       state[id] = kResident | (write ? kDirty : 0);

@@ -5,9 +5,9 @@
 // id, so the only per-reference cost beyond the policy itself is one load.
 //
 // Order of calls, as a pager makes them: on a fault with memory full, first
-// choose_victims(1), then miss() for the faulting page; a hit calls
+// choose_victims(batch), then miss() for the faulting page; a hit calls
 // reference(); a write to a clean page calls set_dirty(). A victim that is
-// not resident is a policy bug and stops the run.
+// not resident (or named twice) is a policy bug and stops the run.
 #ifndef LIBSHM_BENCH_SIM_SIMULATOR_H_
 #define LIBSHM_BENCH_SIM_SIMULATOR_H_
 
@@ -33,6 +33,7 @@ struct SimOptions {
   uint64_t seed = 1;
   AccessMode access = AccessMode::kEveryHit;
   uint64_t window = 0;  // > 0: record faults per window of this many references
+  size_t batch = 1;     // victims asked for per eviction, as the runtime's evict_batch
 };
 
 struct SimResult {

@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include <cstdio>
+#include <deque>
 #include <fstream>
 #include <numeric>
 #include <string>
@@ -202,6 +203,38 @@ TEST_F(TraceTest, WindowsAddUpToTheFaults) {
     EXPECT_EQ(r.window_faults.size(), (t.refs.size() + window - 1) / window) << window;
     EXPECT_EQ(std::accumulate(r.window_faults.begin(), r.window_faults.end(), uint64_t{0}),
               r.faults);
+  }
+}
+
+// Batched eviction as the runtime does it: FIFO with memory full drops the
+// `batch` oldest pages at once.
+TEST_F(TraceTest, BatchedEvictionMatchesADequeFifo) {
+  Trace t;
+  std::string error;
+  ASSERT_TRUE(MakeWorkload("zipf:pages=3000,n=30000,seed=4", &t, &error)) << error;
+  for (size_t batch : {1u, 4u, 32u}) {
+    std::deque<uint32_t> queue;
+    std::vector<bool> resident(t.distinct());
+    uint64_t misses = 0;
+    for (uint32_t ref : t.refs) {
+      uint32_t id = Trace::Id(ref);
+      if (resident[id]) continue;
+      misses++;
+      if (queue.size() == 300) {
+        for (size_t k = 0; k < batch; k++) {
+          resident[queue.front()] = false;
+          queue.pop_front();
+        }
+      }
+      queue.push_back(id);
+      resident[id] = true;
+    }
+    SimOptions options;
+    options.capacity = 300;
+    options.batch = batch;
+    SimResult r;
+    ASSERT_TRUE(Simulate(t, nullptr, *libshm_policy_find("fifo"), options, nullptr, &r, &error));
+    EXPECT_EQ(r.faults, misses) << "batch " << batch;
   }
 }
 
