@@ -41,13 +41,16 @@ KernelFeatures DoProbe() {
   int fd = sys::Userfaultfd(O_CLOEXEC | O_NONBLOCK);
   k.uffd_syscall = fd >= 0;
   if (fd < 0) k.open_errno = -fd;
-  if (fd < 0) {
-    int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
-    if (dev >= 0) {
-      fd = UffdFromDevice(dev);
-      k.dev_userfaultfd = fd >= 0;
-      close(dev);
+  int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+  if (dev >= 0) {
+    int from_dev = UffdFromDevice(dev);
+    k.dev_userfaultfd = from_dev >= 0;
+    if (fd < 0) {
+      fd = from_dev;
+    } else if (from_dev >= 0) {
+      close(from_dev);
     }
+    close(dev);
   }
   int umo = sys::Userfaultfd(O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
   k.user_mode_only = umo >= 0;
