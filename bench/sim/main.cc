@@ -51,7 +51,9 @@ const char* kUsage =
     "                      by size sweep (default sizes 1%..100%)\n"
     "  --format F          table (default), csv, json, or markdown (miss ratios only)\n"
     "  --access MODE       every: policies see every hit (default); faults: only what a\n"
-    "                      pager sees without sampling, the first write to a clean page\n"
+    "                      pager sees without sampling, the first write to a clean page;\n"
+    "                      sampled:N: faults, plus one random resident page armed every\n"
+    "                      N references whose next access is reported (sampling faults)\n"
     "  --write-ratio R     make each reference a write with probability R (seeded)\n"
     "  --seed N            seed for policies and --write-ratio (default 1)\n"
     "  --window N|P%       count faults per N references, or per P% of the trace\n"
@@ -75,6 +77,7 @@ struct Options {
   bool mrc = false;
   Format format = Format::kTable;
   AccessMode access = AccessMode::kEveryHit;
+  uint64_t sample_period = 0;
   std::optional<double> write_ratio;
   uint64_t seed = 1;
   uint64_t window = 0;        // references, or
@@ -181,8 +184,11 @@ std::string ParseArgs(int argc, char** argv, Options* o) {
         o->access = AccessMode::kEveryHit;
       } else if (v == "faults") {
         o->access = AccessMode::kWriteFaults;
+      } else if (v.starts_with("sampled:") && ParseUnsigned(v.substr(8), &o->sample_period) &&
+                 o->sample_period > 0) {
+        o->access = AccessMode::kSampled;
       } else if (ok) {
-        return "bad --access '" + v + "': expected every or faults";
+        return "bad --access '" + v + "': expected every, faults or sampled:N";
       }
     } else if (arg == "--write-ratio") {
       ok = take(&v);
@@ -379,6 +385,7 @@ bool RunTrace(const Trace& trace, const Options& o,
     sim.access = o.access;
     sim.window = report->window;
     sim.batch = o.batch;
+    sim.sample_period = o.sample_period;
     progress.SetLabel(trace.name + " " + ops.name + " size=" + std::to_string(size));
     for (int r = 0; r < o.repeat; r++) {
       SimResult result;
@@ -387,6 +394,7 @@ bool RunTrace(const Trace& trace, const Options& o,
       row->requests = result.requests;
       row->faults = result.faults;
       row->writebacks = result.writebacks;
+      row->sampling_faults = result.sampling_faults;
       row->window_faults = std::move(result.window_faults);
     }
     row->policy = ops.name;

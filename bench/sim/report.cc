@@ -61,6 +61,10 @@ void PrintLine(const TraceReport& r, const Row& row, std::FILE* out) {
                static_cast<unsigned long long>(row.writebacks),
                row.opt_miss_ratio < 0 ? "-" : Fixed(row.opt_miss_ratio, 6).c_str(),
                Gap(row).c_str(), Throughput(row).c_str());
+  if (row.sampling_faults != 0) {
+    std::fprintf(out, " sampling_faults=%llu",
+                 static_cast<unsigned long long>(row.sampling_faults));
+  }
   if (r.recorded.present) {
     std::fprintf(out, " recorded_policy=%s recorded_faults=%llu recorded_writebacks=%llu",
                  r.recorded.policy.empty() ? "?" : r.recorded.policy.c_str(),
@@ -104,18 +108,19 @@ void PrintTable(const TraceReport& r, std::FILE* out) {
 void PrintCsv(const std::vector<TraceReport>& reports, std::FILE* out) {
   std::fprintf(out,
                "trace,policy,size,size_pct,requests,faults,miss_ratio,writebacks,"
-               "opt_miss_ratio,gap_to_opt,mreq_per_s,method,best\n");
+               "opt_miss_ratio,gap_to_opt,mreq_per_s,method,best,sampling_faults\n");
   for (const TraceReport& r : reports) {
     for (const Row& row : r.rows) {
       double pct = 100.0 * static_cast<double>(row.size) / static_cast<double>(r.distinct);
-      std::fprintf(out, "%s,%s,%zu,%s,%llu,%llu,%s,%llu,%s,%s,%s,%s,%d\n", CsvField(r.name).c_str(),
-                   CsvField(row.policy).c_str(), row.size, Fixed(pct, 2).c_str(),
-                   static_cast<unsigned long long>(row.requests),
+      std::fprintf(out, "%s,%s,%zu,%s,%llu,%llu,%s,%llu,%s,%s,%s,%s,%d,%llu\n",
+                   CsvField(r.name).c_str(), CsvField(row.policy).c_str(), row.size,
+                   Fixed(pct, 2).c_str(), static_cast<unsigned long long>(row.requests),
                    static_cast<unsigned long long>(row.faults), Fixed(row.miss_ratio(), 6).c_str(),
                    static_cast<unsigned long long>(row.writebacks),
                    row.opt_miss_ratio < 0 ? "" : Fixed(row.opt_miss_ratio, 6).c_str(),
                    row.opt_miss_ratio < 0 ? "" : Gap(row).c_str(),
-                   row.seconds <= 0 ? "" : Throughput(row).c_str(), row.method, row.best ? 1 : 0);
+                   row.seconds <= 0 ? "" : Throughput(row).c_str(), row.method, row.best ? 1 : 0,
+                   static_cast<unsigned long long>(row.sampling_faults));
     }
   }
 }
@@ -158,6 +163,10 @@ void PrintJson(const std::vector<TraceReport>& reports, std::FILE* out) {
                      Fixed(row.miss_ratio() - row.opt_miss_ratio, 6).c_str());
       }
       if (row.seconds > 0) std::fprintf(out, ", \"mreq_per_s\": %s", Throughput(row).c_str());
+      if (row.sampling_faults != 0) {
+        std::fprintf(out, ", \"sampling_faults\": %llu",
+                     static_cast<unsigned long long>(row.sampling_faults));
+      }
       std::fprintf(out, ", \"method\": \"%s\", \"best\": %s", row.method,
                    row.best ? "true" : "false");
       if (!row.window_faults.empty()) {

@@ -21,10 +21,11 @@ struct Row {
   uint64_t requests = 0;
   uint64_t faults = 0;
   uint64_t writebacks = 0;
-  double seconds = 0;          // replay time; 0 when not measured (stack method)
-  const char* method = "sim";  // "sim" (replayed) or "stack" (LRU stack distances)
-  double opt_miss_ratio = -1;  // < 0: OPT was not run
-  bool best = false;           // lowest miss ratio at this size, OPT aside
+  uint64_t sampling_faults = 0;  // --access sampled:N
+  double seconds = 0;            // replay time; 0 when not measured (stack method)
+  const char* method = "sim";    // "sim" (replayed) or "stack" (LRU stack distances)
+  double opt_miss_ratio = -1;    // < 0: OPT was not run
+  bool best = false;             // lowest miss ratio at this size, OPT aside
   std::vector<uint32_t> window_faults;
 
   double miss_ratio() const {

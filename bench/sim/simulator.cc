@@ -5,11 +5,14 @@
 #include <chrono>
 #include <memory>
 
+#include "policies/rng.h"
+
 namespace libshm::internal {
 namespace {
 
 constexpr uint8_t kResident = 1;
 constexpr uint8_t kDirty = 2;
+constexpr uint8_t kArmed = 4;  // kSampled: the next access is a sampling fault
 // References between progress reports and timing checks.
 constexpr uint64_t kChunk = 1 << 16;
 
@@ -18,9 +21,31 @@ struct PolicyDeleter {
   void operator()(void* self) const { ops->destroy(self); }
 };
 
+// Resident pages in a dense array, so that sampling can pick one uniformly.
+class ResidentSet {
+ public:
+  explicit ResidentSet(size_t distinct) : pos_(distinct) {}
+  void Add(uint32_t id) {
+    pos_[id] = static_cast<uint32_t>(ids_.size());
+    ids_.push_back(id);
+  }
+  void Remove(uint32_t id) {
+    uint32_t last = ids_.back();
+    ids_[pos_[id]] = last;
+    pos_[last] = pos_[id];
+    ids_.pop_back();
+  }
+  uint32_t Pick(Rng& rng) const { return ids_[rng.Below(ids_.size())]; }
+  bool empty() const { return ids_.empty(); }
+
+ private:
+  std::vector<uint32_t> ids_;
+  std::vector<uint32_t> pos_;
+};
+
 // The replay loop, specialised so that the common case (no OPT, every hit)
 // carries no per-reference branches on options.
-template <bool kNextUse, bool kEveryHit>
+template <bool kNextUse, AccessMode kMode>
 bool Replay(const Trace& trace, const uint32_t* next_use, const libshm_policy_ops& ops, void* self,
             const SimOptions& options, Progress* progress, SimResult* result, std::string* error) {
   const uint32_t* refs = trace.refs.data();
@@ -32,6 +57,12 @@ bool Replay(const Trace& trace, const uint32_t* next_use, const libshm_policy_op
   std::vector<libshm_page_key_t> victims(batch);
   const auto reference = ops.reference;
   const auto set_dirty = ops.set_dirty;
+  constexpr bool kSampling = kMode == AccessMode::kSampled;
+  ResidentSet resident_set(kSampling ? distinct : 0);
+  Rng rng(options.seed ^ 0x53414d504c45ull);
+  const uint64_t sample_period = std::max<uint64_t>(1, options.sample_period);
+  uint64_t until_sample = sample_period;
+  uint64_t sampling_faults = 0;
   size_t resident = 0;
   uint64_t faults = 0;
   uint64_t writebacks = 0;
@@ -50,10 +81,25 @@ bool Replay(const Trace& trace, const uint32_t* next_use, const libshm_policy_op
         uint64_t next = next_use[i] == UINT32_MAX ? UINT64_MAX : next_use[i];
         ops.next_use(self, id, next);
       }
+      if constexpr (kSampling) {
+        if (--until_sample == 0) {
+          until_sample = sample_period;
+          if (!resident_set.empty()) state[resident_set.Pick(rng)] |= kArmed;
+        }
+      }
       uint8_t s = state[id];
       if (s & kResident) {
         const bool clean_write = write && !(s & kDirty);
-        if (reference != nullptr && (kEveryHit || clean_write)) reference(self, id, write);
+        bool report = kMode == AccessMode::kEveryHit || clean_write;
+        if constexpr (kSampling) {
+          if (s & kArmed) {
+            report = true;
+            sampling_faults++;
+            s &= static_cast<uint8_t>(~kArmed);
+            state[id] = s;
+          }
+        }
+        if (reference != nullptr && report) reference(self, id, write);
         if (clean_write) {
           state[id] = s | kDirty;
           if (set_dirty != nullptr) set_dirty(self, id, 1);
@@ -77,6 +123,7 @@ bool Replay(const Trace& trace, const uint32_t* next_use, const libshm_policy_op
           }
           if (state[victim] & kDirty) writebacks++;
           state[victim] = 0;
+          if constexpr (kSampling) resident_set.Remove(static_cast<uint32_t>(victim));
         }
         resident -= named;
         evictions += named;
@@ -84,6 +131,7 @@ bool Replay(const Trace& trace, const uint32_t* next_use, const libshm_policy_op
       ops.miss(self, id, write);
       state[id] = kResident | (write ? kDirty : 0);
       resident++;
+      if constexpr (kSampling) resident_set.Add(id);
     }
     if (end == window_end || (window != 0 && end == n)) {
       result->window_faults.push_back(static_cast<uint32_t>(faults - window_start_faults));
@@ -95,6 +143,7 @@ bool Replay(const Trace& trace, const uint32_t* next_use, const libshm_policy_op
   }
   result->faults = faults;
   result->writebacks = writebacks;
+  result->sampling_faults = sampling_faults;
   result->evictions = evictions;
   result->requests = n;
   return true;
@@ -128,17 +177,27 @@ bool Simulate(const Trace& trace, const std::vector<uint32_t>* next_use,
     return false;
   }
   const uint32_t* nu = ops.next_use != nullptr ? next_use->data() : nullptr;
-  const bool every_hit = options.access == AccessMode::kEveryHit;
   auto start = std::chrono::steady_clock::now();
-  bool ok;
-  if (nu != nullptr) {
-    ok = every_hit
-             ? Replay<true, true>(trace, nu, ops, self.get(), options, progress, result, error)
-             : Replay<true, false>(trace, nu, ops, self.get(), options, progress, result, error);
-  } else {
-    ok = every_hit
-             ? Replay<false, true>(trace, nu, ops, self.get(), options, progress, result, error)
-             : Replay<false, false>(trace, nu, ops, self.get(), options, progress, result, error);
+  bool ok = false;
+  switch (options.access) {
+    case AccessMode::kEveryHit:
+      ok = nu != nullptr ? Replay<true, AccessMode::kEveryHit>(trace, nu, ops, self.get(), options,
+                                                               progress, result, error)
+                         : Replay<false, AccessMode::kEveryHit>(trace, nu, ops, self.get(), options,
+                                                                progress, result, error);
+      break;
+    case AccessMode::kWriteFaults:
+      ok = nu != nullptr ? Replay<true, AccessMode::kWriteFaults>(trace, nu, ops, self.get(),
+                                                                  options, progress, result, error)
+                         : Replay<false, AccessMode::kWriteFaults>(
+                               trace, nu, ops, self.get(), options, progress, result, error);
+      break;
+    case AccessMode::kSampled:
+      ok = nu != nullptr ? Replay<true, AccessMode::kSampled>(trace, nu, ops, self.get(), options,
+                                                              progress, result, error)
+                         : Replay<false, AccessMode::kSampled>(trace, nu, ops, self.get(), options,
+                                                               progress, result, error);
+      break;
   }
   result->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return ok;

@@ -26,14 +26,19 @@ enum class AccessMode {
   kEveryHit,     // every reference (textbook simulation)
   kWriteFaults,  // only what a pager sees without sampling: the first write
                  // to a clean resident page (a write-protect fault)
+  kSampled,      // write faults, plus reference sampling as DESIGN.md
+                 // describes it: every sample_period references one random
+                 // resident page is armed (unmapped); its next access is a
+                 // sampling fault, reported as a reference
 };
 
 struct SimOptions {
   size_t capacity = 0;
   uint64_t seed = 1;
   AccessMode access = AccessMode::kEveryHit;
-  uint64_t window = 0;  // > 0: record faults per window of this many references
-  size_t batch = 1;     // victims asked for per eviction, as the runtime's evict_batch
+  uint64_t window = 0;         // > 0: record faults per window of this many references
+  size_t batch = 1;            // victims asked for per eviction, as the runtime's evict_batch
+  uint64_t sample_period = 0;  // kSampled: references between two armed pages
 };
 
 struct SimResult {
@@ -41,6 +46,7 @@ struct SimResult {
   uint64_t faults = 0;
   uint64_t evictions = 0;
   uint64_t writebacks = 0;
+  uint64_t sampling_faults = 0;         // kSampled: armed pages accessed (the cost)
   double seconds = 0;                   // replay loop only
   std::vector<uint32_t> window_faults;  // when SimOptions::window > 0
 };

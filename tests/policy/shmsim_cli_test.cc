@@ -163,6 +163,8 @@ TEST_F(ShmsimCli, UsageErrors) {
   EXPECT_EQ(Run("--trace " + trace_ + " --frobnicate").status, 2);
   EXPECT_EQ(Run("--trace").status, 2);
   EXPECT_EQ(Run("--trace " + trace_ + " --format xml").status, 2);
+  EXPECT_EQ(Run("--trace " + trace_ + " --access sampled:0").status, 2);
+  EXPECT_EQ(Run("--trace " + trace_ + " --batch 0").status, 2);
   EXPECT_EQ(Run("--workload nosuch:n=10").status, 1);
   Outcome help = Run("--help");
   EXPECT_EQ(help.status, 0);

@@ -238,6 +238,36 @@ TEST_F(TraceTest, BatchedEvictionMatchesADequeFifo) {
   }
 }
 
+TEST_F(TraceTest, SamplingReportsArmedPagesWithinItsBudget) {
+  Trace t;
+  std::string error;
+  ASSERT_TRUE(MakeWorkload("zipf:pages=5000,n=100000,write=0.2,seed=9", &t, &error)) << error;
+  const libshm_policy_ops& clock = *libshm_policy_find("clock");
+  auto run = [&](AccessMode access, uint64_t period, uint64_t seed) {
+    SimOptions options;
+    options.capacity = 500;
+    options.access = access;
+    options.sample_period = period;
+    options.seed = seed;
+    SimResult r;
+    EXPECT_TRUE(Simulate(t, nullptr, clock, options, nullptr, &r, &error)) << error;
+    return r;
+  };
+  SimResult faults_only = run(AccessMode::kWriteFaults, 0, 1);
+  SimResult every = run(AccessMode::kEveryHit, 0, 1);
+  // A sample every 10^9 references never fires: exactly the faults-only view.
+  SimResult never = run(AccessMode::kSampled, 1000000000, 1);
+  EXPECT_EQ(never.faults, faults_only.faults);
+  EXPECT_EQ(never.sampling_faults, 0u);
+  SimResult sampled = run(AccessMode::kSampled, 20, 1);
+  EXPECT_GT(sampled.sampling_faults, 0u);
+  EXPECT_LE(sampled.sampling_faults, t.refs.size() / 20);
+  EXPECT_EQ(run(AccessMode::kSampled, 20, 1).faults, sampled.faults) << "seeded";
+  // More information should not make CLOCK worse on a skewed workload.
+  EXPECT_LE(every.faults, sampled.faults);
+  EXPECT_LE(sampled.faults, faults_only.faults);
+}
+
 TEST(WorkloadTest, EveryKindIsSeededAndSized) {
   for (const char* kind :
        {"zipf", "uniform", "scan", "loop", "zigzag", "shift", "zipfscan", "twopools"}) {
