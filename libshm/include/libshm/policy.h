@@ -75,12 +75,22 @@ typedef struct libshm_policy_ops {
 
 /* Registry of policies. Built-in policies are always present. */
 
+/* The library is built with hidden visibility; the registry is public API.
+ * Same definition as libshm.h's, so including both is harmless. */
+#ifndef LIBSHM_EXPORT
+#if defined(__GNUC__)
+#define LIBSHM_EXPORT __attribute__((visibility("default")))
+#else
+#define LIBSHM_EXPORT
+#endif
+#endif
+
 /* Returns the policy called `name`, or NULL. */
-const libshm_policy_ops* libshm_policy_find(const char* name);
+LIBSHM_EXPORT const libshm_policy_ops* libshm_policy_find(const char* name);
 /* Fills `out` with up to `max` policies; returns how many exist in total. */
-size_t libshm_policy_list(const libshm_policy_ops** out, size_t max);
+LIBSHM_EXPORT size_t libshm_policy_list(const libshm_policy_ops** out, size_t max);
 /* Adds a policy (its name must be new). Returns 0, -EEXIST, -EINVAL or -ENOSPC. */
-int libshm_policy_register(const libshm_policy_ops* ops);
+LIBSHM_EXPORT int libshm_policy_register(const libshm_policy_ops* ops);
 
 #ifdef __cplusplus
 }
