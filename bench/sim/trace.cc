@@ -23,6 +23,7 @@ constexpr std::string_view kLiveHeader = "# libshm-trace";
 constexpr int kRegionShift = 40;
 
 bool ReadWholeFile(const std::string& path, std::string* data, std::string* error) {
+  errno = 0;
   gzFile f = gzopen(path.c_str(), "rb");
   if (f == nullptr) {
     *error = "cannot open trace '" + path + "': " + std::strerror(errno != 0 ? errno : ENOMEM);
@@ -332,6 +333,7 @@ bool WriteBinaryTrace(const Trace& trace, const std::string& path, std::string* 
     out.push_back(static_cast<char>(v));
   }
   bool gz = path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
+  errno = 0;
   gzFile f = gzopen(path.c_str(), gz ? "wb9" : "wbT");
   if (f == nullptr) {
     *error = "cannot create '" + path + "': " + std::strerror(errno != 0 ? errno : ENOMEM);
