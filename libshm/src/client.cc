@@ -153,8 +153,15 @@ int ClientRuntime::StartHelperLocked(char* address, size_t len) {
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
   char arg0[] = "shmd", arg1[] = "--listen-fd=3", arg2[] = "--detach";
   char* argv[] = {arg0, arg1, arg2, nullptr};
+  // The helper gets our LIBSHM_* settings but not the preload shim.
+  char* env[1024];
+  size_t n = 0;
+  for (char** e = environ; *e != nullptr && n + 1 < sizeof(env) / sizeof(env[0]); e++) {
+    if (strncmp(*e, "LD_PRELOAD=", 11) != 0) env[n++] = *e;
+  }
+  env[n] = nullptr;
   pid_t pid;
-  int rc = posix_spawn(&pid, helper, &actions, &attr, argv, environ);
+  int rc = posix_spawn(&pid, helper, &actions, &attr, argv, env);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   close(lfd);
@@ -183,9 +190,29 @@ int ClientRuntime::ConnectLocked(const char* address) {
   return 0;
 }
 
+void ClientRuntime::FillKey(Request* req) const {
+  memcpy(req->text2, session_key_, sizeof(session_key_));
+}
+
+int ClientRuntime::OpenOwnUffdLocked(bool* restricted) {
+  *restricted = false;
+  int uffd = OpenUffd(/*allow_user_mode_only=*/false, restricted);
+  if (uffd >= 0) return uffd;
+  Request req;
+  req.op = Op::kUffdDevice;
+  Reply reply;
+  int dev = -1;
+  if (CallLocked(req, &reply, -1, &dev) == 0 && dev >= 0) {
+    uffd = UffdFromDevice(dev);
+    close(dev);
+    if (uffd >= 0) return uffd;
+  }
+  return OpenUffd(/*allow_user_mode_only=*/true, restricted);
+}
+
 int ClientRuntime::HelloLocked() {
   bool user_mode_only = false;
-  int uffd = OpenUffd(/*allow_user_mode_only=*/true, &user_mode_only);
+  int uffd = OpenOwnUffdLocked(&user_mode_only);
   if (uffd < 0) return uffd;
   restricted_ = user_mode_only;
   if (!restricted_ && doorbell_ == nullptr) {
@@ -199,7 +226,8 @@ int ClientRuntime::HelloLocked() {
   Request req;
   req.op = Op::kHello;
   req.pid = getpid();
-  req.flags = restricted_ ? 1 : 0;
+  req.flags = restricted_ ? kHelloRestricted : 0;
+  FillKey(&req);
   req.a = restricted_ ? 0 : reinterpret_cast<uintptr_t>(doorbell_);
   Reply reply;
   int rc = CallLocked(req, &reply, uffd, nullptr);
@@ -228,8 +256,16 @@ int ClientRuntime::EnsureSessionLocked() {
   int rc;
   if (sock_ < 0) {
     if (opts_.session[0] != '\0') {
-      if (strlen(opts_.session) >= sizeof(address_)) return -EINVAL;
-      memcpy(address_, opts_.session, strlen(opts_.session) + 1);
+      // "@address#key": the key is for the helper, not the socket address.
+      const char* hash = strchr(opts_.session, '#');
+      size_t n =
+          hash != nullptr ? static_cast<size_t>(hash - opts_.session) : strlen(opts_.session);
+      if (n >= sizeof(address_) || (hash != nullptr && strlen(hash + 1) >= sizeof(session_key_))) {
+        return -EINVAL;
+      }
+      memcpy(address_, opts_.session, n);
+      address_[n] = '\0';
+      if (hash != nullptr) memcpy(session_key_, hash + 1, strlen(hash + 1) + 1);
     } else if (address_[0] == '\0') {
       rc = StartHelperLocked(address_, sizeof(address_));
       if (rc != 0) {
@@ -469,6 +505,7 @@ void ClientRuntime::ChildAfterFork() {
       Request req;
       req.op = Op::kHelloChild;
       req.pid = getpid();
+      FillKey(&req);
       Reply reply;
       int fd = -1;
       rc = CallLocked(req, &reply, -1, &fd);
@@ -485,6 +522,7 @@ void ClientRuntime::ChildAfterFork() {
       Request req;
       req.op = Op::kHelloRestrictedChild;
       req.pid = getpid();
+      FillKey(&req);
       Reply reply;
       rc = CallLocked(req, &reply, fd, nullptr);
       if (rc == 0) uffd_ = fd;

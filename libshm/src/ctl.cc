@@ -34,7 +34,7 @@ libshm_stats_t Engine::Snapshot() const {
   libshm_stats_t s = stats_;
   s.regions = inodes_.size();
   s.clients = 0;
-  for (const auto& [id, c] : clients_) s.clients += (!c->owner && !c->dead && c->uffd >= 0);
+  for (const auto& [id, c] : clients_) s.clients += (!c->dead && c->uffd >= 0);
   s.limit_bytes = limit_pages_ * kPageSize;
   s.resident_bytes = resident_pages_ * kPageSize;
   s.peak_resident_bytes = peak_resident_pages_ * kPageSize;

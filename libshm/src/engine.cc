@@ -62,6 +62,10 @@ int Engine::Init(int listen_fd) {
     LIBSHM_LOG_ERROR("cannot create the swap file in %s: %s", opts_.swap_dir, strerror(-rc));
     return rc;
   }
+  // shmrun's sessions carry a key ("@address#key"): members that run as
+  // another user (postgres, nginx workers) prove membership with it.
+  const char* hash = strchr(opts_.session, '#');
+  if (hash != nullptr) snprintf(session_key_, sizeof(session_key_), "%s", hash + 1);
   limit_pages_ = opts_.limit / kPageSize;
   low_pages_ = limit_pages_ * opts_.low_watermark / 100;
   high_pages_ = low_pages_ + (limit_pages_ - low_pages_) / 2;
@@ -144,9 +148,16 @@ int Engine::Run() {
     if (BackgroundEvictionDue()) EvictBatch(opts_.evict_batch);
     ReapDeadClients();
     CollectInodes();
-    if (ever_connected_ && clients_.empty()) break;
+    if (ever_connected_ && !KeepsSessionAlive()) break;
   }
   return 0;
+}
+
+bool Engine::KeepsSessionAlive() const {
+  for (const auto& [id, c] : clients_) {
+    if (!c->observer && !c->dead) return true;
+  }
+  return false;
 }
 
 void Engine::Accept() {
@@ -155,14 +166,19 @@ void Engine::Accept() {
     if (fd < 0) return;
     struct ucred cred = {};
     socklen_t len = sizeof(cred);
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
-        (cred.uid != geteuid() && cred.uid != 0)) {
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+      close(fd);
+      continue;
+    }
+    bool same_user = cred.uid == geteuid() || cred.uid == 0;
+    if (!same_user && session_key_[0] == '\0') {
       LIBSHM_LOG_WARN("refused a connection from uid %d (session of uid %d)",
                       static_cast<int>(cred.uid), static_cast<int>(geteuid()));
       close(fd);
       continue;
     }
     auto c = std::make_unique<Client>();
+    c->authenticated = same_user;
     c->id = next_client_id_++;
     c->sock = fd;
     c->pid = cred.pid;
@@ -212,6 +228,20 @@ void Engine::HandleRequest(Client& c, const Request& req, int fd) {
   int reply_fd = -1;
   int sock = c.sock;
   int rc;
+  if (!c.authenticated) {
+    // Another user's process: only a hello with the session key gets in.
+    bool hello =
+        req.op == Op::kHello || req.op == Op::kHelloChild || req.op == Op::kHelloRestrictedChild;
+    if (hello && strncmp(req.text2, session_key_, sizeof(session_key_)) == 0) {
+      c.authenticated = true;
+    } else {
+      if (fd >= 0) close(fd);
+      reply.status = -EACCES;
+      SendPacket(sock, &reply, sizeof(reply), -1);
+      MarkDead(c, "not a member of this session");
+      return;
+    }
+  }
   switch (req.op) {
     case Op::kHello:
       rc = HandleHello(c, req, fd, &reply);
@@ -251,6 +281,15 @@ void Engine::HandleRequest(Client& c, const Request& req, int fd) {
     case Op::kCtl:
       rc = Ctl(req, &reply);
       break;
+    case Op::kUffdDevice:
+      // Root can lend what the member lacks: a uffd that handles kernel-mode
+      // faults and EVENT_FORK (KERNEL_FACTS "Privilege separation").
+      reply_fd = geteuid() == 0 ? open("/dev/userfaultfd", O_RDWR | O_CLOEXEC) : -1;
+      rc = reply_fd >= 0 ? 0 : (geteuid() == 0 ? -errno : -EPERM);
+      break;
+    case Op::kRegionInfo:
+      rc = HandleRegionInfo(req, &reply);
+      break;
     default:
       rc = -EINVAL;
       break;
@@ -258,6 +297,7 @@ void Engine::HandleRequest(Client& c, const Request& req, int fd) {
   if (fd >= 0) close(fd);
   reply.status = rc;
   int src = SendPacket(sock, &reply, sizeof(reply), reply_fd);
+  if (req.op == Op::kUffdDevice && reply_fd >= 0) close(reply_fd);
   if (src != 0 && !c.dead) MarkDead(c, "cannot reply");
 }
 
@@ -265,10 +305,11 @@ int Engine::HandleHello(Client& c, const Request& req, int fd, Reply* reply) {
   reply->a = static_cast<uint64_t>(getpid());
   snprintf(reply->text, sizeof(reply->text), "%s", RunModeName(ProbeKernel().mode));
   if (fd < 0) {
-    c.owner = true;
+    c.observer = (req.flags & kHelloObserver) != 0;
+    c.owner = !c.observer;
     return 0;
   }
-  c.restricted = (req.flags & 1) != 0;
+  c.restricted = (req.flags & kHelloRestricted) != 0;
   uint64_t got = 0;
   int rc = UffdApi(fd, c.restricted ? kRestrictedFeatures : kFullFeatures, &got);
   if (rc != 0) {
@@ -402,6 +443,28 @@ int Engine::RegisterRange(Client& c, Inode* inode, uintptr_t start, size_t len, 
     return rc;
   }
   AddVma(c, Vma{start, start + len, inode, pgoff});
+  return 0;
+}
+
+int Engine::HandleRegionInfo(const Request& req, Reply* reply) {
+  reply->a = inodes_.size();
+  if (req.a >= inodes_.size()) return -ENOENT;
+  auto it = inodes_.begin();
+  std::advance(it, static_cast<long>(req.a));
+  const Inode& inode = *it->second;
+  RegionInfo info = {};
+  info.id = inode.id();
+  info.bytes = inode.pages() * kPageSize;
+  uint64_t resident = 0;
+  for (uint64_t p = 0; p < inode.pages(); p++) resident += IsResident(inode.state(p));
+  info.resident_bytes = resident * kPageSize;
+  info.dirty_bytes = inode.CountState(PageState::kDirty) * kPageSize;
+  info.swapped_bytes = inode.CountState(PageState::kSwapped) * kPageSize;
+  info.faults = inode.faults;
+  info.swap_ins = inode.swap_ins;
+  info.swap_outs = inode.swap_outs;
+  info.mappings = static_cast<uint64_t>(inode.mappings);
+  memcpy(reply->text, &info, sizeof(info));
   return 0;
 }
 

@@ -50,7 +50,9 @@ struct Client {
   int uffd = -1;
   int sock = -1;
   int pidfd = -1;
-  bool owner = false;                    // a connection without uffd (shmrun)
+  bool owner = false;                    // a connection without uffd (shmrun): keeps the session
+  bool observer = false;                 // shmstat: does not keep the session alive
+  bool authenticated = true;             // false until a foreign uid shows the session key
   bool restricted = false;               // UFFD_USER_MODE_ONLY, no EVENT_FORK
   bool dead = false;                     // reaped at the end of the loop iteration
   std::vector<Vma> vmas;                 // sorted by start, disjoint
@@ -87,6 +89,8 @@ class Engine {
   int HandleHelloRestrictedChild(Client& c, const Request& req, int fd);
   int HandleCreate(Client& c, const Request& req, int fd, Reply* reply);
   int HandleRegister(Client& c, const Request& req);
+  int HandleRegionInfo(const Request& req, Reply* reply);
+  bool KeepsSessionAlive() const;
   int RegisterRange(Client& c, Inode* inode, uintptr_t start, size_t len, uint64_t pgoff);
   void MarkDead(Client& c, const char* why);
   void ReapDeadClients();
@@ -143,6 +147,7 @@ class Engine {
   }
 
   Options opts_;
+  char session_key_[64] = {};  // from LIBSHM_SESSION "@address#key" (shmrun)
   int epfd_ = -1;
   int listen_fd_ = -1;
   int wakeup_fd_ = -1;

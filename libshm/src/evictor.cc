@@ -183,6 +183,7 @@ int Engine::WriteBack(Inode& inode, uint64_t p0, uint64_t p1) {
       policy_.SetDirty(Key(inode, p), false);
     }
     stats_.swap_outs += b - a;
+    inode.swap_outs += b - a;
     stats_.writeback_bytes += (b - a) * kPageSize;
     a = b;
   }

@@ -219,8 +219,10 @@ void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
       return;
     }
     stats_.faults++;
+    inode.faults++;
     if (state == PageState::kSwapped) {
       stats_.swap_ins++;
+      inode.swap_ins++;
       inode.set_state(page, write ? PageState::kDirty : PageState::kClean);
     } else {
       stats_.zero_fills++;

@@ -55,6 +55,8 @@ class Inode {
   // Set between creation and the creator's first registration (or its death).
   bool pinned = true;
   uint64_t creator = 0;  // client id that created it
+  // Per-region counters (shmstat).
+  uint64_t faults = 0, swap_ins = 0, swap_outs = 0;
 
  private:
   uint64_t id_;

@@ -43,7 +43,22 @@ enum class Op : uint32_t {
   kStats,
   // ctl. text: name; a: 1 if a new value is given; b: numeric value; text2: string value.
   kCtl,
+  // A root helper lends the session's members /dev/userfaultfd (privilege
+  // separation, DESIGN.md invariant 8). Reply fd: the device.
+  kUffdDevice,
+  // One region's counters. a: index. Reply a: number of regions; text: RegionInfo.
+  kRegionInfo,
 };
+
+// kHello flags.
+constexpr uint32_t kHelloRestricted = 1;  // the uffd is UFFD_USER_MODE_ONLY
+constexpr uint32_t kHelloObserver = 2;    // shmstat: does not keep the session alive
+
+struct RegionInfo {
+  uint64_t id, bytes, resident_bytes, dirty_bytes, swapped_bytes, faults, swap_ins, swap_outs,
+      mappings;
+};
+static_assert(sizeof(RegionInfo) <= 256, "RegionInfo must fit in Reply::text");
 
 struct Request {
   uint32_t magic = kProtocolMagic;
@@ -52,7 +67,7 @@ struct Request {
   uint32_t flags = 0;
   uint64_t a = 0, b = 0, c = 0, d = 0;
   char text[64] = {};
-  char text2[256] = {};
+  char text2[256] = {};  // kHello*: the session key, if the session has one
 };
 
 enum class ValueType : uint32_t { kNone, kNumber, kString };
