@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: MIT
+// libshm_preload.so: the LD_PRELOAD shim. It forwards only: shared anonymous
+// mappings (MAP_SHARED|MAP_ANONYMOUS with any fd, MAP_SHARED of /dev/zero)
+// become managed regions; munmap/mremap/msync/madvise of them keep their
+// meaning; dlopen loses RTLD_DEEPBIND (so plugins such as php-fpm's opcache
+// still see this mmap). Everything else goes straight to the kernel.
+//
+// Rules (DESIGN.md invariant 7): never break the host program. No malloc
+// replacement, nothing thrown, libc's contract kept exactly (MAP_FAILED and a
+// positive errno; errno untouched on success), safe before main. On a libshm
+// failure print one line and fall back to a native mapping, unless
+// LIBSHM_STRICT=1, which fails the call instead.
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "client.h"
+#include "libshm/libshm.h"
+#include "log.h"
+#include "sys/syscalls.h"
+
+using libshm::internal::ClientRuntime;
+namespace sys = libshm::internal::sys;
+
+namespace {
+
+// Flags a managed region honours; any other flag leaves the mapping native.
+constexpr int kManagedFlags = MAP_ANONYMOUS | MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_POPULATE |
+                              MAP_NORESERVE | MAP_LOCKED;
+// Flags the kernel ignores for shared memory; accepted and dropped.
+constexpr int kIgnoredFlags = MAP_STACK | MAP_DENYWRITE | MAP_EXECUTABLE | MAP_NONBLOCK;
+
+void* SetErrno(long rc) {
+  if (sys::IsErr(rc)) {
+    errno = static_cast<int>(-rc);
+    return MAP_FAILED;
+  }
+  return reinterpret_cast<void*>(rc);
+}
+
+int SetErrnoInt(long rc) {
+  if (rc < 0) {
+    errno = static_cast<int>(-rc);
+    return -1;
+  }
+  return static_cast<int>(rc);
+}
+
+bool IsDevZero(int fd) {
+  struct stat st;
+  long rc = sys::Syscall(SYS_fstat, fd, reinterpret_cast<long>(&st));
+  return rc == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 5);
+}
+
+bool IsSharedAnonymous(int flags, int fd) {
+  int type = flags & MAP_TYPE;
+  if (type != MAP_SHARED && type != MAP_SHARED_VALIDATE) return false;
+  if ((flags & MAP_ANONYMOUS) != 0) return true;
+  return fd >= 0 && IsDevZero(fd);
+}
+
+std::atomic<int> fallback_messages{0};
+
+void* ManagedMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
+  long native = 0;
+  bool want = len != 0 && IsSharedAnonymous(flags, fd) && (flags & MAP_HUGETLB) == 0 &&
+              (flags & ~(MAP_TYPE | kManagedFlags | kIgnoredFlags)) == 0;
+  if (!want) return SetErrno(sys::Mmap(addr, len, prot, flags, fd, off));
+  ClientRuntime& rt = ClientRuntime::Get();
+  if (len < rt.options().min_size) return SetErrno(sys::Mmap(addr, len, prot, flags, fd, off));
+  void* out = nullptr;
+  int rc = libshm_map(addr, len, prot, (flags & kManagedFlags) | MAP_SHARED, &out);
+  if (rc == 0) return out;
+  if (rt.options().strict) {
+    errno = -rc;
+    return MAP_FAILED;
+  }
+  // Fall back to the kernel's own shared memory. If the kernel refuses too,
+  // its errno is the one the program would have seen without libshm.
+  native = sys::Mmap(addr, len, prot, flags, fd, off);
+  if (!sys::IsErr(native) && fallback_messages.fetch_add(1) < 3) {
+    LIBSHM_LOG_ERROR("mmap of %zu shared bytes falls back to native memory: %s", len,
+                     strerror(-rc));
+  }
+  return SetErrno(native);
+}
+
+using DlopenFn = void* (*)(const char*, int);
+
+}  // namespace
+
+extern "C" {
+
+LIBSHM_EXPORT void* mmap(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
+  return ManagedMmap(addr, len, prot, flags, fd, off);
+}
+
+LIBSHM_EXPORT void* mmap64(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
+  return ManagedMmap(addr, len, prot, flags, fd, off);
+}
+
+LIBSHM_EXPORT int munmap(void* addr, size_t len) {
+  long rc = sys::Munmap(addr, len);
+  if (rc == 0 && ClientRuntime::Get().IsManaged(addr, len)) {
+    int saved = errno;
+    ClientRuntime::Get().NoteUnmap(addr, len);
+    errno = saved;
+  }
+  return SetErrnoInt(rc);
+}
+
+LIBSHM_EXPORT void* mremap(void* old_addr, size_t old_len, size_t new_len, int flags, ...) {
+  void* new_addr = nullptr;
+  if (flags & MREMAP_FIXED) {
+    va_list ap;
+    va_start(ap, flags);
+    new_addr = va_arg(ap, void*);
+    va_end(ap);
+  }
+  // The helper follows the kernel's REMAP/UNMAP events; only our range list
+  // needs updating here.
+  long rc = sys::Syscall(SYS_mremap, reinterpret_cast<long>(old_addr), static_cast<long>(old_len),
+                         static_cast<long>(new_len), flags, reinterpret_cast<long>(new_addr));
+  if (!sys::IsErr(rc) && ClientRuntime::Get().IsManaged(old_addr, old_len)) {
+    int saved = errno;
+    ClientRuntime::Get().NoteRemap(old_addr, old_len, reinterpret_cast<void*>(rc), new_len);
+    errno = saved;
+  }
+  return SetErrno(rc);
+}
+
+LIBSHM_EXPORT int msync(void* addr, size_t len, int flags) {
+  if (ClientRuntime::Get().IsManaged(addr, len)) {
+    int rc = libshm_msync(addr, len, flags);
+    if (rc != -ENOMEM) return SetErrnoInt(rc);  // ENOMEM: partly native; ask the kernel
+  }
+  return SetErrnoInt(sys::Syscall(SYS_msync, reinterpret_cast<long>(addr),
+                                  static_cast<long>(len), flags));
+}
+
+LIBSHM_EXPORT int madvise(void* addr, size_t len, int advice) {
+  if (advice == MADV_REMOVE && ClientRuntime::Get().IsManaged(addr, len)) {
+    return SetErrnoInt(libshm_madvise(addr, len, advice));
+  }
+  return SetErrnoInt(sys::Madvise(addr, len, advice));
+}
+
+LIBSHM_EXPORT void* dlopen(const char* file, int flags) {
+  static DlopenFn real = reinterpret_cast<DlopenFn>(dlsym(RTLD_NEXT, "dlopen"));
+  // RTLD_DEEPBIND would bind the plugin to libc's mmap, bypassing this shim.
+  return real(file, flags & ~RTLD_DEEPBIND);
+}
+
+}  // extern "C"

@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: MIT
+// shmrun: run a command tree under one libshm session.
+//
+//   shmrun [--limit SIZE] [--policy NAME] [--swap-dir DIR] [--stats[=FILE]]
+//          [--user USER] [--] CMD [ARG...]
+//
+// Starts one helper for the whole tree (so --limit bounds the tree), exports
+// LD_PRELOAD and the session address, runs CMD and exits with its status.
+// Started as root, the helper keeps its privilege and lends each member a
+// full userfaultfd, so programs that drop privileges (postgres, nginx
+// workers) still run in full mode (privilege separation). The session has a
+// random key; members that run as another user prove membership with it.
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "config.h"
+#include "libshm/policy.h"
+#include "protocol.h"
+#include "stats.h"
+
+extern char** environ;
+
+namespace {
+
+using namespace libshm::internal;
+
+const char kUsage[] =
+    "usage: shmrun [--limit SIZE] [--policy NAME] [--swap-dir DIR] [--stats[=FILE]]\n"
+    "              [--user USER] [--] CMD [ARG...]\n"
+    "Run CMD with its shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS, /dev/zero)\n"
+    "managed by libshm: one helper and one memory limit for the whole process tree.\n"
+    "  --limit SIZE     resident limit of the tree, e.g. 256M, 2G (default LIBSHM_LIMIT or 256M)\n"
+    "  --policy NAME    eviction policy: fifo, clock, ... (default clock)\n"
+    "  --swap-dir DIR   directory of the session's swap file (default /var/tmp)\n"
+    "  --stats[=FILE]   print the stats table on stderr when CMD exits, or write JSON to FILE\n"
+    "                   (rewritten when the session ends)\n"
+    "  --user USER      run CMD as USER; the helper keeps root (full mode for the tree)\n"
+    "Exits with CMD's status (128+N if CMD died of signal N). LIBSHM_* variables apply.\n";
+
+[[noreturn]] void Fail(const char* fmt, const char* arg) {
+  fprintf(stderr, "shmrun: ");
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\n%s", kUsage);
+  exit(2);
+}
+
+std::string ExeDir() {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return ".";
+  buf[n] = '\0';
+  std::string s(buf);
+  return s.substr(0, s.rfind('/'));
+}
+
+// The first executable/readable of: an environment override, paths beside
+// this binary (install tree: bin/ -> lib/, libexec/libshm/), the build tree.
+std::string Locate(const char* env, const char* const* relative, const char* build,
+                   const char* install) {
+  const char* e = getenv(env);
+  if (e != nullptr && *e != '\0') return e;
+  std::string dir = ExeDir();
+  for (const char* const* r = relative; *r != nullptr; r++) {
+    std::string p = dir + "/" + *r;
+    if (access(p.c_str(), R_OK) == 0) return p;
+  }
+  if (access(build, R_OK) == 0) return build;
+  return install;
+}
+
+int Connect(const std::string& address) {
+  struct sockaddr_un sa = {};
+  sa.sun_family = AF_UNIX;
+  memcpy(sa.sun_path, address.c_str(), address.size());
+  sa.sun_path[0] = '\0';
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (connect(fd, reinterpret_cast<struct sockaddr*>(&sa),
+              static_cast<socklen_t>(offsetof(struct sockaddr_un, sun_path) + address.size())) !=
+      0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int Call(int sock, const Request& req, Reply* reply) {
+  if (SendPacket(sock, &req, sizeof(req), -1) != 0) return -EPIPE;
+  int fd;
+  long n = RecvPacket(sock, reply, sizeof(*reply), &fd);
+  if (fd >= 0) close(fd);
+  return n == static_cast<long>(sizeof(*reply)) ? reply->status : -ECONNRESET;
+}
+
+pid_t child_pid = 0;
+void Forward(int sig) {
+  if (child_pid > 0) kill(child_pid, sig);
+}
+
+void WriteTo(void* f, const char* s) { fputs(s, static_cast<FILE*>(f)); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const char* limit = nullptr;
+  const char* policy = nullptr;
+  const char* swap_dir = nullptr;
+  const char* user = nullptr;
+  bool stats = false;
+  const char* stats_file = nullptr;
+  int i = 1;
+  for (; i < argc; i++) {
+    std::string a = argv[i];
+    auto value = [&](const char* name) -> const char* {
+      size_t n = strlen(name);
+      if (a.size() > n && a.compare(0, n, name) == 0 && a[n] == '=') return argv[i] + n + 1;
+      if (a == name) {
+        if (i + 1 >= argc) Fail("%s needs a value", name);
+        return argv[++i];
+      }
+      return nullptr;
+    };
+    const char* v;
+    if (a == "--") {
+      i++;
+      break;
+    } else if (a == "--help" || a == "-h") {
+      fputs(kUsage, stdout);
+      return 0;
+    } else if ((v = value("--limit")) != nullptr) {
+      limit = v;
+    } else if ((v = value("--policy")) != nullptr) {
+      policy = v;
+    } else if ((v = value("--swap-dir")) != nullptr) {
+      swap_dir = v;
+    } else if ((v = value("--user")) != nullptr) {
+      user = v;
+    } else if (a == "--stats") {
+      stats = true;
+    } else if (a.compare(0, 8, "--stats=") == 0) {
+      stats = true;
+      stats_file = argv[i] + 8;
+    } else if (a[0] == '-') {
+      Fail("unknown option %s", argv[i]);
+    } else {
+      break;
+    }
+  }
+  if (i >= argc) Fail("%s", "no command given");
+
+  uint64_t bytes;
+  if (limit != nullptr && (!ParseSize(limit, &bytes) || bytes < (1u << 20))) {
+    Fail("--limit %s: expected a size of at least 1M such as 256M or 2G", limit);
+  }
+  if (policy != nullptr) {
+    const libshm_policy_ops* ops = libshm_policy_find(policy);
+    if (ops == nullptr || !ops->live) Fail("--policy %s: not a live policy", policy);
+  }
+  struct stat st;
+  if (swap_dir != nullptr && (stat(swap_dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
+    Fail("--swap-dir %s: not a directory", swap_dir);
+  }
+  struct passwd* pw = nullptr;
+  if (user != nullptr) {
+    pw = getpwnam(user);
+    if (pw == nullptr) Fail("--user %s: no such user", user);
+    if (geteuid() != 0) Fail("--user %s: needs root", user);
+  }
+  if (limit != nullptr) setenv("LIBSHM_LIMIT", limit, 1);
+  if (policy != nullptr) setenv("LIBSHM_POLICY", policy, 1);
+  if (swap_dir != nullptr) setenv("LIBSHM_SWAP_DIR", swap_dir, 1);
+  if (stats_file != nullptr) setenv("LIBSHM_STATS_FILE", stats_file, 1);
+  Options opts;
+  ParseOptions(&opts, environ, /*warn=*/true);  // one line per bad LIBSHM_* value
+
+  // The session: an abstract address and a random key.
+  unsigned char raw[16];
+  if (getrandom(raw, sizeof(raw), 0) != sizeof(raw)) Fail("%s", "getrandom failed");
+  char key[33];
+  for (int k = 0; k < 16; k++) snprintf(key + 2 * k, 3, "%02x", raw[k]);
+  std::string address = "@libshm-run-" + std::to_string(getpid()) + "-" + std::string(key, 8);
+  setenv("LIBSHM_SESSION", (address + "#" + key).c_str(), 1);
+
+  static const char* const kHelperRel[] = {"../libexec/libshm/shmd", "shmd", nullptr};
+  static const char* const kPreloadRel[] = {"../lib/libshm_preload.so", "libshm_preload.so",
+                                            "../" LIBSHM_LIBDIR_NAME "/libshm_preload.so", nullptr};
+  std::string helper = Locate("LIBSHM_HELPER", kHelperRel, LIBSHM_BUILD_HELPER_PATH,
+                              LIBSHM_INSTALL_HELPER_PATH);
+  std::string preload = Locate("LIBSHM_PRELOAD", kPreloadRel, LIBSHM_BUILD_PRELOAD_PATH,
+                               LIBSHM_INSTALL_PRELOAD_PATH);
+
+  // Start the helper on a listening socket we made, so connecting cannot race it.
+  struct sockaddr_un sa = {};
+  sa.sun_family = AF_UNIX;
+  memcpy(sa.sun_path, address.c_str(), address.size());
+  sa.sun_path[0] = '\0';
+  int lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (lfd < 0 ||
+      bind(lfd, reinterpret_cast<struct sockaddr*>(&sa),
+           static_cast<socklen_t>(offsetof(struct sockaddr_un, sun_path) + address.size())) != 0 ||
+      listen(lfd, 128) != 0) {
+    perror("shmrun: socket");
+    return 1;
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, lfd, 3);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+  char arg0[] = "shmd", arg1[] = "--listen-fd=3", arg2[] = "--detach";
+  char* hargv[] = {arg0, arg1, arg2, nullptr};
+  pid_t hpid;
+  int rc = posix_spawn(&hpid, helper.c_str(), &actions, &attr, hargv, environ);
+  close(lfd);
+  if (rc != 0) {
+    fprintf(stderr, "shmrun: cannot start the helper %s: %s\n", helper.c_str(), strerror(rc));
+    return 1;
+  }
+  int status;
+  waitpid(hpid, &status, 0);
+
+  // Our own connection keeps the session open until CMD is done.
+  int owner = Connect(address);
+  Request hello;
+  hello.op = Op::kHello;
+  hello.pid = getpid();
+  snprintf(hello.text2, sizeof(hello.text2), "%s", key);
+  Reply reply;
+  if (owner < 0 || Call(owner, hello, &reply) != 0) {
+    fprintf(stderr, "shmrun: the helper did not start (see its message above)\n");
+    return 1;
+  }
+  if (strcmp(reply.text, "unavailable") == 0) {
+    fprintf(stderr, "shmrun: userfaultfd is unavailable here: CMD runs with native shared "
+                    "memory (shmd --probe tells why)\n");
+  } else if (strcmp(reply.text, "restricted") == 0 && geteuid() != 0) {
+    fprintf(stderr, "shmrun: restricted mode (not root): read(2)/write(2) of evicted managed "
+                    "memory fails with EFAULT; run as root for full mode\n");
+  }
+
+  const char* old = getenv("LD_PRELOAD");
+  std::string ld = preload + (old != nullptr && *old != '\0' ? std::string(":") + old : "");
+  setenv("LD_PRELOAD", ld.c_str(), 1);
+
+  child_pid = fork();
+  if (child_pid < 0) {
+    perror("shmrun: fork");
+    return 1;
+  }
+  if (child_pid == 0) {
+    if (pw != nullptr) {
+      if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+          setuid(pw->pw_uid) != 0) {
+        perror("shmrun: cannot become the user");
+        _exit(126);
+      }
+    }
+    execvp(argv[i], argv + i);
+    fprintf(stderr, "shmrun: %s: %s\n", argv[i], strerror(errno));
+    _exit(errno == ENOENT ? 127 : 126);
+  }
+  struct sigaction sa_fwd = {};
+  sa_fwd.sa_handler = Forward;
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) {
+    sigaction(sig, &sa_fwd, nullptr);
+  }
+  while (waitpid(child_pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (stats) {
+    Request req;
+    req.op = Op::kStats;
+    if (Call(owner, req, &reply) == 0) {
+      if (stats_file != nullptr) {
+        FILE* f = fopen(stats_file, "w");
+        if (f != nullptr) {
+          PrintStats(reply.stats, true, WriteTo, f);
+          fclose(f);
+        } else {
+          fprintf(stderr, "shmrun: cannot write %s: %s\n", stats_file, strerror(errno));
+        }
+      } else {
+        PrintStats(reply.stats, false, WriteTo, stderr);
+      }
+    }
+  }
+  close(owner);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return WEXITSTATUS(status);
+}
