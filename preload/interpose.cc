@@ -33,8 +33,8 @@ namespace sys = libshm::internal::sys;
 namespace {
 
 // Flags a managed region honours; any other flag leaves the mapping native.
-constexpr int kManagedFlags = MAP_ANONYMOUS | MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_POPULATE |
-                              MAP_NORESERVE | MAP_LOCKED;
+constexpr int kManagedFlags =
+    MAP_ANONYMOUS | MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_POPULATE | MAP_NORESERVE | MAP_LOCKED;
 // Flags the kernel ignores for shared memory; accepted and dropped.
 constexpr int kIgnoredFlags = MAP_STACK | MAP_DENYWRITE | MAP_EXECUTABLE | MAP_NONBLOCK;
 
@@ -142,8 +142,8 @@ LIBSHM_EXPORT int msync(void* addr, size_t len, int flags) {
     int rc = libshm_msync(addr, len, flags);
     if (rc != -ENOMEM) return SetErrnoInt(rc);  // ENOMEM: partly native; ask the kernel
   }
-  return SetErrnoInt(sys::Syscall(SYS_msync, reinterpret_cast<long>(addr),
-                                  static_cast<long>(len), flags));
+  return SetErrnoInt(
+      sys::Syscall(SYS_msync, reinterpret_cast<long>(addr), static_cast<long>(len), flags));
 }
 
 LIBSHM_EXPORT int madvise(void* addr, size_t len, int advice) {

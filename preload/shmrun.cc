@@ -200,10 +200,10 @@ int main(int argc, char** argv) {
   static const char* const kHelperRel[] = {"../libexec/libshm/shmd", "shmd", nullptr};
   static const char* const kPreloadRel[] = {"../lib/libshm_preload.so", "libshm_preload.so",
                                             "../" LIBSHM_LIBDIR_NAME "/libshm_preload.so", nullptr};
-  std::string helper = Locate("LIBSHM_HELPER", kHelperRel, LIBSHM_BUILD_HELPER_PATH,
-                              LIBSHM_INSTALL_HELPER_PATH);
-  std::string preload = Locate("LIBSHM_PRELOAD", kPreloadRel, LIBSHM_BUILD_PRELOAD_PATH,
-                               LIBSHM_INSTALL_PRELOAD_PATH);
+  std::string helper =
+      Locate("LIBSHM_HELPER", kHelperRel, LIBSHM_BUILD_HELPER_PATH, LIBSHM_INSTALL_HELPER_PATH);
+  std::string preload =
+      Locate("LIBSHM_PRELOAD", kPreloadRel, LIBSHM_BUILD_PRELOAD_PATH, LIBSHM_INSTALL_PRELOAD_PATH);
 
   // Start the helper on a listening socket we made, so connecting cannot race it.
   struct sockaddr_un sa = {};
@@ -248,11 +248,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (strcmp(reply.text, "unavailable") == 0) {
-    fprintf(stderr, "shmrun: userfaultfd is unavailable here: CMD runs with native shared "
-                    "memory (shmd --probe tells why)\n");
+    fprintf(stderr,
+            "shmrun: userfaultfd is unavailable here: CMD runs with native shared "
+            "memory (shmd --probe tells why)\n");
   } else if (strcmp(reply.text, "restricted") == 0 && geteuid() != 0) {
-    fprintf(stderr, "shmrun: restricted mode (not root): read(2)/write(2) of evicted managed "
-                    "memory fails with EFAULT; run as root for full mode\n");
+    fprintf(stderr,
+            "shmrun: restricted mode (not root): read(2)/write(2) of evicted managed "
+            "memory fails with EFAULT; run as root for full mode\n");
   }
 
   const char* old = getenv("LD_PRELOAD");

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: MIT
+// shmstat: a live view of a running libshm session.
+//
+//   shmstat [--session ADDRESS] [--json] [--watch SECS] [--count N]
+//
+// Per region: size, resident, dirty, swapped, mappings, faults/s, swap-ins/s,
+// swap-outs/s; the session totals and the fault-latency percentiles. Rates
+// need two samples: with --watch they are per interval, otherwise shmstat
+// samples twice, one second apart. It connects as an observer, which does
+// not keep the session alive.
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "protocol.h"
+
+namespace {
+
+using namespace libshm::internal;
+
+const char kUsage[] =
+    "usage: shmstat [--session ADDRESS] [--json] [--watch SECS] [--count N]\n"
+    "Show a running libshm session: per region size, resident, dirty, swapped,\n"
+    "faults/s, swap-ins/s and swap-outs/s, and the totals.\n"
+    "  --session ADDRESS  the session (default: LIBSHM_SESSION, else the only one running)\n"
+    "  --json             one JSON object per sample\n"
+    "  --watch SECS       sample every SECS seconds until the session ends\n"
+    "  --count N          stop after N samples (with --watch)\n";
+
+struct Sample {
+  double time = 0;
+  libshm_stats_t stats{};
+  std::vector<RegionInfo> regions;
+};
+
+double Now() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// Listening libshm sockets in /proc/net/unix ("@libshm-..." abstract names).
+std::vector<std::string> FindSessions() {
+  std::vector<std::string> out;
+  FILE* f = fopen("/proc/net/unix", "r");
+  if (f == nullptr) return out;
+  char line[512];
+  while (fgets(line, sizeof(line), f) != nullptr) {
+    unsigned flags = 0, state = 0;
+    char path[256] = "";
+    if (sscanf(line, "%*s %*s %*s %x %*s %x %*s %255s", &flags, &state, path) == 3 &&
+        (flags & 0x10000) != 0 && strncmp(path, "@libshm-", 8) == 0) {
+      out.push_back(path);
+    }
+  }
+  fclose(f);
+  return out;
+}
+
+int Connect(const std::string& address) {
+  std::string a = address.substr(0, address.find('#'));
+  struct sockaddr_un sa = {};
+  sa.sun_family = AF_UNIX;
+  if (a.empty() || a.size() >= sizeof(sa.sun_path)) return -1;
+  memcpy(sa.sun_path, a.c_str(), a.size());
+  if (a[0] == '@') sa.sun_path[0] = '\0';
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (connect(fd, reinterpret_cast<struct sockaddr*>(&sa),
+              static_cast<socklen_t>(offsetof(struct sockaddr_un, sun_path) + a.size())) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int Call(int sock, const Request& req, Reply* reply) {
+  if (SendPacket(sock, &req, sizeof(req), -1) != 0) return -EPIPE;
+  int fd;
+  long n = RecvPacket(sock, reply, sizeof(*reply), &fd);
+  if (fd >= 0) close(fd);
+  return n == static_cast<long>(sizeof(*reply)) ? reply->status : -ECONNRESET;
+}
+
+bool Take(int sock, Sample* s) {
+  Request req;
+  Reply reply;
+  req.op = Op::kStats;
+  if (Call(sock, req, &reply) != 0) return false;
+  s->time = Now();
+  s->stats = reply.stats;
+  s->regions.clear();
+  for (uint64_t i = 0;; i++) {
+    req = Request();
+    req.op = Op::kRegionInfo;
+    req.a = i;
+    int rc = Call(sock, req, &reply);
+    if (rc == -ENOENT) break;
+    if (rc != 0) return false;
+    RegionInfo info;
+    memcpy(&info, reply.text, sizeof(info));
+    s->regions.push_back(info);
+  }
+  return true;
+}
+
+std::string Size(uint64_t b) {
+  char buf[32];
+  const char* units[] = {"B", "K", "M", "G", "T"};
+  double v = static_cast<double>(b);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    u++;
+  }
+  snprintf(buf, sizeof(buf), u == 0 ? "%.0f%s" : "%.1f%s", v, units[u]);
+  return buf;
+}
+
+double Rate(uint64_t now, uint64_t before, double secs) {
+  return secs > 0 && now >= before ? static_cast<double>(now - before) / secs : 0;
+}
+
+void Print(const std::string& session, const Sample& s, const Sample& prev, bool json) {
+  double secs = s.time - prev.time;
+  std::map<uint64_t, const RegionInfo*> before;
+  for (const RegionInfo& r : prev.regions) before[r.id] = &r;
+  const libshm_stats_t& t = s.stats;
+  if (json) {
+    printf(
+        "{\"session\": \"%s\", \"interval_s\": %.3f, \"policy\": \"%s\", \"mode\": \"%s\", "
+        "\"limit_bytes\": %llu, \"resident_bytes\": %llu, \"peak_resident_bytes\": %llu, "
+        "\"dirty_bytes\": %llu, \"swapped_bytes\": %llu, \"faults_per_s\": %.1f, "
+        "\"swap_ins_per_s\": %.1f, \"swap_outs_per_s\": %.1f, \"fault_ns_p50\": %llu, "
+        "\"fault_ns_p99\": %llu, \"regions\": [",
+        session.c_str(), secs, t.policy, t.mode, (unsigned long long)t.limit_bytes,
+        (unsigned long long)t.resident_bytes, (unsigned long long)t.peak_resident_bytes,
+        (unsigned long long)t.dirty_bytes, (unsigned long long)t.swapped_bytes,
+        Rate(t.faults, prev.stats.faults, secs), Rate(t.swap_ins, prev.stats.swap_ins, secs),
+        Rate(t.swap_outs, prev.stats.swap_outs, secs), (unsigned long long)t.fault_ns_p50,
+        (unsigned long long)t.fault_ns_p99);
+    for (size_t i = 0; i < s.regions.size(); i++) {
+      const RegionInfo& r = s.regions[i];
+      const RegionInfo* b = before.count(r.id) ? before[r.id] : &r;
+      printf(
+          "%s{\"id\": %llu, \"bytes\": %llu, \"resident_bytes\": %llu, \"dirty_bytes\": %llu, "
+          "\"swapped_bytes\": %llu, \"mappings\": %llu, \"faults_per_s\": %.1f, "
+          "\"swap_ins_per_s\": %.1f, \"swap_outs_per_s\": %.1f}",
+          i ? ", " : "", (unsigned long long)r.id, (unsigned long long)r.bytes,
+          (unsigned long long)r.resident_bytes, (unsigned long long)r.dirty_bytes,
+          (unsigned long long)r.swapped_bytes, (unsigned long long)r.mappings,
+          Rate(r.faults, b->faults, secs), Rate(r.swap_ins, b->swap_ins, secs),
+          Rate(r.swap_outs, b->swap_outs, secs));
+    }
+    printf("]}\n");
+    fflush(stdout);
+    return;
+  }
+  printf("session %s  policy %s  mode %s  limit %s  resident %s  peak %s  clients %llu\n",
+         session.c_str(), t.policy, t.mode, Size(t.limit_bytes).c_str(),
+         Size(t.resident_bytes).c_str(), Size(t.peak_resident_bytes).c_str(),
+         (unsigned long long)t.clients);
+  printf("%-12s %9s %9s %9s %9s %5s %10s %10s %10s\n", "region", "size", "resident", "dirty",
+         "swapped", "maps", "faults/s", "swapin/s", "swapout/s");
+  for (const RegionInfo& r : s.regions) {
+    const RegionInfo* b = before.count(r.id) ? before[r.id] : &r;
+    printf("%-12llu %9s %9s %9s %9s %5llu %10.0f %10.0f %10.0f\n", (unsigned long long)r.id,
+           Size(r.bytes).c_str(), Size(r.resident_bytes).c_str(), Size(r.dirty_bytes).c_str(),
+           Size(r.swapped_bytes).c_str(), (unsigned long long)r.mappings,
+           Rate(r.faults, b->faults, secs), Rate(r.swap_ins, b->swap_ins, secs),
+           Rate(r.swap_outs, b->swap_outs, secs));
+  }
+  uint64_t total = 0;
+  for (const RegionInfo& r : s.regions) total += r.bytes;
+  printf("%-12s %9s %9s %9s %9s %5s %10.0f %10.0f %10.0f\n", "total", Size(total).c_str(),
+         Size(t.resident_bytes).c_str(), Size(t.dirty_bytes).c_str(), Size(t.swapped_bytes).c_str(),
+         "", Rate(t.faults, prev.stats.faults, secs), Rate(t.swap_ins, prev.stats.swap_ins, secs),
+         Rate(t.swap_outs, prev.stats.swap_outs, secs));
+  printf("fault service p50 %.1f us  p99 %.1f us\n", static_cast<double>(t.fault_ns_p50) / 1000,
+         static_cast<double>(t.fault_ns_p99) / 1000);
+  fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string session;
+  bool json = false;
+  double watch = 0;
+  long count = -1;
+  for (int i = 1; i < argc; i++) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "--json") {
+      json = true;
+    } else if ((a == "--session" || a == "--watch" || a == "--count") && i + 1 < argc) {
+      const char* v = argv[++i];
+      char* end = nullptr;
+      if (a == "--session") {
+        session = v;
+      } else if (a == "--watch") {
+        watch = strtod(v, &end);
+        if (*end != '\0' || watch <= 0) {
+          fprintf(stderr, "shmstat: --watch %s: expected a positive number of seconds\n%s", v,
+                  kUsage);
+          return 2;
+        }
+      } else {
+        count = strtol(v, &end, 10);
+        if (*end != '\0' || count <= 0) {
+          fprintf(stderr, "shmstat: --count %s: expected a positive integer\n%s", v, kUsage);
+          return 2;
+        }
+      }
+    } else {
+      fprintf(stderr, "shmstat: unknown or incomplete option %s\n%s", argv[i], kUsage);
+      return 2;
+    }
+  }
+  if (session.empty() && getenv("LIBSHM_SESSION") != nullptr) session = getenv("LIBSHM_SESSION");
+  if (session.empty()) {
+    std::vector<std::string> found = FindSessions();
+    if (found.empty()) {
+      fprintf(stderr, "shmstat: no libshm session is running\n");
+      return 1;
+    }
+    if (found.size() > 1) {
+      fprintf(stderr, "shmstat: %zu sessions are running; choose one with --session:\n",
+              found.size());
+      for (const std::string& s : found) fprintf(stderr, "  %s\n", s.c_str());
+      return 1;
+    }
+    session = found[0];
+  }
+  int sock = Connect(session);
+  if (sock < 0) {
+    fprintf(stderr, "shmstat: cannot connect to %s: %s\n", session.c_str(), strerror(errno));
+    return 1;
+  }
+  Request hello;
+  hello.op = Op::kHello;
+  hello.pid = getpid();
+  hello.flags = kHelloObserver;
+  size_t hash = session.find('#');
+  if (hash != std::string::npos) {
+    snprintf(hello.text2, sizeof(hello.text2), "%s", session.c_str() + hash + 1);
+  }
+  Reply reply;
+  if (Call(sock, hello, &reply) != 0) {
+    fprintf(stderr, "shmstat: %s refused the connection\n", session.c_str());
+    return 1;
+  }
+  std::string name = session.substr(0, hash);
+  Sample prev, cur;
+  if (!Take(sock, &prev)) return 1;
+  double interval = watch > 0 ? watch : 1.0;
+  for (long n = 0; count < 0 || n < count; n++) {
+    usleep(static_cast<useconds_t>(interval * 1e6));
+    if (!Take(sock, &cur)) {
+      if (watch > 0 && n > 0) return 0;  // the session ended while watching
+      fprintf(stderr, "shmstat: the session ended\n");
+      return 1;
+    }
+    Print(name, cur, prev, json);
+    if (watch <= 0) break;
+    prev = cur;
+  }
+  return 0;
+}
