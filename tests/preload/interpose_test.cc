@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: MIT
+// The LD_PRELOAD shim, seen from an unmodified program: this binary does not
+// link libshm; CTest runs it with LD_PRELOAD=libshm_preload.so. It reaches
+// libshm only through the symbols the shim exports (dlsym), as a curious
+// program could.
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+
+namespace {
+
+constexpr size_t kPage = 4096;
+constexpr size_t kLimit = 4 << 20;
+
+using IsManagedFn = int (*)(const void*);
+using CtlFn = int (*)(const char*, void*, size_t*, const void*, size_t);
+
+bool Managed(const void* p) {
+  static auto fn = reinterpret_cast<IsManagedFn>(dlsym(RTLD_DEFAULT, "libshm_is_managed"));
+  return fn != nullptr && fn(p) == 1;
+}
+
+uint64_t Stat(const char* name) {
+  static auto ctl = reinterpret_cast<CtlFn>(dlsym(RTLD_DEFAULT, "libshm_ctl"));
+  uint64_t v = 0;
+  size_t len = sizeof(v);
+  std::string full = std::string("stats.") + name;
+  if (ctl == nullptr || ctl(full.c_str(), &v, &len, nullptr, 0) != 0) return UINT64_MAX;
+  return v;
+}
+
+void EvictAll() {
+  static auto ctl = reinterpret_cast<CtlFn>(dlsym(RTLD_DEFAULT, "libshm_ctl"));
+  uint64_t zero = 0;
+  ASSERT_NE(ctl, nullptr);
+  ASSERT_EQ(ctl("evict.run", nullptr, nullptr, &zero, sizeof(zero)), 0);
+}
+
+void Fill(char* p, size_t len, uint64_t seed) {
+  for (size_t i = 0; i < len; i += kPage) {
+    uint64_t v = seed * 1000003 + i / kPage;
+    memcpy(p + i, &v, sizeof(v));
+  }
+}
+
+bool Check(const char* p, size_t len, uint64_t seed) {
+  for (size_t i = 0; i < len; i += kPage) {
+    uint64_t v;
+    memcpy(&v, p + i, sizeof(v));
+    if (v != seed * 1000003 + i / kPage) return false;
+  }
+  return true;
+}
+
+class Shim : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    setenv("LIBSHM_LIMIT", "4M", 1);
+    setenv("LIBSHM_HELPER", LIBSHM_SHMD_PATH, 0);
+    ASSERT_NE(dlsym(RTLD_DEFAULT, "libshm_is_managed"), nullptr)
+        << "run this test with LD_PRELOAD=libshm_preload.so (CTest does)";
+  }
+};
+
+TEST_F(Shim, Mmap64SharedAnonymousIsManagedAndEvictable) {
+  const size_t size = 8 * kLimit;
+  char* p = static_cast<char*>(
+      mmap64(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  EXPECT_TRUE(Managed(p));
+  Fill(p, size, 1);
+  EXPECT_TRUE(Check(p, size, 1));
+  EXPECT_GT(Stat("swap_outs"), 0u);
+  EXPECT_EQ(munmap(p, size), 0);
+  EXPECT_FALSE(Managed(p));
+}
+
+TEST_F(Shim, SharedAnonymousWithAnyFdIsManaged) {
+  // The kernel ignores fd with MAP_ANONYMOUS; so does the shim (stress-ng uses fd 0).
+  void* p = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, 0, 0);
+  ASSERT_NE(p, MAP_FAILED);
+  EXPECT_TRUE(Managed(p));
+}
+
+TEST_F(Shim, SharedDevZeroIsManagedPrivateIsNot) {
+  int fd = open("/dev/zero", O_RDWR);
+  ASSERT_GE(fd, 0);
+  char* shared =
+      static_cast<char*>(mmap(nullptr, 4 * kLimit, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+  ASSERT_NE(shared, MAP_FAILED);
+  EXPECT_TRUE(Managed(shared));
+  int status;
+  Fill(shared, 4 * kLimit, 2);
+  pid_t pid = fork();
+  if (pid == 0) _exit(Check(shared, 4 * kLimit, 2) ? 0 : 1);  // shared with the child
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  void* priv = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  ASSERT_NE(priv, MAP_FAILED);
+  EXPECT_FALSE(Managed(priv));
+  close(fd);
+}
+
+TEST_F(Shim, EverythingElsePassesThrough) {
+  void* priv = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(priv, MAP_FAILED);
+  EXPECT_FALSE(Managed(priv));
+  char path[] = "/tmp/libshm-shim-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  unlink(path);
+  ASSERT_EQ(ftruncate(fd, kPage), 0);
+  void* file = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ASSERT_NE(file, MAP_FAILED);
+  EXPECT_FALSE(Managed(file));
+  close(fd);
+}
+
+TEST_F(Shim, OddLengthsRoundUpLikeTheKernel) {
+  for (size_t len : {size_t{1}, kPage - 1, kPage + 1, 3 * kPage + 17}) {
+    char* p = static_cast<char*>(
+        mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+    ASSERT_NE(p, MAP_FAILED) << len;
+    EXPECT_TRUE(Managed(p));
+    size_t rounded = (len + kPage - 1) & ~(kPage - 1);
+    p[rounded - 1] = 'z';  // the whole last page is usable, as with the kernel
+    EXPECT_EQ(p[rounded - 1], 'z');
+    EXPECT_EQ(munmap(p, len), 0) << len;
+  }
+}
+
+TEST_F(Shim, MapFixedAndNoReplace) {
+  char* area =
+      static_cast<char*>(mmap(nullptr, 8 * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(area, MAP_FAILED);
+  char* p = static_cast<char*>(mmap(area + 2 * kPage, 4 * kPage, PROT_READ | PROT_WRITE,
+                                    MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+  ASSERT_EQ(p, area + 2 * kPage);
+  EXPECT_TRUE(Managed(p));
+  p[0] = 1;
+  errno = 0;
+  void* q = mmap(area, 4 * kPage, PROT_READ | PROT_WRITE,
+                 MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  EXPECT_EQ(q, MAP_FAILED);
+  EXPECT_EQ(errno, EEXIST);
+  EXPECT_EQ(p[0], 1);
+}
+
+TEST_F(Shim, PopulateLockedNoreserveAndExec) {
+  for (int extra : {MAP_POPULATE, MAP_LOCKED, MAP_NORESERVE}) {
+    char* p = static_cast<char*>(mmap(nullptr, 16 * kPage, PROT_READ | PROT_WRITE,
+                                      MAP_SHARED | MAP_ANONYMOUS | extra, -1, 0));
+    ASSERT_NE(p, MAP_FAILED) << extra;
+    EXPECT_TRUE(Managed(p)) << extra;
+    p[5 * kPage] = 3;
+    EXPECT_EQ(p[5 * kPage], 3);
+  }
+  void* x = mmap(nullptr, kPage, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(x, MAP_FAILED);
+  EXPECT_TRUE(Managed(x));
+}
+
+TEST_F(Shim, HugetlbBehavesAsTheKernelDoesHere) {
+  long raw = syscall(SYS_mmap, nullptr, 2 << 20, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+  int raw_errno = raw == -1 ? errno : 0;
+  if (raw != -1) munmap(reinterpret_cast<void*>(raw), 2 << 20);
+  errno = 0;
+  void* p = mmap(nullptr, 2 << 20, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB,
+                 -1, 0);
+  EXPECT_EQ(p == MAP_FAILED, raw == -1);
+  if (p == MAP_FAILED) {
+    EXPECT_EQ(errno, raw_errno);
+  } else {
+    EXPECT_FALSE(Managed(p));
+  }
+}
+
+TEST_F(Shim, ErrnoIsExact) {
+  void* warm = mmap(nullptr, kPage, PROT_READ, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(warm, MAP_FAILED);
+  errno = 1234;
+  void* p = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(p, MAP_FAILED);
+  EXPECT_EQ(errno, 1234) << "a successful mmap changed errno";
+  EXPECT_EQ(munmap(p, kPage), 0);
+  EXPECT_EQ(errno, 1234);
+  EXPECT_EQ(mmap(nullptr, 0, PROT_READ, MAP_SHARED | MAP_ANONYMOUS, -1, 0), MAP_FAILED);
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_EQ(munmap(reinterpret_cast<void*>(1), kPage), -1);
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_EQ(msync(warm, kPage, MS_SYNC | MS_ASYNC), -1);
+  EXPECT_EQ(errno, EINVAL);
+}
+
+TEST_F(Shim, MremapOfAManagedRegionKeepsDataAndManagement) {
+  char* p = static_cast<char*>(
+      mmap(nullptr, 2 * kLimit, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  Fill(p, 2 * kLimit, 3);
+  EvictAll();
+  char* q = static_cast<char*>(mremap(p, 2 * kLimit, 4 * kLimit, MREMAP_MAYMOVE));
+  ASSERT_NE(q, MAP_FAILED);
+  EXPECT_TRUE(Managed(q));
+  EXPECT_TRUE(Check(q, 2 * kLimit, 3));
+  char* r = static_cast<char*>(mremap(q, 4 * kLimit, kLimit, 0));  // shrink
+  ASSERT_EQ(r, q);
+  EXPECT_TRUE(Check(r, kLimit, 3));
+  EXPECT_FALSE(Managed(q + 2 * kLimit));
+}
+
+TEST_F(Shim, MsyncAndMadviseRemoveKeepTheirMeaning) {
+  char* p = static_cast<char*>(
+      mmap(nullptr, 64 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  Fill(p, 64 * kPage, 4);
+  ASSERT_EQ(msync(p, 64 * kPage, MS_SYNC), 0);
+  EXPECT_EQ(Stat("dirty_bytes"), 0u);
+  EvictAll();
+  ASSERT_EQ(madvise(p, 8 * kPage, MADV_REMOVE), 0);
+  for (size_t i = 0; i < 8 * kPage; i++) ASSERT_EQ(p[i], 0) << i;
+  for (size_t i = 8 * kPage; i < 64 * kPage; i += kPage) {
+    uint64_t v;
+    memcpy(&v, p + i, sizeof(v));
+    ASSERT_EQ(v, 4 * 1000003 + i / kPage);
+  }
+}
+
+TEST_F(Shim, DaemonKeepsTheDataOfItsCreator) {
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  pid_t creator = fork();
+  if (creator == 0) {
+    char* p = static_cast<char*>(
+        mmap(nullptr, 4 * kLimit, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+    if (p == MAP_FAILED) _exit(2);
+    Fill(p, 4 * kLimit, 5);
+    // glibc's daemon() forks without calling the exported fork().
+    if (daemon(1, 1) != 0) _exit(3);
+    EvictAll();
+    char ok = Check(p, 4 * kLimit, 5) ? 'y' : 'n';
+    if (write(fds[1], &ok, 1) != 1) _exit(4);
+    _exit(0);
+  }
+  close(fds[1]);
+  int status;
+  waitpid(creator, &status, 0);
+  char ok = 0;
+  ASSERT_EQ(read(fds[0], &ok, 1), 1) << "the daemon died";
+  EXPECT_EQ(ok, 'y');
+}
+
+TEST_F(Shim, SystemChildrenOnlyExec) {
+  char* p = static_cast<char*>(
+      mmap(nullptr, 2 * kLimit, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  Fill(p, 2 * kLimit, 6);
+  EXPECT_EQ(system("exit 7"), 7 << 8);
+  EXPECT_TRUE(Check(p, 2 * kLimit, 6));
+}
+
+TEST_F(Shim, DlopenDeepbindPluginsStillGetManagedMemory) {
+  void* h = dlopen(LIBSHM_DEEPBIND_PLUGIN, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+  ASSERT_NE(h, nullptr) << dlerror();
+  auto map = reinterpret_cast<void* (*)(size_t)>(dlsym(h, "plugin_map_shared"));
+  ASSERT_NE(map, nullptr);
+  void* p = map(kPage);
+  ASSERT_NE(p, MAP_FAILED);
+  EXPECT_TRUE(Managed(p)) << "the plugin's mmap bypassed the shim";
+}
+
+TEST_F(Shim, MinSizeLeavesSmallMappingsNative) {
+  setenv("LIBSHM_MIN_SIZE", "64K", 1);
+  void* small = mmap(nullptr, 8 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  void* big = mmap(nullptr, 32 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(small, MAP_FAILED);
+  ASSERT_NE(big, MAP_FAILED);
+  EXPECT_FALSE(Managed(small));
+  EXPECT_TRUE(Managed(big));
+}
+
+// Runs fn in a child with stderr captured; returns (status, stderr).
+std::pair<int, std::string> Capture(void (*fn)()) {
+  int fds[2];
+  EXPECT_EQ(pipe(fds), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 2);
+    fn();
+    _exit(0);
+  }
+  close(fds[1]);
+  std::string err;
+  char buf[256];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof(buf))) > 0) err.append(buf, static_cast<size_t>(n));
+  int status;
+  waitpid(pid, &status, 0);
+  return {status, err};
+}
+
+TEST_F(Shim, NoHelperFallsBackToNativeWithOneLine) {
+  auto [status, err] = Capture([] {
+    setenv("LIBSHM_HELPER", "/nonexistent/shmd", 1);
+    char* p = static_cast<char*>(
+        mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+    if (p == MAP_FAILED || Managed(p)) _exit(1);
+    p[0] = 1;
+    pid_t pid = fork();  // still shared with children, natively
+    if (pid == 0) _exit(p[0] == 1 ? 0 : 1);
+    int st;
+    waitpid(pid, &st, 0);
+    void* q = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    _exit(WIFEXITED(st) && WEXITSTATUS(st) == 0 && q != MAP_FAILED ? 0 : 2);
+  });
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << err;
+  EXPECT_NE(err.find("libshm: "), std::string::npos) << err;
+  EXPECT_NE(err.find("falls back to native"), std::string::npos) << err;
+  EXPECT_LE(std::count(err.begin(), err.end(), '\n'), 3) << err;
+}
+
+TEST_F(Shim, StrictFailsInsteadOfFallingBack) {
+  auto [status, err] = Capture([] {
+    setenv("LIBSHM_HELPER", "/nonexistent/shmd", 1);
+    setenv("LIBSHM_STRICT", "1", 1);
+    errno = 0;
+    void* p = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    _exit(p == MAP_FAILED && errno != 0 ? 0 : 1);
+  });
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << err;
+}
+
+}  // namespace
