@@ -200,6 +200,7 @@ int ClientRuntime::OpenOwnUffdLocked(bool* restricted) {
   if (uffd >= 0) return uffd;
   Request req;
   req.op = Op::kUffdDevice;
+  FillKey(&req);
   Reply reply;
   int dev = -1;
   if (CallLocked(req, &reply, -1, &dev) == 0 && dev >= 0) {
@@ -388,6 +389,21 @@ int ClientRuntime::Unmap(void* addr, size_t length) {
   std::lock_guard<std::mutex> lock(mu_);
   ForgetRangeLocked(start, start + ((length + kPageSize - 1) & ~(kPageSize - 1)));
   return 0;
+}
+
+void ClientRuntime::NoteUnmap(void* addr, size_t length) {
+  uintptr_t start = reinterpret_cast<uintptr_t>(addr);
+  std::lock_guard<std::mutex> lock(mu_);
+  ForgetRangeLocked(start, start + ((length + kPageSize - 1) & ~(kPageSize - 1)));
+}
+
+void ClientRuntime::NoteRemap(void* old_addr, size_t old_length, void* new_addr,
+                              size_t new_length) {
+  uintptr_t o = reinterpret_cast<uintptr_t>(old_addr), n = reinterpret_cast<uintptr_t>(new_addr);
+  auto round = [](size_t v) { return (v + kPageSize - 1) & ~(kPageSize - 1); };
+  std::lock_guard<std::mutex> lock(mu_);
+  ForgetRangeLocked(o, o + round(old_length));
+  if (num_ranges_ < kMaxRanges) ranges_[num_ranges_++] = {n, n + round(new_length)};
 }
 
 bool ClientRuntime::IsManaged(const void* addr, size_t length) {

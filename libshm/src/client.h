@@ -36,6 +36,9 @@ class ClientRuntime {
   int Msync(void* addr, size_t length, int flags);
   int Madvise(void* addr, size_t length, int advice);
   bool IsManaged(const void* addr, size_t length);
+  // The shim saw munmap/mremap of managed memory: keep the range list right.
+  void NoteUnmap(void* addr, size_t length);
+  void NoteRemap(void* old_addr, size_t old_length, void* new_addr, size_t new_length);
   int Stats(libshm_stats_t* out);
   int Ctl(const char* name, void* oldp, size_t* oldlenp, const void* newp, size_t newlen);
   const Options& options() const { return opts_; }

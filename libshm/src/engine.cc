@@ -230,8 +230,8 @@ void Engine::HandleRequest(Client& c, const Request& req, int fd) {
   int rc;
   if (!c.authenticated) {
     // Another user's process: only a hello with the session key gets in.
-    bool hello =
-        req.op == Op::kHello || req.op == Op::kHelloChild || req.op == Op::kHelloRestrictedChild;
+    bool hello = req.op == Op::kHello || req.op == Op::kHelloChild ||
+                 req.op == Op::kHelloRestrictedChild || req.op == Op::kUffdDevice;
     if (hello && strncmp(req.text2, session_key_, sizeof(session_key_)) == 0) {
       c.authenticated = true;
     } else {
