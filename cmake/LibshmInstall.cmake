@@ -19,3 +19,7 @@ install(FILES ${CMAKE_CURRENT_BINARY_DIR}/libshmConfig.cmake
         DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/libshm)
 configure_file(cmake/libshm.pc.in ${CMAKE_CURRENT_BINARY_DIR}/libshm.pc @ONLY)
 install(FILES ${CMAKE_CURRENT_BINARY_DIR}/libshm.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+if(TARGET libshm_preload)
+  install(TARGETS libshm_preload LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  install(TARGETS shmrun shmstat RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()

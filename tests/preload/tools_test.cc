@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: MIT
+// shmrun and shmstat as a user runs them: exit status, flags, bad input, the
+// limit over a whole process tree, privilege separation and restricted mode.
+#include <gtest/gtest.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace {
+
+const std::string kShmrun = LIBSHM_SHMRUN_PATH;
+const std::string kShmstat = LIBSHM_SHMSTAT_PATH;
+const std::string kWorkload = LIBSHM_WORKLOAD_PATH;
+
+struct Result {
+  int exit_code;
+  std::string out;  // stdout and stderr
+};
+
+Result Sh(const std::string& cmd) {
+  FILE* f = popen((cmd + " 2>&1").c_str(), "r");
+  Result r{-1, ""};
+  if (f == nullptr) return r;
+  char buf[512];
+  while (fgets(buf, sizeof(buf), f) != nullptr) r.out += buf;
+  int status = pclose(f);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// The number after "key": in a flat JSON object; -1 if absent.
+long long JsonNumber(const std::string& json, const std::string& key) {
+  size_t at = json.find("\"" + key + "\": ");
+  if (at == std::string::npos) return -1;
+  return atoll(json.c_str() + at + key.size() + 4);
+}
+
+std::string TempPath(const char* name) {
+  return std::string("/tmp/libshm-tools-") + std::to_string(getpid()) + "-" + name;
+}
+
+TEST(Shmrun, ExitsWithTheCommandsStatus) {
+  EXPECT_EQ(Sh(kShmrun + " -- " + kWorkload + " 1 1 --exit 3").exit_code, 3);
+  EXPECT_EQ(Sh(kShmrun + " -- sh -c 'kill -TERM $$'").exit_code, 128 + 15);
+  EXPECT_EQ(Sh(kShmrun + " -- /nonexistent/program").exit_code, 127);
+}
+
+TEST(Shmrun, HelpAndBadInput) {
+  Result help = Sh(kShmrun + " --help");
+  EXPECT_EQ(help.exit_code, 0);
+  for (const char* flag : {"--limit", "--policy", "--swap-dir", "--stats", "--user"}) {
+    EXPECT_NE(help.out.find(flag), std::string::npos) << flag;
+  }
+  struct Case {
+    const char* args;
+    const char* says;
+  } cases[] = {{"--limit 12Q -- true", "--limit 12Q"},
+               {"--limit 1K -- true", "at least 1M"},
+               {"--policy nope -- true", "--policy nope"},
+               {"--swap-dir /nonexistent -- true", "--swap-dir"},
+               {"--user no-such-user-here -- true", "no such user"},
+               {"--frobnicate -- true", "unknown option"},
+               {"", "no command"},
+               {"--limit", "needs a value"}};
+  for (const Case& c : cases) {
+    Result r = Sh(kShmrun + " " + c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.args;
+    EXPECT_NE(r.out.find(c.says), std::string::npos) << c.args << ": " << r.out;
+    EXPECT_NE(r.out.find("usage:"), std::string::npos) << c.args;
+  }
+}
+
+TEST(Shmrun, OneLimitBoundsTheWholeTree) {
+  std::string stats = TempPath("tree.json");
+  Result r = Sh(kShmrun + " --limit 4M --stats=" + stats + " -- " + kWorkload + " 32 3");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  std::string json = Slurp(stats);
+  unlink(stats.c_str());
+  EXPECT_GT(JsonNumber(json, "swap_outs"), 0) << json;
+  EXPECT_EQ(JsonNumber(json, "limit_bytes"), 4 << 20);
+  EXPECT_LE(JsonNumber(json, "peak_resident_bytes"), (4 << 20) + 64 * 4096) << json;
+  EXPECT_GE(JsonNumber(json, "forks"), 3) << json;
+}
+
+TEST(Shmrun, StatsTableOnStderr) {
+  Result r = Sh(kShmrun + " --limit 2M --policy fifo --stats -- " + kWorkload + " 8 1");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("libshm stats (policy fifo"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("swap_outs"), std::string::npos) << r.out;
+}
+
+TEST(Shmrun, RootSessionServesAnUnprivilegedProgramInFullMode) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  std::string stats = TempPath("user.json");
+  Result r = Sh(kShmrun + " --limit 2M --stats=" + stats + " --user nobody -- " + kWorkload +
+                " 16 2 --kernel-read");
+  std::string json = Slurp(stats);
+  unlink(stats.c_str());
+  ASSERT_EQ(r.exit_code, 0) << "read(2) into an evicted page as nobody: " << r.out;
+  EXPECT_NE(json.find("\"mode\": \"full\""), std::string::npos) << json;
+  EXPECT_GT(JsonNumber(json, "swap_outs"), 0) << json;
+}
+
+TEST(Shmrun, WithoutPrivilegeRunsRestrictedAndSaysWhatItCosts) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to become nobody";
+  Result r = Sh("setpriv --reuid=65534 --regid=65534 --clear-groups " + kShmrun +
+                " --limit 2M -- " + kWorkload + " 16 2");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("restricted mode"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("EFAULT"), std::string::npos) << r.out;
+}
+
+TEST(Shmstat, ShowsARunningSession) {
+  std::string log = TempPath("stat.log");
+  // A session that holds its memory for a while; its address names shmrun's pid.
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::string cmd =
+        "exec " + kShmrun + " --limit 4M -- " + kWorkload + " 16 1 --hold 3 > " + log + " 2>&1";
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string prefix = "@libshm-run-" + std::to_string(pid) + "-";
+  std::string session;
+  for (int i = 0; i < 100 && session.empty(); i++) {
+    usleep(50 * 1000);
+    FILE* f = fopen("/proc/net/unix", "r");
+    char line[512];
+    while (f != nullptr && fgets(line, sizeof(line), f) != nullptr) {
+      std::string l(line);
+      size_t at = l.find(prefix);
+      if (at != std::string::npos) session = l.substr(at, l.find_first_of(" \n", at) - at);
+    }
+    if (f != nullptr) fclose(f);
+  }
+  ASSERT_FALSE(session.empty());
+  usleep(500 * 1000);
+  Result table = Sh(kShmstat + " --session " + session);
+  EXPECT_EQ(table.exit_code, 0) << table.out;
+  EXPECT_NE(table.out.find("faults/s"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("16.0M"), std::string::npos) << table.out;
+  Result json = Sh(kShmstat + " --session " + session + " --json --watch 0.2 --count 2");
+  EXPECT_EQ(json.exit_code, 0) << json.out;
+  EXPECT_EQ(std::count(json.out.begin(), json.out.end(), '\n'), 2) << json.out;
+  EXPECT_NE(json.out.find("\"regions\": [{\"id\": "), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"swap_outs_per_s\": "), std::string::npos) << json.out;
+  int status;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << Slurp(log);
+  EXPECT_NE(Slurp(log).find(", 0 bad"), std::string::npos) << Slurp(log);
+  unlink(log.c_str());
+}
+
+TEST(Shmstat, BadInputAndNoSession) {
+  EXPECT_EQ(Sh(kShmstat + " --watch 0").exit_code, 2);
+  EXPECT_EQ(Sh(kShmstat + " --count x").exit_code, 2);
+  EXPECT_EQ(Sh(kShmstat + " --bogus").exit_code, 2);
+  Result r = Sh(kShmstat + " --session @libshm-no-such-session");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("cannot connect"), std::string::npos) << r.out;
+}
+
+}  // namespace
