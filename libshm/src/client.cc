@@ -361,6 +361,7 @@ int ClientRuntime::Map(void* hint, size_t length, int prot, int flags, void** ou
   }
   ForgetRangeLocked(static_cast<uintptr_t>(addr), static_cast<uintptr_t>(addr) + size);
   ranges_[num_ranges_++] = {static_cast<uintptr_t>(addr), static_cast<uintptr_t>(addr) + size};
+  ever_managed_.store(true, std::memory_order_release);
   if ((flags & (MAP_POPULATE | MAP_LOCKED)) && size <= opts_.limit) {
     sys::Madvise(reinterpret_cast<void*>(addr), size, MADV_POPULATE_READ);
   }
@@ -407,6 +408,7 @@ void ClientRuntime::NoteRemap(void* old_addr, size_t old_length, void* new_addr,
 }
 
 bool ClientRuntime::IsManaged(const void* addr, size_t length) {
+  if (!ever_managed_.load(std::memory_order_acquire)) return false;
   uintptr_t a = reinterpret_cast<uintptr_t>(addr);
   std::lock_guard<std::mutex> lock(mu_);
   for (int i = 0; i < num_ranges_; i++) {

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <mutex>
 
 #include "config.h"
@@ -80,6 +81,10 @@ class ClientRuntime {
   };
   Range ranges_[kMaxRanges];
   int num_ranges_ = 0;
+  // Set once the process has mapped a managed region: until then the shim's
+  // munmap/mremap/msync/madvise skip the lock (programs without shared memory
+  // pay one load).
+  std::atomic<bool> ever_managed_{false};
 };
 
 }  // namespace libshm::internal
