@@ -162,6 +162,35 @@ TEST(Shmstat, ShowsARunningSession) {
   unlink(log.c_str());
 }
 
+TEST(Shmrun, SessionRefusesOtherUsersWithoutTheKey) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root";
+  // The command prints its own session (address#key), then holds it open.
+  std::string out = TempPath("key.out");
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::string cmd = "exec " + kShmrun + " -- sh -c 'echo $LIBSHM_SESSION; sleep 2' > " + out;
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string session;
+  for (int i = 0; i < 100 && session.find('#') == std::string::npos; i++) {
+    usleep(20 * 1000);
+    session = Slurp(out);
+  }
+  session.erase(session.find_last_not_of("\n") + 1);
+  ASSERT_NE(session.find('#'), std::string::npos) << session;
+  std::string address = session.substr(0, session.find('#'));
+  std::string nobody = "setpriv --reuid=65534 --regid=65534 --clear-groups ";
+  Result without = Sh(nobody + kShmstat + " --session " + address);
+  EXPECT_EQ(without.exit_code, 1);
+  EXPECT_NE(without.out.find("refused"), std::string::npos) << without.out;
+  Result with = Sh(nobody + kShmstat + " --session '" + session + "'");
+  EXPECT_EQ(with.exit_code, 0) << with.out;
+  int status;
+  waitpid(pid, &status, 0);
+  unlink(out.c_str());
+}
+
 TEST(Shmstat, BadInputAndNoSession) {
   EXPECT_EQ(Sh(kShmstat + " --watch 0").exit_code, 2);
   EXPECT_EQ(Sh(kShmstat + " --count x").exit_code, 2);
