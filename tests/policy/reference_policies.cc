@@ -6,8 +6,8 @@
 #include <deque>
 #include <iterator>
 #include <list>
-#include <map>
 #include <set>
+#include <unordered_map>
 #include <utility>
 
 namespace libshm::internal::reference {
@@ -40,8 +40,8 @@ size_t DistinctPages(const std::vector<Access>& trace) {
 
 Counts Fifo(const std::vector<Access>& trace, size_t capacity) {
   Counts counts;
-  std::deque<uint64_t> queue;      // front = oldest
-  std::map<uint64_t, bool> dirty;  // resident pages
+  std::deque<uint64_t> queue;                // front = oldest
+  std::unordered_map<uint64_t, bool> dirty;  // resident pages
   for (const Access& a : trace) {
     auto it = dirty.find(a.page);
     if (it != dirty.end()) {
@@ -63,7 +63,7 @@ Counts Fifo(const std::vector<Access>& trace, size_t capacity) {
 Counts Lru(const std::vector<Access>& trace, size_t capacity) {
   Counts counts;
   std::list<uint64_t> order;  // front = most recently used
-  std::map<uint64_t, std::pair<std::list<uint64_t>::iterator, bool>> resident;
+  std::unordered_map<uint64_t, std::pair<std::list<uint64_t>::iterator, bool>> resident;
   for (const Access& a : trace) {
     auto it = resident.find(a.page);
     if (it != resident.end()) {
@@ -89,7 +89,7 @@ Counts Opt(const std::vector<Access>& trace, size_t capacity) {
   // next[i]: index of the next access to trace[i].page, or "infinity".
   const uint64_t kNever = UINT64_MAX;
   std::vector<uint64_t> next(trace.size());
-  std::map<uint64_t, uint64_t> seen_later;
+  std::unordered_map<uint64_t, uint64_t> seen_later;
   for (size_t i = trace.size(); i-- > 0;) {
     auto it = seen_later.find(trace[i].page);
     next[i] = it == seen_later.end() ? kNever : it->second;
@@ -97,7 +97,7 @@ Counts Opt(const std::vector<Access>& trace, size_t capacity) {
   }
   Counts counts;
   std::set<std::pair<uint64_t, uint64_t>> by_next_use;  // (next use, page)
-  std::map<uint64_t, uint64_t> resident;                // page -> next use
+  std::unordered_map<uint64_t, uint64_t> resident;      // page -> next use
   for (size_t i = 0; i < trace.size(); i++) {
     uint64_t page = trace[i].page;
     auto it = resident.find(page);
