@@ -3,9 +3,10 @@
 // nodes by 32-bit index. Most policies are a few lists of pages (resident and
 // ghost) plus a PageMap from key to node index; keeping the nodes in one
 // vector avoids an allocation per page fault and keeps neighbours close in
-// memory. A node carries one pair of links, so it is on at most one NodeList
-// at a time; policies that need two orders (LIRS) embed a second pair and
-// use ListOps with a member pointer.
+// memory. A NodeList threads one Links member of the node, so a node is on
+// at most one list per member; a policy that needs two orders at once (LIRS:
+// stack and queue) gives its nodes a second Links member and names it as the
+// list's template argument.
 // Not thread-safe; policies are called from one thread at a time.
 #ifndef LIBSHM_SRC_POLICIES_NODE_LIST_H_
 #define LIBSHM_SRC_POLICIES_NODE_LIST_H_
@@ -59,15 +60,11 @@ template <class Node, Links Node::*LinksMember = &Node::link>
 class NodeList {
  public:
   uint32_t Front() const { return head_; }
-  uint32_t Back() const { return tail_; }
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
 
   static uint32_t Next(const NodePool<Node>& pool, uint32_t i) {
     return (pool[i].*LinksMember).next;
-  }
-  static uint32_t Prev(const NodePool<Node>& pool, uint32_t i) {
-    return (pool[i].*LinksMember).prev;
   }
 
   void PushBack(NodePool<Node>& pool, uint32_t i) {
@@ -80,34 +77,6 @@ class NodeList {
       head_ = i;
     }
     tail_ = i;
-    size_++;
-  }
-
-  void PushFront(NodePool<Node>& pool, uint32_t i) {
-    Links& l = pool[i].*LinksMember;
-    l.prev = kNoSlot;
-    l.next = head_;
-    if (head_ != kNoSlot) {
-      (pool[head_].*LinksMember).prev = i;
-    } else {
-      tail_ = i;
-    }
-    head_ = i;
-    size_++;
-  }
-
-  // Inserts `i` right before `before` (which must be on this list).
-  void InsertBefore(NodePool<Node>& pool, uint32_t before, uint32_t i) {
-    if (before == head_) {
-      PushFront(pool, i);
-      return;
-    }
-    Links& b = pool[before].*LinksMember;
-    Links& l = pool[i].*LinksMember;
-    l.prev = b.prev;
-    l.next = before;
-    (pool[b.prev].*LinksMember).next = i;
-    b.prev = i;
     size_++;
   }
 
