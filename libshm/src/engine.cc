@@ -50,11 +50,12 @@ int Engine::Init(int listen_fd) {
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   wakeup_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (epfd_ < 0 || wakeup_fd_ < 0) return -errno;
-  if (posix_memalign(reinterpret_cast<void**>(&zero_page_), kPageSize, kPageSize) != 0) {
+  size_t zeros = opts_.cluster * kPageSize;
+  if (posix_memalign(reinterpret_cast<void**>(&zero_page_), kPageSize, zeros) != 0) {
     return -ENOMEM;
   }
-  memset(zero_page_, 0, kPageSize);
-  io_buffer_.resize((std::max<uint64_t>(opts_.evict_batch, 256) + 1) * kPageSize);
+  memset(zero_page_, 0, zeros);
+  io_buffer_.resize((std::max<uint64_t>({opts_.evict_batch, opts_.cluster, 256}) + 1) * kPageSize);
 
   bool dir_was_set = strcmp(opts_.swap_dir, "/var/tmp") != 0;
   int rc = swap_.Open(opts_.swap_dir, opts_.swap_max, dir_was_set);

@@ -57,6 +57,9 @@ struct Client {
   bool dead = false;                     // reaped at the end of the loop iteration
   std::vector<Vma> vmas;                 // sorted by start, disjoint
   std::deque<uffd_msg> deferred_faults;  // read while draining events
+  // Sequential-fault detector for fill-ahead: the page a scan would fault
+  // next and how far ahead to fill (doubles on each hit).
+  uint64_t seq_inode = 0, seq_next = 0, seq_window = 1;
 };
 
 class Engine {
@@ -110,6 +113,11 @@ class Engine {
   void ProcessDeferred(Client& c);
   void FillMissing(Client& c, uintptr_t addr, bool write);
   void ResolveWriteProtect(Client& c, uintptr_t addr);
+  // After a fill of `page` at `addr`: if faults come in sequence, fills the
+  // following pages that are in the same state (empty: zeros; swapped: one
+  // read along the extent) so the scan does not fault on each page.
+  void FillAhead(Client& c, Inode& inode, uintptr_t addr, uint64_t page, PageState state,
+                 bool write);
   void OnFork(Client& parent, int child_uffd);
   void OnRemap(Client& c, uintptr_t from, uintptr_t to, uint64_t len);
   void OnUnmap(Client& c, uintptr_t start, uintptr_t end);
@@ -169,7 +177,7 @@ class Engine {
   libshm_stats_t stats_{};
   LatencyHistogram fault_latency_;
   std::vector<char> io_buffer_;  // page-aligned scratch for pread/pwrite
-  char* zero_page_ = nullptr;
+  char* zero_page_ = nullptr;    // kMaxCluster pages of zeros
 };
 
 }  // namespace libshm::internal

@@ -231,8 +231,61 @@ void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
     resident_pages_++;
     peak_resident_pages_ = std::max(peak_resident_pages_, resident_pages_);
     policy_.Miss(Key(inode, page), write);
+    FillAhead(c, inode, addr, page, state, write);
     return;
   }
+}
+
+void Engine::FillAhead(Client& c, Inode& inode, uintptr_t addr, uint64_t page, PageState state,
+                       bool write) {
+  bool sequential = c.seq_inode == inode.id() && c.seq_next == page;
+  c.seq_window = sequential ? std::min<uint64_t>(c.seq_window * 2, opts_.cluster) : 1;
+  c.seq_inode = inode.id();
+  c.seq_next = page + 1;
+  if (c.seq_window <= 1) return;
+  // Only pages in the faulting page's former state, inside this mapping.
+  auto count_ahead = [&]() -> uint64_t {
+    Vma* v = FindVma(c, addr);
+    if (v == nullptr || v->inode != &inode) return 0;
+    uint64_t vma_end = v->pgoff + (v->end - v->start) / kPageSize;
+    uint64_t n = 0;
+    while (n + 1 < c.seq_window && page + 1 + n < vma_end && inode.state(page + 1 + n) == state) {
+      n++;
+    }
+    return n;
+  };
+  uint64_t n = count_ahead();
+  if (n == 0) return;
+  MakeRoom(n);
+  n = count_ahead();  // eviction may have drained events
+  if (n == 0 || c.dead) return;
+  const void* src = zero_page_;
+  if (state == PageState::kSwapped) {
+    ssize_t r = swap_.ReadPages(inode.slot(page + 1), io_buffer_.data(), n);
+    if (r != static_cast<ssize_t>(n * kPageSize)) return;  // optional: the faults will come
+    src = io_buffer_.data();
+  }
+  // A write scan gets writable (dirty) pages: it is about to write them, and
+  // a write-protected page would cost it a fault each. A read scan gets
+  // protected (clean) pages.
+  int64_t copied = 0;
+  int rc = UffdCopy(c.uffd, addr + kPageSize, src, n * kPageSize, !write, &copied);
+  uint64_t done = copied > 0 ? static_cast<uint64_t>(copied) / kPageSize : 0;
+  if (rc == -ESRCH) MarkDead(c, "gone (fill ahead)");
+  for (uint64_t i = 1; i <= done; i++) {
+    if (state == PageState::kSwapped) {
+      stats_.swap_ins++;
+      inode.swap_ins++;
+      inode.set_state(page + i, write ? PageState::kDirty : PageState::kClean);
+    } else {
+      stats_.zero_fills++;
+      inode.set_state(page + i, write ? PageState::kDirty : PageState::kZero);
+    }
+    policy_.Miss(Key(inode, page + i), write);
+  }
+  resident_pages_ += done;
+  peak_resident_pages_ = std::max(peak_resident_pages_, resident_pages_);
+  c.seq_next = page + 1 + done;
 }
 
 void Engine::ResolveWriteProtect(Client& c, uintptr_t addr) {
