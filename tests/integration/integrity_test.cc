@@ -154,3 +154,55 @@ TEST_F(Integrity, UntouchedPagesReadZeroAndCostNoSwap) {
 
 }  // namespace
 }  // namespace libshm::test
+
+namespace libshm::test {
+namespace {
+
+// Fill-ahead: a sequential scan faults once per cluster, not once per page,
+// and what it fills is exactly what the pages hold (zeros or swap data).
+TEST(FillAhead, SequentialScansFaultOncePerCluster) {
+  setenv("LIBSHM_LIMIT", "64M", 1);
+  const size_t size = 16 << 20, pages = size / kPage;
+  void* mem;
+  ASSERT_EQ(libshm_map(nullptr, size, PROT_READ | PROT_WRITE, 0, &mem), 0);
+  char* base = static_cast<char*>(mem);
+  for (size_t p = 0; p < pages; p++) FillPage(base + p * kPage, p, 1);  // sequential writes
+  EXPECT_LT(Stat("faults"), pages / 8);
+  EXPECT_EQ(Stat("zero_fills"), pages);
+  EvictAll();
+  uint64_t faults = Stat("faults");
+  for (size_t p = 0; p < pages; p++) ASSERT_TRUE(CheckPage(base + p * kPage, p, 1)) << p;
+  EXPECT_LT(Stat("faults") - faults, pages / 8) << "sequential swap-in should read ahead";
+  EXPECT_EQ(Stat("swap_ins"), pages);
+}
+
+TEST(FillAhead, RandomAccessFillsOnlyWhatItTouches) {
+  setenv("LIBSHM_LIMIT", "64M", 1);
+  const size_t size = 16 << 20, pages = size / kPage;
+  void* mem;
+  ASSERT_EQ(libshm_map(nullptr, size, PROT_READ | PROT_WRITE, 0, &mem), 0);
+  char* base = static_cast<char*>(mem);
+  std::mt19937_64 rng(7);
+  std::vector<bool> touched(pages, false);
+  size_t distinct = 0;
+  for (int i = 0; i < 1000; i++) {
+    size_t p = rng() % pages;
+    base[p * kPage] = 1;
+    distinct += !touched[p];
+    touched[p] = true;
+  }
+  EXPECT_LE(Stat("zero_fills"), distinct + distinct / 10) << "random faults should not fill ahead";
+}
+
+TEST(FillAhead, ClusterOneTurnsItOff) {
+  setenv("LIBSHM_LIMIT", "64M", 1);
+  setenv("LIBSHM_CLUSTER", "1", 1);
+  const size_t size = 4 << 20, pages = size / kPage;
+  void* mem;
+  ASSERT_EQ(libshm_map(nullptr, size, PROT_READ | PROT_WRITE, 0, &mem), 0);
+  for (size_t p = 0; p < pages; p++) static_cast<char*>(mem)[p * kPage] = 1;
+  EXPECT_EQ(Stat("faults"), pages);
+}
+
+}  // namespace
+}  // namespace libshm::test
