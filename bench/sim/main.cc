@@ -47,8 +47,8 @@ const char* kUsage =
     "  --policy LIST       comma-separated names, or 'all' (default all)\n"
     "  --size LIST         memory sizes, comma-separated: PAGES or PERCENT% of the\n"
     "                      distinct pages (default 5%,10%,20%,40%; a recording's limit)\n"
-    "  --mrc               miss-ratio curve: LRU in one pass by stack distance, the others\n"
-    "                      by size sweep (default sizes 1%..100%)\n"
+    "  --mrc               miss-ratio curve: LRU in one pass by stack distance (read-only\n"
+    "                      traces), the others by size sweep (default sizes 1%..100%)\n"
     "  --format F          table (default), csv, json, or markdown (miss ratios only)\n"
     "  --access MODE       every: policies see every hit (default); faults: only what a\n"
     "                      pager sees without sampling, the first write to a clean page;\n"
@@ -368,13 +368,19 @@ bool RunTrace(const Trace& trace, const Options& o,
   for (const libshm_policy_ops* ops : policies) need_next_use |= ops->next_use != nullptr;
   std::vector<uint32_t> next_use;
   if (need_next_use) next_use = ComputeNextUse(trace);
+  // The stack-distance pass gives LRU's faults at every size at once, for
+  // the textbook case only: with writes (write-backs), windows, batches or a
+  // restricted access mode, LRU is replayed like the others.
+  const bool lru_by_stack = o.mrc && o.access == AccessMode::kEveryHit && o.batch == 1 &&
+                            report->window == 0 && !trace.has_writes;
   std::vector<uint64_t> lru_curve;
-  if (o.mrc) lru_curve = LruFaultCurve(trace);
+  if (lru_by_stack) lru_curve = LruFaultCurve(trace);
+  auto is_stack_lru = [&](const libshm_policy_ops* ops) {
+    return lru_by_stack && std::string_view(ops->name) == "lru";
+  };
 
   size_t runs = 0;
-  for (const libshm_policy_ops* ops : policies) {
-    runs += (o.mrc && std::string_view(ops->name) == "lru") ? 0 : 1;
-  }
+  for (const libshm_policy_ops* ops : policies) runs += is_stack_lru(ops) ? 0 : 1;
   Progress progress(trace.refs.size() * sizes.size() * (runs + (run_opt ? 1 : 0)) *
                         static_cast<uint64_t>(o.repeat),
                     o.progress);
@@ -408,7 +414,7 @@ bool RunTrace(const Trace& trace, const Options& o,
       Row row;
       if (ops == opt && run_opt) {
         row = opt_row;
-      } else if (o.mrc && std::string_view(ops->name) == "lru") {
+      } else if (is_stack_lru(ops)) {
         row.policy = ops->name;
         row.size = size;
         row.requests = trace.refs.size();
