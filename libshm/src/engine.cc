@@ -78,6 +78,10 @@ int Engine::Init(int listen_fd) {
   }
   rc = policy_.Init(ops, limit_pages_, 1);
   if (rc != 0) return rc;
+  if (opts_.trace[0] != '\0') {
+    rc = trace_.Open(opts_.trace, limit_pages_, policy_.name());
+    if (rc != 0) LIBSHM_LOG_ERROR("cannot write LIBSHM_TRACE=%s: %s", opts_.trace, strerror(-rc));
+  }
   stats_.size = sizeof(stats_);
   stats_.version = 1;
   Watch(listen_fd_, Source::kListen, 0);

@@ -33,6 +33,7 @@
 #include "protocol.h"
 #include "stats.h"
 #include "swap_file.h"
+#include "trace_log.h"
 
 namespace libshm::internal {
 
@@ -150,6 +151,7 @@ class Engine {
   int Ctl(const Request& req, Reply* reply);
   int SetPolicy(const char* name);
 
+  uint32_t Region(const Inode& inode) const { return inode_seq_.at(inode.id()); }
   libshm_page_key_t Key(const Inode& inode, uint64_t page) const {
     return (static_cast<uint64_t>(inode_seq_.at(inode.id())) << 36) | page;
   }
@@ -174,6 +176,7 @@ class Engine {
   std::unordered_map<uint32_t, Inode*> inode_by_seq_;
   SwapFile swap_;
   Policy policy_;
+  TraceLog trace_;
   libshm_stats_t stats_{};
   LatencyHistogram fault_latency_;
   std::vector<char> io_buffer_;  // page-aligned scratch for pread/pwrite

@@ -71,7 +71,11 @@ size_t Engine::EvictPages(Inode& inode, std::vector<uint64_t>& pages) {
     while (j < pages.size() && pages[j] == pages[j - 1] + 1) j++;
     uint64_t p0 = pages[i], p1 = pages[j - 1] + 1;
     uint64_t dirty = 0;
-    for (uint64_t p = p0; p < p1; p++) dirty += inode.state(p) == PageState::kDirty;
+    std::vector<bool> was_dirty(p1 - p0);
+    for (uint64_t p = p0; p < p1; p++) {
+      was_dirty[p - p0] = inode.state(p) == PageState::kDirty;
+      dirty += was_dirty[p - p0];
+    }
     int rc = 0;
     if (dirty != 0) {
       rc = ProtectEverywhere(inode, p0, p1);
@@ -100,6 +104,7 @@ size_t Engine::EvictPages(Inode& inode, std::vector<uint64_t>& pages) {
       // WriteBack left every page of the run zero or clean.
       LIBSHM_ASSERT(s == PageState::kZero || s == PageState::kClean);
       inode.set_state(p, s == PageState::kZero ? PageState::kEmpty : PageState::kSwapped);
+      if (trace_.enabled()) trace_.Record('E', Region(inode), p, was_dirty[p - p0] ? 'd' : 'c');
     }
     stats_.evictions += p1 - p0;
     stats_.clean_evictions += p1 - p0 - dirty;
@@ -259,6 +264,7 @@ int Engine::Discard(Client& c, uintptr_t addr, size_t len) {
 void Engine::ForgetPage(Inode& inode, uint64_t page) {
   if (!IsResident(inode.state(page))) return;
   policy_.Remove(Key(inode, page));
+  trace_.Record('D', Region(inode), page, '-');
   resident_pages_--;
 }
 

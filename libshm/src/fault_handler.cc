@@ -231,6 +231,7 @@ void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
     resident_pages_++;
     peak_resident_pages_ = std::max(peak_resident_pages_, resident_pages_);
     policy_.Miss(Key(inode, page), write);
+    trace_.Record('F', Region(inode), page, write ? 'w' : 'r');
     FillAhead(c, inode, addr, page, state, write);
     return;
   }
@@ -282,6 +283,7 @@ void Engine::FillAhead(Client& c, Inode& inode, uintptr_t addr, uint64_t page, P
       inode.set_state(page + i, write ? PageState::kDirty : PageState::kZero);
     }
     policy_.Miss(Key(inode, page + i), write);
+    trace_.Record('P', Region(inode), page + i, write ? 'w' : 'r');
   }
   resident_pages_ += done;
   peak_resident_pages_ = std::max(peak_resident_pages_, resident_pages_);
@@ -308,6 +310,7 @@ void Engine::ResolveWriteProtect(Client& c, uintptr_t addr) {
       inode.set_state(page, PageState::kDirty);
       stats_.wp_faults++;
       policy_.Reference(Key(inode, page), true);
+      trace_.Record('R', Region(inode), page, 'w');
       policy_.SetDirty(Key(inode, page), true);
     }
     int rc = UffdWriteProtect(c.uffd, addr, kPageSize, false);  // also wakes the writer
