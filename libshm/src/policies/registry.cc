@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The policy registry: built-in policies from builtin.def plus policies
-// added at run time with libshm_policy_register. Registration is guarded by a
-// mutex; lookups of built-ins need no lock.
+// added at run time with libshm_policy_register, all behind one mutex (a
+// lookup is a few string compares, done when a session starts).
 #include <errno.h>
 #include <string.h>
 
@@ -30,16 +30,25 @@ size_t num_registered = 0;
 
 using namespace libshm::internal;
 
-extern "C" const libshm_policy_ops* libshm_policy_find(const char* name) {
-  if (name == nullptr) return nullptr;
+namespace {
+
+// REQUIRES: registry_mutex held.
+const libshm_policy_ops* FindLocked(const char* name) {
   for (const libshm_policy_ops* ops : kBuiltins) {
     if (strcmp(ops->name, name) == 0) return ops;
   }
-  std::lock_guard<std::mutex> lock(registry_mutex);
   for (size_t i = 0; i < num_registered; i++) {
     if (strcmp(registered[i]->name, name) == 0) return registered[i];
   }
   return nullptr;
+}
+
+}  // namespace
+
+extern "C" const libshm_policy_ops* libshm_policy_find(const char* name) {
+  if (name == nullptr) return nullptr;
+  std::lock_guard<std::mutex> lock(registry_mutex);
+  return FindLocked(name);
 }
 
 extern "C" size_t libshm_policy_list(const libshm_policy_ops** out, size_t max) {
@@ -57,8 +66,10 @@ extern "C" int libshm_policy_register(const libshm_policy_ops* ops) {
       ops->choose_victims == nullptr || ops->remove == nullptr) {
     return -EINVAL;
   }
-  if (libshm_policy_find(ops->name) != nullptr) return -EEXIST;
+  // One critical section for the check and the insert, so two threads
+  // cannot register the same name.
   std::lock_guard<std::mutex> lock(registry_mutex);
+  if (FindLocked(ops->name) != nullptr) return -EEXIST;
   if (num_registered == kMaxRegistered) return -ENOSPC;
   registered[num_registered++] = ops;
   return 0;
