@@ -155,6 +155,7 @@ int Engine::Run() {
     CollectInodes();
     if (ever_connected_ && !KeepsSessionAlive()) break;
   }
+  trace_.Close();  // complete before the session-end stats appear
   return 0;
 }
 

@@ -6,8 +6,11 @@
 
 namespace libshm::internal {
 
-TraceLog::~TraceLog() {
+TraceLog::~TraceLog() { Close(); }
+
+void TraceLog::Close() {
   if (file_ != nullptr) fclose(file_);
+  file_ = nullptr;
 }
 
 int TraceLog::Open(const char* path, uint64_t limit_pages, const char* policy) {

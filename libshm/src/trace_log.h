@@ -24,6 +24,8 @@ class TraceLog {
   // Opens (truncates) `path` and writes the header. Returns 0 or -errno.
   int Open(const char* path, uint64_t limit_pages, const char* policy);
   bool enabled() const { return file_ != nullptr; }
+  // Flushes and closes; later records are dropped.
+  void Close();
   // event: 'F', 'P', 'R', 'E' or 'D'; flag: 'r', 'w', 'd', 'c' or '-'.
   void Record(char event, uint32_t region, uint64_t page, char flag);
 

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <map>
 #include <string>
 
 #include "test_util.h"
@@ -125,6 +126,53 @@ TEST(Options, StatsFileIsWrittenWhenTheSessionEnds) {
   EXPECT_NE(json.find("\"swap_outs\": "), std::string::npos) << json;
   EXPECT_EQ(json.find("\"swap_outs\": 0,"), std::string::npos) << "1M limit, 4M written: " << json;
   EXPECT_NE(json.find("\"policy\": \"clock\""), std::string::npos) << json;
+}
+
+TEST(Options, TraceRecordsWhatTheStatsCount) {
+  std::string base = "/tmp/libshm-trace-" + std::to_string(getpid());
+  std::string trace = base + ".trace", stats = base + ".json";
+  Outcome o = RunCapturingStderr([&] {
+    setenv("LIBSHM_TRACE", trace.c_str(), 1);
+    setenv("LIBSHM_STATS_FILE", stats.c_str(), 1);
+    setenv("LIBSHM_LIMIT", "1M", 1);
+    setenv("LIBSHM_CLUSTER", "1", 1);
+    void* p;
+    if (libshm_map(nullptr, 4 << 20, PROT_READ | PROT_WRITE, 0, &p) != 0) return 1;
+    char* c = static_cast<char*>(p);
+    for (size_t i = 0; i < (4u << 20); i += kPage) c[i] = 1;  // write faults
+    if (libshm_msync(p, 4 << 20, MS_SYNC) != 0) return 2;
+    for (size_t i = 0; i < (4u << 20); i += kPage) c[i] = 2;  // faults and writes to clean pages
+    return 0;
+  });
+  ASSERT_TRUE(WIFEXITED(o.status));
+  ASSERT_EQ(WEXITSTATUS(o.status), 0) << o.err;
+  struct stat st;
+  for (int i = 0; i < 300 && stat(stats.c_str(), &st) != 0; i++) usleep(10000);
+  FILE* f = fopen(trace.c_str(), "r");
+  ASSERT_NE(f, nullptr);
+  char line[256];
+  ASSERT_NE(fgets(line, sizeof(line), f), nullptr);
+  EXPECT_EQ(std::string(line).rfind("# libshm-trace v1 page_size=4096 limit_pages=256", 0), 0u)
+      << line;
+  std::map<char, uint64_t> events;
+  while (fgets(line, sizeof(line), f) != nullptr) events[line[0]]++;
+  fclose(f);
+  FILE* s = fopen(stats.c_str(), "r");
+  ASSERT_NE(s, nullptr);
+  char json[4096] = {};
+  size_t n = fread(json, 1, sizeof(json) - 1, s);
+  fclose(s);
+  std::string j(json, n);
+  auto num = [&](const char* key) {
+    size_t at = j.find(std::string("\"") + key + "\": ");
+    return at == std::string::npos ? -1ll : atoll(j.c_str() + at + strlen(key) + 4);
+  };
+  EXPECT_EQ(static_cast<long long>(events['F']), num("faults")) << j;
+  EXPECT_EQ(static_cast<long long>(events['E']), num("evictions")) << j;
+  EXPECT_EQ(static_cast<long long>(events['R']), num("wp_faults")) << j;
+  EXPECT_GT(events['F'], 1024u);
+  unlink(trace.c_str());
+  unlink(stats.c_str());
 }
 
 }  // namespace
