@@ -114,24 +114,37 @@ TEST_F(HeapTest, ObjectsTotallingEightTimesTheLimitAreAllIntact) {
 TEST_F(HeapTest, PurgeDiscardsPagesAndTheirSwapCopies) {
   std::vector<Object> objects = AllocateFilled(4 * kLimit);
   ASSERT_FALSE(HasFailure());
+  size_t object_bytes = 0;
+  for (const Object& o : objects) object_bytes += o.size;
   EvictAll();
-  ASSERT_GE(Stat("swapped_bytes"), 4 * kLimit) << "the objects should be in the swap file";
+  uint64_t swapped = Stat("swapped_bytes");
+  ASSERT_GE(swapped, object_bytes) << "the objects should be in the swap file";
   for (const Object& o : objects) libshm_heap_free(heap_, o.p);
   ASSERT_EQ(libshm_heap_purge(heap_), 0);
   libshm_heap_stats_t hs = HeapStats();
-  EXPECT_GE(hs.purged_bytes, 4 * kLimit);
-  // Nothing of the freed objects is left: no page in memory, no swap copy.
-  EXPECT_EQ(Stat("swapped_bytes"), 0u);
+  EXPECT_GE(hs.purged_bytes, object_bytes);
+  // The freed objects' swap copies are gone. (Not necessarily every swapped
+  // byte of the session: pages the heap never used but the helper filled
+  // ahead of a fault are not the heap's to purge.)
+  EXPECT_GE(swapped - Stat("swapped_bytes"), object_bytes);
   EXPECT_EQ(Stat("resident_bytes"), 0u);
-  // The regions are kept for reuse; their purged pages read zero again.
-  EXPECT_GE(hs.mapped_bytes, 4 * kLimit);
+  // The regions are kept for reuse, and what the objects held now reads
+  // zero without a single swap-in: no stale copy is left anywhere. (The
+  // freed memory is still mapped, so reading it here is safe.)
+  EXPECT_GE(hs.mapped_bytes, object_bytes);
   uint64_t swap_ins = Stat("swap_ins");
+  size_t stale = 0;
+  for (const Object& o : objects) {
+    const auto* c = static_cast<const unsigned char*>(o.p);
+    for (size_t i = 0; i < o.size; i += 8) stale += c[i] != 0;
+  }
+  EXPECT_EQ(stale, 0u);
+  EXPECT_EQ(Stat("swap_ins"), swap_ins) << "purged pages were read back from swap";
   auto* z = static_cast<unsigned char*>(libshm_heap_calloc(heap_, 1, 4 * kMiB));
   ASSERT_NE(z, nullptr);
   size_t nonzero = 0;
   for (size_t i = 0; i < 4 * kMiB; i++) nonzero += z[i] != 0;
   EXPECT_EQ(nonzero, 0u);
-  EXPECT_EQ(Stat("swap_ins"), swap_ins) << "purged pages were read back from swap";
   libshm_heap_free(heap_, z);
 }
 
