@@ -41,12 +41,11 @@ int main() {
   auto* data = region.as<uint64_t>();
   for (size_t i = 0; i < kSize / 8; i++) data[i] = i * 31;
   Show("after writing 4 MiB:");
-  bool ok = Stat("dirty_bytes") == kSize;
 
   uint64_t written = Stat("writeback_bytes");
   if (region.sync() != 0) return 1;  // libshm_msync(MS_SYNC) of the whole region
   Show("after msync:");
-  ok = ok && Stat("dirty_bytes") == 0 && Stat("writeback_bytes") == written + kSize;
+  bool ok = Stat("dirty_bytes") == 0 && Stat("writeback_bytes") == written + kSize;
 
   // A clean range evicts without I/O and reads back intact from the swap file.
   uint64_t everything = 0;
@@ -55,9 +54,12 @@ int main() {
   ok = ok && Stat("resident_bytes") == 0 && Stat("writeback_bytes") == written + kSize;
   for (size_t i = 0; i < kSize / 8; i++) ok = ok && data[i] == i * 31;
 
-  data[0] = 7;  // the first write after a checkpoint is tracked again
-  Show("after one more write:");
-  ok = ok && Stat("dirty_bytes") == 4096;
+  // The first write after a checkpoint is tracked again: the next msync
+  // writes that one page and nothing else.
+  data[0] = 7;
+  if (region.sync() != 0) return 1;
+  Show("after a write + msync:");
+  ok = ok && Stat("writeback_bytes") == written + kSize + 4096;
   printf("checkpoint: %s\n", ok ? "PASS" : "FAIL");
   return ok ? 0 : 1;
 }
