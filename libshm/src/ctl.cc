@@ -61,7 +61,7 @@ int Engine::SetPolicy(const char* name) {
   for (const auto& [id, inode] : inodes_) {
     for (uint64_t p = 0; p < inode->pages(); p++) {
       PageState st = inode->state(p);
-      if (IsResident(st)) policy_.Miss(Key(*inode, p), st == PageState::kDirty);
+      if (IsHeld(st)) policy_.Miss(Key(*inode, p), st == PageState::kDirty);
     }
   }
   snprintf(opts_.policy, sizeof(opts_.policy), "%s", name);

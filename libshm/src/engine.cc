@@ -115,7 +115,8 @@ int Engine::Run() {
     bool deferred = false;
     for (auto& [id, c] : clients_) deferred |= !c->deferred_faults.empty();
     bool reclaim = BackgroundEvictionDue();
-    int n = epoll_wait(epfd_, events, 64, deferred || reclaim ? 0 : 1000);
+    int idle_ms = SamplingEnabled() ? 100 : 1000;
+    int n = epoll_wait(epfd_, events, 64, deferred || reclaim ? 0 : idle_ms);
     if (n < 0 && errno != EINTR) {
       LIBSHM_LOG_ERROR("epoll_wait: %s", strerror(errno));
       return -errno;
@@ -151,6 +152,7 @@ int Engine::Run() {
       if (!c->dead) ProcessDeferred(*c);
     }
     if (BackgroundEvictionDue()) EvictBatch(opts_.evict_batch);
+    SampleTick();
     ReapDeadClients();
     CollectInodes();
     if (ever_connected_ && !KeepsSessionAlive()) break;
@@ -462,7 +464,7 @@ int Engine::HandleRegionInfo(const Request& req, Reply* reply) {
   info.id = inode.id();
   info.bytes = inode.pages() * kPageSize;
   uint64_t resident = 0;
-  for (uint64_t p = 0; p < inode.pages(); p++) resident += IsResident(inode.state(p));
+  for (uint64_t p = 0; p < inode.pages(); p++) resident += IsHeld(inode.state(p));
   info.resident_bytes = resident * kPageSize;
   info.dirty_bytes = inode.CountState(PageState::kDirty) * kPageSize;
   info.swapped_bytes = inode.CountState(PageState::kSwapped) * kPageSize;

@@ -147,6 +147,26 @@ class Engine {
   int Discard(Client& c, uintptr_t addr, size_t len);
   void ForgetPage(Inode& inode, uint64_t page);
 
+  // sampler.cc: reference sampling by soft eviction (DESIGN.md "Access
+  // information for policies"). A sampled page is punched but its data kept
+  // here; an access faults, the fault is the reference, the data goes back.
+  struct Sample {
+    std::unique_ptr<char[]> data;  // nullptr: the page was all zeros
+    PageState before;              // kZero, kClean or kDirty
+  };
+  bool SamplingEnabled() const;
+  // Arms up to the budget accrued since the last call. Cheap when disabled.
+  void SampleTick();
+  bool SamplePage(Inode& inode, uint64_t page);
+  // A fault on a sampled page: give the data back, tell the policy.
+  // Returns 0, or -EAGAIN (an event is pending: drain, then retry).
+  int RestoreSample(Client& c, Inode& inode, uintptr_t addr, uint64_t page, bool write);
+  // The evictor chose a sampled page: write it if dirty, free its data.
+  void EvictSample(Inode& inode, uint64_t page);
+  // msync of a sampled dirty page: write it, it stays sampled but clean.
+  int WriteBackSample(Inode& inode, uint64_t page);
+  void DropSample(Inode& inode, uint64_t page);
+
   // ctl.cc
   int Ctl(const Request& req, Reply* reply);
   int SetPolicy(const char* name);
@@ -169,6 +189,7 @@ class Engine {
   uint64_t low_pages_ = 0;
   uint64_t high_pages_ = 0;
   uint64_t resident_pages_ = 0;
+  uint64_t events_handled_ = 0;  // non-cooperative uffd events read so far
   uint64_t peak_resident_pages_ = 0;
   std::map<uint64_t, std::unique_ptr<Client>> clients_;
   std::map<uint64_t, std::unique_ptr<Inode>> inodes_;  // by id (memfd st_ino)
@@ -180,7 +201,11 @@ class Engine {
   libshm_stats_t stats_{};
   LatencyHistogram fault_latency_;
   std::vector<char> io_buffer_;  // page-aligned scratch for pread/pwrite
-  char* zero_page_ = nullptr;    // kMaxCluster pages of zeros
+  std::unordered_map<libshm_page_key_t, Sample> samples_;
+  uint64_t sample_budget_ns_ = 0;  // time of the last SampleTick
+  double sample_credit_ = 0;       // samples earned but not yet armed
+  uint64_t sample_rng_ = 0x9e3779b97f4a7c15ull;
+  char* zero_page_ = nullptr;  // kMaxCluster pages of zeros
 };
 
 }  // namespace libshm::internal

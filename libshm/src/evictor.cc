@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <map>
@@ -39,7 +40,12 @@ bool Engine::BackgroundEvictionDue() const { return resident_pages_ > high_pages
 
 void Engine::MakeRoom(uint64_t pages) {
   while (resident_pages_ + pages > limit_pages_) {
-    if (EvictBatch(opts_.evict_batch) == 0) return;
+    if (EvictBatch(opts_.evict_batch) == 0) {
+      LIBSHM_LOG_DEBUG("could not make room for %llu pages (%llu resident)",
+                       static_cast<unsigned long long>(pages),
+                       static_cast<unsigned long long>(resident_pages_));
+      return;
+    }
   }
 }
 
@@ -47,16 +53,21 @@ size_t Engine::EvictBatch(size_t max) {
   std::vector<libshm_page_key_t> victims(max);
   size_t n = policy_.ChooseVictims(victims.data(), max);
   std::map<Inode*, std::vector<uint64_t>> by_inode;
+  size_t evicted = 0;
   for (size_t i = 0; i < n; i++) {
     auto it = inode_by_seq_.find(static_cast<uint32_t>(victims[i] >> 36));
     uint64_t page = victims[i] & ((1ull << 36) - 1);
     if (it == inode_by_seq_.end() || page >= it->second->pages() ||
-        !IsResident(it->second->state(page))) {
+        !IsHeld(it->second->state(page))) {
       continue;  // stale: the page left without the policy hearing of it
+    }
+    if (it->second->state(page) == PageState::kSampled) {
+      EvictSample(*it->second, page);  // already out of the page cache
+      evicted++;
+      continue;
     }
     by_inode[it->second].push_back(page);
   }
-  size_t evicted = 0;
   for (auto& [inode, pages] : by_inode) {
     std::sort(pages.begin(), pages.end());
     evicted += EvictPages(*inode, pages);
@@ -116,7 +127,11 @@ size_t Engine::EvictPages(Inode& inode, std::vector<uint64_t>& pages) {
 }
 
 int Engine::ProtectEverywhere(Inode& inode, uint64_t p0, uint64_t p1) {
-  for (int attempt = 0; attempt < 16; attempt++) {
+  // EAGAIN lasts from the moment a process starts a fork, munmap, mremap or
+  // madvise until its thread runs again after we read the event; give it the
+  // CPU (this machine has two) rather than failing the eviction. Bounded:
+  // about 10 ms in all.
+  for (int attempt = 0; attempt < 200; attempt++) {
     Client* pending = nullptr;
     int err = 0;
     for (auto& [id, cp] : clients_) {
@@ -145,7 +160,9 @@ int Engine::ProtectEverywhere(Inode& inode, uint64_t p0, uint64_t p1) {
     if (pending == nullptr) return 0;
     // An event (fork, unmap, remap) is queued on that uffd: read it, which may
     // add a mapper (a fork child), then protect everywhere again.
+    uint64_t before = events_handled_;
     DrainEvents(*pending);
+    if (events_handled_ == before) usleep(attempt < 20 ? 0 : 50);
   }
   return -EAGAIN;
 }
@@ -224,6 +241,11 @@ int Engine::Msync(Client& c, uintptr_t addr, size_t len, int flags) {
         {v.inode, v.pgoff + (s - v.start) / kPageSize, v.pgoff + (e - v.start) / kPageSize});
   }
   for (const Segment& seg : segments) {
+    for (uint64_t p = seg.p0; p < seg.p1; p++) {
+      if (seg.inode->state(p) == PageState::kSampled && WriteBackSample(*seg.inode, p) != 0) {
+        return -EIO;
+      }
+    }
     for (uint64_t a = seg.p0; a < seg.p1;) {
       if (seg.inode->state(a) != PageState::kDirty) {
         a++;
@@ -262,7 +284,8 @@ int Engine::Discard(Client& c, uintptr_t addr, size_t len) {
 }
 
 void Engine::ForgetPage(Inode& inode, uint64_t page) {
-  if (!IsResident(inode.state(page))) return;
+  if (!IsHeld(inode.state(page))) return;
+  if (inode.state(page) == PageState::kSampled) DropSample(inode, page);
   policy_.Remove(Key(inode, page));
   trace_.Record('D', Region(inode), page, '-');
   resident_pages_--;

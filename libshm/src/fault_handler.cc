@@ -91,6 +91,7 @@ void Engine::ProcessDeferred(Client& c) {
 }
 
 void Engine::HandleEvent(Client& c, const uffd_msg& msg) {
+  events_handled_++;
   switch (msg.event) {
     case UFFD_EVENT_FORK:
       OnFork(c, static_cast<int>(msg.arg.fork.ufd));
@@ -156,6 +157,13 @@ void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
     }
     PageState state = inode.state(page);
     const void* src = zero_page_;
+    if (state == PageState::kSampled) {
+      if (RestoreSample(c, inode, addr, page, write) == -EAGAIN) {
+        if (!DrainEvents(c)) return;
+        continue;
+      }
+      return;
+    }
     if (IsResident(state)) {
       // We hold it resident but this mapper saw a hole: either another
       // process filled it after this fault was raised (COPY says EEXIST),
@@ -258,7 +266,9 @@ void Engine::FillAhead(Client& c, Inode& inode, uintptr_t addr, uint64_t page, P
   uint64_t n = count_ahead();
   if (n == 0) return;
   MakeRoom(n);
-  n = count_ahead();  // eviction may have drained events
+  // Eviction may have drained events (mappings changed) or turned more pages
+  // ahead into `state`; never fill more than the room just made.
+  n = std::min(n, count_ahead());
   if (n == 0 || c.dead) return;
   const void* src = zero_page_;
   if (state == PageState::kSwapped) {

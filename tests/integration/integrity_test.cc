@@ -206,3 +206,62 @@ TEST(FillAhead, ClusterOneTurnsItOff) {
 
 }  // namespace
 }  // namespace libshm::test
+
+namespace libshm::test {
+namespace {
+
+// Reference sampling soft-evicts resident pages (data kept in the helper)
+// and gives them back on the next access. Run hard, it must never change
+// what a program reads, and the limit must still hold.
+TEST(Sampling, HeavySamplingKeepsEveryPageRight) {
+  setenv("LIBSHM_LIMIT", "4M", 1);
+  setenv("LIBSHM_SAMPLE_RATE", "100000", 1);
+  const size_t size = 4 * kLimit, pages = size / kPage;
+  void* mem;
+  ASSERT_EQ(libshm_map(nullptr, size, PROT_READ | PROT_WRITE, 0, &mem), 0);
+  char* base = static_cast<char*>(mem);
+  std::vector<uint32_t> version(pages, 0);
+  std::mt19937_64 rng(3);
+  auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+  int op = 0;
+  while (std::chrono::steady_clock::now() < end) {
+    // A hot quarter and a cold rest, so sampled pages are both hit and evicted.
+    size_t page = rng() % 4 != 0 ? rng() % (pages / 4) : rng() % pages;
+    if (rng() % 3 == 0) {
+      FillPage(base + page * kPage, page, ++version[page]);
+    } else {
+      ASSERT_TRUE(PageOk(base, page, version[page])) << "page " << page << " op " << op;
+    }
+    if (++op % 5000 == 0) {
+      ASSERT_EQ(libshm_msync(mem, size, MS_SYNC), 0);
+    }
+  }
+  for (size_t page = 0; page < pages; page++) ASSERT_TRUE(PageOk(base, page, version[page]));
+  EXPECT_GT(Stat("samples"), 100u);
+  EXPECT_GT(Stat("sample_hits"), 10u);
+  EXPECT_LE(Stat("peak_resident_bytes"), kLimit + kBatchBytes);
+}
+
+TEST(Sampling, RateZeroTurnsItOff) {
+  setenv("LIBSHM_LIMIT", "4M", 1);
+  setenv("LIBSHM_SAMPLE_RATE", "0", 1);
+  void* mem;
+  ASSERT_EQ(libshm_map(nullptr, kLimit, PROT_READ | PROT_WRITE, 0, &mem), 0);
+  memset(mem, 1, kLimit);
+  usleep(300 * 1000);
+  EXPECT_EQ(Stat("samples"), 0u);
+}
+
+TEST(Sampling, FifoDoesNotSample) {
+  setenv("LIBSHM_LIMIT", "4M", 1);
+  setenv("LIBSHM_POLICY", "fifo", 1);
+  setenv("LIBSHM_SAMPLE_RATE", "100000", 1);
+  void* mem;
+  ASSERT_EQ(libshm_map(nullptr, kLimit, PROT_READ | PROT_WRITE, 0, &mem), 0);
+  memset(mem, 1, kLimit);
+  usleep(300 * 1000);
+  EXPECT_EQ(Stat("samples"), 0u) << "fifo uses no access information";
+}
+
+}  // namespace
+}  // namespace libshm::test

@@ -85,6 +85,8 @@ typedef struct libshm_stats {
   uint64_t eexist;       /* fills that lost a race to another process */
   uint64_t fault_ns_p50; /* fault service time in the helper, ns */
   uint64_t fault_ns_p99;
+  uint64_t samples;             /* pages soft-evicted to sample references */
+  uint64_t sample_hits;         /* sampled pages accessed again (references seen) */
   char policy[32];
   char mode[16]; /* "full" or "restricted" */
 } libshm_stats_t;
