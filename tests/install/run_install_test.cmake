@@ -43,7 +43,7 @@ message(STATUS "find_package consumer: ${out}")
 find_program(PKG_CONFIG pkg-config)
 if(PKG_CONFIG)
   get_filename_component(pcdir ${pc} DIRECTORY)
-  execute_process(COMMAND ${CMAKE_COMMAND} -E env PKG_CONFIG_PATH=${pcdir} ${PKG_CONFIG}
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env PKG_CONFIG_PATH=${pcdir} ${PKG_CONFIG} --define-prefix
                           --cflags --libs libshm OUTPUT_VARIABLE flags RESULT_VARIABLE rc
                   OUTPUT_STRIP_TRAILING_WHITESPACE)
   if(rc)
