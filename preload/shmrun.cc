@@ -16,14 +16,12 @@
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,6 +30,7 @@
 #include "config.h"
 #include "libshm/policy.h"
 #include "protocol.h"
+#include "session_socket.h"
 #include "stats.h"
 
 extern char** environ;
@@ -82,30 +81,6 @@ std::string Locate(const char* env, const char* const* relative, const char* bui
   }
   if (access(build, R_OK) == 0) return build;
   return install;
-}
-
-int Connect(const std::string& address) {
-  struct sockaddr_un sa = {};
-  sa.sun_family = AF_UNIX;
-  memcpy(sa.sun_path, address.c_str(), address.size());
-  sa.sun_path[0] = '\0';
-  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  if (connect(fd, reinterpret_cast<struct sockaddr*>(&sa),
-              static_cast<socklen_t>(offsetof(struct sockaddr_un, sun_path) + address.size())) !=
-      0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-int Call(int sock, const Request& req, Reply* reply) {
-  if (SendPacket(sock, &req, sizeof(req), -1) != 0) return -EPIPE;
-  int fd;
-  long n = RecvPacket(sock, reply, sizeof(*reply), &fd);
-  if (fd >= 0) close(fd);
-  return n == static_cast<long>(sizeof(*reply)) ? reply->status : -ECONNRESET;
 }
 
 pid_t child_pid = 0;
@@ -206,44 +181,26 @@ int main(int argc, char** argv) {
       Locate("LIBSHM_PRELOAD", kPreloadRel, LIBSHM_BUILD_PRELOAD_PATH, LIBSHM_INSTALL_PRELOAD_PATH);
 
   // Start the helper on a listening socket we made, so connecting cannot race it.
-  struct sockaddr_un sa = {};
-  sa.sun_family = AF_UNIX;
-  memcpy(sa.sun_path, address.c_str(), address.size());
-  sa.sun_path[0] = '\0';
-  int lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (lfd < 0 ||
-      bind(lfd, reinterpret_cast<struct sockaddr*>(&sa),
-           static_cast<socklen_t>(offsetof(struct sockaddr_un, sun_path) + address.size())) != 0 ||
-      listen(lfd, 128) != 0) {
-    perror("shmrun: socket");
+  int lfd = ListenSession(address.c_str());
+  if (lfd < 0) {
+    fprintf(stderr, "shmrun: cannot listen on %s: %s\n", address.c_str(), strerror(-lfd));
     return 1;
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, lfd, 3);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
-  char arg0[] = "shmd", arg1[] = "--listen-fd=3", arg2[] = "--detach";
-  char* hargv[] = {arg0, arg1, arg2, nullptr};
-  pid_t hpid;
-  int rc = posix_spawn(&hpid, helper.c_str(), &actions, &attr, hargv, environ);
+  int rc = SpawnHelper(helper.c_str(), lfd, environ);
   close(lfd);
   if (rc != 0) {
-    fprintf(stderr, "shmrun: cannot start the helper %s: %s\n", helper.c_str(), strerror(rc));
+    fprintf(stderr, "shmrun: cannot start the helper %s: %s\n", helper.c_str(), strerror(-rc));
     return 1;
   }
-  int status;
-  waitpid(hpid, &status, 0);
 
   // Our own connection keeps the session open until CMD is done.
-  int owner = Connect(address);
+  int owner = ConnectSession(address.c_str());
   Request hello;
   hello.op = Op::kHello;
   hello.pid = getpid();
   snprintf(hello.text2, sizeof(hello.text2), "%s", key);
   Reply reply;
-  if (owner < 0 || Call(owner, hello, &reply) != 0) {
+  if (owner < 0 || CallHelper(owner, hello, &reply, -1, nullptr) != 0) {
     fprintf(stderr, "shmrun: the helper did not start (see its message above)\n");
     return 1;
   }
@@ -283,12 +240,13 @@ int main(int argc, char** argv) {
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) {
     sigaction(sig, &sa_fwd, nullptr);
   }
+  int status = 0;
   while (waitpid(child_pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (stats) {
     Request req;
     req.op = Op::kStats;
-    if (Call(owner, req, &reply) == 0) {
+    if (CallHelper(owner, req, &reply, -1, nullptr) == 0) {
       if (stats_file != nullptr) {
         FILE* f = fopen(stats_file, "w");
         if (f != nullptr) {

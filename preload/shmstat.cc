@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +21,7 @@
 #include <vector>
 
 #include "protocol.h"
+#include "session_socket.h"
 
 namespace {
 
@@ -66,29 +66,8 @@ std::vector<std::string> FindSessions() {
   return out;
 }
 
-int Connect(const std::string& address) {
-  std::string a = address.substr(0, address.find('#'));
-  struct sockaddr_un sa = {};
-  sa.sun_family = AF_UNIX;
-  if (a.empty() || a.size() >= sizeof(sa.sun_path)) return -1;
-  memcpy(sa.sun_path, a.c_str(), a.size());
-  if (a[0] == '@') sa.sun_path[0] = '\0';
-  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  if (connect(fd, reinterpret_cast<struct sockaddr*>(&sa),
-              static_cast<socklen_t>(offsetof(struct sockaddr_un, sun_path) + a.size())) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 int Call(int sock, const Request& req, Reply* reply) {
-  if (SendPacket(sock, &req, sizeof(req), -1) != 0) return -EPIPE;
-  int fd;
-  long n = RecvPacket(sock, reply, sizeof(*reply), &fd);
-  if (fd >= 0) close(fd);
-  return n == static_cast<long>(sizeof(*reply)) ? reply->status : -ECONNRESET;
+  return CallHelper(sock, req, reply, -1, nullptr);
 }
 
 bool Take(int sock, Sample* s) {
@@ -243,9 +222,9 @@ int main(int argc, char** argv) {
     }
     session = found[0];
   }
-  int sock = Connect(session);
+  int sock = ConnectSession(session.c_str());
   if (sock < 0) {
-    fprintf(stderr, "shmstat: cannot connect to %s: %s\n", session.c_str(), strerror(errno));
+    fprintf(stderr, "shmstat: cannot connect to %s: %s\n", session.c_str(), strerror(-sock));
     return 1;
   }
   Request hello;

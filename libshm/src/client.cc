@@ -7,13 +7,11 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -23,6 +21,7 @@
 
 #include "engine.h"
 #include "log.h"
+#include "session_socket.h"
 #include "sys/syscalls.h"
 #include "uffd.h"
 
@@ -33,16 +32,6 @@ namespace {
 
 constexpr int kAllowedMapFlags = MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED | MAP_FIXED_NOREPLACE |
                                  MAP_POPULATE | MAP_NORESERVE | MAP_LOCKED;
-
-socklen_t MakeAddress(const char* address, struct sockaddr_un* sa) {
-  memset(sa, 0, sizeof(*sa));
-  sa->sun_family = AF_UNIX;
-  size_t n = strlen(address);
-  if (n == 0 || n >= sizeof(sa->sun_path)) return 0;
-  memcpy(sa->sun_path, address, n);
-  if (address[0] == '@') sa->sun_path[0] = '\0';  // abstract namespace
-  return static_cast<socklen_t>(offsetof(struct sockaddr_un, sun_path) + n);
-}
 
 bool IsExecutable(const char* path) { return path[0] != '\0' && access(path, X_OK) == 0; }
 
@@ -95,21 +84,7 @@ ClientRuntime::ClientRuntime() {
 }
 
 int ClientRuntime::CallLocked(const Request& req, Reply* reply, int send_fd, int* recv_fd) {
-  if (sock_ < 0) return -ENOTCONN;
-  int rc = SendPacket(sock_, &req, sizeof(req), send_fd);
-  if (rc != 0) return rc;
-  int fd = -1;
-  long n = RecvPacket(sock_, reply, sizeof(*reply), &fd);
-  if (n != static_cast<long>(sizeof(*reply))) {
-    if (fd >= 0) close(fd);
-    return n < 0 ? static_cast<int>(n) : -ECONNRESET;
-  }
-  if (recv_fd != nullptr) {
-    *recv_fd = fd;
-  } else if (fd >= 0) {
-    close(fd);
-  }
-  return reply->status;
+  return CallHelper(sock_, req, reply, send_fd, recv_fd);
 }
 
 int ClientRuntime::StartHelperLocked(char* address, size_t len) {
@@ -117,15 +92,8 @@ int ClientRuntime::StartHelperLocked(char* address, size_t len) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   snprintf(address, len, "@libshm-%d-%lld", static_cast<int>(getpid()),
            static_cast<long long>(ts.tv_sec * 1000000000ll + ts.tv_nsec));
-  struct sockaddr_un sa;
-  socklen_t salen = MakeAddress(address, &sa);
-  int lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (lfd < 0) return -errno;
-  if (bind(lfd, reinterpret_cast<struct sockaddr*>(&sa), salen) != 0 || listen(lfd, 128) != 0) {
-    int e = errno;
-    close(lfd);
-    return -e;
-  }
+  int lfd = ListenSession(address);
+  if (lfd < 0) return lfd;
   if (strcmp(opts_.helper_mode, "thread") == 0) {
     // Tests: the same engine on a thread of this process.
     auto* engine = new (std::nothrow) Engine(opts_);
@@ -140,19 +108,10 @@ int ClientRuntime::StartHelperLocked(char* address, size_t len) {
     std::thread([engine] { engine->Run(); }).detach();
     return 0;
   }
-  // posix_spawn, never a bare fork inside mmap. The helper detaches itself
-  // (double fork) so it is never this program's child: a program that waits
-  // for all its children must not wait for the helper.
+  // A program that waits for all its children must not wait for the
+  // helper: SpawnHelper detaches it.
   char helper[4096];
   FindHelper(opts_, helper, sizeof(helper));
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, lfd, 3);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
-  char arg0[] = "shmd", arg1[] = "--listen-fd=3", arg2[] = "--detach";
-  char* argv[] = {arg0, arg1, arg2, nullptr};
   // The helper gets our LIBSHM_* settings but not the preload shim.
   char* env[1024];
   size_t n = 0;
@@ -160,32 +119,18 @@ int ClientRuntime::StartHelperLocked(char* address, size_t len) {
     if (strncmp(*e, "LD_PRELOAD=", 11) != 0) env[n++] = *e;
   }
   env[n] = nullptr;
-  pid_t pid;
-  int rc = posix_spawn(&pid, helper, &actions, &attr, argv, env);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
+  int rc = SpawnHelper(helper, lfd, env);
   close(lfd);
   if (rc != 0) {
-    LIBSHM_LOG_ERROR("cannot start the helper %s: %s", helper, strerror(rc));
-    return -rc;
-  }
-  int status;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    LIBSHM_LOG_ERROR("cannot start the helper %s: %s", helper, strerror(-rc));
+    return rc;
   }
   return 0;
 }
 
 int ClientRuntime::ConnectLocked(const char* address) {
-  struct sockaddr_un sa;
-  socklen_t salen = MakeAddress(address, &sa);
-  if (salen == 0) return -EINVAL;
-  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -errno;
-  if (connect(fd, reinterpret_cast<struct sockaddr*>(&sa), salen) != 0) {
-    int e = errno;
-    close(fd);
-    return -e;
-  }
+  int fd = ConnectSession(address);
+  if (fd < 0) return fd;
   sock_ = fd;
   return 0;
 }

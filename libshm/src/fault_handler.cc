@@ -12,23 +12,17 @@
 //   loop iteration (inodes are freed only in CollectInodes).
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 
+#include "clock.h"
 #include "engine.h"
 #include "log.h"
 #include "uffd.h"
 
 namespace libshm::internal {
 namespace {
-
-uint64_t NowNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 constexpr size_t kMessagesPerRead = 64;
 
@@ -118,7 +112,7 @@ void Engine::HandleEvent(Client& c, const uffd_msg& msg) {
 }
 
 void Engine::HandleFault(Client& c, const uffd_msg& msg) {
-  uint64_t t0 = NowNs();
+  uint64_t t0 = MonotonicNs();
   uintptr_t addr = msg.arg.pagefault.address & ~static_cast<uintptr_t>(kPageSize - 1);
   uint64_t flags = msg.arg.pagefault.flags;
   if (c.pid == 0) LearnPid(c, static_cast<pid_t>(msg.arg.pagefault.feat.ptid));
@@ -127,7 +121,7 @@ void Engine::HandleFault(Client& c, const uffd_msg& msg) {
   } else {
     FillMissing(c, addr, (flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0);
   }
-  fault_latency_.Record(NowNs() - t0);
+  fault_latency_.Record(MonotonicNs() - t0);
 }
 
 void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {

@@ -16,24 +16,15 @@
 // MADV_DONTNEED) and no extra registration mode.
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 
 #include <algorithm>
 
+#include "clock.h"
 #include "engine.h"
 #include "log.h"
 #include "uffd.h"
 
 namespace libshm::internal {
-namespace {
-
-uint64_t MonotonicNs() {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
-
-}  // namespace
 
 bool Engine::SamplingEnabled() const {
   return opts_.sample_rate > 0 && (policy_.ops()->access_info & LIBSHM_ACCESS_SAMPLED) != 0;

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <time.h>
 
+#include "clock.h"
+
 namespace libshm::internal {
 
 TraceLog::~TraceLog() { Close(); }
@@ -23,11 +25,7 @@ int TraceLog::Open(const char* path, uint64_t limit_pages, const char* policy) {
 
 void TraceLog::Record(char event, uint32_t region, uint64_t page, char flag) {
   if (file_ == nullptr) return;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  fprintf(file_, "%c %llu %u %llu %c\n", event,
-          static_cast<unsigned long long>(ts.tv_sec) * 1000000000ull +
-              static_cast<unsigned long long>(ts.tv_nsec),
+  fprintf(file_, "%c %llu %u %llu %c\n", event, static_cast<unsigned long long>(MonotonicNs()),
           region, static_cast<unsigned long long>(page), flag);
 }
 

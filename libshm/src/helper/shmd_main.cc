@@ -18,6 +18,7 @@
 #include "engine.h"
 #include "log.h"
 #include "probe.h"
+#include "session_socket.h"
 #include "stats.h"
 
 extern char** environ;
@@ -38,24 +39,6 @@ void Usage(FILE* out) {
 
 void WriteToFile(void* f, const char* s) { fputs(s, static_cast<FILE*>(f)); }
 
-int ListenOn(const char* address) {
-  struct sockaddr_un sa = {};
-  sa.sun_family = AF_UNIX;
-  size_t n = strlen(address);
-  if (n == 0 || n >= sizeof(sa.sun_path)) return -1;
-  memcpy(sa.sun_path, address, n);
-  if (address[0] == '@') sa.sun_path[0] = '\0';
-  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  if (bind(fd, reinterpret_cast<struct sockaddr*>(&sa),
-           static_cast<socklen_t>(offsetof(struct sockaddr_un, sun_path) + n)) != 0 ||
-      listen(fd, 128) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -68,9 +51,9 @@ int main(int argc, char** argv) {
     } else if (strncmp(argv[i], "--listen-fd=", 12) == 0) {
       listen_fd = atoi(argv[i] + 12);
     } else if (strncmp(argv[i], "--listen=", 9) == 0) {
-      listen_fd = ListenOn(argv[i] + 9);
+      listen_fd = ListenSession(argv[i] + 9);
       if (listen_fd < 0) {
-        fprintf(stderr, "shmd: cannot listen on %s: %s\n", argv[i] + 9, strerror(errno));
+        fprintf(stderr, "shmd: cannot listen on %s: %s\n", argv[i] + 9, strerror(-listen_fd));
         return 1;
       }
     } else if (strcmp(argv[i], "--detach") == 0) {

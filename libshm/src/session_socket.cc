@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: MIT
+#include "session_socket.h"
+
+#include <errno.h>
+#include <spawn.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace libshm::internal {
+
+socklen_t SessionAddress(const char* address, struct sockaddr_un* sa) {
+  memset(sa, 0, sizeof(*sa));
+  sa->sun_family = AF_UNIX;
+  const char* hash = strchr(address, '#');
+  size_t n = hash != nullptr ? static_cast<size_t>(hash - address) : strlen(address);
+  if (n == 0 || n >= sizeof(sa->sun_path)) return 0;
+  memcpy(sa->sun_path, address, n);
+  if (address[0] == '@') sa->sun_path[0] = '\0';  // abstract namespace
+  return static_cast<socklen_t>(offsetof(struct sockaddr_un, sun_path) + n);
+}
+
+int ListenSession(const char* address) {
+  struct sockaddr_un sa;
+  socklen_t len = SessionAddress(address, &sa);
+  if (len == 0) return -EINVAL;
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  if (bind(fd, reinterpret_cast<struct sockaddr*>(&sa), len) != 0 || listen(fd, 128) != 0) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  return fd;
+}
+
+int ConnectSession(const char* address) {
+  struct sockaddr_un sa;
+  socklen_t len = SessionAddress(address, &sa);
+  if (len == 0) return -EINVAL;
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  if (connect(fd, reinterpret_cast<struct sockaddr*>(&sa), len) != 0) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  return fd;
+}
+
+int CallHelper(int sock, const Request& req, Reply* reply, int send_fd, int* recv_fd) {
+  if (recv_fd != nullptr) *recv_fd = -1;
+  if (sock < 0) return -ENOTCONN;
+  int rc = SendPacket(sock, &req, sizeof(req), send_fd);
+  if (rc != 0) return rc;
+  int fd = -1;
+  long n = RecvPacket(sock, reply, sizeof(*reply), &fd);
+  if (n != static_cast<long>(sizeof(*reply))) {
+    if (fd >= 0) close(fd);
+    return n < 0 ? static_cast<int>(n) : -ECONNRESET;
+  }
+  if (recv_fd != nullptr) {
+    *recv_fd = fd;
+  } else if (fd >= 0) {
+    close(fd);
+  }
+  return reply->status;
+}
+
+int SpawnHelper(const char* path, int listen_fd, char* const* envp) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, listen_fd, 3);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  // Its own session: terminal signals go to the program, not to its helper.
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+  char arg0[] = "shmd", arg1[] = "--listen-fd=3", arg2[] = "--detach";
+  char* argv[] = {arg0, arg1, arg2, nullptr};
+  pid_t pid;
+  int rc = posix_spawn(&pid, path, &actions, &attr, argv, envp);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) return -rc;
+  // The first shmd forks the real helper and exits at once (--detach).
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return 0;
+}
+
+}  // namespace libshm::internal
