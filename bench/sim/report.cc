@@ -66,9 +66,12 @@ void PrintLine(const TraceReport& r, const Row& row, std::FILE* out) {
                  static_cast<unsigned long long>(row.sampling_faults));
   }
   if (r.recorded.present) {
-    std::fprintf(out, " recorded_policy=%s recorded_faults=%llu recorded_writebacks=%llu",
+    std::fprintf(out,
+                 " recorded_policy=%s recorded_faults=%llu recorded_fills=%llu "
+                 "recorded_writebacks=%llu",
                  r.recorded.policy.empty() ? "?" : r.recorded.policy.c_str(),
                  static_cast<unsigned long long>(r.recorded.faults),
+                 static_cast<unsigned long long>(r.recorded.fills),
                  static_cast<unsigned long long>(r.recorded.writebacks));
   }
   std::fprintf(out, "\n");
@@ -80,11 +83,12 @@ void PrintTable(const TraceReport& r, std::FILE* out) {
                static_cast<unsigned long long>(r.distinct), r.writes.c_str());
   if (r.recorded.present) {
     std::fprintf(out,
-                 "recorded run: policy=%s limit_pages=%llu faults=%llu references=%llu "
-                 "evictions=%llu writebacks=%llu\n",
+                 "recorded run: policy=%s limit_pages=%llu faults=%llu fills=%llu "
+                 "references=%llu evictions=%llu writebacks=%llu\n",
                  r.recorded.policy.empty() ? "?" : r.recorded.policy.c_str(),
                  static_cast<unsigned long long>(r.recorded.limit_pages),
                  static_cast<unsigned long long>(r.recorded.faults),
+                 static_cast<unsigned long long>(r.recorded.fills),
                  static_cast<unsigned long long>(r.recorded.references),
                  static_cast<unsigned long long>(r.recorded.evictions),
                  static_cast<unsigned long long>(r.recorded.writebacks));
@@ -136,10 +140,12 @@ void PrintJson(const std::vector<TraceReport>& reports, std::FILE* out) {
     if (r.recorded.present) {
       std::fprintf(out,
                    ",\n   \"recorded\": {\"policy\": %s, \"limit_pages\": %llu, \"faults\": %llu, "
-                   "\"references\": %llu, \"evictions\": %llu, \"writebacks\": %llu}",
+                   "\"fills\": %llu, \"references\": %llu, \"evictions\": %llu, "
+                   "\"writebacks\": %llu}",
                    JsonString(r.recorded.policy).c_str(),
                    static_cast<unsigned long long>(r.recorded.limit_pages),
                    static_cast<unsigned long long>(r.recorded.faults),
+                   static_cast<unsigned long long>(r.recorded.fills),
                    static_cast<unsigned long long>(r.recorded.references),
                    static_cast<unsigned long long>(r.recorded.evictions),
                    static_cast<unsigned long long>(r.recorded.writebacks));

@@ -157,10 +157,11 @@ void ParseLiveHeader(std::string_view line, RecordedRun* run) {
   }
 }
 
-// Live-recorded trace: "EVENT TIME_NS REGION PAGE FLAG" per line. F (fault)
-// and R (reference) lines are the replayed stream; E (eviction) and D
-// (discard) lines describe what the recording run did. Unknown event
-// letters are skipped so that newer runtimes can add events.
+// Live-recorded trace: "EVENT TIME_NS REGION PAGE FLAG" per line. F (fault),
+// P (filled ahead of a fault) and R (reference) lines are the replayed
+// stream; E (eviction) and D (discard) lines describe what the recording run
+// did. Unknown event letters are skipped so that newer runtimes can add
+// events.
 bool ParseLive(const std::string& path, std::string_view data, Trace* trace, std::string* error) {
   TraceBuilder builder(trace);
   trace->has_writes = true;
@@ -173,7 +174,9 @@ bool ParseLive(const std::string& path, std::string_view data, Trace* trace, std
     }
     std::string_view event = NextField(&line);
     if (event.empty() || event[0] == '#') return true;
-    if (event != "F" && event != "R" && event != "E" && event != "D") return true;
+    if (event.size() != 1 || std::string_view("FPRED").find(event[0]) == std::string_view::npos) {
+      return true;
+    }
     std::string_view time = NextField(&line);
     std::string_view region = NextField(&line);
     std::string_view page = NextField(&line);
@@ -198,7 +201,7 @@ bool ParseLive(const std::string& path, std::string_view data, Trace* trace, std
       *error = LineError(path, line_no, "expected r or w, got '" + std::string(flag) + "'");
       return false;
     }
-    (event == "F" ? run.faults : run.references)++;
+    (event == "F" ? run.faults : event == "P" ? run.fills : run.references)++;
     if (!builder.Add(key, flag == "w")) {
       *error = LineError(path, line_no, kTooLarge);
       return false;

@@ -24,6 +24,7 @@ struct RecordedRun {
   std::string policy;
   uint64_t limit_pages = 0;
   uint64_t faults = 0;
+  uint64_t fills = 0;  // pages made resident ahead of a fault (P)
   uint64_t references = 0;
   uint64_t evictions = 0;
   uint64_t writebacks = 0;  // dirty evictions

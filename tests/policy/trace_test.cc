@@ -153,6 +153,7 @@ TEST_F(TraceTest, LiveRecordingReplaysFaultsAndReferences) {
       "F 110 1 1 w\n"
       "R 120 1 0 w\n"
       "F 130 2 0 r\n"
+      "P 130 2 1 r\n"
       "E 131 1 1 d\n"
       "X 132 future event that readers skip\n"
       "E 140 1 0 c\n"
@@ -161,13 +162,14 @@ TEST_F(TraceTest, LiveRecordingReplaysFaultsAndReferences) {
   Trace t;
   std::string error;
   ASSERT_TRUE(LoadTrace(Write("live.trace", live), &t, &error)) << error;
-  EXPECT_EQ(t.refs.size(), 5u);
-  EXPECT_EQ(t.distinct(), 3u);  // (1,0), (1,1), (2,0)
-  EXPECT_EQ(Writes(t), (std::vector<bool>{false, true, true, false, false}));
+  EXPECT_EQ(t.refs.size(), 6u);
+  EXPECT_EQ(t.distinct(), 4u);  // (1,0), (1,1), (2,0), (2,1)
+  EXPECT_EQ(Writes(t), (std::vector<bool>{false, true, true, false, false, false}));
   EXPECT_TRUE(t.recorded.present);
   EXPECT_EQ(t.recorded.policy, "clock");
   EXPECT_EQ(t.recorded.limit_pages, 2u);
   EXPECT_EQ(t.recorded.faults, 4u);
+  EXPECT_EQ(t.recorded.fills, 1u);
   EXPECT_EQ(t.recorded.references, 1u);
   EXPECT_EQ(t.recorded.evictions, 2u);
   EXPECT_EQ(t.recorded.writebacks, 1u);
