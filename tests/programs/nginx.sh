@@ -38,6 +38,7 @@ print(*(x.getsockname()[1] for x in s))')
 master_pid() { cat "$T/nginx.pid" 2>/dev/null || true; }
 cleanup() {
   local rc=$? pid
+  set +e
   pid=$(master_pid)
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid" 2>/dev/null || true

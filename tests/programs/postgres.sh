@@ -27,6 +27,7 @@ SHMRUN_PID=
 
 cleanup() {
   local rc=$?
+  set +e
   if [ -n "$SHMRUN_PID" ] && kill -0 "$SHMRUN_PID" 2>/dev/null; then
     runuser -u postgres -- "$BIN/pg_ctl" -D "$T/data" stop -m immediate -w -t 30 >/dev/null 2>&1 || true
     # shmrun exits with postgres; if it does not, end it and its child.

@@ -16,7 +16,15 @@ require_cmd stress-ng stress-ng
 LIMIT=${STRESS_NG_LIMIT:-1M}
 T=$(mktemp -d /tmp/libshm-stress-ng.XXXXXX)
 chmod 755 "$T"
-trap '[ -n "${SAMPLER:-}" ] && kill "$SAMPLER" 2>/dev/null; rm -rf "$T"' EXIT
+SAMPLER=
+cleanup() {
+  local rc=$?
+  set +e
+  if [ -n "$SAMPLER" ]; then kill "$SAMPLER" 2>/dev/null || true; fi
+  rm -rf "$T"
+  exit "$rc"
+}
+trap cleanup EXIT
 cd "$T"   # stress-ng's scratch files
 
 args=()
