@@ -270,6 +270,10 @@ TEST_F(Shim, SystemChildrenOnlyExec) {
 }
 
 TEST_F(Shim, DlopenDeepbindPluginsStillGetManagedMemory) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // The sanitizer's own dlopen, preloaded before the shim, refuses DEEPBIND.
+  GTEST_SKIP() << "sanitizer runtimes reject RTLD_DEEPBIND (google/sanitizers#611)";
+#endif
   void* h = dlopen(LIBSHM_DEEPBIND_PLUGIN, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
   ASSERT_NE(h, nullptr) << dlerror();
   auto map = reinterpret_cast<void* (*)(size_t)>(dlsym(h, "plugin_map_shared"));
