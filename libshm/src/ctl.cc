@@ -43,6 +43,10 @@ libshm_stats_t Engine::Snapshot() const {
     s.dirty_bytes += inode->CountState(PageState::kDirty) * kPageSize;
     s.swapped_bytes += inode->CountState(PageState::kSwapped) * kPageSize;
   }
+  // A sampled page is still dirty if it was before: only its copy moved.
+  for (const auto& [key, sample] : samples_) {
+    s.dirty_bytes += sample.before == PageState::kDirty ? kPageSize : 0;
+  }
   s.swap_reserved_bytes = swap_.reserved_pages() * kPageSize;
   s.fault_ns_p50 = fault_latency_.Percentile(50);
   s.fault_ns_p99 = fault_latency_.Percentile(99);

@@ -467,6 +467,10 @@ int Engine::HandleRegionInfo(const Request& req, Reply* reply) {
   for (uint64_t p = 0; p < inode.pages(); p++) resident += IsHeld(inode.state(p));
   info.resident_bytes = resident * kPageSize;
   info.dirty_bytes = inode.CountState(PageState::kDirty) * kPageSize;
+  for (const auto& [key, sample] : samples_) {
+    bool mine = static_cast<uint32_t>(key >> 36) == Region(inode);
+    info.dirty_bytes += mine && sample.before == PageState::kDirty ? kPageSize : 0;
+  }
   info.swapped_bytes = inode.CountState(PageState::kSwapped) * kPageSize;
   info.faults = inode.faults;
   info.swap_ins = inode.swap_ins;

@@ -14,6 +14,9 @@ class Msync : public ::testing::Test {
  protected:
   void SetUp() override {
     setenv("LIBSHM_LIMIT", "16M", 1);
+    // These tests count write-protect faults exactly; a sampled page would
+    // come back through a sampling fault instead.
+    setenv("LIBSHM_SAMPLE_RATE", "0", 1);
     ASSERT_EQ(libshm_map(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, 0, &mem_), 0);
     base_ = static_cast<char*>(mem_);
     for (size_t p = 0; p < kPages; p++) FillPage(base_ + p * kPage, p, 1);
