@@ -2,7 +2,8 @@
 // libshm_preload.so: the LD_PRELOAD shim. It forwards only: shared anonymous
 // mappings (MAP_SHARED|MAP_ANONYMOUS with any fd, MAP_SHARED of /dev/zero)
 // become managed regions; munmap/mremap/msync/madvise of them keep their
-// meaning; dlopen loses RTLD_DEEPBIND (so plugins such as php-fpm's opcache
+// meaning (remap_file_pages included: the kernel would map the memfd again,
+// unregistered); dlopen loses RTLD_DEEPBIND (so plugins such as php-fpm's opcache
 // still see this mmap). Everything else goes straight to the kernel.
 //
 // Rules (DESIGN.md invariant 7): never break the host program. No malloc
@@ -151,6 +152,14 @@ LIBSHM_EXPORT int madvise(void* addr, size_t len, int advice) {
     return SetErrnoInt(libshm_madvise(addr, len, advice));
   }
   return SetErrnoInt(sys::Madvise(addr, len, advice));
+}
+
+LIBSHM_EXPORT int remap_file_pages(void* addr, size_t size, int prot, size_t pgoff, int flags) {
+  if (ClientRuntime::Get().IsManaged(addr, size)) {
+    return SetErrnoInt(ClientRuntime::Get().RemapFilePages(addr, size, prot, pgoff, flags));
+  }
+  return SetErrnoInt(sys::Syscall(SYS_remap_file_pages, reinterpret_cast<long>(addr),
+                                  static_cast<long>(size), prot, static_cast<long>(pgoff), flags));
 }
 
 LIBSHM_EXPORT void* dlopen(const char* file, int flags) {

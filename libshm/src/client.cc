@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -305,7 +306,8 @@ int ClientRuntime::Map(void* hint, size_t length, int prot, int flags, void** ou
     return rc;
   }
   ForgetRangeLocked(static_cast<uintptr_t>(addr), static_cast<uintptr_t>(addr) + size);
-  ranges_[num_ranges_++] = {static_cast<uintptr_t>(addr), static_cast<uintptr_t>(addr) + size};
+  ranges_[num_ranges_++] = {static_cast<uintptr_t>(addr), static_cast<uintptr_t>(addr) + size,
+                            prot};
   ever_managed_.store(true, std::memory_order_release);
   if ((flags & (MAP_POPULATE | MAP_LOCKED)) && size <= opts_.limit) {
     sys::Madvise(reinterpret_cast<void*>(addr), size, MADV_POPULATE_READ);
@@ -322,8 +324,8 @@ void ClientRuntime::ForgetRangeLocked(uintptr_t start, uintptr_t end) {
       continue;
     }
     ranges_[i] = ranges_[--num_ranges_];
-    if (r.start < start) ranges_[num_ranges_++] = {r.start, start};
-    if (r.end > end && num_ranges_ < kMaxRanges) ranges_[num_ranges_++] = {end, r.end};
+    if (r.start < start) ranges_[num_ranges_++] = {r.start, start, r.prot};
+    if (r.end > end && num_ranges_ < kMaxRanges) ranges_[num_ranges_++] = {end, r.end, r.prot};
   }
 }
 
@@ -348,8 +350,62 @@ void ClientRuntime::NoteRemap(void* old_addr, size_t old_length, void* new_addr,
   uintptr_t o = reinterpret_cast<uintptr_t>(old_addr), n = reinterpret_cast<uintptr_t>(new_addr);
   auto round = [](size_t v) { return (v + kPageSize - 1) & ~(kPageSize - 1); };
   std::lock_guard<std::mutex> lock(mu_);
+  const Range* old = FindRangeLocked(o);
+  int prot = old != nullptr ? old->prot : PROT_READ | PROT_WRITE;
   ForgetRangeLocked(o, o + round(old_length));
-  if (num_ranges_ < kMaxRanges) ranges_[num_ranges_++] = {n, n + round(new_length)};
+  if (num_ranges_ < kMaxRanges) ranges_[num_ranges_++] = {n, n + round(new_length), prot};
+}
+
+const ClientRuntime::Range* ClientRuntime::FindRangeLocked(uintptr_t addr) const {
+  for (int i = 0; i < num_ranges_; i++) {
+    if (ranges_[i].start <= addr && addr < ranges_[i].end) return &ranges_[i];
+  }
+  return nullptr;
+}
+
+int ClientRuntime::RemapFilePages(void* addr, size_t size, int prot, size_t pgoff, int flags) {
+  uintptr_t start = reinterpret_cast<uintptr_t>(addr);
+  if (prot != 0 || (flags & ~MAP_NONBLOCK) != 0 || start % kPageSize != 0 || size == 0) {
+    return -EINVAL;
+  }
+  size = (size + kPageSize - 1) & ~(kPageSize - 1);
+  std::lock_guard<std::mutex> lock(mu_);
+  const Range* range = FindRangeLocked(start);
+  if (range == nullptr || start + size > range->end) return -EINVAL;
+  int vma_prot = range->prot;
+  Request req;
+  req.op = Op::kInodeFd;
+  req.a = start;
+  Reply reply;
+  int memfd = -1;
+  int rc = CallLocked(req, &reply, -1, &memfd);
+  if (rc != 0) return rc;
+  if (memfd < 0) return -EPROTO;
+  uint64_t inode = reply.a, pages = reply.b;
+  if (pgoff + size / kPageSize > pages) {
+    close(memfd);
+    return -EINVAL;  // the kernel would map past the end; keep the old mapping
+  }
+  // PROT_NONE until registered: a racing access gets SIGSEGV, never a zero
+  // page in the shared page cache (DESIGN.md invariant 1).
+  long mapped = sys::Mmap(addr, size, PROT_NONE, MAP_SHARED | MAP_FIXED, memfd,
+                          static_cast<off_t>(pgoff * kPageSize));
+  close(memfd);
+  if (sys::IsErr(mapped)) return static_cast<int>(mapped);
+  req = Request();
+  req.op = Op::kRegister;
+  req.a = inode;
+  req.b = start;
+  req.c = size;
+  req.d = pgoff;
+  rc = CallLocked(req, &reply, -1, nullptr);
+  if (rc != 0) {
+    // Cannot serve it: leave it inaccessible rather than unregistered.
+    LIBSHM_LOG_ERROR("remap_file_pages: cannot register the new mapping: %s", strerror(-rc));
+    return rc;
+  }
+  return static_cast<int>(
+      sys::Syscall(SYS_mprotect, static_cast<long>(start), static_cast<long>(size), vma_prot));
 }
 
 bool ClientRuntime::IsManaged(const void* addr, size_t length) {

@@ -40,6 +40,10 @@ class ClientRuntime {
   // The shim saw munmap/mremap of managed memory: keep the range list right.
   void NoteUnmap(void* addr, size_t length);
   void NoteRemap(void* old_addr, size_t old_length, void* new_addr, size_t new_length);
+  // remap_file_pages(2) on a managed region: the kernel would map the memfd
+  // again unregistered (evicted pages would read zeros); map it ourselves and
+  // register it. Returns 0 or -errno.
+  int RemapFilePages(void* addr, size_t size, int prot, size_t pgoff, int flags);
   int Stats(libshm_stats_t* out);
   int Ctl(const char* name, void* oldp, size_t* oldlenp, const void* newp, size_t newlen);
   const Options& options() const { return opts_; }
@@ -78,7 +82,9 @@ class ClientRuntime {
   static constexpr int kMaxRanges = 4096;
   struct Range {
     uintptr_t start, end;
+    int prot;
   };
+  const Range* FindRangeLocked(uintptr_t addr) const;
   Range ranges_[kMaxRanges];
   int num_ranges_ = 0;
   // Set once the process has mapped a managed region: until then the shim's

@@ -298,6 +298,17 @@ void Engine::HandleRequest(Client& c, const Request& req, int fd) {
     case Op::kRegionInfo:
       rc = HandleRegionInfo(req, &reply);
       break;
+    case Op::kInodeFd: {
+      // Only for a process that maps that inode already.
+      Vma* v = FindVma(c, req.a);
+      rc = v != nullptr && v->inode != nullptr ? 0 : -EINVAL;
+      if (rc == 0) {
+        reply_fd = v->inode->memfd();
+        reply.a = v->inode->id();
+        reply.b = v->inode->pages();
+      }
+      break;
+    }
     default:
       rc = -EINVAL;
       break;

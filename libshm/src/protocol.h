@@ -48,6 +48,9 @@ enum class Op : uint32_t {
   kUffdDevice,
   // One region's counters. a: index. Reply a: number of regions; text: RegionInfo.
   kRegionInfo,
+  // The memfd behind the caller's managed mapping at address a (to map more
+  // of it: remap_file_pages). Reply fd: the memfd; a: inode id; b: its pages.
+  kInodeFd,
 };
 
 // kHello flags.

@@ -219,6 +219,32 @@ TEST_F(Shim, MremapOfAManagedRegionKeepsDataAndManagement) {
   EXPECT_FALSE(Managed(q + 2 * kLimit));
 }
 
+TEST_F(Shim, RemapFilePagesOfEvictedPagesKeepsTheirData) {
+  // The kernel does remap_file_pages as a new mmap of the same file; for a
+  // managed region that mapping must be registered too, or evicted pages
+  // would read zeros (found with stress-ng --remap).
+  const size_t n = 64;
+  char* p = static_cast<char*>(
+      mmap(nullptr, n * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  for (size_t i = 0; i < n; i++) memset(p + i * kPage, static_cast<int>(i + 1), kPage);
+  EvictAll();
+  for (size_t i = 0; i < n; i++) {  // reverse the pages
+    ASSERT_EQ(remap_file_pages(p + i * kPage, kPage, 0, n - 1 - i, 0), 0) << strerror(errno);
+  }
+  for (size_t i = 0; i < n; i++) ASSERT_EQ(p[i * kPage], static_cast<char>(n - i)) << i;
+  // The remapped pages are still tracked: written, evicted, read back.
+  p[0] = 'w';
+  EvictAll();
+  EXPECT_EQ(p[0], 'w');
+  EXPECT_EQ(p[kPage], static_cast<char>(n - 1));
+  errno = 0;
+  EXPECT_EQ(remap_file_pages(p, kPage, PROT_READ, 0, 0), -1);  // prot must be 0
+  EXPECT_EQ(errno, EINVAL);
+  EXPECT_EQ(remap_file_pages(p, kPage, 0, n, 0), -1);  // past the end of the region
+  EXPECT_EQ(errno, EINVAL);
+}
+
 TEST_F(Shim, MsyncAndMadviseRemoveKeepTheirMeaning) {
   char* p = static_cast<char*>(
       mmap(nullptr, 64 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
