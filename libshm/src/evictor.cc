@@ -10,6 +10,7 @@
 //      as MISSING and is served from swap.
 // Nothing else runs on the engine thread in between, so no fill can race.
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -32,6 +33,23 @@ void ForOverlap(const Vma& v, const Inode& inode, uint64_t p0, uint64_t p1, F f)
   uint64_t a = std::max(p0, vp0), b = std::min(p1, vp1);
   if (a >= b) return;
   f(v.start + (a - vp0) * kPageSize, (b - a) * kPageSize);
+}
+
+// True if /proc/<pid>/maps shows memfd inode `ino` mapped at `addr`.
+bool MapsInodeAt(pid_t pid, uintptr_t addr, uint64_t ino) {
+  char path[64], line[512];
+  snprintf(path, sizeof(path), "/proc/%d/maps", static_cast<int>(pid));
+  FILE* f = fopen(path, "re");
+  if (f == nullptr) return false;
+  bool found = false;
+  while (!found && fgets(line, sizeof(line), f) != nullptr) {
+    unsigned long start, end, inode;
+    if (sscanf(line, "%lx-%lx %*s %*x %*x:%*x %lu", &start, &end, &inode) == 3) {
+      found = start <= addr && addr < end && inode == ino;
+    }
+  }
+  fclose(f);
+  return found;
 }
 
 }  // namespace
@@ -133,25 +151,47 @@ int Engine::ProtectEverywhere(Inode& inode, uint64_t p0, uint64_t p1) {
   // about 10 ms in all.
   for (int attempt = 0; attempt < 200; attempt++) {
     Client* pending = nullptr;
+    Client* vanished = nullptr;  // ENOENT: no registered mapping there any more
+    uintptr_t vanished_at = 0;
+    size_t vanished_len = 0;
     int err = 0;
     for (auto& [id, cp] : clients_) {
       Client& c = *cp;
       if (c.dead || c.uffd < 0) continue;
       for (const Vma& v : c.vmas) {
         ForOverlap(v, inode, p0, p1, [&](uintptr_t addr, size_t len) {
-          if (pending != nullptr || err != 0) return;
+          if (pending != nullptr || vanished != nullptr || err != 0) return;
           int rc = UffdWriteProtect(c.uffd, addr, len, true);
           if (rc == -EAGAIN) {
             pending = &c;
           } else if (rc == -ESRCH) {
             MarkDead(c, "gone (protect)");
+          } else if (rc == -ENOENT) {
+            vanished = &c;
+            vanished_at = addr;
+            vanished_len = len;
           } else if (rc != 0) {
             err = rc;
           }
         });
-        if (pending != nullptr || err != 0 || c.dead) break;
+        if (pending != nullptr || vanished != nullptr || err != 0 || c.dead) break;
       }
-      if (pending != nullptr || err != 0) break;
+      if (pending != nullptr || vanished != nullptr || err != 0) break;
+    }
+    if (vanished != nullptr) {
+      // The mapping went away without an UNMAP event. If the process does not
+      // map the inode there any more, forget that piece and go on; if it does
+      // (mapped again, unregistered), the page cannot be protected there, so
+      // it must not be evicted.
+      if (MapsInodeAt(vanished->pid, vanished_at, inode.id())) {
+        LIBSHM_LOG_WARN("pid %d maps region %llu at %lx unregistered: its pages stay resident",
+                        static_cast<int>(vanished->pid),
+                        static_cast<unsigned long long>(inode.id()),
+                        static_cast<unsigned long>(vanished_at));
+        return -ENOENT;
+      }
+      OnUnmap(*vanished, vanished_at, vanished_at + vanished_len);
+      continue;
     }
     if (err != 0) {
       LIBSHM_LOG_ERROR("write-protect for eviction: %s", strerror(-err));

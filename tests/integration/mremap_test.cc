@@ -4,6 +4,7 @@
 // steps on the kernel's own MAP_SHARED|MAP_ANONYMOUS and compares.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/syscall.h>
 
 #include <functional>
 
@@ -141,6 +142,23 @@ TEST_P(Remap, RawRemoveOfResidentPagesReadsZero) {
   Evict();
   for (size_t i = 0; i < 4 * kPage; i++) ASSERT_EQ(a[i], 0) << i;
   for (size_t p = 4; p < kPages; p++) ASSERT_TRUE(CheckPage(a + p * kPage, p, 8)) << p;
+}
+
+// A mapping of a region's memfd that bypassed libshm (here a raw
+// remap_file_pages syscall, which maps the memfd again, unregistered) cannot
+// be write-protected: its pages must stay resident, never be evicted to come
+// back as zeros through it.
+TEST(RemapRaw, UnregisteredRemappingKeepsItsPagesResident) {
+  setenv("LIBSHM_LIMIT", "4M", 1);
+  char* p;
+  ASSERT_EQ(
+      libshm_map(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, 0, reinterpret_cast<void**>(&p)),
+      0);
+  for (size_t i = 0; i < kPages; i++) FillPage(p + i * kPage, i, 9);
+  ASSERT_EQ(syscall(SYS_remap_file_pages, p, 4 * kPage, 0, 0, 0), 0);
+  EvictAll();
+  for (size_t i = 0; i < 4; i++) ASSERT_TRUE(CheckPage(p + i * kPage, i, 9)) << i;
+  for (size_t i = 4; i < kPages; i++) ASSERT_TRUE(CheckPage(p + i * kPage, i, 9)) << i;
 }
 
 INSTANTIATE_TEST_SUITE_P(KernelAndLibshm, Remap, ::testing::Values(false, true),
