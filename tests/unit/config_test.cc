@@ -111,5 +111,23 @@ TEST(OptionTable, EveryOptionHasNameFormAndDescription) {
   }
 }
 
+TEST(OptionTable, EveryOptionIsDocumentedInTheReadmeAndChangelog) {
+  for (const char* doc : {LIBSHM_README_PATH, LIBSHM_CHANGELOG_PATH}) {
+    FILE* f = fopen(doc, "r");
+    ASSERT_NE(f, nullptr) << doc;
+    std::string text;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0) text.append(buf, n);
+    fclose(f);
+    size_t count;
+    const OptionInfo* t = OptionTable(&count);
+    for (size_t i = 0; i < count; i++) {
+      EXPECT_NE(text.find(std::string("`") + t[i].env + "`"), std::string::npos)
+          << t[i].env << " is not in " << doc;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace libshm::internal
