@@ -41,14 +41,16 @@ void* ExtentSource::MapRegion(size_t size, size_t alignment) noexcept {
   {
     std::lock_guard<std::mutex> lock(mu_);
     int rc = 0;
-    if (num_regions_ == kMaxRegions) rc = -ENOMEM;
+    if (num_regions_ + maps_in_flight_ >= kMaxRegions) rc = -ENOMEM;
     if (max_bytes_ != 0 && (size > max_bytes_ || mapped_bytes_ > max_bytes_ - size)) rc = -ENOMEM;
     if (rc != 0) {
       last_map_error_.store(rc, std::memory_order_relaxed);
       return nullptr;
     }
-    // Counted before the map so that concurrent maps cannot pass the cap.
+    // Counted before the map so that concurrent maps can pass neither the
+    // cap nor the table's size.
     mapped_bytes_ += size;
+    maps_in_flight_++;
   }
   void* addr = nullptr;
   int rc;
@@ -76,6 +78,7 @@ void* ExtentSource::MapRegion(size_t size, size_t alignment) noexcept {
     }
   }
   std::lock_guard<std::mutex> lock(mu_);
+  maps_in_flight_--;
   if (rc != 0) {
     mapped_bytes_ -= size;
     last_map_error_.store(rc, std::memory_order_relaxed);

@@ -46,8 +46,10 @@ class ExtentSource {
     uintptr_t start;
     uintptr_t end;
   };
-  // Enough for any heap: jemalloc grows its regions geometrically.
-  static constexpr int kMaxRegions = 1024;
+  // Under opt.retain (jemalloc's default on Linux) jemalloc grows its
+  // regions geometrically and needs few; without it every extent is a
+  // region. libshm's client keeps at most 4096 ranges per process anyway.
+  static constexpr int kMaxRegions = 4096;
 
   static ExtentSource* From(extent_hooks_t* hooks) noexcept;
   static void* Alloc(extent_hooks_t* hooks, void* new_addr, size_t size, size_t alignment,
@@ -80,6 +82,7 @@ class ExtentSource {
   mutable std::mutex mu_;
   Region regions_[kMaxRegions];  // GUARDED_BY(mu_), sorted by start
   int num_regions_ = 0;          // GUARDED_BY(mu_)
+  int maps_in_flight_ = 0;       // GUARDED_BY(mu_), slots reserved by MapRegion
   size_t mapped_bytes_ = 0;      // GUARDED_BY(mu_), includes maps in flight
   std::atomic<uint64_t> purged_bytes_{0};
   std::atomic<int> last_map_error_{0};

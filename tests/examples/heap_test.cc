@@ -6,6 +6,7 @@
 #include "libshm/heap.h"
 
 #include <gtest/gtest.h>
+#include <jemalloc/jemalloc.h>
 
 #include <map>
 #include <thread>
@@ -202,10 +203,15 @@ TEST_F(HeapTest, CallocReallocAlignedAllocKeepMallocContracts) {
   ASSERT_NE(r, nullptr);
   EXPECT_TRUE(CheckObject(r, 3, 2400)) << "realloc lost the contents";
   EXPECT_EQ(libshm_heap_realloc(heap_, r, 0), nullptr);
-  void* a = libshm_heap_aligned_alloc(heap_, 1 << 16, 100);
-  ASSERT_NE(a, nullptr);
-  EXPECT_EQ(reinterpret_cast<uintptr_t>(a) % (1 << 16), 0u);
-  libshm_heap_free(heap_, a);
+  for (size_t alignment : {size_t{1} << 16, size_t{4} << 20}) {
+    void* a = libshm_heap_aligned_alloc(heap_, alignment, alignment);
+    ASSERT_NE(a, nullptr) << alignment;
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(a) % alignment, 0u);
+    EXPECT_EQ(libshm_is_managed(a), 1);
+    FillObject(a, 9, alignment);
+    EXPECT_TRUE(CheckObject(a, 9, alignment));
+    libshm_heap_free(heap_, a);
+  }
   void* m = libshm_heap_realloc(heap_, nullptr, 10);
   EXPECT_NE(m, nullptr);
   libshm_heap_free(heap_, m);
@@ -227,6 +233,54 @@ TEST_F(HeapTest, CallocReallocAlignedAllocKeepMallocContracts) {
   small.size = 8;
   EXPECT_EQ(libshm_heap_stats(heap_, &small), -EINVAL);
   EXPECT_EQ(HeapStats().allocated_bytes, 0u);
+}
+
+// jemalloc 5.3 asks the hooks only for page-aligned extents in every
+// configuration tried, so the hook contract is checked by calling the
+// arena's hooks directly, as jemalloc would.
+TEST_F(HeapTest, ExtentHooksKeepJemallocsContract) {
+  const unsigned arena = HeapStats().arena;
+  char name[64];
+  snprintf(name, sizeof(name), "arena.%u.extent_hooks", arena);
+  extent_hooks_t* hooks = nullptr;
+  size_t len = sizeof(hooks);
+  ASSERT_EQ(mallctl(name, &hooks, &len, nullptr, 0), 0);
+  constexpr size_t kAlign = 4 * kMiB;
+  bool zero = false, commit = false;
+  auto* p = static_cast<char*>(hooks->alloc(hooks, nullptr, kAlign, kAlign, &zero, &commit, arena));
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % kAlign, 0u);
+  EXPECT_TRUE(zero && commit);
+  EXPECT_EQ(libshm_is_managed(p), 1);
+  // No growth in place: a region cannot grow.
+  EXPECT_EQ(hooks->alloc(hooks, p + kAlign, kPage, kPage, &zero, &commit, arena), nullptr);
+  // Splits and merges inside one region are fine; merges across two are not.
+  auto* q = static_cast<char*>(hooks->alloc(hooks, nullptr, kPage, kPage, &zero, &commit, arena));
+  ASSERT_NE(q, nullptr);
+  EXPECT_FALSE(hooks->split(hooks, p, kAlign, kAlign / 2, kAlign / 2, true, arena));
+  EXPECT_FALSE(hooks->merge(hooks, p, kAlign / 2, p + kAlign / 2, kAlign / 2, true, arena));
+  EXPECT_TRUE(hooks->merge(hooks, p, kAlign, q, kPage, true, arena));
+  // Freed memory stays mapped (retained) and is purged by MADV_REMOVE.
+  EXPECT_TRUE(hooks->dalloc(hooks, q, kPage, true, arena));
+  EXPECT_TRUE(hooks->purge_lazy(hooks, p, kAlign, 0, kAlign, arena));
+  memset(p, 0x77, kAlign);
+  uint64_t purged = HeapStats().purged_bytes;
+  EXPECT_FALSE(hooks->purge_forced(hooks, p, kAlign, kMiB, kMiB, arena));
+  EXPECT_EQ(HeapStats().purged_bytes, purged + kMiB);
+  EXPECT_EQ(p[kMiB - 1], 0x77);
+  EXPECT_EQ(p[kMiB], 0);
+  EXPECT_EQ(p[2 * kMiB - 1], 0);
+  EXPECT_EQ(p[2 * kMiB], 0x77);
+  // A forked child may neither map nor discard.
+  int status = ForkAndWait([&] {
+    bool z, c;
+    if (hooks->alloc(hooks, nullptr, kPage, kPage, &z, &c, arena) != nullptr) return 1;
+    if (!hooks->purge_forced(hooks, p, kAlign, 0, kPage, arena)) return 2;
+    return p[0] == 0x77 ? 0 : 3;
+  });
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(p[0], 0x77);
 }
 
 TEST_F(HeapTest, AllocatorPutsStandardContainersInManagedMemory) {
