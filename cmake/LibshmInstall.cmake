@@ -1,6 +1,10 @@
 # SPDX-License-Identifier: MIT
 include(CMakePackageConfigHelpers)
-install(TARGETS libshm libshm_static EXPORT libshmTargets
+set(LIBSHM_INSTALL_TARGETS libshm libshm_static)
+if(TARGET libshm_heap)
+  list(APPEND LIBSHM_INSTALL_TARGETS libshm_heap)
+endif()
+install(TARGETS ${LIBSHM_INSTALL_TARGETS} EXPORT libshmTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

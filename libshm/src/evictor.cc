@@ -128,15 +128,19 @@ size_t Engine::EvictPages(Inode& inode, std::vector<uint64_t>& pages) {
       continue;
     }
     WakeEverywhere(inode, p0, p1);
+    uint64_t written = 0;
     for (uint64_t p = p0; p < p1; p++) {
       PageState s = inode.state(p);
-      // WriteBack left every page of the run zero or clean.
+      // WriteBack left every page of the run zero or clean; a dirty page that
+      // is clean now was written, one that is zero was not.
       LIBSHM_ASSERT(s == PageState::kZero || s == PageState::kClean);
+      bool wrote = was_dirty[p - p0] && s == PageState::kClean;
+      written += wrote;
       inode.set_state(p, s == PageState::kZero ? PageState::kEmpty : PageState::kSwapped);
-      if (trace_.enabled()) trace_.Record('E', Region(inode), p, was_dirty[p - p0] ? 'd' : 'c');
+      trace_.Record('E', Region(inode), p, wrote ? 'd' : 'c');
     }
     stats_.evictions += p1 - p0;
-    stats_.clean_evictions += p1 - p0 - dirty;
+    stats_.clean_evictions += p1 - p0 - written;
     resident_pages_ -= p1 - p0;
     evicted += p1 - p0;
     i = j;
@@ -228,10 +232,33 @@ int Engine::WriteBack(Inode& inode, uint64_t p0, uint64_t p1) {
     uint64_t b = a + 1;
     while (b < p1 && b - a < chunk && inode.state(b) == PageState::kDirty) b++;
     int rc = inode.ReadPages(a, b - a, io_buffer_.data());
-    if (rc == 0) {
-      ssize_t w = swap_.WritePages(inode.slot(a), io_buffer_.data(), b - a);
-      rc =
-          w == static_cast<ssize_t>((b - a) * kPageSize) ? 0 : (w < 0 ? static_cast<int>(w) : -EIO);
+    // A page that holds only zeros needs no slot: it becomes a zero page
+    // (clean, no I/O). This also drops the pages a write scan's fill-ahead
+    // made writable but the program never wrote.
+    for (uint64_t s = a; rc == 0 && s < b;) {
+      const char* page = io_buffer_.data() + (s - a) * kPageSize;
+      if (memcmp(page, zero_page_, kPageSize) == 0) {
+        inode.set_state(s, PageState::kZero);
+        policy_.SetDirty(Key(inode, s), false);
+        s++;
+        continue;
+      }
+      uint64_t e = s + 1;
+      while (e < b && memcmp(io_buffer_.data() + (e - a) * kPageSize, zero_page_, kPageSize) != 0) {
+        e++;
+      }
+      ssize_t w = swap_.WritePages(inode.slot(s), page, e - s);
+      if (w != static_cast<ssize_t>((e - s) * kPageSize)) rc = w < 0 ? static_cast<int>(w) : -EIO;
+      for (uint64_t p = s; rc == 0 && p < e; p++) {
+        inode.set_state(p, PageState::kClean);
+        policy_.SetDirty(Key(inode, p), false);
+      }
+      if (rc == 0) {
+        stats_.swap_outs += e - s;
+        inode.swap_outs += e - s;
+        stats_.writeback_bytes += (e - s) * kPageSize;
+      }
+      s = e;
     }
     if (rc != 0) {
       LIBSHM_LOG_ERROR("writeback of inode %llu pages %llu-%llu: %s",
@@ -240,13 +267,6 @@ int Engine::WriteBack(Inode& inode, uint64_t p0, uint64_t p1) {
                        strerror(-rc));
       return rc;
     }
-    for (uint64_t p = a; p < b; p++) {
-      inode.set_state(p, PageState::kClean);
-      policy_.SetDirty(Key(inode, p), false);
-    }
-    stats_.swap_outs += b - a;
-    inode.swap_outs += b - a;
-    stats_.writeback_bytes += (b - a) * kPageSize;
     a = b;
   }
   return 0;

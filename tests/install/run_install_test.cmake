@@ -8,6 +8,7 @@ if(rc)
   message(FATAL_ERROR "install failed: ${rc}")
 endif()
 foreach(f include/libshm/libshm.h include/libshm/libshm.hpp include/libshm/policy.h
+          include/libshm/heap.h include/libshm/segment.hpp
           libexec/libshm/shmd bin/shmrun bin/shmstat)
   if(NOT EXISTS ${prefix}/${f})
     message(FATAL_ERROR "not installed: ${f}")

@@ -176,6 +176,23 @@ TEST(FillAhead, SequentialScansFaultOncePerCluster) {
   EXPECT_EQ(Stat("swap_ins"), pages);
 }
 
+TEST(FillAhead, PagesFilledAheadButNeverWrittenCostNoSwap) {
+  setenv("LIBSHM_LIMIT", "64M", 1);
+  setenv("LIBSHM_SAMPLE_RATE", "0", 1);
+  const size_t size = 32 << 20, half = size / 2;
+  void* mem;
+  ASSERT_EQ(libshm_map(nullptr, size, PROT_READ | PROT_WRITE, 0, &mem), 0);
+  char* base = static_cast<char*>(mem);
+  for (size_t i = 0; i < half; i += kPage) memset(base + i, 1, kPage);  // a write scan, half way
+  EXPECT_GT(Stat("dirty_bytes"), half) << "fill-ahead ran past the last page written";
+  EvictAll();
+  // Only the pages written went to swap; the zeros filled ahead did not.
+  EXPECT_EQ(Stat("swap_outs"), half / kPage);
+  EXPECT_EQ(Stat("swapped_bytes"), half);
+  for (size_t i = half; i < size; i += kPage) ASSERT_EQ(base[i], 0) << i;
+  for (size_t i = 0; i < half; i += kPage) ASSERT_EQ(base[i], 1) << i;
+}
+
 TEST(FillAhead, RandomAccessFillsOnlyWhatItTouches) {
   setenv("LIBSHM_LIMIT", "64M", 1);
   const size_t size = 16 << 20, pages = size / kPage;
