@@ -140,6 +140,10 @@ void Print(const std::string& session, const Sample& s, const Sample& prev, bool
           Rate(r.faults, b->faults, secs), Rate(r.swap_ins, b->swap_ins, secs),
           Rate(r.swap_outs, b->swap_outs, secs));
     }
+    printf("], \"fault_us_hist\": [");
+    for (int i = 0; i < LIBSHM_FAULT_HIST_BUCKETS; i++) {
+      printf(i ? ", %llu" : "%llu", (unsigned long long)t.fault_us_hist[i]);
+    }
     printf("]}\n");
     fflush(stdout);
     return;
@@ -164,8 +168,14 @@ void Print(const std::string& session, const Sample& s, const Sample& prev, bool
          Size(t.resident_bytes).c_str(), Size(t.dirty_bytes).c_str(), Size(t.swapped_bytes).c_str(),
          "", Rate(t.faults, prev.stats.faults, secs), Rate(t.swap_ins, prev.stats.swap_ins, secs),
          Rate(t.swap_outs, prev.stats.swap_outs, secs));
-  printf("fault service p50 %.1f us  p99 %.1f us\n", static_cast<double>(t.fault_ns_p50) / 1000,
-         static_cast<double>(t.fault_ns_p99) / 1000);
+  printf("fault service p50 %.1f us  p99 %.1f us  histogram (us: faults):",
+         static_cast<double>(t.fault_ns_p50) / 1000, static_cast<double>(t.fault_ns_p99) / 1000);
+  for (int i = 0; i < LIBSHM_FAULT_HIST_BUCKETS; i++) {
+    if (t.fault_us_hist[i] == 0) continue;
+    printf(" %s%llu: %llu", i == 0 ? "<" : ">=", i == 0 ? 1ull : 1ull << (i - 1),
+           (unsigned long long)t.fault_us_hist[i]);
+  }
+  printf("\n");
   fflush(stdout);
 }
 

@@ -50,6 +50,7 @@ libshm_stats_t Engine::Snapshot() const {
   s.swap_reserved_bytes = swap_.reserved_pages() * kPageSize;
   s.fault_ns_p50 = fault_latency_.Percentile(50);
   s.fault_ns_p99 = fault_latency_.Percentile(99);
+  fault_latency_.Log2Microseconds(s.fault_us_hist, LIBSHM_FAULT_HIST_BUCKETS);
   snprintf(s.policy, sizeof(s.policy), "%s", policy_.name());
   snprintf(s.mode, sizeof(s.mode), "%s", RunModeName(ProbeKernel().mode));
   return s;

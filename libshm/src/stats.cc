@@ -39,7 +39,13 @@ void PrintStats(const libshm_stats_t& s, bool json, WriteCallback cb, void* arg)
                static_cast<unsigned long long>(FieldValue(s, f)));
       cb(arg, line);
     }
-    snprintf(line, sizeof(line), "\"policy\": \"%s\", \"mode\": \"%s\"}\n", s.policy, s.mode);
+    cb(arg, "\"fault_us_hist\": [");
+    for (int i = 0; i < LIBSHM_FAULT_HIST_BUCKETS; i++) {
+      snprintf(line, sizeof(line), i == 0 ? "%llu" : ", %llu",
+               static_cast<unsigned long long>(s.fault_us_hist[i]));
+      cb(arg, line);
+    }
+    snprintf(line, sizeof(line), "], \"policy\": \"%s\", \"mode\": \"%s\"}\n", s.policy, s.mode);
     cb(arg, line);
     return;
   }
@@ -57,6 +63,15 @@ void PrintStats(const libshm_stats_t& s, bool json, WriteCallback cb, void* arg)
              static_cast<unsigned long long>(v), human, f.description);
     cb(arg, line);
   }
+  cb(arg, "  fault service time histogram (us: faults)\n   ");
+  for (int i = 0; i < LIBSHM_FAULT_HIST_BUCKETS; i++) {
+    if (s.fault_us_hist[i] == 0) continue;
+    snprintf(line, sizeof(line), " %s%llu: %llu",
+             i == 0 ? "<" : ">=", i == 0 ? 1ull : 1ull << (i - 1),
+             static_cast<unsigned long long>(s.fault_us_hist[i]));
+    cb(arg, line);
+  }
+  cb(arg, "\n");
 }
 
 bool StatByName(const libshm_stats_t& s, const char* name, uint64_t* out) {
@@ -88,6 +103,16 @@ void LatencyHistogram::Record(uint64_t ns) {
   if (b >= kBuckets) b = kBuckets - 1;
   buckets_[b]++;
   count_++;
+}
+
+void LatencyHistogram::Log2Microseconds(uint64_t* out, int n) const {
+  for (int i = 0; i < n; i++) out[i] = 0;
+  for (int b = 0; b < kBuckets; b++) {
+    if (buckets_[b] == 0) continue;
+    uint64_t us = ValueOf(b) / 1000;
+    int i = us == 0 ? 0 : 64 - __builtin_clzll(us);  // us in [2^(i-1), 2^i)
+    out[i < n ? i : n - 1] += buckets_[b];
+  }
 }
 
 uint64_t LatencyHistogram::Percentile(double p) const {

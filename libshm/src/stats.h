@@ -25,6 +25,9 @@ class LatencyHistogram {
  public:
   void Record(uint64_t ns);
   uint64_t Percentile(double p) const;  // p in [0, 100]
+  // Folds the buckets into `n` power-of-two microsecond buckets (see
+  // libshm_stats_t.fault_us_hist).
+  void Log2Microseconds(uint64_t* out, int n) const;
   uint64_t count() const { return count_; }
 
  private:

@@ -150,11 +150,13 @@ TEST(Shmstat, ShowsARunningSession) {
   EXPECT_EQ(table.exit_code, 0) << table.out;
   EXPECT_NE(table.out.find("faults/s"), std::string::npos) << table.out;
   EXPECT_NE(table.out.find("16.0M"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("histogram (us: faults):"), std::string::npos) << table.out;
   Result json = Sh(kShmstat + " --session " + session + " --json --watch 0.2 --count 2");
   EXPECT_EQ(json.exit_code, 0) << json.out;
   EXPECT_EQ(std::count(json.out.begin(), json.out.end(), '\n'), 2) << json.out;
   EXPECT_NE(json.out.find("\"regions\": [{\"id\": "), std::string::npos) << json.out;
   EXPECT_NE(json.out.find("\"swap_outs_per_s\": "), std::string::npos) << json.out;
+  EXPECT_NE(json.out.find("\"fault_us_hist\": ["), std::string::npos) << json.out;
   int status;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << Slurp(log);

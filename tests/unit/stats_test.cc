@@ -21,6 +21,27 @@ TEST(LatencyHistogram, PercentilesWithinABucket) {
   EXPECT_LE(h.Percentile(0), h.Percentile(100));
 }
 
+TEST(LatencyHistogram, FoldsIntoPowerOfTwoMicroseconds) {
+  LatencyHistogram h;
+  h.Record(500);       // < 1 us
+  h.Record(1500);      // [1, 2) us
+  h.Record(3000);      // [2, 4) us
+  h.Record(3500);      // [2, 4) us
+  h.Record(10000000);  // 10 ms: [8192, 16384) us
+  uint64_t out[LIBSHM_FAULT_HIST_BUCKETS];
+  h.Log2Microseconds(out, LIBSHM_FAULT_HIST_BUCKETS);
+  EXPECT_EQ(out[0], 1u);
+  EXPECT_EQ(out[1], 1u);
+  EXPECT_EQ(out[2], 2u);
+  EXPECT_EQ(out[14], 1u);
+  uint64_t total = 0;
+  for (uint64_t v : out) total += v;
+  EXPECT_EQ(total, 5u);
+  h.Record(uint64_t{1} << 40);  // beyond the last bucket: counted in it
+  h.Log2Microseconds(out, LIBSHM_FAULT_HIST_BUCKETS);
+  EXPECT_EQ(out[LIBSHM_FAULT_HIST_BUCKETS - 1], 1u);
+}
+
 void Append(void* s, const char* text) { static_cast<std::string*>(s)->append(text); }
 
 TEST(PrintStats, JsonHasTheContractKeys) {
@@ -38,6 +59,7 @@ TEST(PrintStats, JsonHasTheContractKeys) {
   EXPECT_NE(out.find("\"resident_bytes\": 12345"), std::string::npos);
   EXPECT_NE(out.find("\"policy\": \"clock\""), std::string::npos);
   EXPECT_EQ(out.front(), '{');
+  EXPECT_NE(out.find("\"fault_us_hist\": [0, "), std::string::npos) << out;
 }
 
 TEST(StatByName, KnownAndUnknown) {

@@ -85,8 +85,12 @@ typedef struct libshm_stats {
   uint64_t eexist;       /* fills that lost a race to another process */
   uint64_t fault_ns_p50; /* fault service time in the helper, ns */
   uint64_t fault_ns_p99;
-  uint64_t samples;             /* pages soft-evicted to sample references */
-  uint64_t sample_hits;         /* sampled pages accessed again (references seen) */
+  uint64_t samples;     /* pages soft-evicted to sample references */
+  uint64_t sample_hits; /* sampled pages accessed again (references seen) */
+  /* Fault service time histogram: [0] under 1 us, [i] from 2^(i-1) to 2^i us,
+   * the last bucket everything from 2^(LIBSHM_FAULT_HIST_BUCKETS-2) us up. */
+#define LIBSHM_FAULT_HIST_BUCKETS 20
+  uint64_t fault_us_hist[LIBSHM_FAULT_HIST_BUCKETS];
   char policy[32];
   char mode[16]; /* "full" or "restricted" */
 } libshm_stats_t;
