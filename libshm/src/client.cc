@@ -36,8 +36,9 @@ constexpr int kAllowedMapFlags = MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED | MAP_FI
 
 bool IsExecutable(const char* path) { return path[0] != '\0' && access(path, X_OK) == 0; }
 
-// Where the helper binary is: LIBSHM_HELPER, beside this library, the build
-// tree, the install tree.
+// Where the helper binary is: LIBSHM_HELPER, beside this library, the
+// install layout relative to it (lib/ -> libexec/libshm/), the build tree,
+// the configured install path.
 void FindHelper(const Options& opts, char* out, size_t len) {
   if (opts.helper[0] != '\0') {
     snprintf(out, len, "%s", opts.helper);
@@ -47,7 +48,10 @@ void FindHelper(const Options& opts, char* out, size_t len) {
   if (dladdr(reinterpret_cast<void*>(&FindHelper), &info) != 0 && info.dli_fname != nullptr) {
     const char* slash = strrchr(info.dli_fname, '/');
     if (slash != nullptr) {
-      snprintf(out, len, "%.*s/shmd", static_cast<int>(slash - info.dli_fname), info.dli_fname);
+      int dir = static_cast<int>(slash - info.dli_fname);
+      snprintf(out, len, "%.*s/shmd", dir, info.dli_fname);
+      if (IsExecutable(out)) return;
+      snprintf(out, len, "%.*s/../libexec/libshm/shmd", dir, info.dli_fname);
       if (IsExecutable(out)) return;
     }
   }
