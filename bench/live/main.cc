@@ -68,7 +68,8 @@ const char* kUsage =
     "                      fill-ahead; for commands the runtime's)\n"
     "  --write-ratio R     make each reference a write with probability R (seeded)\n"
     "  --seed N            seed for --write-ratio and the simulated policies (default 1)\n"
-    "  --repeat N          run each N times; report the run with the median wall time\n"
+    "  --repeat N          run every configuration N times, in N rounds over all of\n"
+    "                      them; report each one's fastest run\n"
     "  --format F          table (default; key=value lines for single runs), csv, json,\n"
     "                      or markdown (live against simulated miss ratios)\n"
     "  --no-sim            leave out the simulated columns\n"
@@ -109,6 +110,7 @@ struct LiveRow {
   double sim_faults = -1;   // shmsim --access faults --batch B: the pager's view
   double sim_sampled = -1;  // --access sampled:N with N matched to the run's samples
   double sim_every = -1;    // --access every --batch B: the textbook figure
+  uint64_t sim_fault_count = 0;
   uint64_t sim_writebacks = 0;
 };
 
@@ -408,24 +410,6 @@ void AddSettings(const LiveSettings& s, Fields* f) {
   }
 }
 
-// The run with the median wall time of `repeat` runs.
-bool RunRepeated(const Options& o, const std::vector<std::string>& child_argv,
-                 const LiveSettings& settings, Fields* fields, std::string* error) {
-  std::vector<Fields> runs;
-  for (int i = 0; i < o.repeat; i++) {
-    Fields f;
-    bool ok = o.command.empty() ? RunChild(child_argv, settings, &f, error)
-                                : RunCommand(o.shmrun, o.command, settings, &f, error);
-    if (!ok) return false;
-    runs.push_back(std::move(f));
-  }
-  std::sort(runs.begin(), runs.end(), [](const Fields& a, const Fields& b) {
-    return Number(a, "wall_s") < Number(b, "wall_s");
-  });
-  *fields = runs[runs.size() / 2];
-  return true;
-}
-
 void Simulated(const Trace& trace, const libshm_policy_ops& ops, const Options& o, LiveRow* row) {
   SimOptions sim;
   sim.capacity = row->limit_pages;
@@ -438,6 +422,7 @@ void Simulated(const Trace& trace, const libshm_policy_ops& ops, const Options& 
   sim.access = AccessMode::kWriteFaults;
   if (Simulate(trace, nullptr, ops, sim, nullptr, &result, &error)) {
     row->sim_faults = static_cast<double>(result.faults) / static_cast<double>(result.requests);
+    row->sim_fault_count = result.faults;
     row->sim_writebacks = result.writebacks;
   }
   // The runtime samples by time, the model by references: arm as many pages
@@ -488,10 +473,12 @@ std::vector<std::pair<std::string, std::string>> RowFields(const LiveRow& r) {
       {"client_stall_ns_p50", Text(f, "client_stall_ns_p50")},
       {"client_stall_ns_p99", Text(f, "client_stall_ns_p99")},
       {"wall_s", Text(f, "wall_s")},
+      {"client_cpu_s", Text(f, "client_cpu_s")},
       {"sim_miss_ratio", Fixed(r.sim_faults, 6)},
       {"sim_sampled_miss_ratio", Fixed(r.sim_sampled, 6)},
       {"sim_every_miss_ratio", Fixed(r.sim_every, 6)},
       {"sim_writebacks", r.sim_faults < 0 ? "-" : std::to_string(r.sim_writebacks)},
+      {"sim_faults", r.sim_faults < 0 ? "-" : std::to_string(r.sim_fault_count)},
   };
   return out;
 }
@@ -668,9 +655,19 @@ int Main(int argc, char** argv) {
     std::sort(limits[t].begin(), limits[t].end());
   }
 
+  // Every configuration first, then `repeat` rounds over all of them, so
+  // that a slow spell of the machine spreads over configurations instead of
+  // landing on one; each keeps its fastest run (noise only adds time).
+  struct Job {
+    size_t trace;
+    LiveSettings settings;
+    const libshm_policy_ops* ops;
+    std::vector<std::string> argv;
+    std::optional<Fields> fastest;
+    bool failed = false;
+  };
   const std::string self = SelfPath();
-  std::vector<LiveRow> rows;
-  bool failed = false;
+  std::vector<Job> jobs;
   for (size_t t = 0; t < traces.size(); t++) {
     const Trace& trace = traces[t];
     std::vector<std::string> child_argv;
@@ -691,7 +688,8 @@ int Main(int argc, char** argv) {
     for (uint64_t limit : limits[t]) {
       for (const std::string& rate : o.sample_rates) {
         for (const libshm_policy_ops* ops : policies) {
-          LiveSettings s;
+          Job job{t, {}, ops, child_argv, std::nullopt};
+          LiveSettings& s = job.settings;
           s.policy = ops->name;
           s.limit_bytes = limit;
           s.sample_rate = rate;
@@ -704,26 +702,56 @@ int Main(int argc, char** argv) {
                        std::to_string(limit / kPageSize) + (rate.empty() ? "" : "." + rate) +
                        ".trace";
           }
-          LiveRow row;
-          row.input = trace.name;
-          row.policy = ops->name;
-          row.distinct = trace.distinct();
-          row.limit_pages = limit / kPageSize;
-          if (!RunRepeated(o, child_argv, s, &row.live, &error)) {
-            std::fprintf(stderr, "shmlive: error: %s: %s\n", trace.name.c_str(), error.c_str());
-            failed = true;
-            continue;
-          }
-          AddSettings(s, &row.live);
-          if (Text(row.live, "policy") != ops->name) {
-            std::fprintf(stderr, "shmlive: warning: asked for policy %s, the session ran %s\n",
-                         ops->name, Text(row.live, "policy").c_str());
-          }
-          if (o.sim && o.command.empty()) Simulated(trace, *ops, o, &row);
-          rows.push_back(std::move(row));
+          jobs.push_back(std::move(job));
         }
       }
     }
+  }
+  bool failed = false;
+  const bool progress = isatty(STDERR_FILENO) != 0;
+  size_t done = 0;
+  for (int round = 0; round < o.repeat; round++) {
+    for (Job& job : jobs) {
+      if (job.failed) continue;
+      if (progress) {
+        std::fprintf(
+            stderr, "\rshmlive: run %zu/%zu: %s %s %llu pages%s%s\033[K", ++done,
+            jobs.size() * static_cast<size_t>(o.repeat), traces[job.trace].name.c_str(),
+            job.ops->name, static_cast<unsigned long long>(job.settings.limit_bytes / kPageSize),
+            job.settings.sample_rate.empty() ? "" : " rate ", job.settings.sample_rate.c_str());
+      }
+      Fields f;
+      bool ok = o.command.empty() ? RunChild(job.argv, job.settings, &f, &error)
+                                  : RunCommand(o.shmrun, o.command, job.settings, &f, &error);
+      if (!ok) {
+        std::fprintf(stderr, "shmlive: error: %s: %s\n", traces[job.trace].name.c_str(),
+                     error.c_str());
+        job.failed = failed = true;
+        continue;
+      }
+      if (!job.fastest || Number(f, "wall_s") < Number(*job.fastest, "wall_s")) {
+        job.fastest = std::move(f);
+      }
+    }
+  }
+  if (progress) std::fprintf(stderr, "\r\033[K");
+  std::vector<LiveRow> rows;
+  for (Job& job : jobs) {
+    if (job.failed) continue;
+    const Trace& trace = traces[job.trace];
+    LiveRow row;
+    row.input = trace.name;
+    row.policy = job.ops->name;
+    row.distinct = trace.distinct();
+    row.limit_pages = job.settings.limit_bytes / kPageSize;
+    row.live = std::move(*job.fastest);
+    AddSettings(job.settings, &row.live);
+    if (Text(row.live, "policy") != job.ops->name) {
+      std::fprintf(stderr, "shmlive: warning: asked for policy %s, the session ran %s\n",
+                   job.ops->name, Text(row.live, "policy").c_str());
+    }
+    if (o.sim && o.command.empty()) Simulated(trace, *job.ops, o, &row);
+    rows.push_back(std::move(row));
   }
   if (o.format == "csv") {
     PrintCsv(rows);
