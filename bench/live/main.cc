@@ -497,9 +497,17 @@ void PrintCsv(const std::vector<LiveRow>& rows) {
   std::printf("%s\n", header.c_str());
   for (const LiveRow& r : rows) {
     std::string line;
+    bool first = true;
     for (const auto& [name, value] : RowFields(r)) {
-      line += line.empty() ? "" : ",";
-      line += value.find_first_of(",\"") == std::string::npos ? value : "\"" + value + "\"";
+      line += first ? "" : ",";
+      first = false;
+      if (value.find_first_of(",\"\n") == std::string::npos) {
+        line += value;
+        continue;
+      }
+      line += '"';
+      for (char c : value) line += c == '"' ? std::string("\"\"") : std::string(1, c);
+      line += '"';
     }
     std::printf("%s\n", line.c_str());
   }
