@@ -4,6 +4,7 @@
 // eviction runs unless a benchmark asks for it); any LIBSHM_* variable set
 // in the environment wins. Exits 1 if any benchmark's verification failed.
 #include <benchmark/benchmark.h>
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,10 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("libshm_policy", CtlString("evict.policy"));
   benchmark::AddCustomContext("libshm_limit", std::to_string(CtlNumber("opt.limit")));
   benchmark::AddCustomContext("libshm_swap_dir", CtlString("opt.swap_dir"));
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&libshm_version), &info) != 0 && info.dli_fname != nullptr) {
+    benchmark::AddCustomContext("libshm_library", info.dli_fname);
+  }
 
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

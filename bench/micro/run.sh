@@ -55,8 +55,14 @@ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build "$build" -j2 --target libshm_micro shmd >/dev/null
 
 out="${out:-$(mktemp -d /tmp/libshm-micro.XXXXXX)}"
-mkdir -p "$out"
-bin="$build/bench/micro/libshm_micro"
+mkdir -p "$out/bin"
+# Run a snapshot of what was just built: the build tree may be rebuilt while
+# the runs go on. The library finds the helper beside itself, and
+# LD_LIBRARY_PATH comes before the binary's RUNPATH.
+cp -a "$build/bench/micro/libshm_micro" "$build"/libshm/libshm.so* "$build/libshm/shmd" "$out/bin/"
+bin="$out/bin/libshm_micro"
+export LD_LIBRARY_PATH="$out/bin${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+version="$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)"
 echo "results in $out" >&2
 
 # Prints the share of CPU time that was idle over one second (0..100).
@@ -100,7 +106,7 @@ for c in "${configs[@]}"; do
 done
 {
   echo "Date: $(date -u +%Y-%m-%dT%H:%MZ); kernel $(uname -r); $(nproc) CPUs;" \
-    "libshm $(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown);" \
+    "libshm $version (as built when the runs started);" \
     "$busy of $((runs * ${#configs[@]})) runs started on a busy machine"
   echo
   python3 "$here/ratios.py" "${args[@]}"
