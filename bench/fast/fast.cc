@@ -199,6 +199,7 @@ class Mapping {
   uint64_t* page(size_t i) const { return reinterpret_cast<uint64_t*>(data_ + i * kPage); }
   size_t pages() const { return bytes_ / kPage; }
   size_t bytes() const { return bytes_; }
+  int memfd() const { return memfd_; }
 
  private:
   Backend backend_;
@@ -206,6 +207,8 @@ class Mapping {
   char* data_ = nullptr;
   int memfd_ = -1;
 };
+
+int MemfdOf(const Mapping& m) { return m.memfd(); }
 
 // ---------------------------------------------------------------- libshm session
 
@@ -273,6 +276,55 @@ ProcIo ReadProcIo(pid_t pid) {
   return io;
 }
 
+// CPU time and context switches of every thread of `pid`
+// (/proc/<pid>/task/*/schedstat and status).
+struct ProcCpu {
+  uint64_t run_ns = 0, wait_ns = 0, switches = 0;
+};
+
+ProcCpu ReadProcCpu(pid_t pid) {
+  ProcCpu c;
+  char dir[64];
+  snprintf(dir, sizeof(dir), "/proc/%d/task", static_cast<int>(pid));
+  DIR* d = opendir(dir);
+  if (d == nullptr) return c;
+  while (struct dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::string base = std::string(dir) + "/" + e->d_name;
+    if (FILE* f = fopen((base + "/schedstat").c_str(), "re")) {
+      unsigned long long run = 0, wait = 0;
+      if (fscanf(f, "%llu %llu", &run, &wait) == 2) {
+        c.run_ns += run;
+        c.wait_ns += wait;
+      }
+      fclose(f);
+    }
+    if (FILE* f = fopen((base + "/status").c_str(), "re")) {
+      char line[256];
+      unsigned long long v;
+      while (fgets(line, sizeof(line), f) != nullptr) {
+        if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1 ||
+            sscanf(line, "nonvoluntary_ctxt_switches: %llu", &v) == 1) {
+          c.switches += v;
+        }
+      }
+      fclose(f);
+    }
+  }
+  closedir(d);
+  return c;
+}
+
+// Adds <prefix>cpu_us_per_fault and <prefix>switches_per_fault to `j`.
+void CpuFields(Json& j, const std::string& prefix, const ProcCpu& a, const ProcCpu& b,
+               double faults) {
+  if (faults <= 0) return;
+  j.Num((prefix + "cpu_us_per_fault").c_str(),
+        static_cast<double>(b.run_ns - a.run_ns) / faults / 1e3);
+  j.Num((prefix + "switches_per_fault").c_str(),
+        static_cast<double>(b.switches - a.switches) / faults);
+}
+
 // "/proc/<helper>/fd/N" of the helper's swap file (an unlinked file in the
 // swap directory), or "" if not found.
 std::string SwapFilePath(pid_t pid) {
@@ -326,6 +378,7 @@ void CommonFields(Json& j, const char* name) {
   j.Str("case", name);
   j.Str("pin", pin);
   j.Num("order", order_flag);
+  j.Num("helper_pid", HelperPid());
   double load[3] = {0, 0, 0};
   if (getloadavg(load, 3) > 0) j.Num("loadavg1", load[0]);
 }
@@ -457,6 +510,39 @@ double FirstTouchPass(Backend b, size_t bytes, const std::vector<uint32_t>& orde
   return static_cast<double>(bytes) / static_cast<double>(ns) * 1e3;
 }
 
+// Pages of `m` in the page cache (mincore).
+size_t ResidentPages(const Mapping& m) {
+  std::vector<unsigned char> vec(m.pages());
+  if (mincore(m.data(), m.bytes(), vec.data()) != 0) CheckFailed("mincore: %s", strerror(errno));
+  size_t n = 0;
+  for (unsigned char c : vec) n += c & 1;
+  return n;
+}
+
+// The zero-cluster prototype (RawPager kZeroCluster) serving a fresh memfd
+// region written page by page in `order` (which may cover only part of it).
+// Returns MB/s of the pages written; *mapped: pages mapped in the end.
+double RawClusterTouch(size_t bytes, const std::vector<uint32_t>& order, uint32_t cluster,
+                       uint32_t threshold, size_t* mapped, bool copy = false) {
+  Mapping m(Backend::kMemfd, bytes);
+  RawPager pager;
+  int rc = pager.Start(m.data(), bytes, RawPager::Mode::kZeroCluster, RawPager::Where::kProcess,
+                       -1, cluster, threshold, copy);
+  if (rc != 0) CheckFailed("raw cluster pager: %s", strerror(-rc));
+  uint64_t t0 = NowNs();
+  for (uint32_t pg : order) FillPage(m.page(pg), pg, 1);
+  uint64_t ns = NowNs() - t0;
+  pager.Stop();
+  for (size_t i = 0; i < order.size(); i += 97) {
+    uint32_t pg = order[i];
+    if (m.page(pg)[0] != Stamp(pg, 1) || m.page(pg)[kWords - 1] != Stamp(pg, 1) + kWords - 1) {
+      CheckFailed("raw cluster pager: page %u does not hold what was written", pg);
+    }
+  }
+  *mapped = ResidentPages(m);
+  return static_cast<double>(order.size() * kPage) / static_cast<double>(ns) * 1e3;
+}
+
 void CaseFirstTouch() {
   const size_t bytes = (mib ? mib : 256) * kMiB;
   std::vector<uint32_t> perm = Permutation(bytes / kPage, 7);
@@ -480,6 +566,34 @@ void CaseFirstTouch() {
     j.Num((p + "libshm_mbps").c_str(), Median(lib));
     j.Num((p + "ratio").c_str(), Median(lib) / Median(ker));
     j.Num((p + "libshm_faults_per_page").c_str(), Median(fpp));
+  }
+  // What zero-fill clusters on random faults could give (not libshm: the
+  // raw prototype), against the same kernel baseline: full random first
+  // touch, and the memory mapped beyond what a sparse random writer touched.
+  struct Proto {
+    uint32_t cluster, threshold;
+  };
+  std::vector<uint32_t> seq(perm.size());
+  for (size_t i = 0; i < seq.size(); i++) seq[i] = static_cast<uint32_t>(i);
+  size_t ignored = 0;
+  j.Num("seq_proto_c64_zeropage_mbps", RawClusterTouch(bytes, seq, 64, 1, &ignored));
+  j.Num("seq_proto_c64_copy_mbps", RawClusterTouch(bytes, seq, 64, 1, &ignored, true));
+  j.Num("random_proto_c64_t2_copy_mbps", RawClusterTouch(bytes, perm, 64, 2, &ignored, true));
+  for (Proto pr : {Proto{1, 1}, Proto{64, 1}, Proto{64, 2}, Proto{512, 2}}) {
+    size_t mapped = 0;
+    double mbps = RawClusterTouch(bytes, perm, pr.cluster, pr.threshold, &mapped);
+    std::string p = "random_proto_c" + std::to_string(pr.cluster) + "_t" +
+                    std::to_string(pr.threshold) + "_";
+    j.Num((p + "mbps").c_str(), mbps);
+    if (pr.cluster > 1) {
+      for (int pct : {10, 1}) {
+        std::vector<uint32_t> sparse(perm.begin(), perm.begin() + static_cast<long>(perm.size() *
+                                                                                     pct / 100));
+        RawClusterTouch(bytes, sparse, pr.cluster, pr.threshold, &mapped);
+        j.Num((p + "overshoot_at_" + std::to_string(pct) + "pct").c_str(),
+              static_cast<double>(mapped) / static_cast<double>(sparse.size()));
+      }
+    }
   }
   j.Print();
 }
@@ -590,12 +704,15 @@ int CachedFile(size_t bytes) {
 
 // p50/p99 of a raw pager serving a fresh memfd region of `bytes` read in `order`.
 std::vector<uint32_t> RawRefault(size_t bytes, const std::vector<uint32_t>& order,
-                                 RawPager::Where where, int file_fd) {
+                                 RawPager::Where where, int file_fd, ProcCpu* cpu0 = nullptr,
+                                 ProcCpu* cpu1 = nullptr) {
   Mapping m(Backend::kMemfd, bytes);
   RawPager pager;
   int rc = pager.Start(m.data(), bytes, RawPager::Mode::kMissing, where, file_fd);
   if (rc != 0) CheckFailed("raw pager: %s", strerror(-rc));
+  if (cpu0 != nullptr) *cpu0 = ReadProcCpu(RawServerPid());
   auto lat = TimedReads(m, order, [&](size_t pg) { return file_fd >= 0 ? Stamp(pg, 1) : 0; });
+  if (cpu1 != nullptr) *cpu1 = ReadProcCpu(RawServerPid());
   pager.Stop();
   if (pager.faults() != static_cast<int64_t>(order.size())) {
     CheckFailed("raw pager served %lld faults, want %zu", (long long)pager.faults(), order.size());
@@ -612,9 +729,11 @@ void CaseRefault() {
   for (size_t pg = 0; pg < pages; pg++) FillPage(lib.page(pg), pg, 1);
   std::vector<uint32_t> lat_lib, lat_raw, lat_raw_rt, lat_raw_thread;
   libshm_stats_t s0{}, s1{};
+  ProcCpu raw0, raw1, h0, h1;
+  pid_t helper = HelperPid();
   InOrder(
       [&] {
-        lat_raw = RawRefault(bytes, order, RawPager::Where::kProcess, file_fd);
+        lat_raw = RawRefault(bytes, order, RawPager::Where::kProcess, file_fd, &raw0, &raw1);
         lat_raw_rt = RawRefault(bytes, order, RawPager::Where::kProcess, -1);
         lat_raw_thread = RawRefault(bytes, order, RawPager::Where::kThread, file_fd);
       },
@@ -622,7 +741,9 @@ void CaseRefault() {
         EvictAll();
         s0 = Stats();
         if (s0.swapped_bytes != bytes) CheckFailed("refault: region not fully swapped");
+        h0 = ReadProcCpu(helper);
         lat_lib = TimedReads(lib, order, [](size_t pg) { return Stamp(pg, 1); });
+        h1 = ReadProcCpu(helper);
         s1 = Stats();
       });
   // A 4 KiB pread from the page-cached file, alone, in this process.
@@ -657,6 +778,8 @@ void CaseRefault() {
   j.Num("libshm_swap_ins", static_cast<double>(s1.swap_ins - s0.swap_ins));
   j.Num("helper_fault_ns_p50_session", static_cast<double>(s1.fault_ns_p50));
   j.Num("helper_fault_ns_p99_session", static_cast<double>(s1.fault_ns_p99));
+  CpuFields(j, "helper_", h0, h1, static_cast<double>(pages));
+  CpuFields(j, "raw_server_", raw0, raw1, static_cast<double>(pages));
   lib.Unmap();
   WaitNothingResident();
   j.Print();
@@ -687,13 +810,16 @@ std::vector<uint32_t> TimedWrites(const Mapping& m, const std::vector<uint32_t>&
 }
 
 std::vector<uint32_t> RawFirstWrite(size_t bytes, const std::vector<uint32_t>& order,
-                                    RawPager::Where where) {
+                                    RawPager::Where where, ProcCpu* cpu0 = nullptr,
+                                    ProcCpu* cpu1 = nullptr) {
   Mapping m(Backend::kMemfd, bytes);
   for (size_t pg = 0; pg < m.pages(); pg++) FillPage(m.page(pg), pg, 1);
   RawPager pager;
   int rc = pager.Start(m.data(), bytes, RawPager::Mode::kWriteProtect, where, -1);
   if (rc != 0) CheckFailed("raw WP pager: %s", strerror(-rc));
+  if (cpu0 != nullptr) *cpu0 = ReadProcCpu(RawServerPid());
   auto lat = TimedWrites(m, order, 2);
+  if (cpu1 != nullptr) *cpu1 = ReadProcCpu(RawServerPid());
   pager.Stop();
   if (pager.faults() != static_cast<int64_t>(order.size())) {
     CheckFailed("raw WP pager served %lld faults, want %zu", (long long)pager.faults(),
@@ -710,9 +836,11 @@ void CaseFirstWrite() {
   for (size_t pg = 0; pg < pages; pg++) FillPage(lib.page(pg), pg, 1);
   std::vector<uint32_t> lat_lib, lat_raw, lat_raw_thread;
   libshm_stats_t s0{}, s1{};
+  ProcCpu raw0, raw1, h0, h1;
+  pid_t helper = HelperPid();
   InOrder(
       [&] {
-        lat_raw = RawFirstWrite(bytes, order, RawPager::Where::kProcess);
+        lat_raw = RawFirstWrite(bytes, order, RawPager::Where::kProcess, &raw0, &raw1);
         lat_raw_thread = RawFirstWrite(bytes, order, RawPager::Where::kThread);
       },
       [&] {
@@ -723,7 +851,9 @@ void CaseFirstWrite() {
           CheckFailed("first write: after msync dirty %llu resident %llu",
                       (unsigned long long)s0.dirty_bytes, (unsigned long long)s0.resident_bytes);
         }
+        h0 = ReadProcCpu(helper);
         lat_lib = TimedWrites(lib, order, 2);
+        h1 = ReadProcCpu(helper);
         s1 = Stats();
       });
   Json j;
@@ -742,6 +872,8 @@ void CaseFirstWrite() {
   j.Num("libshm_wp_faults", static_cast<double>(s1.wp_faults - s0.wp_faults));
   j.Num("libshm_faults", static_cast<double>(s1.faults - s0.faults));
   j.Num("helper_fault_ns_p50_session", static_cast<double>(s1.fault_ns_p50));
+  CpuFields(j, "helper_", h0, h1, static_cast<double>(pages));
+  CpuFields(j, "raw_server_", raw0, raw1, static_cast<double>(pages));
   lib.Unmap();
   WaitNothingResident();
   j.Print();
@@ -773,6 +905,39 @@ double DiskWrite(const char* dir, size_t bytes, size_t chunk, bool direct) {
   uint64_t ns = NowNs() - t0;
   free(buf);
   close(fd);
+  return static_cast<double>(bytes) / static_cast<double>(ns) * 1e3;
+}
+
+// The I/O floor of an evictor built like libshm's, without any uffd work:
+// a memfd region of `bytes` (every page written) is read back `chunk` pages
+// at a time (pread), written to the same offsets of a preallocated file in
+// `dir` (buffered, or O_DIRECT) and punched out of the memfd; then
+// fdatasync. Returns MB/s.
+double RawEvict(const char* dir, size_t bytes, size_t chunk_pages, bool direct) {
+  Mapping m(Backend::kMemfd, bytes);
+  for (size_t pg = 0; pg < m.pages(); pg++) FillPage(m.page(pg), pg, 5);
+  int memfd = open(("/proc/self/fd/" + std::to_string(MemfdOf(m))).c_str(), O_RDWR | O_CLOEXEC);
+  int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC | (direct ? O_DIRECT : 0), 0600);
+  if (memfd < 0 || fd < 0) CheckFailed("raw evict: open: %s", strerror(errno));
+  if (fallocate(fd, 0, 0, static_cast<off_t>(bytes)) != 0) CheckFailed("fallocate: %s", strerror(errno));
+  const size_t chunk = chunk_pages * kPage;
+  void* buf = nullptr;
+  if (posix_memalign(&buf, kPage, chunk) != 0) CheckFailed("posix_memalign");
+  sync();
+  uint64_t t0 = NowNs();
+  for (size_t off = 0; off < bytes; off += chunk) {
+    if (pread(memfd, buf, chunk, static_cast<off_t>(off)) != static_cast<ssize_t>(chunk) ||
+        pwrite(fd, buf, chunk, static_cast<off_t>(off)) != static_cast<ssize_t>(chunk) ||
+        fallocate(memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(off),
+                  static_cast<off_t>(chunk)) != 0) {
+      CheckFailed("raw evict: %s", strerror(errno));
+    }
+  }
+  if (fdatasync(fd) != 0) CheckFailed("fdatasync: %s", strerror(errno));
+  uint64_t ns = NowNs() - t0;
+  free(buf);
+  close(fd);
+  close(memfd);
   return static_cast<double>(bytes) / static_cast<double>(ns) * 1e3;
 }
 
@@ -830,6 +995,10 @@ void CaseEvictDirty() {
   j.Num("libshm_evict_fdatasync_mbps", Median(evict_sync));
   j.Num("ratio", Median(evict_sync) / Median(direct));
   j.Num("ratio_evict_only", Median(evict_only) / Median(direct));
+  // Floors of the design (no uffd work; see RawEvict), for the analysis.
+  j.Num("raw_evict_64p_buffered_mbps", RawEvict(dir.c_str(), bytes, 64, false));
+  j.Num("raw_evict_64p_odirect_mbps", RawEvict(dir.c_str(), bytes, 64, true));
+  j.Num("raw_evict_256p_odirect_mbps", RawEvict(dir.c_str(), bytes, 256, true));
   lib.Unmap();
   WaitNothingResident();
   j.Print();

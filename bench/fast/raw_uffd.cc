@@ -18,17 +18,23 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <vector>
+
 namespace libshm_fast {
 namespace {
 
 struct Job {
   uint64_t base;
-  uint32_t write_protect;  // 0: MISSING, copy; 1: WP, un-protect
+  uint64_t len;
+  uint32_t mode;  // RawPager::Mode
   uint32_t has_file;
+  uint32_t cluster, threshold;
+  uint32_t copy;
 };
 
 int server_sock = -1;  // the parent's end
 int thread_cpu = -1;
+pid_t server_pid = -1;
 
 void PinSelf(int cpu) {
   if (cpu < 0) return;
@@ -47,10 +53,34 @@ void PinSelf(int cpu) {
 }
 
 // Serves faults on `uffd` until `stop_fd` is readable. Returns the count.
-int64_t Serve(int uffd, int stop_fd, uintptr_t base, bool write_protect, int file_fd,
-              std::atomic<int64_t>* counter) {
+int64_t Serve(int uffd, int stop_fd, const Job& job, int file_fd, std::atomic<int64_t>* counter) {
   alignas(4096) static thread_local char page[4096];
   memset(page, 0, sizeof(page));
+  const uintptr_t base = job.base;
+  const auto mode = static_cast<RawPager::Mode>(job.mode);
+  const uint64_t pages = job.len / 4096;
+  const uint64_t cl = job.cluster > 0 ? job.cluster : 1;
+  std::vector<uint8_t> mapped(mode == RawPager::Mode::kZeroCluster ? pages : 0);
+  std::vector<uint32_t> touches(mode == RawPager::Mode::kZeroCluster ? (pages + cl - 1) / cl : 0);
+  std::vector<char> zeros(job.copy ? cl * 4096 : 0);
+  auto zero = [&](uint64_t p0, uint64_t n) {
+    if (job.copy) {
+      struct uffdio_copy copy = {};
+      copy.dst = base + p0 * 4096;
+      copy.src = reinterpret_cast<uintptr_t>(zeros.data());
+      copy.len = n * 4096;
+      copy.mode = 0;
+      if (ioctl(uffd, UFFDIO_COPY, &copy) != 0 && errno != EEXIST) Die("UFFDIO_COPY");
+      memset(&mapped[p0], 1, n);
+      return;
+    }
+    struct uffdio_zeropage zp = {};
+    zp.range.start = base + p0 * 4096;
+    zp.range.len = n * 4096;
+    zp.mode = 0;
+    if (ioctl(uffd, UFFDIO_ZEROPAGE, &zp) != 0 && errno != EEXIST) Die("UFFDIO_ZEROPAGE");
+    memset(&mapped[p0], 1, n);
+  };
   struct uffd_msg msgs[16];
   struct pollfd fds[2] = {{uffd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
   int64_t served = 0;
@@ -68,7 +98,27 @@ int64_t Serve(int uffd, int stop_fd, uintptr_t base, bool write_protect, int fil
     for (size_t i = 0; i < static_cast<size_t>(n) / sizeof(msgs[0]); i++) {
       if (msgs[i].event != UFFD_EVENT_PAGEFAULT) continue;
       uintptr_t addr = msgs[i].arg.pagefault.address & ~static_cast<uintptr_t>(4095);
-      if (write_protect) {
+      if (mode == RawPager::Mode::kZeroCluster) {
+        uint64_t p = (addr - base) / 4096;
+        if (mapped[p]) {  // mapped by a cluster fill after this fault was raised
+          struct uffdio_range r = {addr, 4096};
+          ioctl(uffd, UFFDIO_WAKE, &r);
+        } else if (++touches[p / cl] < job.threshold) {
+          zero(p, 1);
+        } else {
+          uint64_t c0 = p / cl * cl, c1 = c0 + cl < pages ? c0 + cl : pages;
+          for (uint64_t a = c0; a < c1;) {
+            if (mapped[a]) {
+              a++;
+              continue;
+            }
+            uint64_t b = a + 1;
+            while (b < c1 && !mapped[b]) b++;
+            zero(a, b - a);
+            a = b;
+          }
+        }
+      } else if (mode == RawPager::Mode::kWriteProtect) {
         struct uffdio_writeprotect wp = {};
         wp.range.start = addr;
         wp.range.len = 4096;
@@ -119,8 +169,7 @@ ssize_t RecvJob(int sock, Job* job, int fds[2]) {
     ssize_t n = RecvJob(sock, &job, fds);
     if (n <= 0) _exit(0);
     // The socket doubles as the stop signal: the next message ends the job.
-    int64_t served = Serve(fds[0], sock, job.base, job.write_protect != 0,
-                           job.has_file ? fds[1] : -1, nullptr);
+    int64_t served = Serve(fds[0], sock, job, job.has_file ? fds[1] : -1, nullptr);
     char stop;
     if (read(sock, &stop, 1) != 1) _exit(0);
     close(fds[0]);
@@ -132,6 +181,8 @@ ssize_t RecvJob(int sock, Job* job, int fds[2]) {
 }  // namespace
 
 void SetHandlerThreadCpu(int cpu) { thread_cpu = cpu; }
+
+pid_t RawServerPid() { return server_pid; }
 
 int StartRawServer(int cpu) {
   int sv[2];
@@ -146,10 +197,15 @@ int StartRawServer(int cpu) {
   }
   close(sv[1]);
   server_sock = sv[0];
+  server_pid = pid;
   return 0;
 }
 
-int RawPager::Start(char* base, size_t len, Mode mode, Where where, int file_fd) {
+int RawPager::Start(char* base, size_t len, Mode mode, Where where, int file_fd, uint32_t cluster,
+                    uint32_t threshold, bool copy) {
+  copy_ = copy;
+  cluster_ = cluster;
+  threshold_ = threshold;
   base_ = base;
   len_ = len;
   mode_ = mode;
@@ -163,7 +219,7 @@ int RawPager::Start(char* base, size_t len, Mode mode, Where where, int file_fd)
   struct uffdio_register reg = {};
   reg.range.start = reinterpret_cast<uintptr_t>(base);
   reg.range.len = len;
-  reg.mode = mode == Mode::kMissing ? UFFDIO_REGISTER_MODE_MISSING : UFFDIO_REGISTER_MODE_WP;
+  reg.mode = mode == Mode::kWriteProtect ? UFFDIO_REGISTER_MODE_WP : UFFDIO_REGISTER_MODE_MISSING;
   if (ioctl(uffd_, UFFDIO_REGISTER, &reg) != 0) return -errno;
   if (mode == Mode::kWriteProtect) {
     struct uffdio_writeprotect wp = {};
@@ -174,8 +230,8 @@ int RawPager::Start(char* base, size_t len, Mode mode, Where where, int file_fd)
   }
   if (where == Where::kProcess) {
     if (server_sock < 0) return -ENOTCONN;
-    Job job = {reinterpret_cast<uint64_t>(base), mode == Mode::kWriteProtect ? 1u : 0u,
-               file_fd >= 0 ? 1u : 0u};
+    Job job = {reinterpret_cast<uint64_t>(base), len, static_cast<uint32_t>(mode),
+               file_fd >= 0 ? 1u : 0u, cluster, threshold, copy ? 1u : 0u};
     int fds[2] = {uffd_, file_fd};
     int nfds = file_fd >= 0 ? 2 : 1;
     char ctrl[CMSG_SPACE(2 * sizeof(int))] = {};
@@ -197,10 +253,11 @@ int RawPager::Start(char* base, size_t len, Mode mode, Where where, int file_fd)
   stop_fd_ = eventfd(0, EFD_CLOEXEC);
   if (stop_fd_ < 0) return -errno;
   int cpu = thread_cpu;
-  thread_ = std::thread([this, cpu] {
+  Job job = {reinterpret_cast<uint64_t>(base_), len_, static_cast<uint32_t>(mode_),
+             file_fd_ >= 0 ? 1u : 0u, cluster_, threshold_, copy_ ? 1u : 0u};
+  thread_ = std::thread([this, cpu, job] {
     PinSelf(cpu);
-    Serve(uffd_, stop_fd_, reinterpret_cast<uintptr_t>(base_), mode_ == Mode::kWriteProtect,
-          file_fd_, &faults_);
+    Serve(uffd_, stop_fd_, job, file_fd_, &faults_);
   });
   return 0;
 }
