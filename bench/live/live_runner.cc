@@ -262,7 +262,10 @@ int ReplayInThisProcess(const Trace& trace, bool client_timing) {
   auto* base = static_cast<volatile unsigned char*>(addr);
   // What each page's first byte must read: zero until written, then the
   // last value written. A wrong byte is a libshm bug (lost write-back,
-  // zero fill of a swapped page), never a policy's doing.
+  // zero fill of a swapped page), never a policy's doing. Written values run
+  // 1..255 and never 0: the evictor does not write back a page that holds
+  // only zeros, and every written page must cost a write-back, as it does in
+  // the simulator.
   std::vector<unsigned char> expected(pages, 0);
   std::vector<uint32_t> stalls;
   uint64_t mismatches = 0;
@@ -273,7 +276,7 @@ int ReplayInThisProcess(const Trace& trace, bool client_timing) {
     const uint32_t id = Trace::Id(refs[i]);
     volatile unsigned char* p = base + static_cast<size_t>(id) * kPageSize;
     const bool write = Trace::IsWrite(refs[i]);
-    const unsigned char value = static_cast<unsigned char>(expected[id] + 1);
+    const unsigned char value = static_cast<unsigned char>(expected[id] % 255 + 1);
     uint64_t t0 = client_timing ? NowNs() : 0;
     unsigned char seen = 0;
     if (write) {
