@@ -8,20 +8,25 @@
 #   shim_4x          shmrun --limit PG_LIMIT, shared_buffers = 4 x PG_LIMIT
 #   native_at_limit  no libshm, shared_buffers = PG_LIMIT (what a user would
 #                    do without libshm to keep the same memory budget)
+#   shim_within_nosample  shim_within with LIBSHM_SAMPLE_RATE=0 (diagnostic:
+#                    the cost of reference sampling; not in the default set:
+#                    PG_CONFIGS="shim_within shim_within_nosample")
+# Every configuration reads the same database (pgbench -i once, natively).
 # The server runs as user postgres (shmrun --user postgres: a root helper
 # serves it in full mode), Unix socket only, in a temp dir removed at exit.
 # Each measured run follows pg_prewarm of the pgbench tables and a short
 # warm-up pgbench; TPS is pgbench's "without initial connection time".
 #
 # usage: pgbench.sh SHMRUN OUTDIR     (appends OUTDIR/pgbench.csv)
-# env:   PG_RUNS (3) PG_SECS (30) PG_WARMUP_SECS (5) PG_SCALE (50)
+# env:   PG_RUNS (4) PG_SECS (30) PG_WARMUP_SECS (5) PG_SCALE (50)
+#        PG_CONFIGS ("native_within shim_within native_at_limit shim_4x": pairs)
 #        PG_LIMIT (256M) PG_SB_WITHIN (128MB) PG_CLIENTS (4) PG_THREADS (2)
 set -euo pipefail
 
 SHMRUN=$1
 OUT=$2
 BIN=/usr/lib/postgresql/15/bin
-RUNS=${PG_RUNS:-3}
+RUNS=${PG_RUNS:-4}
 SECS=${PG_SECS:-30}
 WARMUP=${PG_WARMUP_SECS:-5}
 SCALE=${PG_SCALE:-50}
@@ -75,12 +80,14 @@ sql() { as_pg "$BIN/psql" -h "$T" -p "$PORT" -X -q -v ON_ERROR_STOP=1 -At -d "${
 start_server() {  # start_server CONFIG TAG
   local cfg=$1 tag=$2 sb
   case "$cfg" in
-    native_within | shim_within) sb=$SB_WITHIN ;;
+    native_within | shim_within | shim_within_nosample) sb=$SB_WITHIN ;;
     shim_4x) sb=$SB_4X ;;
     native_at_limit) sb=$SB_LIMIT ;;
   esac
   if [[ "$cfg" == shim_* ]]; then
-    "$SHMRUN" --user postgres --limit "$LIMIT" --stats="$T/stats-$tag.json" -- \
+    local rate=${LIBSHM_SAMPLE_RATE:-}
+    [[ "$cfg" == shim_within_nosample ]] && rate=0
+    ${rate:+env LIBSHM_SAMPLE_RATE=$rate} "$SHMRUN" --user postgres --limit "$LIMIT" --stats="$T/stats-$tag.json" -- \
       "$BIN/postgres" -D "$T/data" -c shared_buffers="$sb" >"$T/server-$tag.log" 2>&1 &
   else
     runuser -u postgres -- "$BIN/postgres" -D "$T/data" -c shared_buffers="$sb" \
@@ -131,13 +138,24 @@ log "pgbench -i -s $SCALE: $(($(date +%s) - t0)) s, database $(sql "SELECT pg_si
 stop_server
 
 csv="$OUT/pgbench.csv"
-[ -f "$csv" ] || echo "config,run,tps,latency_ms,peak_resident_mib,faults,wp_faults,evictions,swap_ins,writeback_mib,fault_ns_p50,fault_ns_p99,loadavg1" >"$csv"
-configs=(native_within shim_within shim_4x native_at_limit)
+[ -f "$csv" ] || echo "config,run,tps,latency_ms,peak_resident_mib,faults,wp_faults,evictions,swap_ins,writeback_mib,fault_ns_p50,fault_ns_p99,samples,sample_hits,loadavg1" >"$csv"
+# Configurations run in adjacent pairs (each ratio in the report compares a
+# pair measured back to back, a minute apart at most); the order inside
+# each pair flips run by run.
+read -r -a configs <<<"${PG_CONFIGS:-native_within shim_within native_at_limit shim_4x}"
 for ((r = 1; r <= RUNS; r++)); do
-  # Rotate the order run by run so drift (autovacuum, the machine's load)
-  # does not always fall on the same configuration.
-  for ((k = 0; k < ${#configs[@]}; k++)); do
-    cfg=${configs[$(((k + r - 1) % ${#configs[@]}))]}
+  order=()
+  for ((k = 0; k < ${#configs[@]}; k += 2)); do
+    a=${configs[$k]} b=${configs[$((k + 1))]:-}
+    if [ -z "$b" ]; then
+      order+=("$a")
+    elif ((r % 2)); then
+      order+=("$a" "$b")
+    else
+      order+=("$b" "$a")
+    fi
+  done
+  for cfg in "${order[@]}"; do
     tag="$cfg-$r"
     start_server "$cfg" "$tag"
     sql "SELECT sum(pg_prewarm(c.oid)) FROM pg_class c
@@ -148,14 +166,15 @@ for ((r = 1; r <= RUNS; r++)); do
     lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' "$T/pgbench-$tag.out" | head -n 1)
     cp "$T/pgbench-$tag.out" "$OUT/pgbench-$tag.out"
     stop_server
-    stats=",,,,,,,"  # the 8 session columns, empty
+    stats=",,,,,,,,,"  # the 10 session columns, empty
     if [ -f "$T/stats-$tag.json" ]; then
       cp "$T/stats-$tag.json" "$OUT/pgbench-stats-$tag.json"
       stats=$(python3 -c '
 import json, sys
 s = json.load(open(sys.argv[1]))
-print("%.1f,%d,%d,%d,%d,%.1f,%d,%d" % (s["peak_resident_bytes"] / 1048576, s["faults"], s["wp_faults"],
-      s["evictions"], s["swap_ins"], s["writeback_bytes"] / 1048576, s["fault_ns_p50"], s["fault_ns_p99"]))' \
+print("%.1f,%d,%d,%d,%d,%.1f,%d,%d,%d,%d" % (s["peak_resident_bytes"] / 1048576, s["faults"],
+      s["wp_faults"], s["evictions"], s["swap_ins"], s["writeback_bytes"] / 1048576,
+      s["fault_ns_p50"], s["fault_ns_p99"], s.get("samples", 0), s.get("sample_hits", 0)))' \
         "$T/stats-$tag.json")
     fi
     echo "$cfg,$r,$tps,$lat,$stats,$load" >>"$csv"

@@ -26,7 +26,11 @@ def load(d):
         if not text:
             continue
         obj = json.loads(text.splitlines()[-1])
-        runs.setdefault((obj["case"], obj.get("pin", "none")), []).append(obj)
+        if "case" not in obj:  # e.g. a pgbench session's stats file
+            continue
+        key = obj["case"] if obj.get("variant", "default") == "default" else \
+            obj["case"] + ":" + obj["variant"]
+        runs.setdefault((key, obj.get("pin", "none")), []).append(obj)
     return runs
 
 
@@ -51,12 +55,17 @@ ROWS = [
     ("random reads and writes over a resident region", "resident", "none",
      "libshm_ns_per_op", "kernel_ns_per_op", "ratio", " ns/op", 0.98, True,
      "kernel MAP_SHARED\\|MAP_ANONYMOUS, same ops (ratio = kernel time / libshm time)"),
+    ("  the same, LIBSHM_SAMPLE_RATE=0 (diagnostic)", "resident:nosample", "none",
+     "libshm_ns_per_op", "kernel_ns_per_op", "ratio", " ns/op", 0.98, True, "same"),
     ("first touch of a fresh region, sequential 4 KiB writes", "first_touch", "none",
      "seq_libshm_mbps", "seq_kernel_mbps", "seq_ratio", " MB/s", 1.0, True,
      "kernel first touch, same order"),
     ("first touch, random 4 KiB writes", "first_touch", "none",
      "random_libshm_mbps", "random_kernel_mbps", "random_ratio", " MB/s", 0.5, True,
      "kernel first touch, same order"),
+    ("  random, prototype: zero clusters of 64 pages on the 2nd fault (raw pager, not libshm)",
+     "first_touch", "none", "random_proto_c64_t2_mbps", "random_kernel_mbps", None, " MB/s", 0.5,
+     True, "same"),
     ("sequential read of a fully evicted region (swap file in page cache)", "evicted_read", "none",
      "libshm_evicted_read_mbps", "kernel_first_touch_read_mbps", "ratio", " MB/s", 1.0, True,
      "kernel first-touch read, same loop"),
@@ -100,7 +109,7 @@ def main():
         rs = runs.get((case, pin), [])
         if not rs:
             continue
-        ratios = [r[rk] for r in rs]
+        ratios = [r[rk] if rk else r[lk] / r[bk] for r in rs]
         m = med(ratios)
         tgt = ("≥ %.2f×" if higher else "≤ %.2f×") % target
         out.append("| %s | %s | %s | %s | %.3f× [%.3f–%.3f] | %d | %s | %s |" % (
@@ -122,26 +131,33 @@ def main():
     pg = os.path.join(d, "pgbench.csv")
     if os.path.exists(pg):
         rows = list(csv.DictReader(open(pg)))
-        by = {}
-        for r in rows:
-            by.setdefault(r["config"], []).append(r)
-        base = {r["run"]: float(r["tps"]) for r in by.get("native_within", [])}
-        for cfg, label in [
-            ("shim_within", "PostgreSQL pgbench, shared_buffers within the limit, under the shim"),
-            ("shim_4x", "  pgbench, shared_buffers 4× the limit, under the shim"),
-            ("native_at_limit", "  pgbench, no libshm, shared_buffers = the limit"),
-        ]:
-            rs = by.get(cfg, [])
-            if not rs:
+        tps = {(r["config"], r["run"]): float(r["tps"]) for r in rows}
+        PG_ROWS = [
+            ("shim_within", "native_within",
+             "PostgreSQL pgbench, shared_buffers within the limit, under the shim", 0.95,
+             "the same server natively, same shared_buffers (its pair in the run)"),
+            ("shim_4x", "native_at_limit",
+             "  pgbench, shared_buffers 4× the limit, under the shim", None,
+             "no libshm, shared_buffers = the limit (its pair in the run)"),
+            ("native_at_limit", "native_within",
+             "  pgbench, no libshm, shared_buffers = the limit", None,
+             "native, shared_buffers within the limit (other pair, ~1 min apart)"),
+            ("shim_within_nosample", "shim_within",
+             "  shim, shared_buffers within the limit, LIBSHM_SAMPLE_RATE=0 (diagnostic)", None,
+             "shim_within, default sampling (its pair in the run)"),
+        ]
+        for cfg, base, label, target, btext in PG_ROWS:
+            pairs = [(t, tps[(base, run)]) for (c, run), t in tps.items()
+                     if c == cfg and (base, run) in tps]
+            if not pairs:
                 continue
-            ratios = [float(r["tps"]) / base[r["run"]] for r in rs if r["run"] in base]
+            ratios = [a / b for a, b in pairs]
             m = med(ratios)
-            tgt = "≥ 0.95×" if cfg == "shim_within" else "(reported)"
-            v = verdict(m, 0.95, True) if cfg == "shim_within" else "—"
+            tgt = ("≥ %.2f×" % target) if target else "(reported)"
+            v = verdict(m, target, True) if target else "—"
             out.append("| %s | %s | %s TPS | %s TPS | %.3f× [%.3f–%.3f] | %d | %s | %s |" % (
-                label, tgt, fmt(med([float(r["tps"]) for r in rs])),
-                fmt(med(list(base.values()))), m, min(ratios), max(ratios), len(rs), v,
-                "the same server natively, shared_buffers within the limit (config 1's settings)"))
+                label, tgt, fmt(med([a for a, _ in pairs])), fmt(med([b for _, b in pairs])),
+                m, min(ratios), max(ratios), len(pairs), v, btext))
     print("\n".join(out))
     print()
     # Diagnostics: every numeric field's median, per case and pin.

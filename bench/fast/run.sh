@@ -19,8 +19,9 @@
 # refault and first_write also run with every process pinned to CPU 0
 # ("same") and with the pager on CPU 1 ("split"): their latency depends on
 # whether the scheduler puts the pager on the faulting thread's CPU.
-# LIBSHM_* variables in the environment pass through (LIBSHM_LIMIT defaults
-# to 2G inside libshm_fast). Wall time: about 4 min + pgbench (~9 min).
+# resident also runs with LIBSHM_SAMPLE_RATE=0 (diagnostic). LIBSHM_*
+# variables in the environment pass through (LIBSHM_LIMIT defaults to 2G
+# inside libshm_fast). Wall time: about 4 min + pgbench (~12 min).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -72,6 +73,11 @@ for ((i = 1; i <= runs; i++)); do
         exit 1
       fi
     done
+    if [[ "$c" == resident ]]; then  # diagnostic: without reference sampling
+      f="$out/$c-nosample-$i.json"
+      LIBSHM_SAMPLE_RATE=0 "$bin" "$c" --order $((i % 2)) --variant nosample >"$f" 2>"${f%.json}.err" ||
+        { echo "$0: $c (nosample, run $i) failed:" >&2; cat "${f%.json}.err" >&2; exit 1; }
+    fi
   done
   note_load "after run $i"
 done
