@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <new>
 #include <thread>
 
@@ -448,7 +449,10 @@ int ClientRuntime::Madvise(void* addr, size_t length, int advice) {
 }
 
 int ClientRuntime::Stats(libshm_stats_t* out) {
-  if (out == nullptr || out->size < sizeof(libshm_stats_t)) return -EINVAL;
+  // `size` says how much the caller's struct holds: a caller built against
+  // an older, shorter header gets the fields it knows.
+  if (out == nullptr || out->size < offsetof(libshm_stats_t, regions)) return -EINVAL;
+  size_t size = out->size < sizeof(libshm_stats_t) ? out->size : sizeof(libshm_stats_t);
   std::lock_guard<std::mutex> lock(mu_);
   int rc = EnsureSessionLocked();
   if (rc != 0) return rc;
@@ -456,7 +460,10 @@ int ClientRuntime::Stats(libshm_stats_t* out) {
   req.op = Op::kStats;
   Reply reply;
   rc = CallLocked(req, &reply, -1, nullptr);
-  if (rc == 0) *out = reply.stats;
+  if (rc == 0) {
+    reply.stats.size = size;
+    memcpy(out, &reply.stats, size);
+  }
   return rc;
 }
 

@@ -76,6 +76,12 @@ TEST_F(Ctl, StatsStructAndPrint) {
   libshm_stats_t s;
   s.size = 8;
   EXPECT_EQ(libshm_stats(&s), -EINVAL);
+  // A caller with an older, shorter struct gets the fields it has, no more.
+  memset(&s, 0xee, sizeof(s));
+  s.size = offsetof(libshm_stats_t, limit_bytes) + sizeof(uint64_t);
+  ASSERT_EQ(libshm_stats(&s), 0);
+  EXPECT_EQ(s.limit_bytes, 8u << 20);
+  EXPECT_EQ(s.resident_bytes, 0xeeeeeeeeeeeeeeeeull) << "wrote past the caller's size";
   EXPECT_EQ(libshm_stats(nullptr), -EINVAL);
   s.size = sizeof(s);
   ASSERT_EQ(libshm_stats(&s), 0);

@@ -59,7 +59,10 @@ LIBSHM_EXPORT int libshm_madvise(void* addr, size_t length, int advice);
 /* 1 if `addr` lies in a managed region of this process, else 0. */
 LIBSHM_EXPORT int libshm_is_managed(const void* addr);
 
-/* Session statistics. Set `size` to sizeof(libshm_stats_t) before calling. */
+/* Session statistics. Set `size` to sizeof(libshm_stats_t) before calling; a
+ * smaller size (a caller built against an older header) gets only the bytes
+ * that fit. Before 1.0 fields may still move; use libshm_ctl("stats.<name>")
+ * for a stable interface. */
 typedef struct libshm_stats {
   size_t size;
   uint32_t version; /* 1 */
