@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "engine.h"
 #include "libshm/version.h"
 #include "probe.h"
@@ -60,7 +62,7 @@ int Engine::SetPolicy(const char* name) {
   const libshm_policy_ops* ops = libshm_policy_find(name);
   if (ops == nullptr) return -ENOENT;
   if (!ops->live) return -EINVAL;
-  int rc = policy_.Init(ops, limit_pages_, 1);  // keeps the old one on failure
+  int rc = policy_.Init(ops, std::max<uint64_t>(high_pages_, 1), 1);  // keeps the old on failure
   if (rc != 0) return rc;
   // The new policy learns the resident set as if it had just faulted in.
   for (const auto& [id, inode] : inodes_) {

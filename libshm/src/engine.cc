@@ -76,7 +76,11 @@ int Engine::Init(int listen_fd) {
     LIBSHM_LOG_DEBUG("LIBSHM_POLICY='%s' is not a live policy; using clock", opts_.policy);
     ops = libshm_policy_find("clock");
   }
-  rc = policy_.Init(ops, limit_pages_, 1);
+  // The policy's capacity is what stays resident in steady state: background
+  // eviction starts above the high watermark. Sized to the limit, a policy
+  // that reserves most of its capacity for one list (LIRS, CLOCK-Pro) would
+  // never fill it and degenerate (measured with shmlive on ps: LIRS = LRU).
+  rc = policy_.Init(ops, std::max<uint64_t>(high_pages_, 1), 1);
   if (rc != 0) return rc;
   if (opts_.trace[0] != '\0') {
     rc = trace_.Open(opts_.trace, limit_pages_, policy_.name());

@@ -131,6 +131,8 @@ class Engine {
   // Evicts until `pages` more fit under the limit (direct reclaim).
   void MakeRoom(uint64_t pages);
   // Background reclaim: from the high watermark down to the low one.
+  // Above the high watermark (midway between LIBSHM_LOW_WATERMARK and the
+  // limit). Known gap: eviction stops there, not at the low watermark.
   bool BackgroundEvictionDue() const;
   // Evicts up to `max` policy victims. Returns pages evicted; 0 if none could be.
   size_t EvictBatch(size_t max);

@@ -90,6 +90,8 @@ size_t Engine::EvictBatch(size_t max) {
     std::sort(pages.begin(), pages.end());
     evicted += EvictPages(*inode, pages);
   }
+  LIBSHM_LOG_DEBUG("evict batch: %zu named, %zu evicted, %llu resident", n, evicted,
+                   static_cast<unsigned long long>(resident_pages_));
   return evicted;
 }
 
@@ -111,6 +113,9 @@ size_t Engine::EvictPages(Inode& inode, std::vector<uint64_t>& pages) {
       if (rc == 0) rc = WriteBack(inode, p0, p1);
     }
     if (rc != 0) {
+      LIBSHM_LOG_DEBUG("run %llu-%llu of inode %llu stays resident: %s",
+                       static_cast<unsigned long long>(p0), static_cast<unsigned long long>(p1),
+                       static_cast<unsigned long long>(inode.id()), strerror(-rc));
       // Could not make the run safe to drop now; it stays resident.
       for (uint64_t p = p0; p < p1; p++) {
         policy_.Miss(Key(inode, p), inode.state(p) == PageState::kDirty);

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include <algorithm>
+#include <new>
 
 #include "clock.h"
 #include "engine.h"
@@ -63,6 +64,12 @@ bool Engine::SamplePage(Inode& inode, uint64_t page) {
   if (before != PageState::kZero) {
     s.data.reset(new (std::nothrow) char[kPageSize]);
     if (s.data == nullptr || inode.ReadPages(page, 1, s.data.get()) != 0) return false;
+    // All zeros (e.g. filled ahead, never written): keep no copy, and never
+    // write it to a slot, as the evictor would not.
+    if (memcmp(s.data.get(), zero_page_, kPageSize) == 0) {
+      s.data.reset();
+      s.before = PageState::kZero;
+    }
   }
   if (inode.Punch(page, 1) != 0) return false;
   WakeEverywhere(inode, page, page + 1);
