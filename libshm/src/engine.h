@@ -131,9 +131,9 @@ class Engine {
   // Evicts until `pages` more fit under the limit (direct reclaim).
   void MakeRoom(uint64_t pages);
   // Background reclaim: from the high watermark down to the low one.
-  // Above the high watermark (midway between LIBSHM_LOW_WATERMARK and the
-  // limit). Known gap: eviction stops there, not at the low watermark.
-  bool BackgroundEvictionDue() const;
+  // From crossing the high watermark (midway between LIBSHM_LOW_WATERMARK
+  // and the limit) until resident memory is back at the low one.
+  bool BackgroundEvictionDue();
   // Evicts up to `max` policy victims. Returns pages evicted; 0 if none could be.
   size_t EvictBatch(size_t max);
   // Evicts one inode's pages `pages` (sorted, resident). Returns how many.
@@ -190,6 +190,7 @@ class Engine {
   uint64_t limit_pages_ = 0;
   uint64_t low_pages_ = 0;
   uint64_t high_pages_ = 0;
+  bool background_reclaim_ = false;  // between crossing high and reaching low
   uint64_t resident_pages_ = 0;
   uint64_t events_handled_ = 0;  // non-cooperative uffd events read so far
   uint64_t peak_resident_pages_ = 0;

@@ -54,7 +54,13 @@ bool MapsInodeAt(pid_t pid, uintptr_t addr, uint64_t ino) {
 
 }  // namespace
 
-bool Engine::BackgroundEvictionDue() const { return resident_pages_ > high_pages_; }
+bool Engine::BackgroundEvictionDue() {
+  // Hysteresis: start above the high watermark, go on down to the low one,
+  // then wait for the high one again.
+  if (resident_pages_ > high_pages_) background_reclaim_ = true;
+  if (resident_pages_ <= low_pages_) background_reclaim_ = false;
+  return background_reclaim_;
+}
 
 void Engine::MakeRoom(uint64_t pages) {
   while (resident_pages_ + pages > limit_pages_) {

@@ -193,6 +193,28 @@ TEST(FillAhead, PagesFilledAheadButNeverWrittenCostNoSwap) {
   for (size_t i = 0; i < half; i += kPage) ASSERT_EQ(base[i], 1) << i;
 }
 
+// Background eviction starts above the high watermark (midway between the
+// low one and the limit) and goes on down to the low one.
+TEST(Watermarks, BackgroundEvictionGoesDownToTheLowWatermark) {
+  setenv("LIBSHM_LIMIT", "4M", 1);  // 1024 pages: low 512, high 768
+  setenv("LIBSHM_LOW_WATERMARK", "50", 1);
+  setenv("LIBSHM_CLUSTER", "1", 1);
+  setenv("LIBSHM_SAMPLE_RATE", "0", 1);
+  void* mem;
+  ASSERT_EQ(libshm_map(nullptr, 2048 * kPage, PROT_READ | PROT_WRITE, 0, &mem), 0);
+  uint64_t low = UINT64_MAX, high = 0;
+  for (size_t p = 0; p < 2000; p++) {
+    static_cast<char*>(mem)[p * kPage] = 1;
+    if (p > 1000 && p % 25 == 0) {
+      uint64_t r = Stat("resident_bytes") / kPage;
+      low = std::min(low, r);
+      high = std::max(high, r);
+    }
+  }
+  EXPECT_LE(low, 512u + 64) << "eviction stopped above the low watermark";
+  EXPECT_LE(high, 768u + 64) << "resident memory passed the high watermark by more than a batch";
+}
+
 TEST(FillAhead, RandomAccessFillsOnlyWhatItTouches) {
   setenv("LIBSHM_LIMIT", "64M", 1);
   const size_t size = 16 << 20, pages = size / kPage;
