@@ -860,6 +860,15 @@ void CaseFirstWrite() {
         h1 = ReadProcCpu(helper);
         s1 = Stats();
       });
+  // Every page's first write was seen: a WP fault, or (for a page reference
+  // sampling had taken) a missing fault that restored it dirty.
+  if (s1.dirty_bytes != bytes ||
+      (s1.wp_faults - s0.wp_faults) + (s1.sample_hits - s0.sample_hits) < pages) {
+    CheckFailed("first write: dirty %llu, wp_faults +%llu, sample_hits +%llu for %zu pages",
+                (unsigned long long)s1.dirty_bytes,
+                (unsigned long long)(s1.wp_faults - s0.wp_faults),
+                (unsigned long long)(s1.sample_hits - s0.sample_hits), pages);
+  }
   Json j;
   CommonFields(j, "first_write");
   j.Num("region_mib", static_cast<double>(bytes / kMiB));

@@ -12,7 +12,7 @@
 #   --cases LIST   subset of: resident first_touch evicted_read refault
 #                  first_write evict_dirty evict_clean (default: all)
 #   --no-pgbench   skip PostgreSQL
-#   --pg-runs M    pgbench runs per configuration (default 3)
+#   --pg-runs M    pgbench runs per configuration (default 4)
 #   --pg-secs S    seconds per pgbench run (default 30)
 #   --out DIR      keep the results there (default: a new /tmp directory)
 #
@@ -21,7 +21,7 @@
 # whether the scheduler puts the pager on the faulting thread's CPU.
 # resident also runs with LIBSHM_SAMPLE_RATE=0 (diagnostic). LIBSHM_*
 # variables in the environment pass through (LIBSHM_LIMIT defaults to 2G
-# inside libshm_fast). Wall time: about 4 min + pgbench (~12 min).
+# inside libshm_fast). Wall time: about 4 min + pgbench (~9 min).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -31,7 +31,7 @@ runs=5
 out=""
 cases="resident first_touch evicted_read refault first_write evict_dirty evict_clean"
 pgbench=1
-pg_runs=3
+pg_runs=4
 pg_secs=30
 while [[ $# -gt 0 ]]; do
   case "$1" in
