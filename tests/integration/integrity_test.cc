@@ -291,6 +291,16 @@ TEST(Sampling, RateZeroTurnsItOff) {
   EXPECT_EQ(Stat("samples"), 0u);
 }
 
+TEST(Sampling, NoSamplingWhileNothingNeedsEvicting) {
+  setenv("LIBSHM_LIMIT", "4M", 1);
+  setenv("LIBSHM_SAMPLE_RATE", "100000", 1);
+  void* mem;
+  ASSERT_EQ(libshm_map(nullptr, kLimit / 4, PROT_READ | PROT_WRITE, 0, &mem), 0);
+  memset(mem, 1, kLimit / 4);  // a quarter of the limit: far below the low watermark
+  usleep(300 * 1000);
+  EXPECT_EQ(Stat("samples"), 0u) << "sampling faults cost the program and inform no eviction";
+}
+
 TEST(Sampling, FifoDoesNotSample) {
   setenv("LIBSHM_LIMIT", "4M", 1);
   setenv("LIBSHM_POLICY", "fifo", 1);
