@@ -31,11 +31,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
@@ -58,9 +58,9 @@ constexpr size_t kPage = 4096;
 constexpr size_t kWords = kPage / sizeof(uint64_t);
 constexpr size_t kMiB = 1 << 20;
 
-int order_flag = 0;  // 0: baseline first; 1: libshm first
-size_t mib = 0;      // region size override (0: each case's default)
-std::string pin = "none";  // none | same | split (see main)
+int order_flag = 0;               // 0: baseline first; 1: libshm first
+size_t mib = 0;                   // region size override (0: each case's default)
+std::string pin = "none";         // none | same | split (see main)
 std::string variant = "default";  // a label for the report (e.g. the LIBSHM_* set)
 
 // ---------------------------------------------------------------- helpers
@@ -530,8 +530,8 @@ double RawClusterTouch(size_t bytes, const std::vector<uint32_t>& order, uint32_
                        uint32_t threshold, size_t* mapped, bool copy = false) {
   Mapping m(Backend::kMemfd, bytes);
   RawPager pager;
-  int rc = pager.Start(m.data(), bytes, RawPager::Mode::kZeroCluster, RawPager::Where::kProcess,
-                       -1, cluster, threshold, copy);
+  int rc = pager.Start(m.data(), bytes, RawPager::Mode::kZeroCluster, RawPager::Where::kProcess, -1,
+                       cluster, threshold, copy);
   if (rc != 0) CheckFailed("raw cluster pager: %s", strerror(-rc));
   uint64_t t0 = NowNs();
   for (uint32_t pg : order) FillPage(m.page(pg), pg, 1);
@@ -586,13 +586,13 @@ void CaseFirstTouch() {
   for (Proto pr : {Proto{1, 1}, Proto{64, 1}, Proto{64, 2}, Proto{512, 2}}) {
     size_t mapped = 0;
     double mbps = RawClusterTouch(bytes, perm, pr.cluster, pr.threshold, &mapped);
-    std::string p = "random_proto_c" + std::to_string(pr.cluster) + "_t" +
-                    std::to_string(pr.threshold) + "_";
+    std::string p =
+        "random_proto_c" + std::to_string(pr.cluster) + "_t" + std::to_string(pr.threshold) + "_";
     j.Num((p + "mbps").c_str(), mbps);
     if (pr.cluster > 1) {
       for (int pct : {10, 1}) {
-        std::vector<uint32_t> sparse(perm.begin(), perm.begin() + static_cast<long>(perm.size() *
-                                                                                     pct / 100));
+        std::vector<uint32_t> sparse(perm.begin(),
+                                     perm.begin() + static_cast<long>(perm.size() * pct / 100));
         RawClusterTouch(bytes, sparse, pr.cluster, pr.threshold, &mapped);
         j.Num((p + "overshoot_at_" + std::to_string(pct) + "pct").c_str(),
               static_cast<double>(mapped) / static_cast<double>(sparse.size()));
@@ -933,7 +933,8 @@ double RawEvict(const char* dir, size_t bytes, size_t chunk_pages, bool direct,
   int memfd = open(("/proc/self/fd/" + std::to_string(MemfdOf(m))).c_str(), O_RDWR | O_CLOEXEC);
   int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC | (direct ? O_DIRECT : 0), 0600);
   if (memfd < 0 || fd < 0) CheckFailed("raw evict: open: %s", strerror(errno));
-  if (fallocate(fd, 0, 0, static_cast<off_t>(bytes)) != 0) CheckFailed("fallocate: %s", strerror(errno));
+  if (fallocate(fd, 0, 0, static_cast<off_t>(bytes)) != 0)
+    CheckFailed("fallocate: %s", strerror(errno));
   const size_t chunk = chunk_pages * kPage;
   void* buf = nullptr;
   if (posix_memalign(&buf, kPage, chunk) != 0) CheckFailed("posix_memalign");
@@ -995,7 +996,8 @@ void CaseEvictDirty() {
           uint64_t t1 = NowNs();
           // The positive control for evict_clean's check: dirty eviction
           // does show in the helper's write_bytes.
-          helper_write_bytes = static_cast<double>(ReadProcIo(helper).write_bytes - io0.write_bytes);
+          helper_write_bytes =
+              static_cast<double>(ReadProcIo(helper).write_bytes - io0.write_bytes);
           // Nothing is dirty now; MS_SYNC only makes the swap file durable
           // (fdatasync), which is what "written back" means on the disk.
           int rc = libshm_msync(lib.data(), bytes, MS_SYNC);
@@ -1012,7 +1014,8 @@ void CaseEvictDirty() {
           evict_sync.push_back(wb / static_cast<double>(t2 - t0) * 1e3);
           // Read back a sample: eviction must have kept the data.
           for (size_t pg = 0; pg < lib.pages(); pg += 61) {
-            if (lib.page(pg)[7] != Stamp(pg, gen) + 7) CheckFailed("evict dirty: page %zu lost", pg);
+            if (lib.page(pg)[7] != Stamp(pg, gen) + 7)
+              CheckFailed("evict dirty: page %zu lost", pg);
           }
         });
   }

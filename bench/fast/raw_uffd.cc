@@ -230,8 +230,13 @@ int RawPager::Start(char* base, size_t len, Mode mode, Where where, int file_fd,
   }
   if (where == Where::kProcess) {
     if (server_sock < 0) return -ENOTCONN;
-    Job job = {reinterpret_cast<uint64_t>(base), len, static_cast<uint32_t>(mode),
-               file_fd >= 0 ? 1u : 0u, cluster, threshold, copy ? 1u : 0u};
+    Job job = {reinterpret_cast<uint64_t>(base),
+               len,
+               static_cast<uint32_t>(mode),
+               file_fd >= 0 ? 1u : 0u,
+               cluster,
+               threshold,
+               copy ? 1u : 0u};
     int fds[2] = {uffd_, file_fd};
     int nfds = file_fd >= 0 ? 2 : 1;
     char ctrl[CMSG_SPACE(2 * sizeof(int))] = {};
@@ -253,8 +258,13 @@ int RawPager::Start(char* base, size_t len, Mode mode, Where where, int file_fd,
   stop_fd_ = eventfd(0, EFD_CLOEXEC);
   if (stop_fd_ < 0) return -errno;
   int cpu = thread_cpu;
-  Job job = {reinterpret_cast<uint64_t>(base_), len_, static_cast<uint32_t>(mode_),
-             file_fd_ >= 0 ? 1u : 0u, cluster_, threshold_, copy_ ? 1u : 0u};
+  Job job = {reinterpret_cast<uint64_t>(base_),
+             len_,
+             static_cast<uint32_t>(mode_),
+             file_fd_ >= 0 ? 1u : 0u,
+             cluster_,
+             threshold_,
+             copy_ ? 1u : 0u};
   thread_ = std::thread([this, cpu, job] {
     PinSelf(cpu);
     Serve(uffd_, stop_fd_, job, file_fd_, &faults_);

@@ -119,6 +119,10 @@ class Engine {
   // read along the extent) so the scan does not fault on each page.
   void FillAhead(Client& c, Inode& inode, uintptr_t addr, uint64_t page, PageState state,
                  bool write);
+  // Fills the empty pages of `page`'s aligned LIBSHM_CLUSTER-page cluster
+  // (inside the mapping at `addr`) with zeros: writable and dirty after a
+  // write fault, protected after a read fault.
+  void FillCluster(Client& c, Inode& inode, uintptr_t addr, uint64_t page, bool write);
   void OnFork(Client& parent, int child_uffd);
   void OnRemap(Client& c, uintptr_t from, uintptr_t to, uint64_t len);
   void OnUnmap(Client& c, uintptr_t start, uintptr_t end);

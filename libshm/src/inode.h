@@ -47,6 +47,15 @@ class Inode {
   // Reads [page, page+n) from the memfd into buf (zeros for holes).
   int ReadPages(uint64_t page, uint64_t n, void* buf) const;
 
+  // Counts a zero fill in `page`'s aligned cluster of `cluster` pages and
+  // returns how many that cluster has had (saturating at 255).
+  int CountZeroFill(uint64_t page, uint64_t cluster) {
+    uint64_t i = page / cluster;
+    if (zero_fills_.size() <= i) zero_fills_.resize(pages() / cluster + 1, 0);
+    if (zero_fills_[i] < 255) zero_fills_[i]++;
+    return zero_fills_[i];
+  }
+
   // Count of pages per state (for stats and checks).
   uint64_t CountState(PageState s) const;
 
@@ -63,6 +72,7 @@ class Inode {
   int memfd_;
   Extent extent_;
   std::vector<PageState> states_;
+  std::vector<uint8_t> zero_fills_;  // per cluster, for FillCluster
 };
 
 }  // namespace libshm::internal

@@ -215,22 +215,23 @@ TEST(Watermarks, BackgroundEvictionGoesDownToTheLowWatermark) {
   EXPECT_LE(high, 768u + 64) << "resident memory passed the high watermark by more than a batch";
 }
 
-TEST(FillAhead, RandomAccessFillsOnlyWhatItTouches) {
+TEST(FillAhead, SparseRandomTouchesFillOnlyThemselvesASecondFillsTheCluster) {
   setenv("LIBSHM_LIMIT", "64M", 1);
-  const size_t size = 16 << 20, pages = size / kPage;
+  setenv("LIBSHM_SAMPLE_RATE", "0", 1);
+  const size_t size = 16 << 20, clusters = size / kPage / 64;
   void* mem;
   ASSERT_EQ(libshm_map(nullptr, size, PROT_READ | PROT_WRITE, 0, &mem), 0);
   char* base = static_cast<char*>(mem);
-  std::mt19937_64 rng(7);
-  std::vector<bool> touched(pages, false);
-  size_t distinct = 0;
-  for (int i = 0; i < 1000; i++) {
-    size_t p = rng() % pages;
-    base[p * kPage] = 1;
-    distinct += !touched[p];
-    touched[p] = true;
+  // One touch per 64-page cluster, in descending order (never sequential).
+  for (size_t k = clusters; k-- > 0;) base[k * 64 * kPage] = 1;
+  EXPECT_EQ(Stat("zero_fills"), clusters) << "a lone touch fills only its page";
+  // A second zero fill in cluster 0 fills the rest of that cluster.
+  base[32 * kPage] = 2;
+  EXPECT_EQ(Stat("zero_fills"), clusters + 63);
+  EXPECT_EQ(Stat("faults"), clusters + 1);
+  for (size_t p = 0; p < 64; p++) {
+    EXPECT_EQ(base[p * kPage], p == 0 ? 1 : p == 32 ? 2 : 0) << p;
   }
-  EXPECT_LE(Stat("zero_fills"), distinct + distinct / 10) << "random faults should not fill ahead";
 }
 
 TEST(FillAhead, ClusterOneTurnsItOff) {
