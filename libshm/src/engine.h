@@ -123,6 +123,9 @@ class Engine {
   // (inside the mapping at `addr`) with zeros: writable and dirty after a
   // write fault, protected after a read fault.
   void FillCluster(Client& c, Inode& inode, uintptr_t addr, uint64_t page, bool write);
+  // Books `n` pages from `first` filled without a fault of their own (from
+  // `from`: kEmpty or kSwapped): state, counters, policy, trace.
+  void AccountFilledAhead(Inode& inode, uint64_t first, uint64_t n, PageState from, bool write);
   void OnFork(Client& parent, int child_uffd);
   void OnRemap(Client& c, uintptr_t from, uintptr_t to, uint64_t len);
   void OnUnmap(Client& c, uintptr_t start, uintptr_t end);

@@ -287,21 +287,26 @@ void Engine::FillAhead(Client& c, Inode& inode, uintptr_t addr, uint64_t page, P
   int rc = UffdCopy(c.uffd, addr + kPageSize, src, n * kPageSize, !write, &copied);
   uint64_t done = copied > 0 ? static_cast<uint64_t>(copied) / kPageSize : 0;
   if (rc == -ESRCH) MarkDead(c, "gone (fill ahead)");
-  for (uint64_t i = 1; i <= done; i++) {
-    if (state == PageState::kSwapped) {
+  AccountFilledAhead(inode, page + 1, done, state, write);
+  c.seq_next = page + 1 + done;
+}
+
+void Engine::AccountFilledAhead(Inode& inode, uint64_t first, uint64_t n, PageState from,
+                                bool write) {
+  for (uint64_t p = first; p < first + n; p++) {
+    if (from == PageState::kSwapped) {
       stats_.swap_ins++;
       inode.swap_ins++;
-      inode.set_state(page + i, write ? PageState::kDirty : PageState::kClean);
+      inode.set_state(p, write ? PageState::kDirty : PageState::kClean);
     } else {
       stats_.zero_fills++;
-      inode.set_state(page + i, write ? PageState::kDirty : PageState::kZero);
+      inode.set_state(p, write ? PageState::kDirty : PageState::kZero);
     }
-    policy_.Miss(Key(inode, page + i), write);
-    trace_.Record('P', Region(inode), page + i, write ? 'w' : 'r');
+    policy_.Miss(Key(inode, p), write);
+    trace_.Record('P', Region(inode), p, write ? 'w' : 'r');
   }
-  resident_pages_ += done;
+  resident_pages_ += n;
   peak_resident_pages_ = std::max(peak_resident_pages_, resident_pages_);
-  c.seq_next = page + 1 + done;
 }
 
 void Engine::FillCluster(Client& c, Inode& inode, uintptr_t addr, uint64_t page, bool write) {
@@ -330,13 +335,7 @@ void Engine::FillCluster(Client& c, Inode& inode, uintptr_t addr, uint64_t page,
     int rc = UffdCopy(c.uffd, base + (a - first) * kPageSize, zero_page_, (b - a) * kPageSize,
                       !write, &copied);
     uint64_t done = copied > 0 ? static_cast<uint64_t>(copied) / kPageSize : 0;
-    for (uint64_t p = a; p < a + done; p++) {
-      inode.set_state(p, write ? PageState::kDirty : PageState::kZero);
-      policy_.Miss(Key(inode, p), write);
-      trace_.Record('P', Region(inode), p, write ? 'w' : 'r');
-    }
-    stats_.zero_fills += done;
-    resident_pages_ += done;
+    AccountFilledAhead(inode, a, done, PageState::kEmpty, write);
     filled += done;
     if (rc != 0) {
       if (rc == -ESRCH) MarkDead(c, "gone (cluster fill)");
@@ -344,7 +343,6 @@ void Engine::FillCluster(Client& c, Inode& inode, uintptr_t addr, uint64_t page,
     }
     a = b;
   }
-  peak_resident_pages_ = std::max(peak_resident_pages_, resident_pages_);
 }
 
 void Engine::ResolveWriteProtect(Client& c, uintptr_t addr) {
