@@ -8,8 +8,9 @@
 // LD_PRELOAD and the session address, runs CMD and exits with its status.
 // Started as root, the helper keeps its privilege and lends each member a
 // full userfaultfd, so programs that drop privileges (postgres, nginx
-// workers) still run in full mode (privilege separation). The session has a
-// random key; members that run as another user prove membership with it.
+// workers) still run in full mode (privilege separation). Members that run as
+// another user are admitted because they descend from the session's
+// processes (the kernel's parent links), which nothing they send can fake.
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -164,13 +165,16 @@ int main(int argc, char** argv) {
   Options opts;
   ParseOptions(&opts, environ, /*warn=*/true);  // one line per bad LIBSHM_* value
 
-  // The session: an abstract address and a random key.
-  unsigned char raw[16];
+  // The session: an abstract address, random so that two sessions never
+  // meet. It is no secret: the helper admits a process for what the kernel
+  // says about it (its uid, its ancestry), not for what it knows
+  // (docs/security.md).
+  unsigned char raw[8];
   if (getrandom(raw, sizeof(raw), 0) != sizeof(raw)) Fail("%s", "getrandom failed");
-  char key[33];
-  for (int k = 0; k < 16; k++) snprintf(key + 2 * k, 3, "%02x", raw[k]);
-  std::string address = "@libshm-run-" + std::to_string(getpid()) + "-" + std::string(key, 8);
-  setenv("LIBSHM_SESSION", (address + "#" + key).c_str(), 1);
+  char tag[17];
+  for (int k = 0; k < 8; k++) snprintf(tag + 2 * k, 3, "%02x", raw[k]);
+  std::string address = "@libshm-run-" + std::to_string(getpid()) + "-" + tag;
+  setenv("LIBSHM_SESSION", address.c_str(), 1);
 
   static const char* const kHelperRel[] = {"../libexec/libshm/shmd", "shmd", nullptr};
   static const char* const kPreloadRel[] = {"../lib/libshm_preload.so", "libshm_preload.so",
@@ -197,8 +201,6 @@ int main(int argc, char** argv) {
   int owner = ConnectSession(address.c_str());
   Request hello;
   hello.op = Op::kHello;
-  hello.pid = getpid();
-  snprintf(hello.text2, sizeof(hello.text2), "%s", key);
   Reply reply;
   if (owner < 0 || CallHelper(owner, hello, &reply, -1, nullptr) != 0) {
     fprintf(stderr, "shmrun: the helper did not start (see its message above)\n");

@@ -83,7 +83,9 @@ bool Take(int sock, Sample* s) {
     req.op = Op::kRegionInfo;
     req.a = i;
     int rc = Call(sock, req, &reply);
-    if (rc == -ENOENT) break;
+    // EACCES: a member of another uid sees the session's totals, not
+    // other processes' regions.
+    if (rc == -ENOENT || rc == -EACCES) break;
     if (rc != 0) return false;
     RegionInfo info;
     memcpy(&info, reply.text, sizeof(info));
@@ -239,12 +241,8 @@ int main(int argc, char** argv) {
   }
   Request hello;
   hello.op = Op::kHello;
-  hello.pid = getpid();
   hello.flags = kHelloObserver;
   size_t hash = session.find('#');
-  if (hash != std::string::npos) {
-    snprintf(hello.text2, sizeof(hello.text2), "%s", session.c_str() + hash + 1);
-  }
   Reply reply;
   if (Call(sock, hello, &reply) != 0) {
     fprintf(stderr, "shmstat: %s refused the connection\n", session.c_str());

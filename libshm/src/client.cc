@@ -141,17 +141,12 @@ int ClientRuntime::ConnectLocked(const char* address) {
   return 0;
 }
 
-void ClientRuntime::FillKey(Request* req) const {
-  memcpy(req->text2, session_key_, sizeof(session_key_));
-}
-
 int ClientRuntime::OpenOwnUffdLocked(bool* restricted) {
   *restricted = false;
   int uffd = OpenUffd(/*allow_user_mode_only=*/false, restricted);
   if (uffd >= 0) return uffd;
   Request req;
   req.op = Op::kUffdDevice;
-  FillKey(&req);
   Reply reply;
   int dev = -1;
   if (CallLocked(req, &reply, -1, &dev) == 0 && dev >= 0) {
@@ -177,9 +172,7 @@ int ClientRuntime::HelloLocked() {
   }
   Request req;
   req.op = Op::kHello;
-  req.pid = getpid();
   req.flags = restricted_ ? kHelloRestricted : 0;
-  FillKey(&req);
   req.a = restricted_ ? 0 : reinterpret_cast<uintptr_t>(doorbell_);
   Reply reply;
   int rc = CallLocked(req, &reply, uffd, nullptr);
@@ -208,16 +201,14 @@ int ClientRuntime::EnsureSessionLocked() {
   int rc;
   if (sock_ < 0) {
     if (opts_.session[0] != '\0') {
-      // "@address#key": the key is for the helper, not the socket address.
+      // A "#..." suffix (the session key of older versions) is not part of
+      // the address; membership is proven by the kernel now.
       const char* hash = strchr(opts_.session, '#');
       size_t n =
           hash != nullptr ? static_cast<size_t>(hash - opts_.session) : strlen(opts_.session);
-      if (n >= sizeof(address_) || (hash != nullptr && strlen(hash + 1) >= sizeof(session_key_))) {
-        return -EINVAL;
-      }
+      if (n >= sizeof(address_)) return -EINVAL;
       memcpy(address_, opts_.session, n);
       address_[n] = '\0';
-      if (hash != nullptr) memcpy(session_key_, hash + 1, strlen(hash + 1) + 1);
     } else if (address_[0] == '\0') {
       rc = StartHelperLocked(address_, sizeof(address_));
       if (rc != 0) {
@@ -271,7 +262,8 @@ int ClientRuntime::Map(void* hint, size_t length, int prot, int flags, void** ou
   int rc = EnsureSessionLocked();
   if (rc != 0) return rc;
   if (num_ranges_ == kMaxRanges) return -ENOMEM;
-  int memfd = sys::MemfdCreate("libshm", MFD_CLOEXEC);
+  // Sealable: the helper seals it against shrinking under its page table.
+  int memfd = sys::MemfdCreate("libshm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (memfd < 0) return memfd;
   rc = sys::Ftruncate(memfd, static_cast<off_t>(size));
   if (rc != 0) {
@@ -287,7 +279,7 @@ int ClientRuntime::Map(void* hint, size_t length, int prot, int flags, void** ou
     close(memfd);
     return rc;
   }
-  uint64_t inode = reply.a;
+  uint64_t handle = reply.a;
   // Pages must not be populated before the helper registers the mapping, so
   // MAP_POPULATE/MAP_LOCKED are applied afterwards.
   int mflags = MAP_SHARED | (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE));
@@ -295,19 +287,23 @@ int ClientRuntime::Map(void* hint, size_t length, int prot, int flags, void** ou
   close(memfd);
   if (sys::IsErr(addr)) {
     req = Request();
-    req.op = Op::kDropInode;
-    req.a = inode;
+    req.op = Op::kRelease;
+    req.a = handle;
     CallLocked(req, &reply, -1, nullptr);
     return static_cast<int>(addr);
   }
   req = Request();
   req.op = Op::kRegister;
-  req.a = inode;
+  req.a = handle;
   req.b = static_cast<uint64_t>(addr);
   req.c = size;
   rc = CallLocked(req, &reply, -1, nullptr);
   if (rc != 0) {
     sys::Munmap(reinterpret_cast<void*>(addr), size);
+    Request release;
+    release.op = Op::kRelease;
+    release.a = handle;
+    CallLocked(release, &reply, -1, nullptr);
     return rc;
   }
   ForgetRangeLocked(static_cast<uintptr_t>(addr), static_cast<uintptr_t>(addr) + size);
@@ -386,9 +382,17 @@ int ClientRuntime::RemapFilePages(void* addr, size_t size, int prot, size_t pgof
   int rc = CallLocked(req, &reply, -1, &memfd);
   if (rc != 0) return rc;
   if (memfd < 0) return -EPROTO;
-  uint64_t inode = reply.a, pages = reply.b;
-  if (pgoff + size / kPageSize > pages) {
+  uint64_t handle = reply.a, pages = reply.b;
+  auto release = [&] {
+    Request r;
+    r.op = Op::kRelease;
+    r.a = handle;
+    Reply ignored;
+    CallLocked(r, &ignored, -1, nullptr);
+  };
+  if (pgoff > pages || size / kPageSize > pages - pgoff) {
     close(memfd);
+    release();
     return -EINVAL;  // the kernel would map past the end; keep the old mapping
   }
   // PROT_NONE until registered: a racing access gets SIGSEGV, never a zero
@@ -396,10 +400,13 @@ int ClientRuntime::RemapFilePages(void* addr, size_t size, int prot, size_t pgof
   long mapped = sys::Mmap(addr, size, PROT_NONE, MAP_SHARED | MAP_FIXED, memfd,
                           static_cast<off_t>(pgoff * kPageSize));
   close(memfd);
-  if (sys::IsErr(mapped)) return static_cast<int>(mapped);
+  if (sys::IsErr(mapped)) {
+    release();
+    return static_cast<int>(mapped);
+  }
   req = Request();
   req.op = Op::kRegister;
-  req.a = inode;
+  req.a = handle;
   req.b = start;
   req.c = size;
   req.d = pgoff;
@@ -407,6 +414,7 @@ int ClientRuntime::RemapFilePages(void* addr, size_t size, int prot, size_t pgof
   if (rc != 0) {
     // Cannot serve it: leave it inaccessible rather than unregistered.
     LIBSHM_LOG_ERROR("remap_file_pages: cannot register the new mapping: %s", strerror(-rc));
+    release();
     return rc;
   }
   return static_cast<int>(
@@ -534,8 +542,6 @@ void ClientRuntime::ChildAfterFork() {
     if (rc == 0) {
       Request req;
       req.op = Op::kHelloChild;
-      req.pid = getpid();
-      FillKey(&req);
       Reply reply;
       int fd = -1;
       rc = CallLocked(req, &reply, -1, &fd);
@@ -551,8 +557,6 @@ void ClientRuntime::ChildAfterFork() {
     if (rc == 0) {
       Request req;
       req.op = Op::kHelloRestrictedChild;
-      req.pid = getpid();
-      FillKey(&req);
       Reply reply;
       rc = CallLocked(req, &reply, fd, nullptr);
       if (rc == 0) uffd_ = fd;

@@ -57,7 +57,6 @@ class ClientRuntime {
   // Opens this process's uffd: full if we may, else borrowed from a root
   // helper (privilege separation), else user-mode-only (restricted).
   int OpenOwnUffdLocked(bool* restricted);
-  void FillKey(Request* req) const;
   int CallLocked(const Request& req, Reply* reply, int send_fd, int* recv_fd);
   void StartWatchdog();
   void ForgetRangeLocked(uintptr_t start, uintptr_t end);
@@ -76,7 +75,6 @@ class ClientRuntime {
   void* doorbell_ = nullptr;
   pid_t helper_pid_ = 0;
   char address_[108] = {};
-  char session_key_[64] = {};  // shmrun sessions: proves membership to a root helper
   bool in_process_engine_ = false;
   // Managed ranges of this process, [start, end), for IsManaged.
   static constexpr int kMaxRanges = 4096;

@@ -75,9 +75,12 @@ int Engine::SetPolicy(const char* name) {
   return 0;
 }
 
-int Engine::Ctl(const Request& req, Reply* reply) {
+int Engine::Ctl(const Client& c, const Request& req, Reply* reply) {
   const char* name = req.text;
   bool writing = req.a != 0;
+  // Changing the session (its policy, an eviction run) is for the helper's
+  // own uid; a member that dropped privilege may only read.
+  if (writing && !c.trusted) return -EPERM;
   if (strcmp(name, "evict.policy") == 0) {
     if (writing) {
       int rc = SetPolicy(req.text2);

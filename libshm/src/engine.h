@@ -29,6 +29,7 @@
 #include "config.h"
 #include "inode.h"
 #include "libshm/libshm.h"
+#include "peer.h"
 #include "policy_adapter.h"
 #include "protocol.h"
 #include "stats.h"
@@ -48,16 +49,26 @@ struct Vma {
 struct Client {
   uint64_t id = 0;
   pid_t pid = 0;  // 0 until known (a fork child before its first fault)
+  uid_t uid = 0;  // from SO_PEERCRED (a fork record: its parent's)
   int uffd = -1;
   int sock = -1;
   int pidfd = -1;
+  // The helper's own uid or root: may change the session (ctl writes) and
+  // see every region's counters. Others are members of the tree that
+  // dropped privilege: they act only on what they hold.
+  bool trusted = false;
+  bool greeted = false;                  // said its one hello
+  uint64_t accepted_ns = 0;              // a connection must say hello soon
   bool owner = false;                    // a connection without uffd (shmrun): keeps the session
   bool observer = false;                 // shmstat: does not keep the session alive
-  bool authenticated = true;             // false until a foreign uid shows the session key
   bool restricted = false;               // UFFD_USER_MODE_ONLY, no EVENT_FORK
   bool dead = false;                     // reaped at the end of the loop iteration
   std::vector<Vma> vmas;                 // sorted by start, disjoint
   std::deque<uffd_msg> deferred_faults;  // read while draining events
+  // Inodes this connection holds (created, or asked for by kInodeFd) but has
+  // not registered yet: the only inodes a request can name.
+  std::unordered_map<uint64_t, Inode*> handles;
+  uint64_t next_handle = 1;
   // Sequential-fault detector for fill-ahead: the page a scan would fault
   // next and how far ahead to fill (doubles on each hit).
   uint64_t seq_inode = 0, seq_next = 0, seq_window = 1;
@@ -82,18 +93,17 @@ class Engine {
  private:
   enum class Source : uint8_t { kListen = 1, kWakeup, kSocket, kUffd, kPidfd };
 
-  // engine.cc
+  // engine.cc: the loop, accepting connections, client and inode lifetime
   void Watch(int fd, Source src, uint64_t client_id);
   void Unwatch(int fd);
   void Accept();
-  void OnSocket(Client& c);
-  void HandleRequest(Client& c, const Request& req, int fd);
-  int HandleHello(Client& c, const Request& req, int fd, Reply* reply);
-  int HandleHelloChild(Client& c, const Request& req, Reply* reply, int* reply_fd);
-  int HandleHelloRestrictedChild(Client& c, const Request& req, int fd);
-  int HandleCreate(Client& c, const Request& req, int fd, Reply* reply);
-  int HandleRegister(Client& c, const Request& req);
-  int HandleRegionInfo(const Request& req, Reply* reply);
+  // Whether a connecting peer may join (docs/security.md): the helper's own
+  // uid or root, or a process that descends from a live member.
+  bool Admits(const Peer& peer, bool* trusted);
+  bool IsLiveMemberPid(pid_t pid);
+  // Once a second: closes connections that never said hello, and reaps fork
+  // records whose process is gone before it ever faulted.
+  void Housekeeping();
   bool KeepsSessionAlive() const;
   int RegisterRange(Client& c, Inode* inode, uintptr_t start, size_t len, uint64_t pgoff);
   void MarkDead(Client& c, const char* why);
@@ -101,8 +111,30 @@ class Engine {
   void CollectInodes();
   void LearnPid(Client& c, pid_t tid);
   Client* FindClient(uint64_t id);
-  Inode* FindInode(uint64_t id);
   void AddVma(Client& c, const Vma& v);
+  // An fd kept open so that, out of descriptors, the helper can still
+  // accept (and close) a connection or read a fork event: closed for that
+  // call and opened again.
+  void ReleaseReserveFd();
+  void RestoreReserveFd();
+
+  // requests.cc: decoding and checking every request of a connection; the
+  // handlers below get only what the connection holds.
+  void OnSocket(Client& c);
+  void HandleRequest(Client& c, const Request& req, int fd);
+  int HandleHello(Client& c, const Request& req, int fd, Reply* reply);
+  int HandleHelloChild(Client& c, Reply* reply, int* reply_fd);
+  int HandleHelloRestrictedChild(Client& c, int fd);
+  int HandleCreate(Client& c, const Request& req, int fd, Reply* reply);
+  int HandleRegister(Client& c, const Request& req);
+  int HandleRelease(Client& c, const Request& req);
+  int HandleInodeFd(Client& c, const Request& req, Reply* reply, int* reply_fd);
+  int HandleExtend(Client& c, const Request& req, Reply* reply);
+  int HandleRegionInfo(const Request& req, Reply* reply);
+  int HandleUffdDevice(Client& c, int* reply_fd);
+  // Gives `c` a handle on `inode`. Returns the handle, 0 if out of room.
+  uint64_t AddHandle(Client& c, Inode* inode);
+  void DropHandles(Client& c);
 
   // fault_handler.cc
   void OnUffdReadable(Client& c);
@@ -177,23 +209,28 @@ class Engine {
   void DropSample(Inode& inode, uint64_t page);
 
   // ctl.cc
-  int Ctl(const Request& req, Reply* reply);
+  int Ctl(const Client& c, const Request& req, Reply* reply);
   int SetPolicy(const char* name);
 
-  uint32_t Region(const Inode& inode) const { return inode_seq_.at(inode.id()); }
+  // Policy keys: region number (28 bits, reused after the region is gone) and
+  // page (36 bits).
+  uint32_t Region(const Inode& inode) const { return inode.seq(); }
   libshm_page_key_t Key(const Inode& inode, uint64_t page) const {
-    return (static_cast<uint64_t>(inode_seq_.at(inode.id())) << 36) | page;
+    return (static_cast<uint64_t>(inode.seq()) << kPageBits) | page;
   }
+  uint32_t AllocateSeq();
 
   Options opts_;
-  char session_key_[64] = {};  // from LIBSHM_SESSION "@address#key" (shmrun)
   int epfd_ = -1;
+  int reserve_fd_ = -1;
+  uint64_t last_housekeeping_ns_ = 0;
   int listen_fd_ = -1;
   int wakeup_fd_ = -1;
   bool ever_connected_ = false;
   bool stopping_ = false;
   uint64_t next_client_id_ = 1;
   uint32_t next_inode_seq_ = 1;
+  std::vector<uint32_t> free_seqs_;  // numbers of regions that are gone
   uint64_t limit_pages_ = 0;
   uint64_t low_pages_ = 0;
   uint64_t high_pages_ = 0;
@@ -202,9 +239,8 @@ class Engine {
   uint64_t events_handled_ = 0;  // non-cooperative uffd events read so far
   uint64_t peak_resident_pages_ = 0;
   std::map<uint64_t, std::unique_ptr<Client>> clients_;
-  std::map<uint64_t, std::unique_ptr<Inode>> inodes_;  // by id (memfd st_ino)
-  std::unordered_map<uint64_t, uint32_t> inode_seq_;   // id -> policy key prefix
-  std::unordered_map<uint32_t, Inode*> inode_by_seq_;
+  std::map<uint32_t, std::unique_ptr<Inode>> inodes_;  // by seq
+  std::unordered_map<uint64_t, Inode*> inode_by_ino_;  // memfd st_ino: one inode per memfd
   SwapFile swap_;
   Policy policy_;
   TraceLog trace_;

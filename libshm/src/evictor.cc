@@ -79,10 +79,9 @@ size_t Engine::EvictBatch(size_t max) {
   std::map<Inode*, std::vector<uint64_t>> by_inode;
   size_t evicted = 0;
   for (size_t i = 0; i < n; i++) {
-    auto it = inode_by_seq_.find(static_cast<uint32_t>(victims[i] >> 36));
-    uint64_t page = victims[i] & ((1ull << 36) - 1);
-    if (it == inode_by_seq_.end() || page >= it->second->pages() ||
-        !IsHeld(it->second->state(page))) {
+    auto it = inodes_.find(static_cast<uint32_t>(victims[i] >> kPageBits));
+    uint64_t page = victims[i] & ((1ull << kPageBits) - 1);
+    if (it == inodes_.end() || page >= it->second->pages() || !IsHeld(it->second->state(page))) {
       continue;  // stale: the page left without the policy hearing of it
     }
     if (it->second->state(page) == PageState::kSampled) {
@@ -90,7 +89,7 @@ size_t Engine::EvictBatch(size_t max) {
       evicted++;
       continue;
     }
-    by_inode[it->second].push_back(page);
+    by_inode[it->second.get()].push_back(page);
   }
   for (auto& [inode, pages] : by_inode) {
     std::sort(pages.begin(), pages.end());
@@ -121,7 +120,7 @@ size_t Engine::EvictPages(Inode& inode, std::vector<uint64_t>& pages) {
     if (rc != 0) {
       LIBSHM_LOG_DEBUG("run %llu-%llu of inode %llu stays resident: %s",
                        static_cast<unsigned long long>(p0), static_cast<unsigned long long>(p1),
-                       static_cast<unsigned long long>(inode.id()), strerror(-rc));
+                       static_cast<unsigned long long>(inode.seq()), strerror(-rc));
       // Could not make the run safe to drop now; it stays resident.
       for (uint64_t p = p0; p < p1; p++) {
         policy_.Miss(Key(inode, p), inode.state(p) == PageState::kDirty);
@@ -132,7 +131,7 @@ size_t Engine::EvictPages(Inode& inode, std::vector<uint64_t>& pages) {
     rc = inode.Punch(p0, p1 - p0);
     if (rc != 0) {
       LIBSHM_LOG_ERROR(
-          "punching inode %llu pages %llu-%llu: %s", static_cast<unsigned long long>(inode.id()),
+          "punching inode %llu pages %llu-%llu: %s", static_cast<unsigned long long>(inode.seq()),
           static_cast<unsigned long long>(p0), static_cast<unsigned long long>(p1), strerror(-rc));
       for (uint64_t p = p0; p < p1; p++) policy_.Miss(Key(inode, p), false);
       i = j;
@@ -198,10 +197,10 @@ int Engine::ProtectEverywhere(Inode& inode, uint64_t p0, uint64_t p1) {
       // map the inode there any more, forget that piece and go on; if it does
       // (mapped again, unregistered), the page cannot be protected there, so
       // it must not be evicted.
-      if (MapsInodeAt(vanished->pid, vanished_at, inode.id())) {
+      if (MapsInodeAt(vanished->pid, vanished_at, inode.ino())) {
         LIBSHM_LOG_WARN("pid %d maps region %llu at %lx unregistered: its pages stay resident",
                         static_cast<int>(vanished->pid),
-                        static_cast<unsigned long long>(inode.id()),
+                        static_cast<unsigned long long>(inode.seq()),
                         static_cast<unsigned long>(vanished_at));
         return -ENOENT;
       }
@@ -273,7 +272,7 @@ int Engine::WriteBack(Inode& inode, uint64_t p0, uint64_t p1) {
     }
     if (rc != 0) {
       LIBSHM_LOG_ERROR("writeback of inode %llu pages %llu-%llu: %s",
-                       static_cast<unsigned long long>(inode.id()),
+                       static_cast<unsigned long long>(inode.seq()),
                        static_cast<unsigned long long>(a), static_cast<unsigned long long>(b),
                        strerror(-rc));
       return rc;

@@ -185,7 +185,7 @@ void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
       if (r != static_cast<ssize_t>(kPageSize)) {
         // Never serve zeros for data we cannot read: the faulter stays blocked.
         LIBSHM_LOG_ERROR("swap read of inode %llu page %llu failed (%zd): faulting thread blocked",
-                         static_cast<unsigned long long>(inode.id()),
+                         static_cast<unsigned long long>(inode.seq()),
                          static_cast<unsigned long long>(page), r);
         return;
       }
@@ -211,7 +211,7 @@ void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
       // The page cache holds a page we never filled: keep it, and count it
       // dirty so that whatever it holds is written before any eviction.
       LIBSHM_LOG_WARN("inode %llu page %llu present but not filled by libshm",
-                      static_cast<unsigned long long>(inode.id()),
+                      static_cast<unsigned long long>(inode.seq()),
                       static_cast<unsigned long long>(page));
       stats_.eexist++;
       UffdWake(c.uffd, addr, kPageSize);
@@ -241,9 +241,9 @@ void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
 
 void Engine::FillAhead(Client& c, Inode& inode, uintptr_t addr, uint64_t page, PageState state,
                        bool write) {
-  bool sequential = c.seq_inode == inode.id() && c.seq_next == page;
+  bool sequential = c.seq_inode == inode.seq() && c.seq_next == page;
   c.seq_window = sequential ? std::min<uint64_t>(c.seq_window * 2, opts_.cluster) : 1;
-  c.seq_inode = inode.id();
+  c.seq_inode = inode.seq();
   c.seq_next = page + 1;
   if (c.seq_window <= 1) {
     // Not a scan. A second zero fill in the same aligned cluster says the

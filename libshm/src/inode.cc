@@ -34,8 +34,4 @@ int Inode::ReadPages(uint64_t page, uint64_t n, void* buf) const {
   return 0;
 }
 
-uint64_t Inode::CountState(PageState s) const {
-  return static_cast<uint64_t>(std::count(states_.begin(), states_.end(), s));
-}
-
 }  // namespace libshm::internal

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Inode: one managed region's memfd, its page-state table and its swap
-// extent. The registry is keyed by inode (the memfd's st_ino), not by
-// mapping: several processes and several mappings share one inode
-// (DESIGN.md invariant 6).
+// extent. The registry is keyed by inode, not by mapping: several processes
+// and several mappings share one inode (DESIGN.md invariant 6). An inode is
+// named inside the helper by its session number `seq` (also the region part
+// of its policy keys) and on the wire only by per-connection handles.
 //
 // The helper never maps the memfd: it reads pages with pread, which returns
 // zeros for holes without filling them (invariant 1).
@@ -23,13 +24,20 @@ namespace libshm::internal {
 
 class Inode {
  public:
-  Inode(uint64_t id, int memfd, uint64_t pages, Extent extent)
-      : id_(id), memfd_(memfd), extent_(extent), states_(pages, PageState::kEmpty) {}
+  // Pages of one inode and live inodes of a session are bounded so that a
+  // policy key (region << kPageBits | page) is unique.
+  static constexpr uint64_t kMaxPages = 1ull << kPageBits;
+
+  Inode(uint32_t seq, uint64_t ino, int memfd, uint64_t pages, Extent extent)
+      : seq_(seq), ino_(ino), memfd_(memfd), extent_(extent), states_(pages, PageState::kEmpty) {
+    counts_[static_cast<int>(PageState::kEmpty)] = pages;
+  }
   ~Inode();
   Inode(const Inode&) = delete;
   Inode& operator=(const Inode&) = delete;
 
-  uint64_t id() const { return id_; }
+  uint32_t seq() const { return seq_; }
+  uint64_t ino() const { return ino_; }  // the memfd's st_ino (as in /proc/PID/maps)
   int memfd() const { return memfd_; }
   uint64_t pages() const { return states_.size(); }
   const Extent& extent() const { return extent_; }
@@ -39,6 +47,8 @@ class Inode {
   // Changes a page's state, checking the transition in debug builds.
   void set_state(uint64_t page, PageState to) {
     LIBSHM_ASSERT(IsLegalTransition(states_[page], to));
+    counts_[static_cast<int>(states_[page])]--;
+    counts_[static_cast<int>(to)]++;
     states_[page] = to;
   }
 
@@ -56,23 +66,24 @@ class Inode {
     return zero_fills_[i];
   }
 
-  // Count of pages per state (for stats and checks).
-  uint64_t CountState(PageState s) const;
+  // Count of pages per state (for stats and checks), kept as states change.
+  uint64_t CountState(PageState s) const { return counts_[static_cast<int>(s)]; }
 
-  // How many VMAs in all clients map this inode; the inode dies at 0 unless pinned.
+  // How many VMAs in all clients map this inode, and how many connection
+  // handles name it; the inode dies when both are 0.
   int mappings = 0;
-  // Set between creation and the creator's first registration (or its death).
-  bool pinned = true;
-  uint64_t creator = 0;  // client id that created it
+  int holders = 0;
   // Per-region counters (shmstat).
   uint64_t faults = 0, swap_ins = 0, swap_outs = 0;
 
  private:
-  uint64_t id_;
+  uint32_t seq_;
+  uint64_t ino_;
   int memfd_;
   Extent extent_;
   std::vector<PageState> states_;
   std::vector<uint8_t> zero_fills_;  // per cluster, for FillCluster
+  uint64_t counts_[kPageStates] = {};
 };
 
 }  // namespace libshm::internal

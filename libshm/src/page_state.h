@@ -22,6 +22,11 @@
 namespace libshm::internal {
 
 enum class PageState : uint8_t { kEmpty, kZero, kClean, kDirty, kSwapped, kSampled };
+constexpr int kPageStates = 6;
+
+// A policy key is (region << kPageBits) | page: 36 bits of page, 28 of region.
+constexpr int kPageBits = 36;
+constexpr uint32_t kMaxRegions = (1u << (64 - kPageBits)) - 1;
 
 // In the page cache (mapped or mappable without a fault).
 inline bool IsResident(PageState s) {

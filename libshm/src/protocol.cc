@@ -44,6 +44,7 @@ long RecvPacket(int sock, void* buf, size_t len, int* fd) {
     n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
   if (n < 0) return -errno;
+  bool truncated = (msg.msg_flags & MSG_CTRUNC) != 0;
   for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
     size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -57,6 +58,9 @@ long RecvPacket(int sock, void* buf, size_t len, int* fd) {
       }
     }
   }
+  // The kernel drops passed fds it cannot install (the receiver's fd table
+  // is full) and says so only with MSG_CTRUNC.
+  if (truncated && *fd < 0) *fd = kFdLost;
   return n;
 }
 

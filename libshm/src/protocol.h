@@ -16,25 +16,33 @@
 
 namespace libshm::internal {
 
-constexpr uint32_t kProtocolMagic = 0x6c73684d;  // "lshM", bumped with the layout
+constexpr uint32_t kProtocolMagic = 0x6c73684e;  // "lshN", bumped with the layout
 
+// Who a connection is and what it may name is decided by the helper from the
+// kernel alone (docs/security.md): its peer credentials and pidfd, its
+// ancestry, the fds it sent. No field of a request says who the sender is.
+// Inodes are named by per-connection handles (kCreate, kInodeFd), never by a
+// global id; addresses name the caller's own registered mappings.
 enum class Op : uint32_t {
-  // First message of a process. fd: its uffd (not yet UFFDIO_API'd), or none
-  // for an owner connection (shmrun). a: doorbell address (full mode).
+  // First message of a connection, exactly once. fd: its uffd (not yet
+  // UFFDIO_API'd), or none for an owner (shmrun) or observer (shmstat)
+  // connection. a: doorbell address (full mode).
   kHello = 1,
   // A forked child (full mode) introduces itself after ringing its doorbell;
-  // the reply carries its uffd back. pid: the child.
+  // the helper matches its peer pid with the fork record whose first fault
+  // came from that pid, and the reply carries the child's uffd back.
   kHelloChild,
   // A forked child in restricted mode (no EVENT_FORK). fd: its new uffd; the
-  // helper registers the child's libshm mappings from /proc/<pid>/maps.
+  // helper registers the child's libshm mappings from /proc/<peer pid>/maps.
   kHelloRestrictedChild,
-  // Create an inode. fd: the memfd (already sized). a: bytes.
-  // Reply a: inode id. The inode's swap extent is reserved here.
+  // Create an inode. fd: the memfd (sized, sealable). a: bytes.
+  // Reply a: a handle of this connection. The swap extent is reserved here.
   kCreate,
-  // Register a mapping. a: inode id, b: address, c: length, d: page offset.
+  // Register a mapping of a held inode. a: handle, b: address, c: length,
+  // d: page offset. The handle is released when the registration succeeds.
   kRegister,
-  // Forget an inode that was created but never mapped. a: inode id.
-  kDropInode,
+  // Release a handle that will not be registered. a: handle.
+  kRelease,
   // msync. a: address, b: length, c: flags.
   kMsync,
   // MADV_REMOVE semantics for a range (data becomes zeros). a: address, b: length.
@@ -43,14 +51,18 @@ enum class Op : uint32_t {
   kStats,
   // ctl. text: name; a: 1 if a new value is given; b: numeric value; text2: string value.
   kCtl,
-  // A root helper lends the session's members /dev/userfaultfd (privilege
+  // A root helper lends a member of another uid /dev/userfaultfd (privilege
   // separation, DESIGN.md invariant 8). Reply fd: the device.
   kUffdDevice,
-  // One region's counters. a: index. Reply a: number of regions; text: RegionInfo.
+  // One region's counters (owner uid only). a: index. Reply a: number of
+  // regions; text: RegionInfo.
   kRegionInfo,
-  // The memfd behind the caller's managed mapping at address a (to map more
-  // of it: remap_file_pages). Reply fd: the memfd; a: inode id; b: its pages.
+  // The memfd behind the caller's own managed mapping at address a (to map
+  // more of it: remap_file_pages). Reply fd: the memfd; a: a handle; b: its pages.
   kInodeFd,
+  // The caller's own managed mapping at address a grew in place to b bytes
+  // (mremap): register the grown part. Reply a: bytes now registered.
+  kExtend,
 };
 
 // kHello flags.
@@ -66,11 +78,11 @@ static_assert(sizeof(RegionInfo) <= 256, "RegionInfo must fit in Reply::text");
 struct Request {
   uint32_t magic = kProtocolMagic;
   Op op{};
-  int32_t pid = 0;
   uint32_t flags = 0;
+  uint32_t reserved = 0;
   uint64_t a = 0, b = 0, c = 0, d = 0;
   char text[64] = {};
-  char text2[256] = {};  // kHello*: the session key, if the session has one
+  char text2[256] = {};  // kCtl: a string value
 };
 
 enum class ValueType : uint32_t { kNone, kNumber, kString };
@@ -85,8 +97,12 @@ struct Reply {
 
 // Sends one packet with an optional fd (-1: none). Returns 0 or -errno.
 int SendPacket(int sock, const void* buf, size_t len, int fd);
-// Receives one packet; *fd gets a passed fd (CLOEXEC) or -1. Returns bytes or -errno
-// (0 at EOF).
+// *fd after RecvPacket when an fd was sent but the kernel could not install
+// it (the receiver's fd table is full: MSG_CTRUNC).
+constexpr int kFdLost = -2;
+
+// Receives one packet; *fd gets a passed fd (CLOEXEC), -1, or kFdLost.
+// Returns bytes or -errno (0 at EOF).
 long RecvPacket(int sock, void* buf, size_t len, int* fd);
 
 }  // namespace libshm::internal

@@ -60,6 +60,10 @@ int CallHelper(int sock, const Request& req, Reply* reply, int send_fd, int* rec
     if (fd >= 0) close(fd);
     return n < 0 ? static_cast<int>(n) : -ECONNRESET;
   }
+  if (fd == kFdLost) {
+    // The helper sent an fd we had no room for.
+    return reply->status == 0 ? -EMFILE : reply->status;
+  }
   if (recv_fd != nullptr) {
     *recv_fd = fd;
   } else if (fd >= 0) {

@@ -164,33 +164,42 @@ TEST(Shmstat, ShowsARunningSession) {
   unlink(log.c_str());
 }
 
-TEST(Shmrun, SessionRefusesOtherUsersWithoutTheKey) {
+TEST(Shmrun, SessionAdmitsAnotherUserOnlyFromItsOwnTree) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root";
-  // The command prints its own session (address#key), then holds it open.
-  std::string out = TempPath("key.out");
+  // Inside the tree a process that dropped to nobody is a member (it
+  // descends from the session's processes); outside it, nobody is refused,
+  // whatever it knows: the session address is in the environment and in
+  // /proc/net/unix, and it is no secret.
+  std::string out = TempPath("session.out"), inside = TempPath("inside.out");
+  std::string nobody = "setpriv --reuid=65534 --regid=65534 --clear-groups ";
   pid_t pid = fork();
   if (pid == 0) {
-    std::string cmd = "exec " + kShmrun + " -- sh -c 'echo $LIBSHM_SESSION; sleep 2' > " + out;
+    std::string cmd = "exec " + kShmrun + " -- sh -c 'echo $LIBSHM_SESSION > " + out + "; " +
+                      nobody + kShmstat + " --session $LIBSHM_SESSION > " + inside +
+                      " 2>&1; echo rc=$? >> " + inside + "; sleep 2'";
     execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   std::string session;
-  for (int i = 0; i < 100 && session.find('#') == std::string::npos; i++) {
+  for (int i = 0; i < 100 && session.find('@') == std::string::npos; i++) {
     usleep(20 * 1000);
     session = Slurp(out);
   }
   session.erase(session.find_last_not_of("\n") + 1);
-  ASSERT_NE(session.find('#'), std::string::npos) << session;
-  std::string address = session.substr(0, session.find('#'));
-  std::string nobody = "setpriv --reuid=65534 --regid=65534 --clear-groups ";
-  Result without = Sh(nobody + kShmstat + " --session " + address);
-  EXPECT_EQ(without.exit_code, 1);
-  EXPECT_NE(without.out.find("refused"), std::string::npos) << without.out;
-  Result with = Sh(nobody + kShmstat + " --session '" + session + "'");
-  EXPECT_EQ(with.exit_code, 0) << with.out;
+  ASSERT_EQ(session.find('#'), std::string::npos) << "no key travels any more: " << session;
+  ASSERT_EQ(session.rfind("@libshm-run-", 0), 0u) << session;
+  Result outsider = Sh(nobody + kShmstat + " --session " + session);
+  EXPECT_EQ(outsider.exit_code, 1);
+  EXPECT_NE(outsider.out.find("refused"), std::string::npos) << outsider.out;
+  // Even with the old key suffix, which no longer means anything.
+  Result with_key = Sh(nobody + kShmstat + " --session '" + session + "#0123456789abcdef'");
+  EXPECT_EQ(with_key.exit_code, 1) << with_key.out;
   int status;
   waitpid(pid, &status, 0);
+  std::string in = Slurp(inside);
+  EXPECT_NE(in.find("rc=0"), std::string::npos) << in;
   unlink(out.c_str());
+  unlink(inside.c_str());
 }
 
 TEST(Shmstat, BadInputAndNoSession) {

@@ -1,0 +1,471 @@
+// SPDX-License-Identifier: MIT
+// Requests of a connection (Engine methods; see engine.h and protocol.h).
+//
+// This file is the one layer that reads what a client sends. It keeps the
+// rule of docs/security.md: a request acts only on what its connection
+// holds. A connection's identity (pid, uid, trust) was fixed at accept from
+// the kernel (peer.h); an inode is named only by a handle of this
+// connection; an address only by the connection's own registered mappings;
+// every length and offset is checked against its object without overflow.
+// A request that breaks the protocol (size, magic, unknown op, hello twice
+// or missing, an fd where none belongs) closes its connection and nothing
+// else; a request that names something it does not hold gets an error.
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "engine.h"
+#include "log.h"
+#include "probe.h"
+#include "sys/syscalls.h"
+#include "uffd.h"
+
+#ifndef F_SEAL_SHRINK
+#define F_SEAL_SHRINK 0x0002
+#endif
+
+namespace libshm::internal {
+namespace {
+
+// Ops that carry an fd; any other op with an fd attached is malformed.
+bool TakesFd(Op op) {
+  return op == Op::kHello || op == Op::kHelloRestrictedChild || op == Op::kCreate;
+}
+
+// A connection's first request introduces it, once.
+bool IsHello(Op op) {
+  return op == Op::kHello || op == Op::kHelloChild || op == Op::kHelloRestrictedChild;
+}
+
+// In order: what a connection may send before and after its hello (a
+// process without userfaultfd privilege borrows the device before it can
+// make the uffd its hello carries).
+bool AllowedNow(Op op, bool greeted) {
+  return greeted ? !IsHello(op) : IsHello(op) || op == Op::kUffdDevice;
+}
+
+// Handles per connection not yet registered: a client holds one briefly per
+// mapping it is making, so this only bounds what a hostile one can pin.
+constexpr size_t kMaxHandles = 4096;
+
+}  // namespace
+
+void Engine::OnSocket(Client& c) {
+  for (;;) {
+    Request req;
+    int fd = -1;
+    long n = RecvPacket(c.sock, &req, sizeof(req), &fd);
+    if (n == -EAGAIN) return;
+    if (n <= 0) {
+      // EOF: exit, exec (the socket is CLOEXEC) or the program closed it.
+      // Only a connection without a uffd is certainly over; a mapper is
+      // reaped when its pidfd fires or its uffd answers ESRCH.
+      Unwatch(c.sock);
+      close(c.sock);
+      c.sock = -1;
+      DropHandles(c);
+      if (c.uffd < 0) {
+        MarkDead(c, "disconnected");
+      } else if (!c.vmas.empty()) {
+        const Vma& v = c.vmas.front();
+        if (UffdWriteProtect(c.uffd, v.start, kPageSize, v.inode != nullptr) == -ESRCH) {
+          MarkDead(c, "exec'd");
+        }
+      }
+      if (fd >= 0) close(fd);
+      return;
+    }
+    if (static_cast<size_t>(n) != sizeof(req) || req.magic != kProtocolMagic || req.reserved != 0 ||
+        (fd != -1 && !TakesFd(req.op)) || !AllowedNow(req.op, c.greeted)) {
+      if (fd >= 0) close(fd);
+      LIBSHM_LOG_WARN("pid %d broke the protocol (op %u): connection closed",
+                      static_cast<int>(c.pid), static_cast<unsigned>(req.op));
+      MarkDead(c, "protocol error");
+      return;
+    }
+    // Strings end inside their fields, whatever was sent.
+    req.text[sizeof(req.text) - 1] = '\0';
+    req.text2[sizeof(req.text2) - 1] = '\0';
+    HandleRequest(c, req, fd);
+    if (c.dead || c.sock < 0) return;
+  }
+}
+
+void Engine::HandleRequest(Client& c, const Request& req, int fd) {
+  Reply reply;
+  int reply_fd = -1;
+  bool close_reply_fd = false;  // reply_fd is ours to close after sending
+  int sock = c.sock;
+  int rc;
+  if (fd == kFdLost) {
+    // The helper is out of descriptors: the fd the client sent is gone.
+    LIBSHM_LOG_ERROR("out of file descriptors: a request from pid %d failed",
+                     static_cast<int>(c.pid));
+    reply.status = -EMFILE;
+    if (SendPacket(sock, &reply, sizeof(reply), -1) != 0) MarkDead(c, "cannot reply");
+    return;
+  }
+  switch (req.op) {
+    case Op::kHello:
+      rc = HandleHello(c, req, fd, &reply);
+      fd = -1;
+      break;
+    case Op::kHelloChild:
+      rc = HandleHelloChild(c, &reply, &reply_fd);
+      break;
+    case Op::kHelloRestrictedChild:
+      rc = HandleHelloRestrictedChild(c, fd);
+      fd = -1;
+      break;
+    case Op::kCreate:
+      rc = HandleCreate(c, req, fd, &reply);
+      fd = -1;
+      break;
+    case Op::kRegister:
+      rc = HandleRegister(c, req);
+      break;
+    case Op::kRelease:
+      rc = HandleRelease(c, req);
+      CollectInodes();  // now, so the client's next request sees it gone
+      break;
+    case Op::kMsync:
+      rc = Msync(c, req.a, req.b, static_cast<int>(req.c));
+      break;
+    case Op::kDiscard:
+      rc = Discard(c, req.a, req.b);
+      break;
+    case Op::kStats:
+      reply.stats = Snapshot();
+      rc = 0;
+      break;
+    case Op::kCtl:
+      rc = Ctl(c, req, &reply);
+      break;
+    case Op::kUffdDevice:
+      rc = HandleUffdDevice(c, &reply_fd);
+      close_reply_fd = true;
+      break;
+    case Op::kRegionInfo:
+      rc = c.trusted ? HandleRegionInfo(req, &reply) : -EACCES;
+      break;
+    case Op::kInodeFd:
+      rc = HandleInodeFd(c, req, &reply, &reply_fd);
+      break;
+    case Op::kExtend:
+      rc = HandleExtend(c, req, &reply);
+      break;
+    default:
+      LIBSHM_LOG_WARN("pid %d sent unknown op %u: connection closed", static_cast<int>(c.pid),
+                      static_cast<unsigned>(req.op));
+      if (fd >= 0) close(fd);
+      MarkDead(c, "protocol error");
+      return;
+  }
+  if (fd >= 0) close(fd);
+  reply.status = rc;
+  int src = SendPacket(sock, &reply, sizeof(reply), reply_fd);
+  if (close_reply_fd && reply_fd >= 0) close(reply_fd);
+  if (src != 0 && !c.dead) MarkDead(c, "cannot reply");
+}
+
+int Engine::HandleHello(Client& c, const Request& req, int fd, Reply* reply) {
+  c.greeted = true;
+  reply->a = static_cast<uint64_t>(getpid());
+  snprintf(reply->text, sizeof(reply->text), "%s", RunModeName(ProbeKernel().mode));
+  if (fd < 0) {
+    c.observer = (req.flags & kHelloObserver) != 0;
+    c.owner = !c.observer;
+    return 0;
+  }
+  c.restricted = (req.flags & kHelloRestricted) != 0;
+  uint64_t got = 0;
+  int rc = UffdApi(fd, c.restricted ? kRestrictedFeatures : kFullFeatures, &got);
+  if (rc != 0) {
+    close(fd);
+    LIBSHM_LOG_WARN("UFFDIO_API for pid %d failed: %s", static_cast<int>(c.pid), strerror(-rc));
+    return rc;
+  }
+  c.uffd = fd;
+  reply->b = got;
+  Watch(fd, Source::kUffd, c.id);
+  if (!c.restricted && req.a != 0) {
+    if (req.a % kPageSize != 0) return -EINVAL;
+    rc = UffdRegister(fd, req.a, kPageSize, UFFDIO_REGISTER_MODE_MISSING, nullptr);
+    if (rc != 0) return rc;
+    AddVma(c, Vma{req.a, req.a + kPageSize, nullptr, 0});
+  }
+  return 0;
+}
+
+int Engine::HandleHelloChild(Client& c, Reply* reply, int* reply_fd) {
+  c.greeted = true;
+  // The fork record whose first fault came from this connection's own pid
+  // (both pids from the kernel: the fault's thread id and SO_PEERCRED), and
+  // which is still that process (its pidfd).
+  for (auto& [id, x] : clients_) {
+    if (x.get() == &c || x->dead || x->sock >= 0 || x->pid != c.pid || x->uffd < 0) continue;
+    if (x->pidfd < 0 || PidfdExited(x->pidfd)) continue;
+    // The child's uffd arrived with the fork event; its socket arrives now.
+    x->sock = c.sock;
+    x->uid = c.uid;
+    x->trusted = c.trusted;
+    x->greeted = true;
+    c.sock = -1;
+    Unwatch(x->sock);
+    Watch(x->sock, Source::kSocket, x->id);
+    MarkDead(c, "merged into its fork record");
+    *reply_fd = x->uffd;
+    reply->a = static_cast<uint64_t>(getpid());
+    return 0;
+  }
+  return -ESRCH;
+}
+
+int Engine::HandleHelloRestrictedChild(Client& c, int fd) {
+  if (fd < 0) return -EINVAL;
+  if (c.uffd >= 0) {
+    close(fd);
+    return -EEXIST;
+  }
+  c.restricted = true;
+  c.greeted = true;
+  int rc = UffdApi(fd, kRestrictedFeatures, nullptr);
+  if (rc != 0) {
+    close(fd);
+    return rc;
+  }
+  c.uffd = fd;
+  Watch(fd, Source::kUffd, c.id);
+  // The child's mappings are exactly its memfd VMAs: read them from its maps
+  // (the pid is the connection's own, from the kernel).
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/maps", static_cast<int>(c.pid));
+  FILE* f = fopen(path, "re");
+  if (f == nullptr) return -errno;
+  char line[512];
+  while (fgets(line, sizeof(line), f) != nullptr) {
+    unsigned long start, end, offset, ino;
+    char perms[8];
+    int name_at = 0;
+    if (sscanf(line, "%lx-%lx %7s %lx %*x:%*x %lu %n", &start, &end, perms, &offset, &ino,
+               &name_at) < 5) {
+      continue;
+    }
+    if (strncmp(line + name_at, "/memfd:libshm", 13) != 0) continue;
+    auto it = inode_by_ino_.find(ino);
+    if (it == inode_by_ino_.end()) continue;
+    rc = RegisterRange(c, it->second, start, end - start, offset / kPageSize);
+    if (rc != 0) break;
+  }
+  fclose(f);
+  return rc;
+}
+
+int Engine::HandleCreate(Client& c, const Request& req, int fd, Reply* reply) {
+  if (fd < 0) return -EINVAL;
+  struct stat st;
+  struct statfs sfs;
+  uint64_t pages = req.a / kPageSize + (req.a % kPageSize != 0);
+  // Only a memfd (shmem) of at least that size, not yet known: a second
+  // create of the same memfd would give one memfd two page tables.
+  if (pages == 0 || pages >= Inode::kMaxPages || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+      fstatfs(fd, &sfs) != 0 || sfs.f_type != 0x01021994 /* TMPFS_MAGIC */ ||
+      static_cast<uint64_t>(st.st_size) < pages * kPageSize) {
+    close(fd);
+    return -EINVAL;
+  }
+  if (inode_by_ino_.count(st.st_ino) != 0) {
+    close(fd);
+    return -EEXIST;
+  }
+  // The page table is sized now: a memfd that shrank under it would make
+  // every later read short. The kernel keeps it from shrinking.
+  if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) != 0) {
+    close(fd);
+    return -EINVAL;
+  }
+  if (c.handles.size() >= kMaxHandles) {
+    close(fd);
+    return -EMFILE;
+  }
+  uint32_t seq = AllocateSeq();
+  if (seq == 0) {
+    close(fd);
+    return -ENOMEM;
+  }
+  Extent extent;
+  int rc = swap_.Reserve(pages, &extent);
+  if (rc != 0) {
+    free_seqs_.push_back(seq);
+    close(fd);
+    return rc;
+  }
+  auto inode = std::make_unique<Inode>(seq, static_cast<uint64_t>(st.st_ino), fd, pages, extent);
+  Inode* raw = inode.get();
+  inodes_[seq] = std::move(inode);
+  inode_by_ino_[raw->ino()] = raw;
+  reply->a = AddHandle(c, raw);
+  return 0;
+}
+
+uint64_t Engine::AddHandle(Client& c, Inode* inode) {
+  uint64_t h = c.next_handle++;
+  c.handles[h] = inode;
+  inode->holders++;
+  return h;
+}
+
+void Engine::DropHandles(Client& c) {
+  for (auto& [h, inode] : c.handles) inode->holders--;
+  c.handles.clear();
+}
+
+int Engine::HandleRelease(Client& c, const Request& req) {
+  auto it = c.handles.find(req.a);
+  if (it == c.handles.end()) return -EBADF;
+  it->second->holders--;
+  c.handles.erase(it);
+  return 0;
+}
+
+int Engine::HandleRegister(Client& c, const Request& req) {
+  auto it = c.handles.find(req.a);
+  if (it == c.handles.end()) return -EBADF;
+  if (c.uffd < 0) return -EINVAL;
+  int rc = RegisterRange(c, it->second, req.b, req.c, req.d);
+  if (rc == 0) {
+    // The mapping holds the inode now.
+    it->second->holders--;
+    c.handles.erase(it);
+  }
+  return rc;
+}
+
+int Engine::RegisterRange(Client& c, Inode* inode, uintptr_t start, size_t len, uint64_t pgoff) {
+  // Overflow-safe: every sum below is checked before it is formed.
+  uint64_t pages = len / kPageSize;
+  if (len == 0 || start % kPageSize != 0 || len % kPageSize != 0 || start > UINTPTR_MAX - len ||
+      pgoff > inode->pages() || pages > inode->pages() - pgoff) {
+    return -EINVAL;
+  }
+  // One page table entry per address: a range already registered here
+  // (possibly for another inode) is refused.
+  auto next = std::lower_bound(c.vmas.begin(), c.vmas.end(), start,
+                               [](const Vma& a, uintptr_t s) { return a.start < s; });
+  if ((next != c.vmas.end() && next->start < start + len) ||
+      (next != c.vmas.begin() && std::prev(next)->end > start)) {
+    return -EEXIST;
+  }
+  uint64_t ioctls = 0;
+  int rc = UffdRegister(c.uffd, start, len, kRegisterModes, &ioctls);
+  if (rc != 0) return rc;
+  const uint64_t need =
+      (1ull << _UFFDIO_COPY) | (1ull << _UFFDIO_WAKE) | (1ull << _UFFDIO_WRITEPROTECT);
+  if ((ioctls & need) != need) {
+    UffdUnregister(c.uffd, start, len);
+    return -EOPNOTSUPP;
+  }
+  // Write-protect the whole range now: on shmem this leaves a marker even on
+  // unpopulated PTEs, so every first write in this process is seen
+  // (KERNEL_FACTS Q3) and non-dirty pages stay protected in every mapper.
+  for (int attempt = 0;; attempt++) {
+    rc = UffdWriteProtect(c.uffd, start, len, true);
+    if (rc != -EAGAIN || attempt == 100) break;
+    if (!DrainEvents(c)) return -ESRCH;
+  }
+  if (rc != 0) {
+    UffdUnregister(c.uffd, start, len);
+    return rc;
+  }
+  AddVma(c, Vma{start, start + len, inode, pgoff});
+  return 0;
+}
+
+int Engine::HandleInodeFd(Client& c, const Request& req, Reply* reply, int* reply_fd) {
+  // Only an inode this connection maps already, found by its own address.
+  Vma* v = FindVma(c, req.a);
+  if (v == nullptr || v->inode == nullptr) return -EINVAL;
+  if (c.handles.size() >= kMaxHandles) return -EMFILE;
+  *reply_fd = v->inode->memfd();
+  reply->b = v->inode->pages();
+  reply->a = AddHandle(c, v->inode);
+  return 0;
+}
+
+int Engine::HandleExtend(Client& c, const Request& req, Reply* reply) {
+  // mremap grew the caller's mapping at `a` in place to `b` bytes. The
+  // kernel registered the grown part on the caller's uffd with no event and
+  // no write-protect markers: a first write there would go unseen. Register
+  // (protect) the part the inode backs; beyond it the kernel gives SIGBUS.
+  uintptr_t start = req.a;
+  Vma* v = FindVma(c, start);
+  if (v == nullptr || v->inode == nullptr || v->start != start) return -EINVAL;
+  uint64_t want = req.b / kPageSize + (req.b % kPageSize != 0);
+  // The VMA may be split in pieces here; find the end of the contiguous
+  // mapping of this inode that starts at `start`.
+  Inode* inode = v->inode;
+  uintptr_t end = v->end;
+  uint64_t end_page = v->pgoff + (v->end - v->start) / kPageSize;
+  for (Vma* w = FindVma(c, end); w != nullptr && w->inode == inode && w->pgoff == end_page;
+       w = FindVma(c, end)) {
+    end = w->end;
+    end_page = w->pgoff + (w->end - w->start) / kPageSize;
+  }
+  uint64_t have = (end - start) / kPageSize;
+  uint64_t pgoff = v->pgoff;
+  uint64_t limit = inode->pages() > pgoff ? inode->pages() - pgoff : 0;
+  want = std::min(want, limit);
+  if (want > have) {
+    int rc = RegisterRange(c, inode, end, (want - have) * kPageSize, end_page);
+    if (rc != 0) return rc;
+    have = want;
+  }
+  reply->a = have * kPageSize;
+  return 0;
+}
+
+int Engine::HandleUffdDevice(Client& c, int* reply_fd) {
+  // Root can lend what a member lacks: a uffd that handles kernel-mode
+  // faults and EVENT_FORK (KERNEL_FACTS "Privilege separation"). Only to a
+  // connection admitted as a process of the session's tree (Accept).
+  if (geteuid() != 0) return -EPERM;
+  *reply_fd = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+  if (*reply_fd < 0) return -errno;
+  LIBSHM_LOG_DEBUG("lent /dev/userfaultfd to pid %d (uid %d)", static_cast<int>(c.pid),
+                   static_cast<int>(c.uid));
+  return 0;
+}
+
+int Engine::HandleRegionInfo(const Request& req, Reply* reply) {
+  reply->a = inodes_.size();
+  if (req.a >= inodes_.size()) return -ENOENT;
+  auto it = inodes_.begin();
+  std::advance(it, static_cast<long>(req.a));
+  const Inode& inode = *it->second;
+  RegionInfo info = {};
+  info.id = inode.seq();
+  info.bytes = inode.pages() * kPageSize;
+  uint64_t resident = inode.CountState(PageState::kZero) + inode.CountState(PageState::kClean) +
+                      inode.CountState(PageState::kDirty) + inode.CountState(PageState::kSampled);
+  info.resident_bytes = resident * kPageSize;
+  info.dirty_bytes = inode.CountState(PageState::kDirty) * kPageSize;
+  for (const auto& [key, sample] : samples_) {
+    bool mine = static_cast<uint32_t>(key >> kPageBits) == Region(inode);
+    info.dirty_bytes += mine && sample.before == PageState::kDirty ? kPageSize : 0;
+  }
+  info.swapped_bytes = inode.CountState(PageState::kSwapped) * kPageSize;
+  info.faults = inode.faults;
+  info.swap_ins = inode.swap_ins;
+  info.swap_outs = inode.swap_outs;
+  info.mappings = static_cast<uint64_t>(inode.mappings);
+  memcpy(reply->text, &info, sizeof(info));
+  return 0;
+}
+
+}  // namespace libshm::internal
