@@ -7,7 +7,7 @@
 #
 #   bench/policies/live.sh          (from anywhere; builds shmlive in build-bench/)
 #
-# Environment: LIBSHM_TRACES (default ../shared/traces/lirs beside the
+# Environment: LIBSHM_TRACES (default bench/traces/lirs in the
 # repository), BUILD_DIR (default build-bench in the repository), REPEAT
 # (runs per sampling configuration, fastest reported; default 5).
 # Takes about 20 minutes on two cores. Needs python3 (live_report.py writes
@@ -16,7 +16,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
-traces=${LIBSHM_TRACES:-$root/../shared/traces/lirs}
+traces=${LIBSHM_TRACES:-$root/bench/traces/lirs}
 build=${BUILD_DIR:-$root/build-bench}
 repeat=${REPEAT:-5}
 

@@ -335,7 +335,7 @@ def main():
     p("```")
     p("bench/policies/live.sh                    # this page, live.csv, live_sampling.csv")
     p("build-bench/bench/live/shmlive --help      # one-off runs, e.g.:")
-    p("build-bench/bench/live/shmlive --trace ../shared/traces/lirs/sprite.trace.gz \\")
+    p("build-bench/bench/live/shmlive --trace bench/traces/lirs/sprite.trace.gz \\")
     p("    --size 10% --write-ratio 0.3 --policy all")
     p("build-bench/bench/live/shmlive --size 64M --policy fifo,clock -- python3 app.py")
     p("```")

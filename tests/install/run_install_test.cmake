@@ -40,20 +40,21 @@ if(rc)
 endif()
 message(STATUS "find_package consumer: ${out}")
 
-# pkg-config, when the machine has it.
+# pkg-config (the README's test command installs it; without it the test fails).
 find_program(PKG_CONFIG pkg-config)
-if(PKG_CONFIG)
-  get_filename_component(pcdir ${pc} DIRECTORY)
-  execute_process(COMMAND ${CMAKE_COMMAND} -E env PKG_CONFIG_PATH=${pcdir} ${PKG_CONFIG} --define-prefix
-                          --cflags --libs libshm OUTPUT_VARIABLE flags RESULT_VARIABLE rc
-                  OUTPUT_STRIP_TRAILING_WHITESPACE)
-  if(rc)
-    message(FATAL_ERROR "pkg-config libshm failed")
-  endif()
-  separate_arguments(flags UNIX_COMMAND "${flags}")
-  execute_process(COMMAND cc ${CONSUMER}/consumer.c ${flags} -o ${WORK_DIR}/consumer_pc
-                  RESULT_VARIABLE rc)
-  if(rc)
-    message(FATAL_ERROR "pkg-config consumer did not build")
-  endif()
+if(NOT PKG_CONFIG)
+  message(FATAL_ERROR "pkg-config not found: apt-get install pkg-config")
+endif()
+get_filename_component(pcdir ${pc} DIRECTORY)
+execute_process(COMMAND ${CMAKE_COMMAND} -E env PKG_CONFIG_PATH=${pcdir} ${PKG_CONFIG} --define-prefix
+                        --cflags --libs libshm OUTPUT_VARIABLE flags RESULT_VARIABLE rc
+                OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(rc)
+  message(FATAL_ERROR "pkg-config libshm failed")
+endif()
+separate_arguments(flags UNIX_COMMAND "${flags}")
+execute_process(COMMAND cc ${CONSUMER}/consumer.c ${flags} -o ${WORK_DIR}/consumer_pc
+                RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "pkg-config consumer did not build")
 endif()

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // shmsim's exact policies (FIFO, LRU, OPT) against the reference
-// implementations on every LIRS trace in shared/traces/lirs, at 1 page, 5,
+// implementations on every LIRS trace in bench/traces/lirs, at 1 page, 5,
 // 10, 20 and 40% of the distinct pages and at 100%: the miss counts (and
 // FIFO's and LRU's write-backs, with 30% of references made writes) must be
 // identical, and so must the one-pass LRU curve. Also checks that OPT is a
@@ -32,7 +32,8 @@ class LirsTraceTest : public testing::TestWithParam<const char*> {
   void SetUp() override {
     std::string path = TracePath(GetParam());
     struct stat st;
-    if (stat(path.c_str(), &st) != 0) GTEST_SKIP() << "trace not found: " << path;
+    ASSERT_EQ(stat(path.c_str(), &st), 0)
+        << "trace not found: " << path << " (the traces are in the repository: bench/traces)";
     ASSERT_TRUE(reference::ReadPlainTrace(path, &plain_)) << path;
     std::string error;
     ASSERT_TRUE(LoadTrace(path, &trace_, &error)) << error;

@@ -131,7 +131,8 @@ void ExpectLiveMatchesSimulated(const std::string& input_flag, const std::string
 TEST(LiveFifo, MatchesShmsimOnLirsTracePs) {
   const std::string path = LirsTrace("ps");
   struct stat st;
-  if (stat(path.c_str(), &st) != 0) GTEST_SKIP() << "trace not found: " << path;
+  ASSERT_EQ(stat(path.c_str(), &st), 0)
+      << "trace not found: " << path << " (the traces are in the repository: bench/traces)";
   Trace trace;
   std::string error;
   ASSERT_TRUE(LoadTrace(path, &trace, &error)) << error;
