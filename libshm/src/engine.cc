@@ -119,13 +119,23 @@ void Engine::Stop() {
 }
 
 int Engine::Run() {
+  int rc;
+  while ((rc = RunOnce(-1)) > 0) {
+  }
+  trace_.Close();  // complete before the session-end stats appear
+  return rc;
+}
+
+int Engine::RunOnce(int max_wait_ms) {
+  if (stopping_) return 0;
   struct epoll_event events[64];
-  while (!stopping_) {
+  {
     bool deferred = false;
     for (auto& [id, c] : clients_) deferred |= !c->deferred_faults.empty();
     bool reclaim = BackgroundEvictionDue();
-    int idle_ms = SamplingEnabled() ? 100 : 1000;
-    int n = epoll_wait(epfd_, events, 64, deferred || reclaim ? 0 : idle_ms);
+    int wait_ms = deferred || reclaim ? 0 : (SamplingEnabled() ? 100 : 1000);
+    if (max_wait_ms >= 0) wait_ms = std::min(wait_ms, max_wait_ms);
+    int n = epoll_wait(epfd_, events, 64, wait_ms);
     if (n < 0 && errno != EINTR) {
       LIBSHM_LOG_ERROR("epoll_wait: %s", strerror(errno));
       return -errno;
@@ -165,10 +175,9 @@ int Engine::Run() {
     Housekeeping();
     ReapDeadClients();
     CollectInodes();
-    if (ever_connected_ && !KeepsSessionAlive()) break;
+    if (ever_connected_ && !KeepsSessionAlive()) return 0;
   }
-  trace_.Close();  // complete before the session-end stats appear
-  return 0;
+  return stopping_ ? 0 : 1;
 }
 
 bool Engine::KeepsSessionAlive() const {

@@ -83,8 +83,12 @@ class Engine {
 
   // Takes ownership of `listen_fd`. Returns 0 or -errno.
   int Init(int listen_fd);
-  // Serves until the last client is gone (or Stop). Returns 0.
+  // Serves until the last client is gone (or Stop). Returns 0 or -errno.
   int Run();
+  // One turn of the loop, waiting at most `max_wait_ms` (-1: the loop's own
+  // idle wait). Returns 1 to go on, 0 when the session is over, or -errno.
+  // (Run is this in a loop; a fuzzer drives it one turn at a time.)
+  int RunOnce(int max_wait_ms);
   // Thread-safe: makes Run return soon.
   void Stop();
   // Final stats for the session-end report.
