@@ -28,6 +28,10 @@
 #include "log.h"
 #include "sys/syscalls.h"
 
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+
 using libshm::internal::ClientRuntime;
 namespace sys = libshm::internal::sys;
 
@@ -126,13 +130,22 @@ LIBSHM_EXPORT void* mremap(void* old_addr, size_t old_len, size_t new_len, int f
     new_addr = va_arg(ap, void*);
     va_end(ap);
   }
-  // The helper follows the kernel's REMAP/UNMAP events; only our range list
-  // needs updating here.
+  ClientRuntime& rt = ClientRuntime::Get();
+  bool managed = rt.IsManaged(old_addr, old_len);
+  // MREMAP_DONTUNMAP would leave the old range mapped with its write-protect
+  // markers moved to the new one: writes through it would go untracked and be
+  // lost. Refused (EINVAL, as older kernels do for shared memory; 6.18 accepts
+  // it for its own shared memory: a documented difference).
+  if (managed && (flags & MREMAP_DONTUNMAP) != 0) return SetErrno(-EINVAL);
+  // The helper follows the kernel's REMAP/UNMAP events (a move, a shrink);
+  // growth sends none, so the helper is told (it must write-protect the
+  // grown part, or a first write there would go unseen).
   long rc = sys::Syscall(SYS_mremap, reinterpret_cast<long>(old_addr), static_cast<long>(old_len),
                          static_cast<long>(new_len), flags, reinterpret_cast<long>(new_addr));
-  if (!sys::IsErr(rc) && ClientRuntime::Get().IsManaged(old_addr, old_len)) {
+  if (!sys::IsErr(rc) && managed) {
     int saved = errno;
-    ClientRuntime::Get().NoteRemap(old_addr, old_len, reinterpret_cast<void*>(rc), new_len);
+    rt.NoteRemap(old_addr, old_len, reinterpret_cast<void*>(rc), new_len);
+    if (new_len > old_len) rt.NoteGrowth(reinterpret_cast<void*>(rc), new_len);
     errno = saved;
   }
   return SetErrno(rc);

@@ -357,6 +357,21 @@ void ClientRuntime::NoteRemap(void* old_addr, size_t old_length, void* new_addr,
   if (num_ranges_ < kMaxRanges) ranges_[num_ranges_++] = {n, n + round(new_length), prot};
 }
 
+void ClientRuntime::NoteGrowth(void* addr, size_t length) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Request req;
+  req.op = Op::kExtend;
+  req.a = reinterpret_cast<uintptr_t>(addr);
+  req.b = length;
+  Reply reply;
+  int rc = CallLocked(req, &reply, -1, nullptr);
+  if (rc != 0) {
+    LIBSHM_LOG_ERROR("mremap grew a managed region the helper cannot follow (%s): writes "
+                     "to the grown part may not be tracked",
+                     strerror(-rc));
+  }
+}
+
 const ClientRuntime::Range* ClientRuntime::FindRangeLocked(uintptr_t addr) const {
   for (int i = 0; i < num_ranges_; i++) {
     if (ranges_[i].start <= addr && addr < ranges_[i].end) return &ranges_[i];

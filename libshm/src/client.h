@@ -40,6 +40,9 @@ class ClientRuntime {
   // The shim saw munmap/mremap of managed memory: keep the range list right.
   void NoteUnmap(void* addr, size_t length);
   void NoteRemap(void* old_addr, size_t old_length, void* new_addr, size_t new_length);
+  // mremap grew the managed mapping at `addr` to `length` bytes: the helper
+  // write-protects the grown part (the kernel registers it with no event).
+  void NoteGrowth(void* addr, size_t length);
   // remap_file_pages(2) on a managed region: the kernel would map the memfd
   // again unregistered (evicted pages would read zeros); map it ourselves and
   // register it. Returns 0 or -errno.

@@ -198,11 +198,13 @@ bool Engine::IsLiveMemberPid(pid_t pid) {
 
 bool Engine::Admits(const Peer& peer, bool* trusted) {
   uid_t me = geteuid();
-  *trusted = peer.uid == me || peer.uid == 0;
+  *trusted = peer.uid == me;
   if (*trusted) return true;
   // Another uid: only a root helper serves it, and only for a process of the
   // session's tree (a member that dropped privilege, or its descendant),
-  // which the kernel's parent links prove; nothing it could send would.
+  // which the kernel's parent links prove; nothing it could send would. A
+  // helper of another uid serves nobody else: it could write into their
+  // memory (root's included) through their uffds.
   if (me != 0) return false;
   return DescendsFromMember(peer.pid, [this](pid_t p) { return IsLiveMemberPid(p); });
 }

@@ -46,6 +46,14 @@ struct Vma {
   uint64_t pgoff = 0;      // inode page mapped at `start`
 };
 
+struct CutTail {
+  uintptr_t addr;
+  uint32_t seq;
+  uint64_t ino;
+  uint64_t p0, p1;
+};
+constexpr size_t kMaxCutTails = 64;
+
 struct Client {
   uint64_t id = 0;
   pid_t pid = 0;  // 0 until known (a fork child before its first fault)
@@ -65,6 +73,9 @@ struct Client {
   bool dead = false;                     // reaped at the end of the loop iteration
   std::vector<Vma> vmas;                 // sorted by start, disjoint
   std::deque<uffd_msg> deferred_faults;  // read while draining events
+  // Tails of mappings cut off by an UNMAP (an mremap shrink) that mremap may
+  // grow back in place without an event: page range [p0, p1) of an inode.
+  std::vector<CutTail> cut_tails;
   // Inodes this connection holds (created, or asked for by kInodeFd) but has
   // not registered yet: the only inodes a request can name.
   std::unordered_map<uint64_t, Inode*> handles;
@@ -149,6 +160,12 @@ class Engine {
   void HandleFault(Client& c, const uffd_msg& msg);
   void ProcessDeferred(Client& c);
   void FillMissing(Client& c, uintptr_t addr, bool write);
+  // A fault in a mapping of one of our inodes that we were not told about:
+  // registers it from /proc/<pid>/maps. True if the fault can be retried.
+  bool AdoptMapping(Client& c, uintptr_t addr);
+  // Before pages [p0, p1) of `inode` are evicted: adopts every cut tail over
+  // them that a process has grown back (see Client::cut_tails).
+  void AdoptRegrownTails(Inode& inode, uint64_t p0, uint64_t p1);
   void ResolveWriteProtect(Client& c, uintptr_t addr);
   // After a fill of `page` at `addr`: if faults come in sequence, fills the
   // following pages that are in the same state (empty: zeros; swapped: one

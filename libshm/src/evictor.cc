@@ -106,6 +106,7 @@ size_t Engine::EvictPages(Inode& inode, std::vector<uint64_t>& pages) {
     size_t j = i + 1;
     while (j < pages.size() && pages[j] == pages[j - 1] + 1) j++;
     uint64_t p0 = pages[i], p1 = pages[j - 1] + 1;
+    AdoptRegrownTails(inode, p0, p1);  // may mark pages dirty
     uint64_t dirty = 0;
     std::vector<bool> was_dirty(p1 - p0);
     for (uint64_t p = p0; p < p1; p++) {

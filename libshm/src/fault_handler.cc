@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "engine.h"
 #include "log.h"
+#include "proc_maps.h"
 #include "uffd.h"
 
 namespace libshm::internal {
@@ -127,8 +128,16 @@ void Engine::HandleFault(Client& c, const uffd_msg& msg) {
 void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
   for (int attempt = 0; attempt < 1000 && !c.dead; attempt++) {
     Vma* v = FindVma(c, addr);
+    if (v == nullptr && attempt == 0 && AdoptMapping(c, addr)) continue;
     if (v == nullptr) {
       // Unmapped since the fault was queued: wake it to take its SIGSEGV.
+      // Still mapped and registered, but not ours to serve (not a region of
+      // this session): SIGBUS, never a fault loop or a zero page.
+      if (MappedAt(c.pid, addr) && UffdPoison(c.uffd, addr, kPageSize) == 0) {
+        LIBSHM_LOG_ERROR("pid %d faulted at %lx, a registered range libshm does not know: SIGBUS",
+                         static_cast<int>(c.pid), static_cast<unsigned long>(addr));
+        return;
+      }
       UffdWake(c.uffd, addr, kPageSize);
       return;
     }
@@ -237,6 +246,60 @@ void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
     FillAhead(c, inode, addr, page, state, write);
     return;
   }
+}
+
+void Engine::AdoptRegrownTails(Inode& inode, uint64_t p0, uint64_t p1) {
+  for (auto& [id, cp] : clients_) {
+    Client& c = *cp;
+    for (size_t i = 0; i < c.cut_tails.size();) {
+      const CutTail& t = c.cut_tails[i];
+      if (c.dead || t.seq != inode.seq() || t.ino != inode.ino() || t.p1 <= p0 || t.p0 >= p1) {
+        i++;
+        continue;
+      }
+      MapsEntry e;
+      bool regrown = FindMapsEntry(c.pid, t.addr, &e) && e.ino == inode.ino() &&
+                     e.offset + (t.addr - e.start) == t.p0 * kPageSize;
+      if (!regrown) {
+        i++;  // still cut: it may grow back later
+        continue;
+      }
+      if (FindVma(c, t.addr) == nullptr) AdoptMapping(c, t.addr);
+      c.cut_tails.erase(c.cut_tails.begin() + static_cast<long>(i));
+    }
+  }
+}
+
+bool Engine::AdoptMapping(Client& c, uintptr_t addr) {
+  // A mapping of one of our memfds that the kernel registered on this uffd
+  // without telling us: an mremap that grew a region in place (no event).
+  // The kernel's own maps say which inode and offset; register the part
+  // around `addr` that no known mapping covers (write-protected, like any).
+  MapsEntry e;
+  if (c.pid == 0 || !FindMapsEntry(c.pid, addr, &e) || !e.libshm_memfd) return false;
+  auto it = inode_by_ino_.find(e.ino);
+  if (it == inode_by_ino_.end()) return false;
+  uintptr_t start = e.start, end = e.end;
+  for (const Vma& v : c.vmas) {
+    if (v.end <= addr && v.end > start) start = v.end;
+    if (v.start > addr && v.start < end) end = v.start;
+  }
+  uint64_t pgoff = (e.offset + (start - e.start)) / kPageSize;
+  LIBSHM_LOG_DEBUG("pid %d: adopting %lx-%lx of region %u (grown without an event)",
+                   static_cast<int>(c.pid), static_cast<unsigned long>(start),
+                   static_cast<unsigned long>(end), it->second->seq());
+  Inode& inode = *it->second;
+  if (RegisterRange(c, &inode, start, end - start, pgoff) != 0) return false;
+  // Until now this process could write its resident pages there unseen:
+  // count them dirty, so nothing it wrote is dropped as clean.
+  for (uint64_t p = pgoff; p < pgoff + (end - start) / kPageSize; p++) {
+    PageState st = inode.state(p);
+    if (st == PageState::kZero || st == PageState::kClean) {
+      inode.set_state(p, PageState::kDirty);
+      policy_.SetDirty(Key(inode, p), true);
+    }
+  }
+  return true;
 }
 
 void Engine::FillAhead(Client& c, Inode& inode, uintptr_t addr, uint64_t page, PageState state,
@@ -415,6 +478,14 @@ void Engine::OnUnmap(Client& c, uintptr_t start, uintptr_t end) {
   auto& v = c.vmas;
   for (auto it = v.begin(); it != v.end();) {
     if (it->start >= start && it->end <= end) {
+      // The tail of a mapping (mremap shrink, munmap of the end): mremap can
+      // grow it back in place with no event, its pages mapped without our
+      // write-protection. Remember where, so eviction can look first.
+      if (it->inode != nullptr && it != v.begin() && std::prev(it)->inode == it->inode &&
+          std::prev(it)->end == it->start && c.cut_tails.size() < kMaxCutTails) {
+        c.cut_tails.push_back(CutTail{it->start, it->inode->seq(), it->inode->ino(), it->pgoff,
+                                      it->pgoff + (it->end - it->start) / kPageSize});
+      }
       if (it->inode != nullptr) it->inode->mappings--;
       it = v.erase(it);
     } else {

@@ -62,6 +62,22 @@ bool Check(const char* p, size_t len, uint64_t seed) {
   return true;
 }
 
+// Runs fn in a child (it must _exit) with a deadline; returns the wait status
+// (SIGKILL if it ran past 60 s: a hang is a failure, not a CTest timeout).
+template <typename F>
+int ForkAndWaitStatus(F fn) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    alarm(60);
+    fn();
+    _exit(100);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
+}
+
 class Shim : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -372,4 +388,68 @@ TEST_F(Shim, StrictFailsInsteadOfFallingBack) {
   EXPECT_EQ(WEXITSTATUS(status), 0) << err;
 }
 
+// Python's mmap: flush(), resize(n/2), resize(n) — mremap shrink, then grow
+// in place. The regrown part must be tracked like the rest: a first write
+// there is dirty (survives eviction) and a fault there is served. Same
+// steps on the kernel's own memory (LIBSHM_MIN_SIZE keeps it native) first.
+TEST_F(Shim, MremapShrinkThenGrowTracksTheRegrownPart) {
+  for (bool managed : {false, true}) {
+    SCOPED_TRACE(managed ? "libshm" : "kernel");
+    int status = ForkAndWaitStatus([managed] {
+      if (!managed) setenv("LIBSHM_MIN_SIZE", "1G", 1);
+      const size_t n = 128 * kPage;
+      char* p = static_cast<char*>(
+          mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+      if (p == MAP_FAILED || Managed(p) != managed) _exit(1);
+      Fill(p, n, 1);
+      if (msync(p, n, MS_SYNC) != 0) _exit(2);
+      if (mremap(p, n, n / 2, 0) != p) _exit(3);
+      if (mremap(p, n / 2, n, 0) != p) _exit(4);
+      Fill(p + n / 2, n / 2, 2);  // first writes into the regrown part
+      if (managed) EvictAll();
+      // A forked child reads the regrown part back (through the swap file).
+      pid_t pid = fork();
+      if (pid == 0) _exit(Check(p + n / 2, n / 2, 2) && Check(p, n / 2, 1) ? 0 : 5);
+      int st;
+      waitpid(pid, &st, 0);
+      if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) _exit(6);
+      _exit(Check(p + n / 2, n / 2, 2) ? 0 : 7);
+    });
+    ASSERT_TRUE(WIFEXITED(status)) << "signal " << WTERMSIG(status);
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+  }
+}
+
+// MREMAP_DONTUNMAP: on this kernel (6.18) the kernel's own shared memory
+// accepts it and leaves the old range mapped to the same pages. libshm
+// refuses it with EINVAL, a documented difference (docs/design.md): the old
+// range would stay mapped with its write-protect markers moved away, so
+// writes through it would go untracked. Both keep the data.
+TEST_F(Shim, MremapDontunmapIsRefusedOnManagedMemory) {
+  for (bool managed : {false, true}) {
+    SCOPED_TRACE(managed ? "libshm" : "kernel");
+    int status = ForkAndWaitStatus([managed] {
+      if (!managed) setenv("LIBSHM_MIN_SIZE", "1G", 1);
+      const size_t n = 16 * kPage;
+      char* p = static_cast<char*>(
+          mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+      if (p == MAP_FAILED || Managed(p) != managed) _exit(1);
+      Fill(p, n, 3);
+      errno = 0;
+      void* q = mremap(p, n, n, MREMAP_MAYMOVE | 4 /* MREMAP_DONTUNMAP */);
+      if (managed) {
+        if (q != MAP_FAILED || errno != EINVAL) _exit(2);
+        EvictAll();
+        _exit(Check(p, n, 3) ? 0 : 3);
+      }
+      if (q == MAP_FAILED) _exit(4);
+      // Kernel: both ranges map the same pages.
+      _exit(Check(static_cast<char*>(q), n, 3) && Check(p, n, 3) ? 0 : 5);
+    });
+    ASSERT_TRUE(WIFEXITED(status)) << "signal " << WTERMSIG(status);
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+  }
+}
+
 }  // namespace
+
