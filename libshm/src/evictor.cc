@@ -11,8 +11,10 @@
 // Nothing else runs on the engine thread in between, so no fill can race.
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,6 +35,22 @@ void ForOverlap(const Vma& v, const Inode& inode, uint64_t p0, uint64_t p1, F f)
   uint64_t a = std::max(p0, vp0), b = std::min(p1, vp1);
   if (a >= b) return;
   f(v.start + (a - vp0) * kPageSize, (b - a) * kPageSize);
+}
+
+// Test hook (issue 15), not an option: LIBSHM_TEST_PAUSE_BEFORE_PUNCH_US=N
+// makes every eviction sleep N microseconds (at most 10 s) between writeback
+// and punch, so that a test can land a write in that window every time.
+// Read once; unset (the only case outside tests) it costs one load per run.
+void TestPauseBeforePunch() {
+  static const uint64_t us = [] {
+    const char* v = secure_getenv("LIBSHM_TEST_PAUSE_BEFORE_PUNCH_US");
+    return v == nullptr ? 0 : std::min<uint64_t>(strtoull(v, nullptr, 10), 10'000'000);
+  }();
+  if (us == 0) return;
+  struct timespec ts = {static_cast<time_t>(us / 1'000'000),
+                        static_cast<long>(us % 1'000'000) * 1000};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
 }
 
 // True if /proc/<pid>/maps shows memfd inode `ino` mapped at `addr`.
@@ -129,6 +147,7 @@ size_t Engine::EvictPages(Inode& inode, std::vector<uint64_t>& pages) {
       i = j;
       continue;
     }
+    TestPauseBeforePunch();
     rc = inode.Punch(p0, p1 - p0);
     if (rc != 0) {
       LIBSHM_LOG_ERROR(
