@@ -74,13 +74,24 @@ bool IsSharedAnonymous(int flags, int fd) {
 
 std::atomic<int> fallback_messages{0};
 
+// A native mapping. MAP_FIXED replaces whatever was there, managed memory
+// included: the range is ours no more.
+void* NativeMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
+  long rc = sys::Mmap(addr, len, prot, flags, fd, off);
+  if (!sys::IsErr(rc) && (flags & MAP_FIXED) != 0 && ClientRuntime::Get().IsManaged(addr, len)) {
+    int saved = errno;
+    ClientRuntime::Get().NoteUnmap(addr, len);
+    errno = saved;
+  }
+  return SetErrno(rc);
+}
+
 void* ManagedMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
-  long native = 0;
   bool want = len != 0 && IsSharedAnonymous(flags, fd) && (flags & MAP_HUGETLB) == 0 &&
               (flags & ~(MAP_TYPE | kManagedFlags | kIgnoredFlags)) == 0;
-  if (!want) return SetErrno(sys::Mmap(addr, len, prot, flags, fd, off));
+  if (!want) return NativeMmap(addr, len, prot, flags, fd, off);
   ClientRuntime& rt = ClientRuntime::Get();
-  if (len < rt.options().min_size) return SetErrno(sys::Mmap(addr, len, prot, flags, fd, off));
+  if (len < rt.options().min_size) return NativeMmap(addr, len, prot, flags, fd, off);
   void* out = nullptr;
   int rc = libshm_map(addr, len, prot, (flags & kManagedFlags) | MAP_SHARED, &out);
   if (rc == 0) return out;
@@ -90,12 +101,14 @@ void* ManagedMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off
   }
   // Fall back to the kernel's own shared memory. If the kernel refuses too,
   // its errno is the one the program would have seen without libshm.
-  native = sys::Mmap(addr, len, prot, flags, fd, off);
-  if (!sys::IsErr(native) && fallback_messages.fetch_add(1) < 3) {
+  void* native = NativeMmap(addr, len, prot, flags, fd, off);
+  if (native != MAP_FAILED && fallback_messages.fetch_add(1) < 3) {
+    int saved = errno;
     LIBSHM_LOG_ERROR("mmap of %zu shared bytes falls back to native memory: %s", len,
                      strerror(-rc));
+    errno = saved;
   }
-  return SetErrno(native);
+  return native;
 }
 
 using DlopenFn = void* (*)(const char*, int);

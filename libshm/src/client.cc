@@ -366,9 +366,10 @@ void ClientRuntime::NoteGrowth(void* addr, size_t length) {
   Reply reply;
   int rc = CallLocked(req, &reply, -1, nullptr);
   if (rc != 0) {
-    LIBSHM_LOG_ERROR("mremap grew a managed region the helper cannot follow (%s): writes "
-                     "to the grown part may not be tracked",
-                     strerror(-rc));
+    LIBSHM_LOG_ERROR(
+        "mremap grew a managed region the helper cannot follow (%s): writes "
+        "to the grown part may not be tracked",
+        strerror(-rc));
   }
 }
 

@@ -152,6 +152,9 @@ class Engine {
   void DropHandles(Client& c);
 
   // fault_handler.cc
+  // read(2) of a client's uffd that survives a full fd table (EMFILE is
+  // turned into EAGAIN after one try with the reserve fd).
+  ssize_t ReadUffd(Client& c, uffd_msg* msgs, size_t count);
   void OnUffdReadable(Client& c);
   // Reads every queued message; events are handled now, faults deferred.
   // Returns false if the client is gone.

@@ -308,8 +308,11 @@ int Engine::Msync(Client& c, uintptr_t addr, size_t len, int flags) {
     return -EINVAL;
   }
   stats_.msyncs++;
+  if (len > UINTPTR_MAX - addr - kPageSize) return -ENOMEM;  // as msync(2) when it wraps
   uintptr_t end = addr + ((len + kPageSize - 1) & ~(kPageSize - 1));
-  // Like msync(2): ENOMEM if part of the range is not a managed mapping.
+  // Like msync(2): ENOMEM if part of the range is not a managed mapping;
+  // the managed parts are still written back (the shim then asks the kernel
+  // about the rest, which may be a native mapping).
   uintptr_t covered = addr;
   for (const Vma& v : c.vmas) {
     if (v.end <= covered || v.inode == nullptr) continue;
@@ -317,7 +320,7 @@ int Engine::Msync(Client& c, uintptr_t addr, size_t len, int flags) {
     covered = v.end;
     if (covered >= end) break;
   }
-  if (covered < end) return -ENOMEM;
+  int partial = covered < end ? -ENOMEM : 0;
   // Collect (inode, pages) first: protecting may drain events and change vmas.
   struct Segment {
     Inode* inode;
@@ -349,11 +352,11 @@ int Engine::Msync(Client& c, uintptr_t addr, size_t len, int flags) {
       a = b;
     }
   }
-  if (flags & MS_SYNC) {
+  if ((flags & MS_SYNC) && !segments.empty()) {
     int rc = swap_.Sync();
     if (rc != 0) return -EIO;
   }
-  return 0;
+  return partial;
 }
 
 int Engine::Discard(Client& c, uintptr_t addr, size_t len) {

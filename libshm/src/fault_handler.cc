@@ -37,10 +37,29 @@ Vma* Engine::FindVma(Client& c, uintptr_t addr) {
   return addr < it->end ? &*it : nullptr;
 }
 
+ssize_t Engine::ReadUffd(Client& c, uffd_msg* msgs, size_t count) {
+  ssize_t n = read(c.uffd, msgs, count * sizeof(uffd_msg));
+  if (n < 0 && (errno == EMFILE || errno == ENFILE)) {
+    // A fork event installs the child's uffd in our fd table; with the table
+    // full the read fails and the event stays queued (the fork waits). Give
+    // it the reserve fd; the parent is alive and must never be marked dead.
+    ReleaseReserveFd();
+    n = read(c.uffd, msgs, count * sizeof(uffd_msg));
+    int e = errno;
+    RestoreReserveFd();
+    errno = e;
+    if (n < 0 && (errno == EMFILE || errno == ENFILE)) {
+      LIBSHM_LOG_ERROR("out of file descriptors: pid %d's fork waits", static_cast<int>(c.pid));
+      errno = EAGAIN;
+    }
+  }
+  return n;
+}
+
 void Engine::OnUffdReadable(Client& c) {
   uffd_msg msgs[kMessagesPerRead];
   while (!c.dead) {
-    ssize_t n = read(c.uffd, msgs, sizeof(msgs));
+    ssize_t n = ReadUffd(c, msgs, kMessagesPerRead);
     if (n < 0) {
       if (errno != EAGAIN && errno != EINTR) MarkDead(c, "uffd read failed");
       break;
@@ -60,7 +79,7 @@ void Engine::OnUffdReadable(Client& c) {
 bool Engine::DrainEvents(Client& c) {
   uffd_msg msgs[kMessagesPerRead];
   for (;;) {
-    ssize_t n = read(c.uffd, msgs, sizeof(msgs));
+    ssize_t n = ReadUffd(c, msgs, kMessagesPerRead);
     if (n < 0) {
       if (errno == EAGAIN) return true;
       if (errno == EINTR) continue;

@@ -15,8 +15,7 @@ bool FindMapsEntry(pid_t pid, uintptr_t addr, MapsEntry* out) {
   while (!found && fgets(line, sizeof(line), f) != nullptr) {
     unsigned long start, end, offset, ino;
     int name_at = 0;
-    if (sscanf(line, "%lx-%lx %*s %lx %*x:%*x %lu %n", &start, &end, &offset, &ino, &name_at) <
-        4) {
+    if (sscanf(line, "%lx-%lx %*s %lx %*x:%*x %lu %n", &start, &end, &offset, &ino, &name_at) < 4) {
       continue;
     }
     if (addr < start || addr >= end) continue;

@@ -451,5 +451,27 @@ TEST_F(Shim, MremapDontunmapIsRefusedOnManagedMemory) {
   }
 }
 
-}  // namespace
+// msync over a managed region and a native shared mapping beside it: 0, as
+// the kernel answers, and the managed part is written back (it was not).
+TEST_F(Shim, MsyncOverManagedAndNativeWritesTheManagedPartBack) {
+  const size_t n = 16 * kPage;
+  char* p = static_cast<char*>(
+      mmap(nullptr, 2 * n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  ASSERT_TRUE(Managed(p));
+  // Replace the second half with a native shared file mapping.
+  FILE* f = tmpfile();
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(ftruncate(fileno(f), n), 0);
+  ASSERT_EQ(mmap(p + n, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fileno(f), 0), p + n);
+  ASSERT_FALSE(Managed(p + n));
+  Fill(p, n, 9);
+  Fill(p + n, n, 9);
+  ASSERT_GT(Stat("dirty_bytes"), 0u);
+  EXPECT_EQ(msync(p, 2 * n, MS_SYNC), 0) << strerror(errno);
+  EXPECT_EQ(Stat("dirty_bytes"), 0u) << "the managed half was not written back";
+  munmap(p, 2 * n);
+  fclose(f);
+}
 
+}  // namespace

@@ -70,6 +70,17 @@ int main(int argc, char** argv) {
     Usage(stderr);
     return 2;
   }
+  if (listen_fd <= STDERR_FILENO) listen_fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 3);
+  // Nothing of the launcher's but the socket: fds it leaked to us (a pipe,
+  // another process's socket) would stay open as long as the session.
+  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull >= 0) {
+    dup2(devnull, STDIN_FILENO);
+    dup2(devnull, STDOUT_FILENO);
+  }
+  if (devnull > STDERR_FILENO) close(devnull);
+  if (listen_fd > 3) close_range(3, static_cast<unsigned>(listen_fd) - 1, 0);
+  close_range(static_cast<unsigned>(listen_fd) + 1, ~0u, 0);
   fcntl(listen_fd, F_SETFD, FD_CLOEXEC);
   fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
   if (detach) {
@@ -87,6 +98,10 @@ int main(int argc, char** argv) {
   signal(SIGQUIT, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
+  // A service stop sends SIGTERM to the whole group or cgroup: the programs
+  // run their shutdown and still need their memory served. The helper leaves
+  // when its last client does (SIGKILL ends it at once; see docs/security.md).
+  signal(SIGTERM, SIG_IGN);
   prctl(PR_SET_NAME, "shmd");
 
   Options opts;
