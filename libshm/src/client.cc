@@ -273,6 +273,9 @@ int ClientRuntime::Map(void* hint, size_t length, int prot, int flags, void** ou
   Request req;
   req.op = Op::kCreate;
   req.a = size;
+  // MAP_NORESERVE: no swap reserved up front (a sparse mapping must not fill
+  // the disk at mmap time), as the kernel reserves no swap for it.
+  req.flags = (flags & MAP_NORESERVE) != 0 ? kCreateNoReserve : 0;
   Reply reply;
   rc = CallLocked(req, &reply, memfd, nullptr);
   if (rc != 0) {

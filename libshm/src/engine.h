@@ -166,6 +166,9 @@ class Engine {
   // A fault in a mapping of one of our inodes that we were not told about:
   // registers it from /proc/<pid>/maps. True if the fault can be retried.
   bool AdoptMapping(Client& c, uintptr_t addr);
+  // Reads `n` swapped pages of `inode` from `page` into io_buffer_.
+  // Returns bytes read or -errno.
+  ssize_t ReadSwap(Inode& inode, uint64_t page, uint64_t n);
   // Before pages [p0, p1) of `inode` are evicted: adopts every cut tail over
   // them that a process has grown back (see Client::cut_tails).
   void AdoptRegrownTails(Inode& inode, uint64_t p0, uint64_t p1);

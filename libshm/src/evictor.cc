@@ -22,6 +22,7 @@
 
 #include "engine.h"
 #include "log.h"
+#include "proc_maps.h"
 #include "uffd.h"
 
 namespace libshm::internal {
@@ -51,23 +52,6 @@ void TestPauseBeforePunch() {
                         static_cast<long>(us % 1'000'000) * 1000};
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
-}
-
-// True if /proc/<pid>/maps shows memfd inode `ino` mapped at `addr`.
-bool MapsInodeAt(pid_t pid, uintptr_t addr, uint64_t ino) {
-  char path[64], line[512];
-  snprintf(path, sizeof(path), "/proc/%d/maps", static_cast<int>(pid));
-  FILE* f = fopen(path, "re");
-  if (f == nullptr) return false;
-  bool found = false;
-  while (!found && fgets(line, sizeof(line), f) != nullptr) {
-    unsigned long start, end, inode;
-    if (sscanf(line, "%lx-%lx %*s %*x %*x:%*x %lu", &start, &end, &inode) == 3) {
-      found = start <= addr && addr < end && inode == ino;
-    }
-  }
-  fclose(f);
-  return found;
 }
 
 }  // namespace
@@ -217,7 +201,8 @@ int Engine::ProtectEverywhere(Inode& inode, uint64_t p0, uint64_t p1) {
       // map the inode there any more, forget that piece and go on; if it does
       // (mapped again, unregistered), the page cannot be protected there, so
       // it must not be evicted.
-      if (MapsInodeAt(vanished->pid, vanished_at, inode.ino())) {
+      MapsEntry e;
+      if (FindMapsEntry(vanished->pid, vanished_at, &e) && e.ino == inode.ino()) {
         LIBSHM_LOG_WARN("pid %d maps region %llu at %lx unregistered: its pages stay resident",
                         static_cast<int>(vanished->pid),
                         static_cast<unsigned long long>(inode.seq()),

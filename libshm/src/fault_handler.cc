@@ -11,6 +11,7 @@
 // - A Vma* is valid only until the next DrainEvents; an Inode* for the whole
 //   loop iteration (inodes are freed only in CollectInodes).
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -209,12 +210,19 @@ void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
     MakeRoom(1);
     if (c.dead) return;
     if (state == PageState::kSwapped) {
-      ssize_t r = swap_.ReadPages(inode.slot(page), io_buffer_.data(), 1);
+      ssize_t r = ReadSwap(inode, page, 1);
       if (r != static_cast<ssize_t>(kPageSize)) {
-        // Never serve zeros for data we cannot read: the faulter stays blocked.
-        LIBSHM_LOG_ERROR("swap read of inode %llu page %llu failed (%zd): faulting thread blocked",
-                         static_cast<unsigned long long>(inode.seq()),
-                         static_cast<unsigned long long>(page), r);
+        // Never serve zeros for data we cannot read. As the kernel does on a
+        // swap-in I/O error: the faulting thread gets SIGBUS (a poison
+        // marker in this process); the page stays swapped for a later try.
+        LIBSHM_LOG_ERROR("swap read of region %u page %llu failed (%s): SIGBUS to pid %d",
+                         inode.seq(), static_cast<unsigned long long>(page),
+                         r < 0 ? strerror(static_cast<int>(-r)) : "short read",
+                         static_cast<int>(c.pid));
+        if (UffdPoison(c.uffd, addr, kPageSize) == -EAGAIN) {
+          if (!DrainEvents(c)) return;
+          continue;
+        }
         return;
       }
       src = io_buffer_.data();
@@ -289,6 +297,14 @@ void Engine::AdoptRegrownTails(Inode& inode, uint64_t p0, uint64_t p1) {
   }
 }
 
+ssize_t Engine::ReadSwap(Inode& inode, uint64_t page, uint64_t n) {
+  // Test hook, not an option: LIBSHM_TEST_FAIL_SWAP_READ=1 fails every swap
+  // read with EIO (a disk error cannot be made on demand otherwise).
+  static const bool fail = secure_getenv("LIBSHM_TEST_FAIL_SWAP_READ") != nullptr;
+  if (fail) return -EIO;
+  return swap_.ReadPages(inode.slot(page), io_buffer_.data(), n);
+}
+
 bool Engine::AdoptMapping(Client& c, uintptr_t addr) {
   // A mapping of one of our memfds that the kernel registered on this uffd
   // without telling us: an mremap that grew a region in place (no event).
@@ -358,7 +374,7 @@ void Engine::FillAhead(Client& c, Inode& inode, uintptr_t addr, uint64_t page, P
   if (n == 0 || c.dead) return;
   const void* src = zero_page_;
   if (state == PageState::kSwapped) {
-    ssize_t r = swap_.ReadPages(inode.slot(page + 1), io_buffer_.data(), n);
+    ssize_t r = ReadSwap(inode, page + 1, n);
     if (r != static_cast<ssize_t>(n * kPageSize)) return;  // optional: the faults will come
     src = io_buffer_.data();
   }

@@ -65,6 +65,9 @@ enum class Op : uint32_t {
   kExtend,
 };
 
+// kCreate flags.
+constexpr uint32_t kCreateNoReserve = 1;  // MAP_NORESERVE: a sparse swap extent
+
 // kHello flags.
 constexpr uint32_t kHelloRestricted = 1;  // the uffd is UFFD_USER_MODE_ONLY
 constexpr uint32_t kHelloObserver = 2;    // shmstat: does not keep the session alive

@@ -290,9 +290,9 @@ int Engine::HandleCreate(Client& c, const Request& req, int fd, Reply* reply) {
     close(fd);
     return -EINVAL;
   }
-  if (c.handles.size() >= kMaxHandles) {
+  if (c.handles.size() >= kMaxHandles || (req.flags & ~kCreateNoReserve) != 0) {
     close(fd);
-    return -EMFILE;
+    return c.handles.size() >= kMaxHandles ? -EMFILE : -EINVAL;
   }
   uint32_t seq = AllocateSeq();
   if (seq == 0) {
@@ -300,7 +300,7 @@ int Engine::HandleCreate(Client& c, const Request& req, int fd, Reply* reply) {
     return -ENOMEM;
   }
   Extent extent;
-  int rc = swap_.Reserve(pages, &extent);
+  int rc = swap_.Reserve(pages, &extent, (req.flags & kCreateNoReserve) == 0);
   if (rc != 0) {
     free_seqs_.push_back(seq);
     close(fd);
