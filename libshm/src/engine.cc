@@ -44,7 +44,7 @@ Engine::~Engine() {
     if (c->sock >= 0) close(c->sock);
     if (c->pidfd >= 0) close(c->pidfd);
   }
-  if (reserve_fd_ >= 0) close(reserve_fd_);
+  for (int fd : reserve_fds_) close(fd);
   if (epfd_ >= 0) close(epfd_);
   if (listen_fd_ >= 0) close(listen_fd_);
   if (wakeup_fd_ >= 0) close(wakeup_fd_);
@@ -209,13 +209,20 @@ bool Engine::Admits(const Peer& peer, bool* trusted) {
   return DescendsFromMember(peer.pid, [this](pid_t p) { return IsLiveMemberPid(p); });
 }
 
-void Engine::ReleaseReserveFd() {
-  if (reserve_fd_ >= 0) close(reserve_fd_);
-  reserve_fd_ = -1;
+bool Engine::ReleaseReserveFd() {
+  if (reserve_fds_.empty()) return false;
+  close(reserve_fds_.back());
+  reserve_fds_.pop_back();
+  return true;
 }
 
-void Engine::RestoreReserveFd() {
-  if (reserve_fd_ < 0) reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+bool Engine::RestoreReserveFd() {
+  while (reserve_fds_.size() < kReserveFds) {
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    reserve_fds_.push_back(fd);
+  }
+  return true;
 }
 
 void Engine::Accept() {
@@ -225,12 +232,17 @@ void Engine::Accept() {
       if (errno == EMFILE || errno == ENFILE) {
         // Out of descriptors: the listening socket stays readable and a
         // level-triggered loop would spin. Shed this connection with the
-        // reserve fd (it learns with EOF) and go on serving the others.
-        ReleaseReserveFd();
+        // reserve fd (it learns with EOF) and go on serving the others; with
+        // no reserve left, stop listening until Housekeeping finds room.
+        bool had_reserve = ReleaseReserveFd();
         fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
         if (fd >= 0) close(fd);
         RestoreReserveFd();
         LIBSHM_LOG_ERROR("out of file descriptors: refused a connection");
+        if (!had_reserve || fd < 0) {
+          PauseWatch(listen_fd_);
+          return;
+        }
         continue;
       }
       return;  // EAGAIN, or an error of that one connection
@@ -266,10 +278,29 @@ void Engine::Accept() {
   }
 }
 
+void Engine::PauseWatch(int fd) {
+  Unwatch(fd);
+  paused_fds_.push_back(fd);
+}
+
 void Engine::Housekeeping() {
   uint64_t now = MonotonicNs();
   if (now - last_housekeeping_ns_ < 1000000000ull) return;
   last_housekeeping_ns_ = now;
+  // Watch again what a full fd table made us stop watching, once there is
+  // room (the reserve fd opens again). Each source finds its owner by fd.
+  if (RestoreReserveFd() && !paused_fds_.empty()) {
+    for (int fd : paused_fds_) {
+      if (fd == listen_fd_) {
+        Watch(fd, Source::kListen, 0);
+        continue;
+      }
+      for (auto& [id, c] : clients_) {
+        if (!c->dead && c->uffd == fd) Watch(fd, Source::kUffd, c->id);
+      }
+    }
+    paused_fds_.clear();
+  }
   for (auto& [id, cp] : clients_) {
     Client& c = *cp;
     if (c.dead) continue;

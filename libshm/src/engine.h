@@ -127,11 +127,16 @@ class Engine {
   void LearnPid(Client& c, pid_t tid);
   Client* FindClient(uint64_t id);
   void AddVma(Client& c, const Vma& v);
-  // An fd kept open so that, out of descriptors, the helper can still
-  // accept (and close) a connection or read a fork event: closed for that
-  // call and opened again.
-  void ReleaseReserveFd();
-  void RestoreReserveFd();
+  // A few fds kept open so that, out of descriptors, the helper can still
+  // accept (or shed) a connection and read a fork event: one is closed for
+  // that call, and all are opened again when there is room. New regions,
+  // the main consumer of fds, are refused while the pool is not full.
+  // Release returns false if none was left; Restore true if the pool is full.
+  bool ReleaseReserveFd();
+  bool RestoreReserveFd();
+  // Stops watching `fd` (the listening socket, a uffd whose fork event
+  // cannot be read) while the fd table is full; Housekeeping resumes it.
+  void PauseWatch(int fd);
 
   // requests.cc: decoding and checking every request of a connection; the
   // handlers below get only what the connection holds.
@@ -249,7 +254,9 @@ class Engine {
 
   Options opts_;
   int epfd_ = -1;
-  int reserve_fd_ = -1;
+  static constexpr size_t kReserveFds = 8;
+  std::vector<int> reserve_fds_;
+  std::vector<int> paused_fds_;
   uint64_t last_housekeeping_ns_ = 0;
   int listen_fd_ = -1;
   int wakeup_fd_ = -1;
@@ -263,7 +270,9 @@ class Engine {
   uint64_t high_pages_ = 0;
   bool background_reclaim_ = false;  // between crossing high and reaching low
   uint64_t resident_pages_ = 0;
-  uint64_t events_handled_ = 0;  // non-cooperative uffd events read so far
+  uint64_t events_handled_ = 0;
+  pid_t fault_tid_ = 0;  // thread of the fault being served (UFFD_FEATURE_THREAD_ID)  //
+                         // non-cooperative uffd events read so far
   uint64_t peak_resident_pages_ = 0;
   std::map<uint64_t, std::unique_ptr<Client>> clients_;
   std::map<uint32_t, std::unique_ptr<Inode>> inodes_;  // by seq

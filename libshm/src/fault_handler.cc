@@ -11,8 +11,10 @@
 // - A Vma* is valid only until the next DrainEvents; an Inode* for the whole
 //   loop iteration (inodes are freed only in CollectInodes).
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -50,7 +52,9 @@ ssize_t Engine::ReadUffd(Client& c, uffd_msg* msgs, size_t count) {
     RestoreReserveFd();
     errno = e;
     if (n < 0 && (errno == EMFILE || errno == ENFILE)) {
+      // Still no room: wait (without spinning) until Housekeeping finds some.
       LIBSHM_LOG_ERROR("out of file descriptors: pid %d's fork waits", static_cast<int>(c.pid));
+      PauseWatch(c.uffd);
       errno = EAGAIN;
     }
   }
@@ -137,6 +141,7 @@ void Engine::HandleFault(Client& c, const uffd_msg& msg) {
   uintptr_t addr = msg.arg.pagefault.address & ~static_cast<uintptr_t>(kPageSize - 1);
   uint64_t flags = msg.arg.pagefault.flags;
   if (c.pid == 0) LearnPid(c, static_cast<pid_t>(msg.arg.pagefault.feat.ptid));
+  fault_tid_ = static_cast<pid_t>(msg.arg.pagefault.feat.ptid);
   if (flags & UFFD_PAGEFAULT_FLAG_WP) {
     ResolveWriteProtect(c, addr);
   } else {
@@ -213,15 +218,16 @@ void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
       ssize_t r = ReadSwap(inode, page, 1);
       if (r != static_cast<ssize_t>(kPageSize)) {
         // Never serve zeros for data we cannot read. As the kernel does on a
-        // swap-in I/O error: the faulting thread gets SIGBUS (a poison
-        // marker in this process); the page stays swapped for a later try.
+        // swap-in I/O error, the faulting thread gets SIGBUS (it is blocked
+        // in this fault, so its id is its own); the page stays swapped for a
+        // later try. (UFFDIO_POISON cannot: the write-protect marker left
+        // by eviction makes it answer EEXIST.)
         LIBSHM_LOG_ERROR("swap read of region %u page %llu failed (%s): SIGBUS to pid %d",
                          inode.seq(), static_cast<unsigned long long>(page),
                          r < 0 ? strerror(static_cast<int>(-r)) : "short read",
                          static_cast<int>(c.pid));
-        if (UffdPoison(c.uffd, addr, kPageSize) == -EAGAIN) {
-          if (!DrainEvents(c)) return;
-          continue;
+        if (c.pid > 0 && fault_tid_ > 0) {
+          syscall(SYS_tgkill, c.pid, fault_tid_, SIGBUS);
         }
         return;
       }

@@ -50,6 +50,10 @@ bool AllowedNow(Op op, bool greeted) {
   return greeted ? !IsHello(op) : IsHello(op) || op == Op::kUffdDevice;
 }
 
+// Features asked for when this kernel has them: POISON turns data that
+// cannot be served (a failed swap read) into SIGBUS.
+uint64_t OptionalFeatures() { return ProbeKernel().features & UFFD_FEATURE_POISON; }
+
 // Handles per connection not yet registered: a client holds one briefly per
 // mapping it is making, so this only bounds what a hostile one can pin.
 constexpr size_t kMaxHandles = 4096;
@@ -185,7 +189,8 @@ int Engine::HandleHello(Client& c, const Request& req, int fd, Reply* reply) {
   }
   c.restricted = (req.flags & kHelloRestricted) != 0;
   uint64_t got = 0;
-  int rc = UffdApi(fd, c.restricted ? kRestrictedFeatures : kFullFeatures, &got);
+  int rc =
+      UffdApi(fd, (c.restricted ? kRestrictedFeatures : kFullFeatures) | OptionalFeatures(), &got);
   if (rc != 0) {
     close(fd);
     LIBSHM_LOG_WARN("UFFDIO_API for pid %d failed: %s", static_cast<int>(c.pid), strerror(-rc));
@@ -235,7 +240,7 @@ int Engine::HandleHelloRestrictedChild(Client& c, int fd) {
   }
   c.restricted = true;
   c.greeted = true;
-  int rc = UffdApi(fd, kRestrictedFeatures, nullptr);
+  int rc = UffdApi(fd, kRestrictedFeatures | OptionalFeatures(), nullptr);
   if (rc != 0) {
     close(fd);
     return rc;
@@ -283,6 +288,13 @@ int Engine::HandleCreate(Client& c, const Request& req, int fd, Reply* reply) {
   if (inode_by_ino_.count(st.st_ino) != 0) {
     close(fd);
     return -EEXIST;
+  }
+  // Keep room for forks and connections: regions are refused first.
+  if (!RestoreReserveFd()) {
+    close(fd);
+    LIBSHM_LOG_ERROR("out of file descriptors: a new region of pid %d refused",
+                     static_cast<int>(c.pid));
+    return -EMFILE;
   }
   // The page table is sized now: a memfd that shrank under it would make
   // every later read short. The kernel keeps it from shrinking.

@@ -6,6 +6,7 @@
 #define LIBSHM_TESTS_SECURITY_SECURITY_UTIL_H_
 
 #include <fcntl.h>
+#include <grp.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>

@@ -20,7 +20,7 @@
 #define UFFD_FEATURE_MOVE (1 << 16)
 #endif
 #ifndef UFFDIO_POISON
-#define _UFFDIO_POISON (0x3F)
+#define _UFFDIO_POISON (0x08)
 struct uffdio_poison {
   struct uffdio_range range;
   __u64 mode;
