@@ -19,9 +19,9 @@
 
 #include <cstddef>
 #include <new>
-#include <thread>
 
 #include "engine.h"
+#include "host_thread.h"
 #include "log.h"
 #include "session_socket.h"
 #include "sys/syscalls.h"
@@ -109,9 +109,13 @@ int ClientRuntime::StartHelperLocked(char* address, size_t len) {
       delete engine;
       return rc;
     }
+    rc = StartHostThread([engine] { engine->Run(); });
+    if (rc != 0) {
+      delete engine;
+      return rc;
+    }
     in_process_engine = engine;
     in_process_engine_ = true;
-    std::thread([engine] { engine->Run(); }).detach();
     return 0;
   }
   // A program that waits for all its children must not wait for the
@@ -241,8 +245,9 @@ void ClientRuntime::StartWatchdog() {
   if (pidfd < 0) return;
   // A detached thread that sleeps in poll until the helper exits. Clients
   // keep their uffd, so without the helper a fault would block forever; this
-  // turns that into a loud exit instead (never a silent zero-fill).
-  std::thread([pidfd, helper] {
+  // turns that into a loud exit instead (never a silent zero-fill). It blocks
+  // every signal: the host's signals are the host's (issue 9).
+  int rc = StartHostThread([pidfd, helper] {
     struct pollfd p = {pidfd, POLLIN, 0};
     while (poll(&p, 1, -1) < 0 && errno == EINTR) {
     }
@@ -251,7 +256,11 @@ void ClientRuntime::StartWatchdog() {
         "killing pid %d",
         static_cast<int>(helper), static_cast<int>(getpid()));
     kill(getpid(), SIGKILL);
-  }).detach();
+  });
+  if (rc != 0) {
+    close(pidfd);
+    LIBSHM_LOG_WARN("cannot start the helper watchdog: %s", strerror(-rc));
+  }
 }
 
 int ClientRuntime::Map(void* hint, size_t length, int prot, int flags, void** out) {
