@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 // The managed-range table of a process (issue 10): no fixed cap on managed
 // ranges, and a partial unmap splits a range without forgetting any other.
+// With one memfd per region in the helper, 50,000 regions also need the
+// helper to raise its own RLIMIT_NOFILE.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <vector>
 
@@ -48,6 +51,58 @@ TEST(Ranges, FiftyThousandRangesOfOneRegionAreAllManaged) {
     ASSERT_EQ(libshm_unmap(base + 2 * i * kPage, kPage), 0) << "range " << i;
     ASSERT_EQ(libshm_is_managed(base + 2 * i * kPage), 0) << "range " << i;
   }
+}
+
+// 50,000 one-page regions, as many as the hard RLIMIT_NOFILE lets the helper
+// hold (it keeps one memfd per region and cannot go past the hard limit
+// without CAP_SYS_RESOURCE). This process sets the common default soft
+// limit of 1024, which the helper inherits: the helper must raise its own,
+// and the client must not keep an fd per region.
+TEST(Ranges, TensOfThousandsOfOnePageRegionsAreAllManaged) {
+  constexpr size_t kWanted = 50000, kMinimum = 10000;
+  constexpr rlim_t kHelperSpare = 1024;  // swap file, epoll, sockets, uffds
+  if (!MappingsFit(kWanted)) GTEST_SKIP() << "vm.max_map_count is too low";
+  struct rlimit rl;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &rl), 0);
+  if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < kWanted + kHelperSpare) {
+    struct rlimit raised = {rl.rlim_cur, kWanted + kHelperSpare};
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;  // CAP_SYS_RESOURCE
+  }
+  size_t regions = kWanted;
+  if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < kWanted + kHelperSpare) {
+    regions = rl.rlim_max > kHelperSpare ? rl.rlim_max - kHelperSpare : 0;
+  }
+  if (regions < kMinimum) GTEST_SKIP() << "the hard RLIMIT_NOFILE is " << rl.rlim_max;
+  if (regions < kWanted) {
+    printf("the hard RLIMIT_NOFILE (%llu) allows %zu regions, not %zu\n",
+           static_cast<unsigned long long>(rl.rlim_max), regions, kWanted);
+  }
+  rl.rlim_cur = 1024;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+  setenv("LIBSHM_LIMIT", "1G", 1);  // nothing evicted, as above
+
+  std::vector<char*> mem(regions);
+  for (size_t i = 0; i < regions; i++) {
+    void* p = nullptr;
+    ASSERT_EQ(libshm_map(nullptr, kPage, PROT_READ | PROT_WRITE, 0, &p), 0) << "region " << i;
+    mem[i] = static_cast<char*>(p);
+    FillPage(p, i, 1);
+  }
+  EXPECT_EQ(Stat("regions"), regions);
+  for (size_t i = 0; i < regions; i++) {
+    ASSERT_EQ(libshm_is_managed(mem[i]), 1) << "region " << i;
+    ASSERT_TRUE(CheckPage(mem[i], i, 1)) << "region " << i;
+  }
+  for (size_t i = 0; i < regions; i++) {
+    ASSERT_EQ(libshm_unmap(mem[i], kPage), 0) << "region " << i;
+    ASSERT_EQ(libshm_is_managed(mem[i]), 0) << "region " << i;
+  }
+  uint64_t left = Stat("regions");
+  for (int i = 0; i < 500 && left != 0; i++) {
+    usleep(10000);
+    left = Stat("regions");
+  }
+  EXPECT_EQ(left, 0u);
 }
 
 // As many ranges as the old fixed table held (4096), each of three pages; the
