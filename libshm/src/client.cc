@@ -18,10 +18,12 @@
 #include <unistd.h>
 
 #include <cstddef>
+#include <iterator>
 #include <new>
-#include <thread>
+#include <utility>
 
 #include "engine.h"
+#include "host_thread.h"
 #include "log.h"
 #include "session_socket.h"
 #include "sys/syscalls.h"
@@ -109,9 +111,13 @@ int ClientRuntime::StartHelperLocked(char* address, size_t len) {
       delete engine;
       return rc;
     }
+    rc = StartHostThread([engine] { engine->Run(); });
+    if (rc != 0) {
+      delete engine;
+      return rc;
+    }
     in_process_engine = engine;
     in_process_engine_ = true;
-    std::thread([engine] { engine->Run(); }).detach();
     return 0;
   }
   // A program that waits for all its children must not wait for the
@@ -241,8 +247,9 @@ void ClientRuntime::StartWatchdog() {
   if (pidfd < 0) return;
   // A detached thread that sleeps in poll until the helper exits. Clients
   // keep their uffd, so without the helper a fault would block forever; this
-  // turns that into a loud exit instead (never a silent zero-fill).
-  std::thread([pidfd, helper] {
+  // turns that into a loud exit instead (never a silent zero-fill). It blocks
+  // every signal: the host's signals are the host's (issue 9).
+  int rc = StartHostThread([pidfd, helper] {
     struct pollfd p = {pidfd, POLLIN, 0};
     while (poll(&p, 1, -1) < 0 && errno == EINTR) {
     }
@@ -251,7 +258,11 @@ void ClientRuntime::StartWatchdog() {
         "killing pid %d",
         static_cast<int>(helper), static_cast<int>(getpid()));
     kill(getpid(), SIGKILL);
-  }).detach();
+  });
+  if (rc != 0) {
+    close(pidfd);
+    LIBSHM_LOG_WARN("cannot start the helper watchdog: %s", strerror(-rc));
+  }
 }
 
 int ClientRuntime::Map(void* hint, size_t length, int prot, int flags, void** out) {
@@ -261,7 +272,8 @@ int ClientRuntime::Map(void* hint, size_t length, int prot, int flags, void** ou
   std::lock_guard<std::mutex> lock(mu_);
   int rc = EnsureSessionLocked();
   if (rc != 0) return rc;
-  if (num_ranges_ == kMaxRanges) return -ENOMEM;
+  RangeMap::node_type range = NewRangeNode();
+  if (range.empty()) return -ENOMEM;
   // Sealable: the helper seals it against shrinking under its page table.
   int memfd = sys::MemfdCreate("libshm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (memfd < 0) return memfd;
@@ -309,9 +321,8 @@ int ClientRuntime::Map(void* hint, size_t length, int prot, int flags, void** ou
     CallLocked(release, &reply, -1, nullptr);
     return rc;
   }
-  ForgetRangeLocked(static_cast<uintptr_t>(addr), static_cast<uintptr_t>(addr) + size);
-  ranges_[num_ranges_++] = {static_cast<uintptr_t>(addr), static_cast<uintptr_t>(addr) + size,
-                            prot};
+  AddRangeLocked(std::move(range), static_cast<uintptr_t>(addr),
+                 static_cast<uintptr_t>(addr) + size, prot);
   ever_managed_.store(true, std::memory_order_release);
   if ((flags & (MAP_POPULATE | MAP_LOCKED)) && size <= opts_.limit) {
     sys::Madvise(reinterpret_cast<void*>(addr), size, MADV_POPULATE_READ);
@@ -320,16 +331,56 @@ int ClientRuntime::Map(void* hint, size_t length, int prot, int flags, void** ou
   return 0;
 }
 
-void ClientRuntime::ForgetRangeLocked(uintptr_t start, uintptr_t end) {
-  for (int i = 0; i < num_ranges_;) {
-    Range r = ranges_[i];
-    if (r.end <= start || r.start >= end) {
-      i++;
-      continue;
+ClientRuntime::RangeMap::node_type ClientRuntime::NewRangeNode() noexcept {
+  try {
+    RangeMap one;
+    return one.extract(one.emplace(0, Range{}).first);
+  } catch (const std::bad_alloc&) {
+    return {};
+  }
+}
+
+void ClientRuntime::AddRangeLocked(RangeMap::node_type node, uintptr_t start, uintptr_t end,
+                                   int prot) noexcept {
+  ForgetRangeLocked(start, end);
+  node.key() = start;
+  node.mapped() = {start, end, prot};
+  ranges_.insert(std::move(node));
+}
+
+void ClientRuntime::ForgetRangeLocked(uintptr_t start, uintptr_t end) noexcept {
+  if (start >= end) return;
+  auto it = ranges_.upper_bound(start);
+  if (it != ranges_.begin() && std::prev(it)->second.end > start) --it;
+  while (it != ranges_.end() && it->first < end) {
+    Range& r = it->second;
+    if (r.start < start && r.end > end) {
+      // Inside one range: its head stays here, its tail needs a node.
+      RangeMap::node_type tail = NewRangeNode();
+      if (tail.empty()) {
+        LIBSHM_LOG_ERROR("out of memory: [%#lx, %#lx) stays counted as managed",
+                         static_cast<unsigned long>(start), static_cast<unsigned long>(end));
+        return;
+      }
+      tail.key() = end;
+      tail.mapped() = {end, r.end, r.prot};
+      r.end = start;
+      ranges_.insert(std::next(it), std::move(tail));
+      return;
     }
-    ranges_[i] = ranges_[--num_ranges_];
-    if (r.start < start) ranges_[num_ranges_++] = {r.start, start, r.prot};
-    if (r.end > end && num_ranges_ < kMaxRanges) ranges_[num_ranges_++] = {end, r.end, r.prot};
+    if (r.start < start) {
+      r.end = start;  // keeps its head
+      ++it;
+    } else if (r.end > end) {
+      // Keeps its tail: the same node under its new start.
+      RangeMap::node_type tail = ranges_.extract(it++);
+      tail.key() = end;
+      tail.mapped().start = end;
+      ranges_.insert(it, std::move(tail));
+      return;
+    } else {
+      it = ranges_.erase(it);
+    }
   }
 }
 
@@ -353,11 +404,18 @@ void ClientRuntime::NoteRemap(void* old_addr, size_t old_length, void* new_addr,
                               size_t new_length) {
   uintptr_t o = reinterpret_cast<uintptr_t>(old_addr), n = reinterpret_cast<uintptr_t>(new_addr);
   auto round = [](size_t v) { return (v + kPageSize - 1) & ~(kPageSize - 1); };
+  RangeMap::node_type range = NewRangeNode();
   std::lock_guard<std::mutex> lock(mu_);
   const Range* old = FindRangeLocked(o);
   int prot = old != nullptr ? old->prot : PROT_READ | PROT_WRITE;
   ForgetRangeLocked(o, o + round(old_length));
-  if (num_ranges_ < kMaxRanges) ranges_[num_ranges_++] = {n, n + round(new_length), prot};
+  if (range.empty()) {
+    LIBSHM_LOG_ERROR("out of memory: mremap to %#lx is not counted as managed",
+                     static_cast<unsigned long>(n));
+    return;
+  }
+  // The kernel replaced whatever was mapped at the destination.
+  AddRangeLocked(std::move(range), n, n + round(new_length), prot);
 }
 
 void ClientRuntime::NoteGrowth(void* addr, size_t length) {
@@ -377,10 +435,16 @@ void ClientRuntime::NoteGrowth(void* addr, size_t length) {
 }
 
 const ClientRuntime::Range* ClientRuntime::FindRangeLocked(uintptr_t addr) const {
-  for (int i = 0; i < num_ranges_; i++) {
-    if (ranges_[i].start <= addr && addr < ranges_[i].end) return &ranges_[i];
-  }
-  return nullptr;
+  auto it = ranges_.upper_bound(addr);
+  if (it == ranges_.begin()) return nullptr;
+  --it;
+  return addr < it->second.end ? &it->second : nullptr;
+}
+
+bool ClientRuntime::OverlapsRangeLocked(uintptr_t addr, size_t length) const {
+  auto it = ranges_.upper_bound(addr);  // the first range that starts after addr
+  if (it != ranges_.begin() && addr < std::prev(it)->second.end) return true;
+  return it != ranges_.end() && it->first - addr < length;
 }
 
 int ClientRuntime::RemapFilePages(void* addr, size_t size, int prot, size_t pgoff, int flags) {
@@ -444,10 +508,7 @@ bool ClientRuntime::IsManaged(const void* addr, size_t length) {
   if (!ever_managed_.load(std::memory_order_acquire)) return false;
   uintptr_t a = reinterpret_cast<uintptr_t>(addr);
   std::lock_guard<std::mutex> lock(mu_);
-  for (int i = 0; i < num_ranges_; i++) {
-    if (a < ranges_[i].end && a + (length == 0 ? 1 : length) > ranges_[i].start) return true;
-  }
-  return false;
+  return OverlapsRangeLocked(a, length == 0 ? 1 : length);
 }
 
 int ClientRuntime::Msync(void* addr, size_t length, int flags) {

@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <map>
 #include <mutex>
 
 #include "config.h"
@@ -62,7 +63,10 @@ class ClientRuntime {
   int OpenOwnUffdLocked(bool* restricted);
   int CallLocked(const Request& req, Reply* reply, int send_fd, int* recv_fd);
   void StartWatchdog();
-  void ForgetRangeLocked(uintptr_t start, uintptr_t end);
+  // Forgets [start, end) of the managed ranges; a range that contains it
+  // keeps its head and tail. Never throws: if the tail cannot be stored, the
+  // range stays whole (a hole counted managed, never a piece forgotten).
+  void ForgetRangeLocked(uintptr_t start, uintptr_t end) noexcept;
 
   static void AtforkPrepare();
   static void AtforkParent();
@@ -79,15 +83,22 @@ class ClientRuntime {
   pid_t helper_pid_ = 0;
   char address_[108] = {};
   bool in_process_engine_ = false;
-  // Managed ranges of this process, [start, end), for IsManaged.
-  static constexpr int kMaxRanges = 4096;
+  // Managed ranges of this process, [start, end), disjoint, keyed by start:
+  // IsManaged runs on every munmap/mremap/msync/madvise of the process once
+  // it has a managed region, so lookups are O(log n); there is no cap.
   struct Range {
     uintptr_t start, end;
     int prot;
   };
+  using RangeMap = std::map<uintptr_t, Range>;
+  // A node for one range, allocated before a step that cannot be undone;
+  // empty if memory is short.
+  static RangeMap::node_type NewRangeNode() noexcept;
   const Range* FindRangeLocked(uintptr_t addr) const;
-  Range ranges_[kMaxRanges];
-  int num_ranges_ = 0;
+  bool OverlapsRangeLocked(uintptr_t addr, size_t length) const;
+  // Adds [start, end) (after ForgetRangeLocked of it) using `node`.
+  void AddRangeLocked(RangeMap::node_type node, uintptr_t start, uintptr_t end, int prot) noexcept;
+  RangeMap ranges_;
   // Set once the process has mapped a managed region: until then the shim's
   // munmap/mremap/msync/madvise skip the lock (programs without shared memory
   // pay one load).

@@ -235,6 +235,51 @@ TEST_F(Shim, MremapOfAManagedRegionKeepsDataAndManagement) {
   EXPECT_FALSE(Managed(q + 2 * kLimit));
 }
 
+// munmap of the middle of a managed mapping splits it, and mremap onto part
+// of another replaces that part: the shim's range list follows the kernel
+// exactly, forgetting nothing else (issue 10).
+TEST_F(Shim, MunmapAndMremapKeepTheManagedRangesExact) {
+  char* m[3];
+  for (int i = 0; i < 3; i++) {
+    m[i] = static_cast<char*>(
+        mmap(nullptr, 4 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+    ASSERT_NE(m[i], MAP_FAILED);
+    Fill(m[i], 4 * kPage, 10 + i);
+  }
+  char *a = m[0], *b = m[1], *c = m[2];
+  auto page_is = [](const char* p, uint64_t seed, size_t page) {
+    uint64_t v;
+    memcpy(&v, p, sizeof(v));
+    return v == seed * 1000003 + page;
+  };
+  ASSERT_EQ(munmap(b + kPage, kPage), 0);
+  EXPECT_TRUE(Managed(b));
+  EXPECT_FALSE(Managed(b + kPage));
+  EXPECT_TRUE(Managed(b + 2 * kPage));
+  EXPECT_TRUE(Managed(b + 3 * kPage));
+  // The first two pages of a replace b's tail.
+  char* q = static_cast<char*>(
+      mremap(a, 2 * kPage, 2 * kPage, MREMAP_MAYMOVE | MREMAP_FIXED, b + 2 * kPage));
+  ASSERT_EQ(q, b + 2 * kPage) << strerror(errno);
+  EXPECT_FALSE(Managed(a));
+  EXPECT_FALSE(Managed(a + kPage));
+  EXPECT_TRUE(Managed(a + 2 * kPage));
+  EXPECT_TRUE(Managed(q));
+  EXPECT_TRUE(Managed(q + kPage));
+  EvictAll();
+  EXPECT_TRUE(page_is(b, 11, 0));
+  EXPECT_TRUE(page_is(q, 10, 0));
+  EXPECT_TRUE(page_is(q + kPage, 10, 1));
+  EXPECT_TRUE(page_is(a + 2 * kPage, 10, 2));
+  ASSERT_EQ(munmap(q, 2 * kPage), 0);
+  EXPECT_FALSE(Managed(q));
+  EXPECT_FALSE(Managed(q + kPage));
+  EXPECT_TRUE(Managed(b));
+  EXPECT_TRUE(Managed(a + 3 * kPage));
+  for (size_t i = 0; i < 4; i++) EXPECT_TRUE(Managed(c + i * kPage)) << i;
+  EXPECT_TRUE(Check(c, 4 * kPage, 12));
+}
+
 TEST_F(Shim, RemapFilePagesOfEvictedPagesKeepsTheirData) {
   // The kernel does remap_file_pages as a new mmap of the same file; for a
   // managed region that mapping must be registered too, or evicted pages

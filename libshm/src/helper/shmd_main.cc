@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -38,6 +39,26 @@ void Usage(FILE* out) {
 }
 
 void WriteToFile(void* f, const char* s) { fputs(s, static_cast<FILE*>(f)); }
+
+// The helper holds one memfd per region and a socket, uffd and pidfd per
+// client: at the common soft limit of 1024 open files, about 1,000 regions or
+// 340 clients exhaust it (issue 10). Raise the soft limit to the hard one.
+// Only here: an engine running as a thread of a program leaves its limits alone.
+void RaiseOpenFileLimit() {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  rlim_t was = rl.rlim_cur;
+  rl.rlim_cur = rl.rlim_max;
+  if (was != rl.rlim_max && setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    LIBSHM_LOG_DEBUG("open files: cannot raise the limit from %llu to %llu: %s",
+                     static_cast<unsigned long long>(was),
+                     static_cast<unsigned long long>(rl.rlim_max), strerror(errno));
+    return;
+  }
+  LIBSHM_LOG_DEBUG("open files: limit %llu (was %llu)",
+                   static_cast<unsigned long long>(rl.rlim_cur),
+                   static_cast<unsigned long long>(was));
+}
 
 }  // namespace
 
@@ -107,6 +128,7 @@ int main(int argc, char** argv) {
   Options opts;
   ParseOptions(&opts, environ, /*warn=*/false);  // the client already warned
   SetLogVerbosity(static_cast<int>(opts.verbose));
+  RaiseOpenFileLimit();
   Engine engine(opts);
   int rc = engine.Init(listen_fd);
   if (rc != 0) {
