@@ -593,7 +593,18 @@ int ClientRuntime::Ctl(const char* name, void* oldp, size_t* oldlenp, const void
   return 0;
 }
 
-void ClientRuntime::AtforkPrepare() { Get().mu_.lock(); }
+void ClientRuntime::AtforkPrepare() {
+  ClientRuntime& rt = Get();
+  rt.mu_.lock();
+  if (rt.restricted_ && rt.uffd_ >= 0 && rt.sock_ >= 0 && rt.ever_managed_.load()) {
+    // No fork event in restricted mode: the helper holds our regions for the
+    // child until it introduces itself, even if we exit at once.
+    Request req;
+    req.op = Op::kForkPending;
+    Reply reply;
+    rt.CallLocked(req, &reply, -1, nullptr);
+  }
+}
 void ClientRuntime::AtforkParent() { Get().mu_.unlock(); }
 void ClientRuntime::AtforkChild() {
   ClientRuntime& rt = Get();

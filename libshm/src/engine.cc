@@ -182,7 +182,9 @@ int Engine::RunOnce(int max_wait_ms) {
 
 bool Engine::KeepsSessionAlive() const {
   // Observers keep nothing. A member's connection that has not said hello
-  // yet counts (a process starting up), for at most kHelloTimeoutNs.
+  // yet counts (a process starting up), for at most kHelloTimeoutNs; so does
+  // a fork in restricted mode whose child has not said hello yet.
+  if (!fork_pins_.empty()) return true;
   for (const auto& [id, c] : clients_) {
     if (!c->dead && !c->observer) return true;
   }
@@ -289,6 +291,13 @@ void Engine::Housekeeping() {
   last_housekeeping_ns_ = now;
   // Watch again what a full fd table made us stop watching, once there is
   // room (the reserve fd opens again). Each source finds its owner by fd.
+  for (size_t i = 0; i < fork_pins_.size();) {
+    if (now - fork_pins_[i].created_ns > kForkPinTimeoutNs) {
+      ReleaseForkPin(i);  // the fork failed, or its child never came
+    } else {
+      i++;
+    }
+  }
   if (RestoreReserveFd() && !paused_fds_.empty()) {
     for (int fd : paused_fds_) {
       if (fd == listen_fd_) {

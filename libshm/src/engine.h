@@ -152,6 +152,8 @@ class Engine {
   int HandleExtend(Client& c, const Request& req, Reply* reply);
   int HandleRegionInfo(const Request& req, Reply* reply);
   int HandleUffdDevice(Client& c, int* reply_fd);
+  int HandleForkPending(Client& c);
+  void ReleaseForkPin(size_t i);
   // Gives `c` a handle on `inode`. Returns the handle, 0 if out of room.
   uint64_t AddHandle(Client& c, Inode* inode);
   void DropHandles(Client& c);
@@ -257,6 +259,16 @@ class Engine {
   static constexpr size_t kReserveFds = 8;
   std::vector<int> reserve_fds_;
   std::vector<int> paused_fds_;
+  // Restricted mode: regions a parent holds for a child it is forking, until
+  // the child says hello (kForkPending). They also keep the session alive.
+  struct ForkPin {
+    pid_t parent = 0;
+    uint64_t created_ns = 0;
+    std::vector<Inode*> inodes;
+  };
+  static constexpr size_t kMaxForkPins = 4096;
+  static constexpr uint64_t kForkPinTimeoutNs = 30ull * 1000000000ull;
+  std::vector<ForkPin> fork_pins_;
   uint64_t last_housekeeping_ns_ = 0;
   int listen_fd_ = -1;
   int wakeup_fd_ = -1;

@@ -63,6 +63,10 @@ enum class Op : uint32_t {
   // The caller's own managed mapping at address a grew in place to b bytes
   // (mremap): register the grown part. Reply a: bytes now registered.
   kExtend,
+  // Restricted mode (no fork event): the caller is about to fork. Its
+  // regions are held until a child introduces itself (kHelloRestrictedChild)
+  // or 30 s pass, so a parent that exits at once frees nothing under it.
+  kForkPending,
 };
 
 // kCreate flags.

@@ -20,6 +20,7 @@
 
 #include <algorithm>
 
+#include "clock.h"
 #include "engine.h"
 #include "log.h"
 #include "probe.h"
@@ -164,6 +165,9 @@ void Engine::HandleRequest(Client& c, const Request& req, int fd) {
     case Op::kExtend:
       rc = HandleExtend(c, req, &reply);
       break;
+    case Op::kForkPending:
+      rc = HandleForkPending(c);
+      break;
     default:
       LIBSHM_LOG_WARN("pid %d sent unknown op %u: connection closed", static_cast<int>(c.pid),
                       static_cast<unsigned>(req.op));
@@ -269,6 +273,20 @@ int Engine::HandleHelloRestrictedChild(Client& c, int fd) {
     if (rc != 0) break;
   }
   fclose(f);
+  // The child holds its regions now: release the pin its parent took before
+  // forking (by the kernel's parent link; its parent may be gone already,
+  // then the oldest).
+  if (!fork_pins_.empty()) {
+    pid_t parent = ParentOf(c.pid);
+    size_t pick = 0;
+    for (size_t i = 0; i < fork_pins_.size(); i++) {
+      if (fork_pins_[i].parent == parent) {
+        pick = i;
+        break;
+      }
+    }
+    ReleaseForkPin(pick);
+  }
   return rc;
 }
 
@@ -440,6 +458,29 @@ int Engine::HandleExtend(Client& c, const Request& req, Reply* reply) {
   }
   reply->a = have * kPageSize;
   return 0;
+}
+
+int Engine::HandleForkPending(Client& c) {
+  if (!c.restricted || c.uffd < 0) return -EINVAL;  // full mode has fork events
+  if (fork_pins_.size() >= kMaxForkPins) return -EAGAIN;
+  ForkPin pin;
+  pin.parent = c.pid;
+  pin.created_ns = MonotonicNs();
+  for (const Vma& v : c.vmas) {
+    if (v.inode == nullptr ||
+        std::find(pin.inodes.begin(), pin.inodes.end(), v.inode) != pin.inodes.end()) {
+      continue;
+    }
+    v.inode->holders++;
+    pin.inodes.push_back(v.inode);
+  }
+  fork_pins_.push_back(std::move(pin));
+  return 0;
+}
+
+void Engine::ReleaseForkPin(size_t i) {
+  for (Inode* inode : fork_pins_[i].inodes) inode->holders--;
+  fork_pins_.erase(fork_pins_.begin() + static_cast<long>(i));
 }
 
 int Engine::HandleUffdDevice(Client& c, int* reply_fd) {
