@@ -102,7 +102,9 @@ void* ManagedMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off
   // Fall back to the kernel's own shared memory. If the kernel refuses too,
   // its errno is the one the program would have seen without libshm.
   void* native = NativeMmap(addr, len, prot, flags, fd, off);
-  if (native != MAP_FAILED && fallback_messages.fetch_add(1) < 3) {
+  // A session that could not be joined already said why, once; other
+  // failures get a line each, up to three.
+  if (native != MAP_FAILED && !rt.session_failed() && fallback_messages.fetch_add(1) < 3) {
     int saved = errno;
     LIBSHM_LOG_ERROR("mmap of %zu shared bytes falls back to native memory: %s", len,
                      strerror(-rc));

@@ -192,6 +192,7 @@ int main(int argc, char** argv) {
   }
   int rc = SpawnHelper(helper.c_str(), lfd, environ);
   close(lfd);
+  if (rc == kHelperSaidWhy) return 1;  // its line is above
   if (rc != 0) {
     fprintf(stderr, "shmrun: cannot start the helper %s: %s\n", helper.c_str(), strerror(-rc));
     return 1;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -95,7 +96,31 @@ int ClientRuntime::CallLocked(const Request& req, Reply* reply, int send_fd, int
   return CallHelper(sock_, req, reply, send_fd, recv_fd);
 }
 
+// The swap directory, checked before a helper is started for it: a bad one is
+// the user's to fix, so it gets one line naming the variable and the fix
+// (the helper would only fail after it started).
+int CheckSwapDir(const char* dir) {
+  struct stat st;
+  int err = 0;
+  if (stat(dir, &st) != 0) {
+    err = errno;
+  } else if (!S_ISDIR(st.st_mode)) {
+    err = ENOTDIR;
+  } else if (access(dir, W_OK | X_OK) != 0) {
+    err = errno;
+  }
+  if (err != 0) {
+    LIBSHM_LOG_ERROR(
+        "LIBSHM_SWAP_DIR=%s cannot hold the swap file (%s): set it to a writable directory "
+        "on a disk (default /var/tmp); shared memory stays native",
+        dir, strerror(err));
+  }
+  return -err;
+}
+
 int ClientRuntime::StartHelperLocked(char* address, size_t len) {
+  int bad = CheckSwapDir(opts_.swap_dir);
+  if (bad != 0) return bad;
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   snprintf(address, len, "@libshm-%d-%lld", static_cast<int>(getpid()),
@@ -133,8 +158,12 @@ int ClientRuntime::StartHelperLocked(char* address, size_t len) {
   env[n] = nullptr;
   int rc = SpawnHelper(helper, lfd, env);
   close(lfd);
+  if (rc == kHelperSaidWhy) return rc;
   if (rc != 0) {
-    LIBSHM_LOG_ERROR("cannot start the helper %s: %s", helper, strerror(-rc));
+    LIBSHM_LOG_ERROR(
+        "cannot start the helper %s: %s (set LIBSHM_HELPER to the path of shmd); "
+        "shared memory stays native",
+        helper, strerror(-rc));
     return rc;
   }
   return 0;
@@ -218,20 +247,22 @@ int ClientRuntime::EnsureSessionLocked() {
     } else if (address_[0] == '\0') {
       rc = StartHelperLocked(address_, sizeof(address_));
       if (rc != 0) {
-        session_failed_ = true;
+        session_failed_ = true;  // said why, once
         return rc;
       }
     }
     rc = ConnectLocked(address_);
     if (rc != 0) {
-      LIBSHM_LOG_ERROR("cannot reach the helper at %s: %s", address_, strerror(-rc));
+      LIBSHM_LOG_ERROR("cannot reach the helper at %s: %s; shared memory stays native", address_,
+                       strerror(-rc));
       session_failed_ = true;
       return rc;
     }
   }
   rc = HelloLocked();
   if (rc != 0) {
-    LIBSHM_LOG_ERROR("the helper refused this process: %s", strerror(-rc));
+    LIBSHM_LOG_ERROR("the helper refused this process: %s; shared memory stays native",
+                     strerror(-rc));
     close(sock_);
     sock_ = -1;
     session_failed_ = true;

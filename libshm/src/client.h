@@ -51,6 +51,9 @@ class ClientRuntime {
   int Stats(libshm_stats_t* out);
   int Ctl(const char* name, void* oldp, size_t* oldlenp, const void* newp, size_t newlen);
   const Options& options() const { return opts_; }
+  // True once this process (or the parent it was forked from) could not
+  // join a session and said why: callers add no line of their own.
+  bool session_failed() const { return session_failed_; }
 
  private:
   ClientRuntime();

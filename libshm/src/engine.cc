@@ -57,9 +57,14 @@ int Engine::Init(int listen_fd) {
   fcntl(listen_fd_, F_SETFL, fcntl(listen_fd_, F_GETFL) | O_NONBLOCK);
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   wakeup_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (epfd_ < 0 || wakeup_fd_ < 0) return -errno;
+  if (epfd_ < 0 || wakeup_fd_ < 0) {
+    int e = errno;
+    LIBSHM_LOG_ERROR("cannot start: epoll or eventfd: %s", strerror(e));
+    return -e;
+  }
   size_t zeros = opts_.cluster * kPageSize;
   if (posix_memalign(reinterpret_cast<void**>(&zero_page_), kPageSize, zeros) != 0) {
+    LIBSHM_LOG_ERROR("cannot start: out of memory");
     return -ENOMEM;
   }
   memset(zero_page_, 0, zeros);
@@ -68,7 +73,10 @@ int Engine::Init(int listen_fd) {
   bool dir_was_set = strcmp(opts_.swap_dir, "/var/tmp") != 0;
   int rc = swap_.Open(opts_.swap_dir, opts_.swap_max, dir_was_set);
   if (rc != 0) {
-    LIBSHM_LOG_ERROR("cannot create the swap file in %s: %s", opts_.swap_dir, strerror(-rc));
+    LIBSHM_LOG_ERROR(
+        "cannot create the swap file in %s (%s): set LIBSHM_SWAP_DIR (shmrun --swap-dir) to a "
+        "writable directory on a disk; shared memory stays native",
+        opts_.swap_dir, strerror(-rc));
     return rc;
   }
   RestoreReserveFd();
@@ -86,7 +94,10 @@ int Engine::Init(int listen_fd) {
   // that reserves most of its capacity for one list (LIRS, CLOCK-Pro) would
   // never fill it and degenerate (measured with shmlive on ps: LIRS = LRU).
   rc = policy_.Init(ops, std::max<uint64_t>(high_pages_, 1), 1);
-  if (rc != 0) return rc;
+  if (rc != 0) {
+    LIBSHM_LOG_ERROR("cannot start policy %s: %s", ops->name, strerror(-rc));
+    return rc;
+  }
   if (opts_.trace[0] != '\0') {
     rc = trace_.Open(opts_.trace, limit_pages_, policy_.name());
     if (rc != 0) LIBSHM_LOG_ERROR("cannot write LIBSHM_TRACE=%s: %s", opts_.trace, strerror(-rc));

@@ -400,6 +400,36 @@ std::pair<int, std::string> Capture(void (*fn)()) {
   return {status, err};
 }
 
+// A swap directory that cannot hold the swap file: one line that names the
+// variable and the fix, for the process and its forked children together
+// (it printed five, the last ones misleading, and each child repeated them).
+TEST_F(Shim, BadSwapDirSaysSoInOneLineNamingTheFix) {
+  for (const char* dir : {"/nonexistent/dir", "/proc", "/etc/hostname"}) {
+    SCOPED_TRACE(dir);
+    setenv("LIBSHM_SWAP_DIR", dir, 1);
+    auto [status, err] = Capture([] {
+      char* p = static_cast<char*>(
+          mmap(nullptr, 4 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+      if (p == MAP_FAILED || Managed(p)) _exit(1);
+      p[0] = 1;
+      pid_t pid = fork();
+      if (pid == 0) {
+        void* q = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        _exit(q != MAP_FAILED && p[0] == 1 ? 0 : 1);
+      }
+      int st;
+      waitpid(pid, &st, 0);
+      _exit(WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : 2);
+    });
+    unsetenv("LIBSHM_SWAP_DIR");
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    EXPECT_NE(err.find("LIBSHM_SWAP_DIR"), std::string::npos) << err;
+    EXPECT_NE(err.find("stays native"), std::string::npos) << err;
+  }
+}
+
 TEST_F(Shim, NoHelperFallsBackToNativeWithOneLine) {
   auto [status, err] = Capture([] {
     setenv("LIBSHM_HELPER", "/nonexistent/shmd", 1);

@@ -15,6 +15,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "config.h"
 #include "engine.h"
 #include "log.h"
@@ -40,6 +42,14 @@ void Usage(FILE* out) {
 
 void WriteToFile(void* f, const char* s) { fputs(s, static_cast<FILE*>(f)); }
 
+// Closes every fd from 3 up but `a` and `b` (both > 2).
+void CloseAllFdsExcept(int a, int b) {
+  unsigned lo = static_cast<unsigned>(std::min(a, b)), hi = static_cast<unsigned>(std::max(a, b));
+  if (lo > 3) close_range(3, lo - 1, 0);
+  if (hi > lo + 1) close_range(lo + 1, hi - 1, 0);
+  close_range(hi + 1, ~0u, 0);
+}
+
 // The helper holds one memfd per region and a socket, uffd and pidfd per
 // client: at the common soft limit of 1024 open files, about 1,000 regions or
 // 340 clients exhaust it (issue 10). Raise the soft limit to the hard one.
@@ -64,6 +74,7 @@ void RaiseOpenFileLimit() {
 
 int main(int argc, char** argv) {
   int listen_fd = -1;
+  int ready_fd = -1;  // written once serving (SpawnHelper waits for it)
   bool detach = false;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--probe") == 0) {
@@ -77,6 +88,8 @@ int main(int argc, char** argv) {
         fprintf(stderr, "shmd: cannot listen on %s: %s\n", argv[i] + 9, strerror(-listen_fd));
         return 1;
       }
+    } else if (strncmp(argv[i], "--ready-fd=", 11) == 0) {
+      ready_fd = atoi(argv[i] + 11);
     } else if (strcmp(argv[i], "--detach") == 0) {
       detach = true;
     } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -92,6 +105,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (listen_fd <= STDERR_FILENO) listen_fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 3);
+  if (ready_fd <= STDERR_FILENO) ready_fd = -1;
   // Nothing of the launcher's but the socket: fds it leaked to us (a pipe,
   // another process's socket) would stay open as long as the session.
   int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -100,8 +114,7 @@ int main(int argc, char** argv) {
     dup2(devnull, STDOUT_FILENO);
   }
   if (devnull > STDERR_FILENO) close(devnull);
-  if (listen_fd > 3) close_range(3, static_cast<unsigned>(listen_fd) - 1, 0);
-  close_range(static_cast<unsigned>(listen_fd) + 1, ~0u, 0);
+  CloseAllFdsExcept(listen_fd, ready_fd >= 0 ? ready_fd : listen_fd);
   fcntl(listen_fd, F_SETFD, FD_CLOEXEC);
   fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
   if (detach) {
@@ -131,9 +144,13 @@ int main(int argc, char** argv) {
   RaiseOpenFileLimit();
   Engine engine(opts);
   int rc = engine.Init(listen_fd);
-  if (rc != 0) {
-    LIBSHM_LOG_ERROR("cannot start: %s", strerror(-rc));
-    return 1;
+  if (rc != 0) return 1;  // Init said why; ready_fd closes with us
+  if (ready_fd >= 0) {
+    char byte = 'R';
+    if (write(ready_fd, &byte, 1) != 1) {
+      // The launcher is gone; serve anyway.
+    }
+    close(ready_fd);
   }
   engine.Run();
   libshm_stats_t s = engine.Snapshot();
