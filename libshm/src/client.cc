@@ -274,15 +274,20 @@ int ClientRuntime::EnsureSessionLocked() {
 
 void ClientRuntime::StartWatchdog() {
   pid_t helper = helper_pid_;
+  // -1 (no pidfd: an old kernel, or pidfd_open refused): the watchdog polls
+  // the helper's pid ten times a second instead of going without one.
   int pidfd = sys::PidfdOpen(helper);
-  if (pidfd < 0) return;
   // A detached thread that sleeps in poll until the helper exits. Clients
   // keep their uffd, so without the helper a fault would block forever; this
   // turns that into a loud exit instead (never a silent zero-fill). It blocks
   // every signal: the host's signals are the host's (issue 9).
   int rc = StartHostThread([pidfd, helper] {
-    struct pollfd p = {pidfd, POLLIN, 0};
-    while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+    if (pidfd >= 0) {
+      struct pollfd p = {pidfd, POLLIN, 0};
+      while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+      }
+    } else {
+      while (kill(helper, 0) == 0 || errno != ESRCH) usleep(100 * 1000);
     }
     LIBSHM_LOG_ERROR(
         "the helper (pid %d) is gone: managed memory can no longer be served; "
@@ -291,7 +296,7 @@ void ClientRuntime::StartWatchdog() {
     kill(getpid(), SIGKILL);
   });
   if (rc != 0) {
-    close(pidfd);
+    if (pidfd >= 0) close(pidfd);
     LIBSHM_LOG_WARN("cannot start the helper watchdog: %s", strerror(-rc));
   }
 }

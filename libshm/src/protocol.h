@@ -54,8 +54,8 @@ enum class Op : uint32_t {
   // A root helper lends a member of another uid /dev/userfaultfd (privilege
   // separation, DESIGN.md invariant 8). Reply fd: the device.
   kUffdDevice,
-  // One region's counters (owner uid only). a: index. Reply a: number of
-  // regions; text: RegionInfo.
+  // One region's counters (owner uid only). a: a cursor (0 first). Reply a:
+  // number of regions; b: the next cursor; text: RegionInfo. -ENOENT past the end.
   kRegionInfo,
   // The memfd behind the caller's own managed mapping at address a (to map
   // more of it: remap_file_pages). Reply fd: the memfd; a: a handle; b: its pages.

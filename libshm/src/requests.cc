@@ -496,10 +496,12 @@ int Engine::HandleUffdDevice(Client& c, int* reply_fd) {
 }
 
 int Engine::HandleRegionInfo(const Request& req, Reply* reply) {
+  // A cursor, not an index: the region numbered `a` or the next one, found
+  // in O(log n) (an index walked the map: O(n^2) for a full listing).
   reply->a = inodes_.size();
-  if (req.a >= inodes_.size()) return -ENOENT;
-  auto it = inodes_.begin();
-  std::advance(it, static_cast<long>(req.a));
+  auto it = req.a > kMaxRegions ? inodes_.end() : inodes_.lower_bound(static_cast<uint32_t>(req.a));
+  if (it == inodes_.end()) return -ENOENT;
+  reply->b = static_cast<uint64_t>(it->first) + 1;  // the next cursor
   const Inode& inode = *it->second;
   RegionInfo info = {};
   info.id = inode.seq();
