@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stddef.h>
 #include <string.h>
@@ -85,7 +86,15 @@ int SpawnHelper(const char* path, int listen_fd, char* const* envp) {
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   // Its own session: terminal signals go to the program, not to its helper.
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+  // And none of the program's signal state (a mask or SIG_IGN set by the
+  // thread that happened to map first): the helper sets its own.
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   char arg0[] = "shmd", arg1[] = "--listen-fd=3", arg2[] = "--detach", arg3[] = "--ready-fd=4";
   char* argv[] = {arg0, arg1, arg2, arg3, nullptr};
   pid_t pid;
