@@ -367,12 +367,17 @@ void Engine::ReapDeadClients() {
     }
     for (const Vma& v : c.vmas) {
       if (v.inode != nullptr) v.inode->mappings--;
+      collect_due_ = true;
     }
     it = clients_.erase(it);
   }
 }
 
 void Engine::CollectInodes() {
+  // Only after something let go of an inode: a scan of every inode on every
+  // turn of the loop cost O(regions) per fault.
+  if (!collect_due_) return;
+  collect_due_ = false;
   for (auto it = inodes_.begin(); it != inodes_.end();) {
     Inode& inode = *it->second;
     if (inode.mappings > 0 || inode.holders > 0) {

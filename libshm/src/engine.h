@@ -283,6 +283,7 @@ class Engine {
   bool background_reclaim_ = false;  // between crossing high and reaching low
   uint64_t resident_pages_ = 0;
   uint64_t events_handled_ = 0;
+  bool collect_due_ = false;  // an inode lost a mapping or a holder since CollectInodes
   pid_t fault_tid_ = 0;  // thread of the fault being served (UFFD_FEATURE_THREAD_ID)  //
                          // non-cooperative uffd events read so far
   uint64_t peak_resident_pages_ = 0;

@@ -528,6 +528,7 @@ void Engine::OnUnmap(Client& c, uintptr_t start, uintptr_t end) {
                                       it->pgoff + (it->end - it->start) / kPageSize});
       }
       if (it->inode != nullptr) it->inode->mappings--;
+      collect_due_ = true;
       it = v.erase(it);
     } else {
       ++it;

@@ -353,6 +353,7 @@ uint64_t Engine::AddHandle(Client& c, Inode* inode) {
 
 void Engine::DropHandles(Client& c) {
   for (auto& [h, inode] : c.handles) inode->holders--;
+  collect_due_ = collect_due_ || !c.handles.empty();
   c.handles.clear();
 }
 
@@ -361,6 +362,7 @@ int Engine::HandleRelease(Client& c, const Request& req) {
   if (it == c.handles.end()) return -EBADF;
   it->second->holders--;
   c.handles.erase(it);
+  collect_due_ = true;
   return 0;
 }
 
@@ -480,6 +482,7 @@ int Engine::HandleForkPending(Client& c) {
 
 void Engine::ReleaseForkPin(size_t i) {
   for (Inode* inode : fork_pins_[i].inodes) inode->holders--;
+  collect_due_ = true;
   fork_pins_.erase(fork_pins_.begin() + static_cast<long>(i));
 }
 

@@ -18,6 +18,7 @@ namespace libshm::test {
 namespace {
 
 constexpr int kPauseMs = 300;
+constexpr int kStartMs = 5000;  // how long the eviction may take to begin
 
 // The page's /proc/self/pagemap entry: bit 63 present, bit 57 uffd-wp
 // (KERNEL_FACTS Q3).
@@ -51,7 +52,10 @@ TEST(EvictRace, AWriteBetweenWritebackAndPunchWaitsAndIsKept) {
     auto start = std::chrono::steady_clock::now();
     std::thread evictor([] { EvictAll(); });
     bool saw_wp = false, punched_first = false;
-    while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(kPauseMs / 2)) {
+    // Until the eviction has protected the page (or already punched it). A
+    // loaded machine may start the evictor thread late: wait for it, and
+    // write as soon as the protection shows.
+    while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(kStartMs)) {
       PteBits pte = ReadPte(pagemap, page);
       if (!pte.present) {
         punched_first = true;
@@ -79,8 +83,8 @@ TEST(EvictRace, AWriteBetweenWritebackAndPunchWaitsAndIsKept) {
         << "write-protected before the punch";
     if (punched_first) continue;  // too late: the eviction was over; try again
     EXPECT_TRUE(saw_wp) << "page 0 was never write-protected between the start of its eviction "
-                           "and the punch (polled for "
-                        << kPauseMs / 2 << " ms of the " << kPauseMs << " ms pause)";
+                           "and the punch (polled for up to "
+                        << kStartMs << " ms)";
     // The write's protection fault is why it waited. (stats.wp_faults does
     // not show it: the helper reads that fault after the punch, finds the
     // page evicted and only wakes the writer, which then faults the page
