@@ -638,7 +638,7 @@ void ClientRuntime::AtforkPrepare() {
     Request req;
     req.op = Op::kForkPending;
     Reply reply;
-    rt.CallLocked(req, &reply, -1, nullptr);
+    rt.fork_token_ = rt.CallLocked(req, &reply, -1, nullptr) == 0 ? reply.a : 0;
   }
 }
 void ClientRuntime::AtforkParent() { Get().mu_.unlock(); }
@@ -684,6 +684,7 @@ void ClientRuntime::ChildAfterFork() {
     if (rc == 0) {
       Request req;
       req.op = Op::kHelloRestrictedChild;
+      req.a = fork_token_;  // inherited: names the pin our parent took for us
       Reply reply;
       rc = CallLocked(req, &reply, fd, nullptr);
       if (rc == 0) uffd_ = fd;

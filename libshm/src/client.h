@@ -82,6 +82,7 @@ class ClientRuntime {
   int sock_ = -1;
   int uffd_ = -1;
   bool restricted_ = false;
+  uint64_t fork_token_ = 0;  // restricted mode: the pin of the fork in progress
   void* doorbell_ = nullptr;
   pid_t helper_pid_ = 0;
   char address_[108] = {};

@@ -31,6 +31,8 @@ uint64_t Tag(uint8_t src, uint64_t id) { return (static_cast<uint64_t>(src) << k
 // Connections at once: far above real trees (PostgreSQL with max_connections
 // 10,000), low enough that one member cannot exhaust the helper's fds.
 constexpr size_t kMaxClients = 65536;
+// Connections of one process of another uid at once.
+constexpr size_t kMaxConnectionsPerMember = 8;
 // A connection must say hello within this time or is closed.
 constexpr uint64_t kHelloTimeoutNs = 10ull * 1000000000ull;
 
@@ -202,6 +204,12 @@ bool Engine::KeepsSessionAlive() const {
   return false;
 }
 
+size_t Engine::ConnectionsOf(pid_t pid) const {
+  size_t n = 0;
+  for (const auto& [id, c] : clients_) n += !c->dead && c->sock >= 0 && c->pid == pid;
+  return n;
+}
+
 bool Engine::IsLiveMemberPid(pid_t pid) {
   for (const auto& [id, c] : clients_) {
     if (!c->dead && c->pid == pid && c->pidfd >= 0 && !PidfdExited(c->pidfd)) return true;
@@ -265,6 +273,15 @@ void Engine::Accept() {
     if (ReadPeer(fd, &peer) != 0 || !Admits(peer, &trusted)) {
       LIBSHM_LOG_WARN("refused a connection from pid %d, uid %d: not a process of this session",
                       static_cast<int>(peer.pid), static_cast<int>(peer.uid));
+      if (peer.pidfd >= 0) close(peer.pidfd);
+      close(fd);
+      continue;
+    }
+    if (!trusted && ConnectionsOf(peer.pid) >= kMaxConnectionsPerMember) {
+      // A member needs one connection (a few while it forks or remaps): one
+      // that opens many must not fill the helper's fd table for the others.
+      LIBSHM_LOG_WARN("pid %d already has %zu connections: refused another",
+                      static_cast<int>(peer.pid), kMaxConnectionsPerMember);
       if (peer.pidfd >= 0) close(peer.pidfd);
       close(fd);
       continue;
@@ -386,6 +403,7 @@ void Engine::CollectInodes() {
     }
     for (uint64_t p = 0; p < inode.pages(); p++) ForgetPage(inode, p);
     swap_.Release(inode.extent());
+    virtual_pages_ -= inode.pages();
     inode_by_ino_.erase(inode.ino());
     free_seqs_.push_back(inode.seq());
     it = inodes_.erase(it);

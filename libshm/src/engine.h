@@ -116,6 +116,7 @@ class Engine {
   // uid or root, or a process that descends from a live member.
   bool Admits(const Peer& peer, bool* trusted);
   bool IsLiveMemberPid(pid_t pid);
+  size_t ConnectionsOf(pid_t pid) const;
   // Once a second: closes connections that never said hello, and reaps fork
   // records whose process is gone before it ever faulted.
   void Housekeeping();
@@ -144,7 +145,7 @@ class Engine {
   void HandleRequest(Client& c, const Request& req, int fd);
   int HandleHello(Client& c, const Request& req, int fd, Reply* reply);
   int HandleHelloChild(Client& c, Reply* reply, int* reply_fd);
-  int HandleHelloRestrictedChild(Client& c, int fd);
+  int HandleHelloRestrictedChild(Client& c, uint64_t token, int fd);
   int HandleCreate(Client& c, const Request& req, int fd, Reply* reply);
   int HandleRegister(Client& c, const Request& req);
   int HandleRelease(Client& c, const Request& req);
@@ -152,8 +153,10 @@ class Engine {
   int HandleExtend(Client& c, const Request& req, Reply* reply);
   int HandleRegionInfo(const Request& req, Reply* reply);
   int HandleUffdDevice(Client& c, int* reply_fd);
-  int HandleForkPending(Client& c);
-  void ReleaseForkPin(size_t i);
+  int HandleForkPending(Client& c, Reply* reply);
+  // Releases pin i's hold on `only` (all of it if empty); the pin goes when
+  // it holds nothing.
+  void ReleaseForkPin(size_t i, const std::vector<Inode*>& only = {});
   // Gives `c` a handle on `inode`. Returns the handle, 0 if out of room.
   uint64_t AddHandle(Client& c, Inode* inode);
   void DropHandles(Client& c);
@@ -262,6 +265,7 @@ class Engine {
   // Restricted mode: regions a parent holds for a child it is forking, until
   // the child says hello (kForkPending). They also keep the session alive.
   struct ForkPin {
+    uint64_t token = 0;  // random; the parent and its new child hold it
     pid_t parent = 0;
     uint64_t created_ns = 0;
     std::vector<Inode*> inodes;
@@ -282,10 +286,14 @@ class Engine {
   uint64_t high_pages_ = 0;
   bool background_reclaim_ = false;  // between crossing high and reaching low
   uint64_t resident_pages_ = 0;
+  // Pages of every live inode. Bounded (1 PiB) so that the page tables' chunk
+  // pointers of a session stay small (32 MiB at most) whatever its members ask.
+  static constexpr uint64_t kMaxSessionPages = 1ull << 38;
+  uint64_t virtual_pages_ = 0;
   uint64_t events_handled_ = 0;
   bool collect_due_ = false;  // an inode lost a mapping or a holder since CollectInodes
-  pid_t fault_tid_ = 0;  // thread of the fault being served (UFFD_FEATURE_THREAD_ID)  //
-                         // non-cooperative uffd events read so far
+  pid_t fault_tid_ = 0;       // thread of the fault being served (UFFD_FEATURE_THREAD_ID)  //
+                              // non-cooperative uffd events read so far
   uint64_t peak_resident_pages_ = 0;
   std::map<uint64_t, std::unique_ptr<Client>> clients_;
   std::map<uint32_t, std::unique_ptr<Inode>> inodes_;  // by seq

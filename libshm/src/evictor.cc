@@ -202,7 +202,7 @@ int Engine::ProtectEverywhere(Inode& inode, uint64_t p0, uint64_t p1) {
       // (mapped again, unregistered), the page cannot be protected there, so
       // it must not be evicted.
       MapsEntry e;
-      if (FindMapsEntry(vanished->pid, vanished_at, &e) && e.ino == inode.ino()) {
+      if (FindMapsEntry(vanished->pid, vanished_at, &e) && inode.IsMappedBy(e.dev, e.ino)) {
         LIBSHM_LOG_WARN("pid %d maps region %llu at %lx unregistered: its pages stay resident",
                         static_cast<int>(vanished->pid),
                         static_cast<unsigned long long>(inode.seq()),

@@ -291,7 +291,7 @@ void Engine::AdoptRegrownTails(Inode& inode, uint64_t p0, uint64_t p1) {
         continue;
       }
       MapsEntry e;
-      bool regrown = FindMapsEntry(c.pid, t.addr, &e) && e.ino == inode.ino() &&
+      bool regrown = FindMapsEntry(c.pid, t.addr, &e) && inode.IsMappedBy(e.dev, e.ino) &&
                      e.offset + (t.addr - e.start) == t.p0 * kPageSize;
       if (!regrown) {
         i++;  // still cut: it may grow back later
@@ -317,9 +317,9 @@ bool Engine::AdoptMapping(Client& c, uintptr_t addr) {
   // The kernel's own maps say which inode and offset; register the part
   // around `addr` that no known mapping covers (write-protected, like any).
   MapsEntry e;
-  if (c.pid == 0 || !FindMapsEntry(c.pid, addr, &e) || !e.libshm_memfd) return false;
+  if (c.pid == 0 || !FindMapsEntry(c.pid, addr, &e)) return false;
   auto it = inode_by_ino_.find(e.ino);
-  if (it == inode_by_ino_.end()) return false;
+  if (it == inode_by_ino_.end() || !it->second->IsMappedBy(e.dev, e.ino)) return false;
   uintptr_t start = e.start, end = e.end;
   for (const Vma& v : c.vmas) {
     if (v.end <= addr && v.end > start) start = v.end;

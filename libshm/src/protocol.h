@@ -34,6 +34,7 @@ enum class Op : uint32_t {
   kHelloChild,
   // A forked child in restricted mode (no EVENT_FORK). fd: its new uffd; the
   // helper registers the child's libshm mappings from /proc/<peer pid>/maps.
+  // a: the token of its parent's kForkPending (0: none).
   kHelloRestrictedChild,
   // Create an inode. fd: the memfd (sized, sealable). a: bytes.
   // Reply a: a handle of this connection. The swap extent is reserved here.
@@ -64,8 +65,9 @@ enum class Op : uint32_t {
   // (mremap): register the grown part. Reply a: bytes now registered.
   kExtend,
   // Restricted mode (no fork event): the caller is about to fork. Its
-  // regions are held until a child introduces itself (kHelloRestrictedChild)
-  // or 30 s pass, so a parent that exits at once frees nothing under it.
+  // regions are held until the child introduces itself (kHelloRestrictedChild
+  // with the token of the reply's a) or 30 s pass, so a parent that exits at
+  // once frees nothing under it.
   kForkPending,
 };
 

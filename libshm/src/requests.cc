@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -24,6 +25,7 @@
 #include "engine.h"
 #include "log.h"
 #include "probe.h"
+#include "proc_maps.h"
 #include "sys/syscalls.h"
 #include "uffd.h"
 
@@ -125,7 +127,7 @@ void Engine::HandleRequest(Client& c, const Request& req, int fd) {
       rc = HandleHelloChild(c, &reply, &reply_fd);
       break;
     case Op::kHelloRestrictedChild:
-      rc = HandleHelloRestrictedChild(c, fd);
+      rc = HandleHelloRestrictedChild(c, req.a, fd);
       fd = -1;
       break;
     case Op::kCreate:
@@ -166,7 +168,7 @@ void Engine::HandleRequest(Client& c, const Request& req, int fd) {
       rc = HandleExtend(c, req, &reply);
       break;
     case Op::kForkPending:
-      rc = HandleForkPending(c);
+      rc = HandleForkPending(c, &reply);
       break;
     default:
       LIBSHM_LOG_WARN("pid %d sent unknown op %u: connection closed", static_cast<int>(c.pid),
@@ -236,7 +238,7 @@ int Engine::HandleHelloChild(Client& c, Reply* reply, int* reply_fd) {
   return -ESRCH;
 }
 
-int Engine::HandleHelloRestrictedChild(Client& c, int fd) {
+int Engine::HandleHelloRestrictedChild(Client& c, uint64_t token, int fd) {
   if (fd < 0) return -EINVAL;
   if (c.uffd >= 0) {
     close(fd);
@@ -252,40 +254,26 @@ int Engine::HandleHelloRestrictedChild(Client& c, int fd) {
   c.uffd = fd;
   Watch(fd, Source::kUffd, c.id);
   // The child's mappings are exactly its memfd VMAs: read them from its maps
-  // (the pid is the connection's own, from the kernel).
-  char path[64];
-  snprintf(path, sizeof(path), "/proc/%d/maps", static_cast<int>(c.pid));
-  FILE* f = fopen(path, "re");
-  if (f == nullptr) return -errno;
-  char line[512];
-  while (fgets(line, sizeof(line), f) != nullptr) {
-    unsigned long start, end, offset, ino;
-    char perms[8];
-    int name_at = 0;
-    if (sscanf(line, "%lx-%lx %7s %lx %*x:%*x %lu %n", &start, &end, perms, &offset, &ino,
-               &name_at) < 5) {
-      continue;
-    }
-    if (strncmp(line + name_at, "/memfd:libshm", 13) != 0) continue;
-    auto it = inode_by_ino_.find(ino);
-    if (it == inode_by_ino_.end()) continue;
-    rc = RegisterRange(c, it->second, start, end - start, offset / kPageSize);
-    if (rc != 0) break;
-  }
-  fclose(f);
-  // The child holds its regions now: release the pin its parent took before
-  // forking (by the kernel's parent link; its parent may be gone already,
-  // then the oldest).
-  if (!fork_pins_.empty()) {
-    pid_t parent = ParentOf(c.pid);
-    size_t pick = 0;
-    for (size_t i = 0; i < fork_pins_.size(); i++) {
-      if (fork_pins_[i].parent == parent) {
-        pick = i;
-        break;
-      }
-    }
-    ReleaseForkPin(pick);
+  // (the pid is the connection's own, from the kernel), each matched to an
+  // inode of the session by device and inode number.
+  std::vector<Inode*> registered;
+  bool read = ForEachMapsEntry(c.pid, [&](const MapsEntry& e) {
+    auto it = inode_by_ino_.find(e.ino);
+    if (it == inode_by_ino_.end() || !it->second->IsMappedBy(e.dev, e.ino)) return true;
+    rc = RegisterRange(c, it->second, e.start, e.end - e.start, e.offset / kPageSize);
+    if (rc == 0) registered.push_back(it->second);
+    return rc == 0;
+  });
+  if (!read) return -ESRCH;
+  // The child holds its regions now: its parent's hold on them can go, for
+  // the inodes it registered (its mappings hold those now). The pin is named
+  // by its token, which only the parent and the children it forked after
+  // taking the pin have (their private memory): a sibling of another uid
+  // cannot release a child's pin.
+  for (size_t i = 0; token != 0 && i < fork_pins_.size(); i++) {
+    if (fork_pins_[i].token != token) continue;
+    ReleaseForkPin(i, registered);
+    break;
   }
   return rc;
 }
@@ -336,8 +324,25 @@ int Engine::HandleCreate(Client& c, const Request& req, int fd, Reply* reply) {
     close(fd);
     return rc;
   }
-  auto inode = std::make_unique<Inode>(seq, static_cast<uint64_t>(st.st_ino), fd, pages, extent);
+  std::unique_ptr<Inode> inode;
+  if (virtual_pages_ + pages <= kMaxSessionPages) {
+    try {
+      inode = std::make_unique<Inode>(seq, static_cast<uint64_t>(st.st_ino), fd, pages, extent);
+    } catch (const std::bad_alloc&) {
+      inode.reset();
+    }
+  }
+  if (inode == nullptr) {
+    // Too big for this session's page tables (or for the helper's memory):
+    // as the kernel answers a mapping it cannot account for.
+    swap_.Release(extent);
+    free_seqs_.push_back(seq);
+    close(fd);
+    return -ENOMEM;
+  }
+  virtual_pages_ += pages;
   Inode* raw = inode.get();
+  raw->set_dev(st.st_dev);
   inodes_[seq] = std::move(inode);
   inode_by_ino_[raw->ino()] = raw;
   reply->a = AddHandle(c, raw);
@@ -462,11 +467,15 @@ int Engine::HandleExtend(Client& c, const Request& req, Reply* reply) {
   return 0;
 }
 
-int Engine::HandleForkPending(Client& c) {
+int Engine::HandleForkPending(Client& c, Reply* reply) {
   if (!c.restricted || c.uffd < 0) return -EINVAL;  // full mode has fork events
   if (fork_pins_.size() >= kMaxForkPins) return -EAGAIN;
   ForkPin pin;
   pin.parent = c.pid;
+  if (getrandom(&pin.token, sizeof(pin.token), 0) != sizeof(pin.token) || pin.token == 0) {
+    return -EAGAIN;
+  }
+  reply->a = pin.token;
   pin.created_ns = MonotonicNs();
   for (const Vma& v : c.vmas) {
     if (v.inode == nullptr ||
@@ -480,10 +489,18 @@ int Engine::HandleForkPending(Client& c) {
   return 0;
 }
 
-void Engine::ReleaseForkPin(size_t i) {
-  for (Inode* inode : fork_pins_[i].inodes) inode->holders--;
+void Engine::ReleaseForkPin(size_t i, const std::vector<Inode*>& only) {
+  auto& held = fork_pins_[i].inodes;
+  for (auto it = held.begin(); it != held.end();) {
+    if (!only.empty() && std::find(only.begin(), only.end(), *it) == only.end()) {
+      ++it;
+      continue;
+    }
+    (*it)->holders--;
+    it = held.erase(it);
+  }
   collect_due_ = true;
-  fork_pins_.erase(fork_pins_.begin() + static_cast<long>(i));
+  if (held.empty()) fork_pins_.erase(fork_pins_.begin() + static_cast<long>(i));
 }
 
 int Engine::HandleUffdDevice(Client& c, int* reply_fd) {

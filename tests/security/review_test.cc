@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Hostile review of the trust model (docs/security.md): each TEST is one
-// finding, written to FAIL while the finding stands. Same tools as
+// finding of an adversarial read of the protocol, written to fail while the
+// finding stood (each did) and to pass once it was fixed. Same tools as
 // hostile_client_test (security_util.h).
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
@@ -108,8 +109,9 @@ int ForgeMapsLine(uintptr_t start, uintptr_t end, uint64_t ino, std::string* cle
   std::string base = "/tmp/rv-" + std::to_string(getpid());
   std::string pad1(200, 'a');
   char fake[160];
-  snprintf(fake, sizeof(fake), "%lx-%lx rw-p 00000000 00:00 %llu ", static_cast<unsigned long>(start),
-           static_cast<unsigned long>(end), static_cast<unsigned long long>(ino));
+  snprintf(fake, sizeof(fake), "%lx-%lx rw-p 00000000 00:00 %llu ",
+           static_cast<unsigned long>(start), static_cast<unsigned long>(end),
+           static_cast<unsigned long long>(ino));
   std::string d1 = base + "/" + pad1;
   std::string d2 = d1 + "/b";
   std::string d3 = d2 + "/" + fake;
@@ -162,7 +164,7 @@ int ForgeMapsLine(uintptr_t start, uintptr_t end, uint64_t ino, std::string* cle
 // swapped pages into the attacker's memory, hands it the victim's memfd
 // (kInodeFd), and a write there leaves the victim's page dirty with a hole
 // behind it: eviction reads zeros and the victim's data is gone.
-TEST_F(Review, ForgedMapsLineGivesAMemberAnotherProcesssRegion) {
+TEST_F(Review, AForgedMapsLineGivesAMemberNothing) {
   uint64_t ino = InoOfMappingAt(victim_);
   ASSERT_NE(ino, 0u);
   std::map<int, std::string> steps = {
@@ -172,13 +174,20 @@ TEST_F(Review, ForgedMapsLineGivesAMemberAnotherProcesssRegion) {
       {4, "kHelloRestrictedChild"},
       {11, "ATTACK WORKED: the member read the victim's swapped page through its own anon memory"},
       {12, "ATTACK WORKED: kInodeFd gave the member the victim's memfd"},
-      {13, "ATTACK WORKED: the member read the victim's swapped page through its own anon memory, "
-           "and kInodeFd gave it the victim's memfd (read-write)"},
-      {20, "mkdir"}, {21, "create"}, {22, "mmap"}, {23, "maps"}, {24, "pad"}, {25, "rename"},
+      {13,
+       "ATTACK WORKED: the member read the victim's swapped page through its own anon memory, "
+       "and kInodeFd gave it the victim's memfd (read-write)"},
+      {20, "mkdir"},
+      {21, "create"},
+      {22, "mmap"},
+      {23, "maps"},
+      {24, "pad"},
+      {25, "rename"},
       {26, "the forged line is not at a chunk boundary"}};
   int status = AsMember(kNobody, [&] {
     if (munmap(victim_, kVictimPages * kPage) != 0) return 1;
-    void* anon = mmap(nullptr, 4 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* anon =
+        mmap(nullptr, 4 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (anon == MAP_FAILED) return 2;
     auto a = reinterpret_cast<uintptr_t>(anon);
     std::string cleanup;
@@ -218,7 +227,7 @@ TEST_F(Review, ForgedMapsLineGivesAMemberAnotherProcesssRegion) {
 // first; the parent exits at once as restricted-mode parents may, its
 // regions are collected (swap extent released), and the real child finds
 // nothing: it reads zeros where its parent's data was.
-TEST(ReviewSession, AnyConnectionCanReleaseAnotherForksPin) {
+TEST(ReviewSession, OnlyTheForkedChildReleasesItsParentsPin) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root: the attacker switches uids";
   unsetenv("LIBSHM_SESSION");
   pid_t helper = -1;
@@ -301,7 +310,7 @@ TEST(ReviewSession, AnyConnectionCanReleaseAnotherForksPin) {
 // std::vector throws bad_alloc in the engine thread and shmd dies, which
 // kills every client of the session (their watchdogs). Below that, each
 // create pins up to pages bytes of helper memory: 4 x 1 TiB = 1 GiB here.
-TEST(ReviewSession, HugeCreateKillsOrBloatsTheHelper) {
+TEST(ReviewSession, HugeCreatesNeitherKillNorBloatTheHelper) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root: the attacker switches uids";
   unsetenv("LIBSHM_SESSION");
   // A swap dir whose filesystem takes a sparse file of any size (tmpfs); on
@@ -349,8 +358,8 @@ TEST(ReviewSession, HugeCreateKillsOrBloatsTheHelper) {
   }
   for (int i = 0; i < 30000 && w[0] == 0; i++) usleep(1000);
   long after = rss_kb();
-  EXPECT_LT(after - before, 64 * 1024) << "helper RSS grew by " << (after - before) / 1024
-                                       << " MiB from four creates of one member";
+  EXPECT_LT(after - before, 64 * 1024)
+      << "helper RSS grew by " << (after - before) / 1024 << " MiB from four creates of one member";
   w[1] = 1;
   for (int i = 0; i < 30000 && w[3] == 0; i++) usleep(1000);
   usleep(300 * 1000);
@@ -368,7 +377,7 @@ TEST(ReviewSession, HugeCreateKillsOrBloatsTheHelper) {
 // on every connection is shed, so every fork child of every other process
 // of the session (ChildAfterFork: kHelloChild on a new connection) exits
 // 127, forever (the connections said hello and are never timed out).
-TEST_F(Review, OneMembersConnectionsMakeEveryOtherForkDie) {
+TEST_F(Review, OneMembersConnectionsCannotStarveOtherForks) {
   struct rlimit small = {256, 256};
   ASSERT_EQ(prlimit(helper_, RLIMIT_NOFILE, &small, nullptr), 0);
   volatile uint64_t* w = SharedWord();

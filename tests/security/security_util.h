@@ -40,7 +40,8 @@ inline std::string StartHelper(uid_t uid, pid_t* pid) {
   *pid = fork();
   if (*pid == 0) {
     if (uid != 0 && (setgid(uid) != 0 || setuid(uid) != 0)) _exit(126);
-    dup2(lfd, 3);
+    if (lfd != 3) dup2(lfd, 3);
+    fcntl(3, F_SETFD, 0);  // dup2 onto itself would keep CLOEXEC
     execl(LIBSHM_SHMD_PATH, "shmd", "--listen-fd=3", static_cast<char*>(nullptr));
     _exit(127);
   }

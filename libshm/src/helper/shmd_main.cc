@@ -104,6 +104,12 @@ int main(int argc, char** argv) {
     Usage(stderr);
     return 2;
   }
+  int listening = 0;
+  socklen_t optlen = sizeof(listening);
+  if (getsockopt(listen_fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) != 0 || !listening) {
+    fprintf(stderr, "shmd: fd %d is not a listening socket\n", listen_fd);
+    return 2;
+  }
   if (listen_fd <= STDERR_FILENO) listen_fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 3);
   if (ready_fd <= STDERR_FILENO) ready_fd = -1;
   // Nothing of the launcher's but the socket: fds it leaked to us (a pipe,
