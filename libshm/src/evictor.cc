@@ -54,6 +54,16 @@ void TestPauseBeforePunch() {
   }
 }
 
+// The end of [addr, addr + len) rounded up to a page, or false if that wraps
+// around the address space (len is the client's: any value).
+bool PageRangeEnd(uintptr_t addr, uint64_t len, uintptr_t* end) {
+  if (len > UINTPTR_MAX - (kPageSize - 1)) return false;
+  uint64_t rounded = (len + kPageSize - 1) & ~(kPageSize - 1);
+  if (rounded > UINTPTR_MAX - addr) return false;
+  *end = addr + rounded;
+  return true;
+}
+
 }  // namespace
 
 bool Engine::BackgroundEvictionDue() {
@@ -293,8 +303,8 @@ int Engine::Msync(Client& c, uintptr_t addr, size_t len, int flags) {
     return -EINVAL;
   }
   stats_.msyncs++;
-  if (len > UINTPTR_MAX - addr - kPageSize) return -ENOMEM;  // as msync(2) when it wraps
-  uintptr_t end = addr + ((len + kPageSize - 1) & ~(kPageSize - 1));
+  uintptr_t end;
+  if (!PageRangeEnd(addr, len, &end)) return -ENOMEM;  // as msync(2) when it wraps
   // Like msync(2): ENOMEM if part of the range is not a managed mapping;
   // the managed parts are still written back (the shim then asks the kernel
   // about the rest, which may be a native mapping).
@@ -345,8 +355,8 @@ int Engine::Msync(Client& c, uintptr_t addr, size_t len, int flags) {
 }
 
 int Engine::Discard(Client& c, uintptr_t addr, size_t len) {
-  if (addr % kPageSize != 0) return -EINVAL;
-  uintptr_t end = addr + ((len + kPageSize - 1) & ~(kPageSize - 1));
+  uintptr_t end;
+  if (addr % kPageSize != 0 || !PageRangeEnd(addr, len, &end)) return -EINVAL;
   for (const Vma& v : c.vmas) {
     if (v.inode == nullptr || v.end <= addr || v.start >= end) continue;
     uintptr_t s = std::max(v.start, addr), e = std::min(v.end, end);

@@ -53,6 +53,11 @@ bool AllowedNow(Op op, bool greeted) {
   return greeted ? !IsHello(op) : IsHello(op) || op == Op::kUffdDevice;
 }
 
+bool MakeNonblocking(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  return fl >= 0 && ((fl & O_NONBLOCK) != 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0);
+}
+
 // Features asked for when this kernel has them: POISON turns data that
 // cannot be served (a failed swap read) into SIGBUS.
 uint64_t OptionalFeatures() { return ProbeKernel().features & UFFD_FEATURE_POISON; }
@@ -194,6 +199,12 @@ int Engine::HandleHello(Client& c, const Request& req, int fd, Reply* reply) {
     return 0;
   }
   c.restricted = (req.flags & kHelloRestricted) != 0;
+  // The engine reads every uffd from its one thread: a blocking one would
+  // stop it for everyone (the client may have made it without O_NONBLOCK).
+  if (!MakeNonblocking(fd)) {
+    close(fd);
+    return -EINVAL;
+  }
   uint64_t got = 0;
   int rc =
       UffdApi(fd, (c.restricted ? kRestrictedFeatures : kFullFeatures) | OptionalFeatures(), &got);
@@ -246,6 +257,10 @@ int Engine::HandleHelloRestrictedChild(Client& c, uint64_t token, int fd) {
   }
   c.restricted = true;
   c.greeted = true;
+  if (!MakeNonblocking(fd)) {
+    close(fd);
+    return -EINVAL;
+  }
   int rc = UffdApi(fd, kRestrictedFeatures | OptionalFeatures(), nullptr);
   if (rc != 0) {
     close(fd);

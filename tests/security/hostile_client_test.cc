@@ -311,6 +311,19 @@ TEST_F(Hostile, ProtocolBreachesCloseOnlyThatConnection) {
     EXPECT_TRUE(Refused(r.Call(req))) << "bad magic";
   }
   {
+    // An oversized packet (it was cut to fit and answered as a valid one).
+    int s = ConnectSession(address_.c_str());
+    ASSERT_GE(s, 0);
+    char big[sizeof(Request) + 64] = {};
+    Request hello;
+    hello.op = Op::kHello;
+    memcpy(big, &hello, sizeof(hello));
+    ASSERT_EQ(send(s, big, sizeof(big), 0), static_cast<ssize_t>(sizeof(big)));
+    char buf[8];
+    EXPECT_LE(recv(s, buf, sizeof(buf), 0), 0) << "an oversized packet was answered";
+    close(s);
+  }
+  {
     // A short packet.
     int s = ConnectSession(address_.c_str());
     ASSERT_GE(s, 0);
@@ -327,6 +340,33 @@ TEST_F(Hostile, ProtocolBreachesCloseOnlyThatConnection) {
   long after = CpuTicks(helper_);
   ASSERT_GE(before, 0);
   EXPECT_LT(after - before, sysconf(_SC_CLK_TCK) / 3) << "the idle helper is using CPU";
+  ExpectVictimIntact();
+  ExpectHelperServes();
+}
+
+// Found by the fuzzer (docs/fuzzing.md): a uffd sent without O_NONBLOCK
+// (the engine reads every uffd from its one thread: a blocking read stopped
+// it for every client), and ranges that wrap around the address space.
+TEST_F(Hostile, BlockingUffdAndWrappingRangesDoNotStopTheHelper) {
+  int status = AsMember(kNobody, [&] {
+    Raw r(address_);
+    Request req;
+    req.op = Op::kUffdDevice;
+    int dev = -1;
+    if (r.Call(req, -1, &dev) != 0 || dev < 0) return 1;
+    int uffd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC);  // blocking
+    if (uffd < 0 || Hello(r, uffd) != 0) return 2;
+    if (r.Call(Op::kDiscard, 0x10000, UINT64_MAX) != -EINVAL) return 3;
+    if (r.Call(Op::kDiscard, UINT64_MAX & ~(kPage - 1), 2 * kPage) != -EINVAL) return 4;
+    if (r.Call(Op::kMsync, UINT64_MAX & ~(kPage - 1), 2 * kPage, MS_SYNC) != -ENOMEM) return 5;
+    return 0;
+  });
+  ASSERT_EQ(DescribeChild(status, {{1, "borrowing the device"},
+                                   {2, "hello with a blocking uffd"},
+                                   {3, "discard of a length that wraps"},
+                                   {4, "discard at the top of the address space"},
+                                   {5, "msync at the top of the address space"}}),
+            "ok");
   ExpectVictimIntact();
   ExpectHelperServes();
 }
