@@ -457,8 +457,11 @@ struct Session {
   int puppet = -1;  // control socket
   int pidfd = -1;
   Slot slots[kSlots];
-  int last_memfd = -1;  // dups of the last fds sent, to send again
-  int last_uffd = -1;
+  // A dup of the last memfd sent, to send again. (Never of a uffd: a copy
+  // here would keep its registrations alive after the helper dropped the
+  // client, and the puppet's next munmap or fork would wait for ever on an
+  // event nobody reads.)
+  int last_memfd = -1;
   int touches = 0, touched = 0, forks = 0;
 };
 
@@ -552,7 +555,7 @@ int PuppetCall(Session& s, PuppetMsg m, int* fd_out) {
   if (fd_out != nullptr) *fd_out = -1;
   if (s.puppet < 0) return -EPIPE;
   if (SendWithFds(s.puppet, &m, sizeof(m), nullptr, 0, 0) != 0) return -EPIPE;
-  uint64_t deadline = NowMs() + 2000;
+  uint64_t deadline = NowMs() + 5000;
   while (NowMs() < deadline) {
     struct pollfd p = {s.puppet, POLLIN, 0};
     if (poll(&p, 1, 1) <= 0) {
@@ -580,7 +583,9 @@ int PuppetCall(Session& s, PuppetMsg m, int* fd_out) {
     }
     return r.status;
   }
-  return -ETIMEDOUT;
+  // The puppet's commands block only on the helper: a fork or munmap waits
+  // until it reads the uffd event, a doorbell ring until it serves the fault.
+  Fail("the puppet is blocked: the helper never read an event or served a fault of a live client");
 }
 
 int Connect(Session& s, int i) {
@@ -639,8 +644,14 @@ int Other(Session& s, uint8_t which) {
       return fds[0];
     case 3:
       return s.last_memfd >= 0 ? fcntl(s.last_memfd, F_DUPFD_CLOEXEC, 0) : -1;
-    case 4:
-      return s.last_uffd >= 0 ? fcntl(s.last_uffd, F_DUPFD_CLOEXEC, 0) : -1;
+    case 4: {  // a uffd already past UFFDIO_API (as if sent twice)
+      PuppetMsg m = {};
+      m.cmd = Cmd::kUffd;
+      m.arg = kApiDone;
+      int fd;
+      PuppetCall(s, m, &fd);
+      return fd;
+    }
     case 5:
       return eventfd(0, EFD_CLOEXEC);
     case 6:
@@ -683,7 +694,6 @@ int MakeFds(Session& s, Input& in, int kind, int* fds) {
       m.arg = kind == 4 ? 0 : in.U8() & 7;
       if (world.nonblocking_uffds) m.arg &= ~kBlocking;
       PuppetCall(s, m, &fd);
-      Remember(&s.last_uffd, fd);
       break;
     case 6:
       fd = Other(s, in.U8());
@@ -906,7 +916,7 @@ int StartPuppet(Session& s) {
 
 void EndSession(Session& s) {
   for (Slot& slot : s.slots) CloseSlot(slot);
-  for (int fd : {s.last_memfd, s.last_uffd, s.puppet}) {
+  for (int fd : {s.last_memfd, s.puppet}) {
     if (fd >= 0) close(fd);
   }
   // Its children (the stranger, forked children) die with it (PDEATHSIG).
