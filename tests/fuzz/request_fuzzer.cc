@@ -28,10 +28,16 @@
 //   also u8 length + text, u8 length + text2.
 // Missing bytes read as zeros. tests/fuzz/make_corpus.py writes seeds.
 //
-// Oracles besides the sanitizers: every request is answered or its
-// connection closed within a few loop turns (protocol.h: exactly one reply
-// each), and once every process of an input has exited the engine has no
-// client left.
+// Oracles besides the sanitizers: a loop turn never blocks (a watchdog
+// aborts RunOnce after 5 s), every request is answered or its connection
+// closed within a few loop turns (protocol.h: exactly one reply each), a
+// puppet never waits on the helper for long (a fork or munmap waits for the
+// helper to read the uffd event), and once every process of an input has
+// exited the engine has no client left.
+//
+// Environment: REQUEST_FUZZER_TRACE=1 prints each step and reply;
+// LIBSHM_VERBOSE=N the helper's log; REQUEST_FUZZER_NONBLOCKING_UFFDS=1
+// never sends a blocking uffd (docs/fuzzing.md, finding 1).
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -499,9 +505,44 @@ class Input {
   size_t n_;
 };
 
-void Turn(int max_wait_ms) {
+// The watchdog: one loop turn never takes seconds, whatever a client sent.
+// If it does, the helper is blocked (in production it would stay blocked;
+// here libFuzzer's own SIGALRM may interrupt the call, so it would not be
+// reported as a timeout): abort with the stack of where it blocked.
+constexpr int kWatchdogSeconds = 5;
+timer_t watchdog;
+
+void OnWatchdog(int) {
+  static const char kMessage[] =
+      "request_fuzzer: Engine::RunOnce has not returned for 5 s: the helper is blocked "
+      "(libFuzzer's report below has its stack)\n";
+  if (write(2, kMessage, sizeof(kMessage) - 1) < 0) {
+    // Nothing to do: aborting anyway.
+  }
+  abort();
+}
+
+void StartWatchdog() {
+  struct sigaction sa = {};
+  sa.sa_handler = OnWatchdog;
+  sigaction(SIGRTMIN + 1, &sa, nullptr);
+  struct sigevent ev = {};
+  ev.sigev_notify = SIGEV_THREAD_ID;
+  ev.sigev_signo = SIGRTMIN + 1;
+  ev._sigev_un._tid = gettid();  // this thread: the one that runs the engine
+  if (timer_create(CLOCK_MONOTONIC, &ev, &watchdog) != 0) Fail("timer_create");
+}
+
+// One loop turn. Returns RunOnce's 1 (go on) or 0 (no client left).
+int Turn(int max_wait_ms) {
+  struct itimerspec arm = {};
+  arm.it_value.tv_sec = kWatchdogSeconds;
+  timer_settime(watchdog, 0, &arm, nullptr);
   int rc = world.engine->RunOnce(max_wait_ms);
+  struct itimerspec disarm = {};
+  timer_settime(watchdog, 0, &disarm, nullptr);
   if (rc < 0) Fail("Engine::RunOnce failed");
+  return rc;
 }
 
 void CloseSlot(Slot& s) {
@@ -929,9 +970,7 @@ void EndSession(Session& s) {
   if (!world.ever_connected) return;
   uint64_t deadline = NowMs() + 5000;
   for (int wait_ms = 0;; wait_ms = 1) {
-    int rc = world.engine->RunOnce(wait_ms);
-    if (rc < 0) Fail("Engine::RunOnce failed");
-    if (rc == 0) return;
+    if (Turn(wait_ms) == 0) return;
     if (NowMs() > deadline)
       Fail("the engine kept a client after every process of the input exited");
   }
@@ -955,13 +994,16 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   close(sp[1]);
   world.zygote = sp[0];
 
-  // A small session: 1 MiB limit (the smallest), a capped swap file.
+  // A small session: 1 MiB limit (the smallest), a swap file capped below
+  // the largest memfd an input can make (reservations fail too), and
+  // reference sampling at its highest rate (it runs only near the limit).
   const char* tmp = getenv("TMPDIR") != nullptr ? getenv("TMPDIR") : "/tmp";
   static char swap_dir[300];
   snprintf(swap_dir, sizeof(swap_dir), "LIBSHM_SWAP_DIR=%s", tmp);
   char limit[] = "LIBSHM_LIMIT=1M";
-  char swap_max[] = "LIBSHM_SWAP_MAX=64M";
-  char* env[] = {limit, swap_dir, swap_max, nullptr};
+  char swap_max[] = "LIBSHM_SWAP_MAX=16M";
+  char sample_rate[] = "LIBSHM_SAMPLE_RATE=100000";
+  char* env[] = {limit, swap_dir, swap_max, sample_rate, nullptr};
   Options opts;
   libshm::internal::ParseOptions(&opts, env, /*warn=*/true);
   // Quiet unless asked: inputs break the protocol on purpose.
@@ -972,6 +1014,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   int listen_fd = libshm::internal::ListenSession(world.address);
   if (listen_fd < 0) Fail("ListenSession");
   world.engine = new Engine(opts);
+  StartWatchdog();
   if (world.engine->Init(listen_fd) != 0) Fail("Engine::Init");
   return 0;
 }
