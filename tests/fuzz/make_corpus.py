@@ -165,6 +165,17 @@ SEEDS = {
     + vm(DONTNEED, REGION_A, 0, 4) + vm(REMOVE, REGION_A, 8, 4) + vm(MOVE, REGION_A, 16, 4, 3)
     + vm(UNMAP, REGION_A, 64, 8) + req(MSYNC, a=A, b=A_BYTES, c=MS_SYNC)
     + vm(REMAP_REGION, REGION_A) + req(STATS),
+    "valid-extend": hello_mapper() + req(CREATE, a=A_BYTES, fd=FD_MEMFD_A)
+    + req(REGISTER, a=1, b=A, c=16 * PAGE) + touch(REGION_A, 3, True)
+    + req(EXTEND, a=A, b=40 * PAGE) + touch(REGION_A, 30, True) + req(EXTEND, a=A, b=8 * PAGE)
+    + req(MSYNC, a=A, b=40 * PAGE, c=MS_SYNC),
+    "valid-sampling": hello_mapper() + map_a()
+    + b"".join(touch(REGION_A, p, p % 3 == 0) for p in (0, 1, 64, 65, 128, 129, 192, 193, 256, 257))
+    + action(PUMP, bytes([7])) + action(PUMP, bytes([7])) + touch(REGION_A, 100) + touch(REGION_A, 200, True)
+    + touch(REGION_A, 130) + req(MSYNC, a=A, b=A_BYTES, c=MS_SYNC) + req(REGION_INFO) + req(STATS),
+    "valid-swap-full": req(HELLO) + req(CREATE, a=12 << 20, fd=FD_FRESH, kib=12 << 10)
+    + req(CREATE, a=12 << 20, fd=FD_FRESH, kib=12 << 10) + req(RELEASE, a=1)
+    + req(CREATE, a=8 << 20, fd=FD_FRESH, kib=8 << 10) + req(STATS),
     "valid-grow-extend": hello_mapper() + map_b() + vm(GROW, REGION_B, 0, 4)
     + req(EXTEND, a=B, b=B_BYTES + 4 * PAGE) + req(STATS),
     "valid-two-connections": hello_mapper() + map_a() + hello_mapper(slot=1)
@@ -179,6 +190,10 @@ SEEDS = {
     "valid-folded-addresses": req(HELLO, a=7 << 20, fd=FD_UFFD, kind=FOLD)
     + req(CREATE, a=B_BYTES, fd=FD_MEMFD_B) + req(REGISTER, a=1, b=4 << 20, c=B_BYTES, kind=FOLD)
     + req(MSYNC, a=4 << 20, b=B_BYTES, kind=FOLD),
+    # Regressions: inputs of findings (docs/fuzzing.md), named for the behaviour.
+    # Finding 1: a uffd sent without O_NONBLOCK; the helper blocks in read(2) on it.
+    "regress-hello-blocking-uffd-hangs-helper":
+    req(HELLO, a=DOORBELL, fd=FD_UFFD_VARIANT, variant=BLOCKING) + req(STATS),
     # Malformed.
     "bad-magic": raw(packet(HELLO, magic=0x12345678)),
     "bad-short-packet": raw(packet(HELLO, size=10)),
