@@ -194,11 +194,18 @@ struct PuppetMsg {
   uint64_t addr, len, addr2;
 };
 
-void PuppetReply(int sock, int status, int fd) {
+void PuppetReply(int sock, int status, int fd, uint32_t arg = 0) {
   PuppetMsg m = {};
   m.cmd = Cmd::kReply;
   m.status = status;
+  m.arg = arg;
   SendWithFds(sock, &m, sizeof(m), &fd, fd >= 0 ? 1 : 0, 0);
+}
+
+// A puppet that cannot set itself up says which step failed, and exits.
+[[noreturn]] void SetupFailed(int sock, uint32_t step) {
+  PuppetReply(sock, -errno, -1, step);
+  _exit(3);
 }
 
 // In each helper process: the process that forked it, which it dies with.
@@ -318,19 +325,26 @@ int DoVm(const PuppetMsg& m, const int* memfds) {
     if (kRegions[i].kind != kMemfdRegion) continue;
     // Named like the library's own memfds (kHelloRestrictedChild looks for them).
     memfds[i] = memfd_create("libshm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (memfds[i] < 0 || ftruncate(memfds[i], static_cast<off_t>(kRegions[i].bytes)) != 0) _exit(3);
+    if (memfds[i] < 0 || ftruncate(memfds[i], static_cast<off_t>(kRegions[i].bytes)) != 0) {
+      SetupFailed(sock, 1);
+    }
   }
   for (int i = 0; i < kRegionCount; i++) {
-    if (MapRegion(i, memfds) != 0) _exit(4);
+    int rc = MapRegion(i, memfds);
+    if (rc != 0) {
+      errno = -rc;
+      SetupFailed(sock, 2);
+    }
   }
   int sp[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) _exit(5);
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) SetupFailed(sock, 3);
   pid_t stranger = ForkLinked();
   if (stranger == 0) {
     close(sp[0]);
     StrangerMain(sp[1], sock, address);
   }
   close(sp[1]);
+  PuppetReply(sock, 0, -1);  // ready
   for (;;) {
     PuppetMsg m;
     ssize_t n = recv(sock, &m, sizeof(m), 0);
@@ -414,6 +428,7 @@ int DoVm(const PuppetMsg& m, const int* memfds) {
     int32_t pid = -1;
     if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp) == 0) {
       pid = ForkLinked();
+      if (pid < 0) pid = -errno;
       if (pid == 0) {
         close(sock);
         close(sp[0]);
@@ -940,19 +955,38 @@ void Step(Session& s, Input& in) {
   if (kind != 3) Pump(s);
 }
 
-int StartPuppet(Session& s) {
-  if (send(world.zygote, "p", 1, MSG_NOSIGNAL) != 1) return -EPIPE;
+// Starts the input's puppet; on failure says why and returns false.
+bool StartPuppet(Session& s) {
+  char why[160];
+  int32_t pid = 0;
+  int fd = -1;
   struct pollfd p = {world.zygote, POLLIN, 0};
-  if (poll(&p, 1, 5000) != 1) return -ETIMEDOUT;
-  int32_t pid;
-  int fd;
-  if (RecvWithFd(world.zygote, &pid, sizeof(pid), &fd, 0) != sizeof(pid) || pid <= 0 || fd < 0) {
-    if (fd >= 0) close(fd);
-    return -ECHILD;
+  if (send(world.zygote, "p", 1, MSG_NOSIGNAL) != 1 || poll(&p, 1, 5000) != 1 ||
+      RecvWithFd(world.zygote, &pid, sizeof(pid), &fd, 0) != sizeof(pid)) {
+    snprintf(why, sizeof(why), "the zygote does not answer (%s)", strerror(errno));
+  } else if (pid <= 0 || fd < 0) {
+    snprintf(why, sizeof(why), "the zygote cannot fork a puppet (%s)", strerror(-pid));
+  } else {
+    s.puppet = fd;
+    s.pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));  // ESRCH: it failed already
+    PuppetMsg ready = {};
+    struct pollfd q = {fd, POLLIN, 0};
+    if (poll(&q, 1, 5000) != 1 || RecvWithFd(fd, &ready, sizeof(ready), nullptr, 0) <= 0) {
+      snprintf(why, sizeof(why), "the puppet died or hangs while setting up");
+    } else if (ready.status != 0) {
+      snprintf(why, sizeof(why), "the puppet failed at set-up step %u: %s", ready.arg,
+               strerror(-ready.status));
+    } else if (s.pidfd < 0) {
+      snprintf(why, sizeof(why), "pidfd_open of the puppet: %s", strerror(errno));
+    } else {
+      return true;
+    }
   }
-  s.puppet = fd;
-  s.pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-  return s.pidfd >= 0 ? 0 : -errno;
+  fprintf(stderr, "request_fuzzer: cannot start a puppet process: %s\n", why);
+  if (s.puppet >= 0) close(s.puppet);
+  if (s.pidfd >= 0) close(s.pidfd);
+  s = Session();
+  return false;
 }
 
 void EndSession(Session& s) {
@@ -1022,7 +1056,12 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace libshm::fuzz;
   Session s;
-  if (StartPuppet(s) != 0) Fail("cannot start a puppet process");
+  // A failure to start may be the machine's (out of processes, memory):
+  // try again before calling it one of the harness.
+  for (int attempt = 0; !StartPuppet(s); attempt++) {
+    if (attempt == 3) Fail("cannot start a puppet process (see above)");
+    usleep(100000);
+  }
   Input in(data, size);
   for (int step = 0; step < kMaxSteps && !in.empty(); step++) Step(s, in);
   EndSession(s);
