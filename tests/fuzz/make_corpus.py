@@ -172,7 +172,8 @@ SEEDS = {
     "valid-sampling": hello_mapper() + map_a()
     + b"".join(touch(REGION_A, p, p % 3 == 0) for p in (0, 1, 64, 65, 128, 129, 192, 193, 256, 257))
     + action(PUMP, bytes([7])) + action(PUMP, bytes([7])) + touch(REGION_A, 100) + touch(REGION_A, 200, True)
-    + touch(REGION_A, 130) + req(MSYNC, a=A, b=A_BYTES, c=MS_SYNC) + req(REGION_INFO) + req(STATS),
+    + touch(REGION_A, 130) + req(MSYNC, a=A, b=A_BYTES, c=MS_SYNC) + req(REGION_INFO)
+    + ctl_read(b"stats.samples") + ctl_read(b"stats.sample_hits") + req(STATS),
     "valid-swap-full": req(HELLO) + req(CREATE, a=12 << 20, fd=FD_FRESH, kib=12 << 10)
     + req(CREATE, a=12 << 20, fd=FD_FRESH, kib=12 << 10) + req(RELEASE, a=1)
     + req(CREATE, a=8 << 20, fd=FD_FRESH, kib=8 << 10) + req(STATS),

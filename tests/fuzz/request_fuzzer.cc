@@ -1029,15 +1029,18 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   world.zygote = sp[0];
 
   // A small session: 1 MiB limit (the smallest), a swap file capped below
-  // the largest memfd an input can make (reservations fail too), and
-  // reference sampling at its highest rate (it runs only near the limit).
+  // the largest memfd an input can make (reservations fail too), background
+  // eviction down to the lowest watermark in small batches, and reference
+  // sampling at its highest rate (it runs above the low watermark).
   const char* tmp = getenv("TMPDIR") != nullptr ? getenv("TMPDIR") : "/tmp";
   static char swap_dir[300];
   snprintf(swap_dir, sizeof(swap_dir), "LIBSHM_SWAP_DIR=%s", tmp);
   char limit[] = "LIBSHM_LIMIT=1M";
   char swap_max[] = "LIBSHM_SWAP_MAX=16M";
+  char low_watermark[] = "LIBSHM_LOW_WATERMARK=10";
+  char evict_batch[] = "LIBSHM_EVICT_BATCH=16";
   char sample_rate[] = "LIBSHM_SAMPLE_RATE=100000";
-  char* env[] = {limit, swap_dir, swap_max, sample_rate, nullptr};
+  char* env[] = {limit, swap_dir, swap_max, low_watermark, evict_batch, sample_rate, nullptr};
   Options opts;
   libshm::internal::ParseOptions(&opts, env, /*warn=*/true);
   // Quiet unless asked: inputs break the protocol on purpose.
