@@ -29,15 +29,18 @@
 // Missing bytes read as zeros. tests/fuzz/make_corpus.py writes seeds.
 //
 // Oracles besides the sanitizers: a loop turn never blocks (a watchdog
-// aborts RunOnce after 5 s), every request is answered or its connection
-// closed within a few loop turns (protocol.h: exactly one reply each), a
-// puppet never waits on the helper for long (a fork or munmap waits for the
-// helper to read the uffd event), and once every process of an input has
-// exited the engine has no client left.
+// aborts RunOnce after 5 s); every request is answered or its connection
+// closed within a few loop turns (protocol.h: exactly one reply each); a
+// packet of the wrong size is never answered (it closes the connection); an
+// msync or discard of a range that wraps around the address space never
+// succeeds; a puppet never waits on the helper for long (a fork or munmap
+// waits for the helper to read the uffd event); and once every process of
+// an input has exited the engine has no client left.
 //
 // Environment: REQUEST_FUZZER_TRACE=1 prints each step and reply;
-// LIBSHM_VERBOSE=N the helper's log; REQUEST_FUZZER_NONBLOCKING_UFFDS=1
-// never sends a blocking uffd (docs/fuzzing.md, finding 1).
+// LIBSHM_VERBOSE=N the helper's log; REQUEST_FUZZER_SKIP_FINDINGS=1,2,3
+// steps around known findings until they are fixed (docs/fuzzing.md): 1
+// never sends a blocking uffd, 2 and 3 turn off those two oracles.
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -61,6 +64,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <deque>
 
 #include "config.h"
 #include "engine.h"
@@ -460,18 +464,27 @@ uint64_t NowMs() {
 struct World {
   Engine* engine = nullptr;
   bool trace = false;  // REQUEST_FUZZER_TRACE=1: what each step does, on stderr
-  // REQUEST_FUZZER_NONBLOCKING_UFFDS=1: never send a blocking uffd (to fuzz
-  // past the known hang, docs/fuzzing.md finding 1, until it is fixed).
-  bool nonblocking_uffds = false;
+  // REQUEST_FUZZER_SKIP_FINDINGS: the known findings to step around.
+  bool skip_finding[4] = {};
   char address[64] = {};
   int zygote = -1;
   bool ever_connected = false;  // RunOnce says "session over" only after a first client
 };
 World world;
 
+// What the helper must do with a packet (besides closing the connection,
+// which is always allowed).
+enum class Expect {
+  kAnything,  // a reply, whatever its status
+  kClose,     // not a request (its size is wrong): no reply
+  kError,     // a range that wraps around the address space: no success
+};
+
 struct Slot {
   int fd = -1;
-  int pending = 0;  // requests sent and not yet answered
+  // What each packet sent and not yet answered must get, in order (the
+  // helper answers a connection's requests in order).
+  std::deque<Expect> pending;
 };
 
 struct Session {
@@ -563,7 +576,7 @@ int Turn(int max_wait_ms) {
 void CloseSlot(Slot& s) {
   if (s.fd >= 0) close(s.fd);
   s.fd = -1;
-  s.pending = 0;
+  s.pending.clear();
 }
 
 // Reads every reply that is there; a closed connection resets its slot.
@@ -581,12 +594,24 @@ void DrainReplies(Session& s) {
         CloseSlot(slot);
         break;
       }
-      if (slot.pending > 0) slot.pending--;
+      Reply r;
+      memcpy(&r, buf, std::min(sizeof(r), static_cast<size_t>(n)));
       if (world.trace) {
-        Reply r;
-        memcpy(&r, buf, std::min(sizeof(r), static_cast<size_t>(n)));
         fprintf(stderr, "  slot %d: reply status %d a=%#llx%s\n", static_cast<int>(&slot - s.slots),
                 r.status, static_cast<unsigned long long>(r.a), fd >= 0 ? " +fd" : "");
+      }
+      if (slot.pending.empty()) Fail("a reply to no request");
+      Expect want = slot.pending.front();
+      slot.pending.pop_front();
+      if (want == Expect::kClose && !world.skip_finding[2]) {
+        Fail(
+            "a packet whose size is not sizeof(Request) was answered as a request; it must close "
+            "its connection (requests.cc, DESIGN.md invariant 9)");
+      }
+      if (want == Expect::kError && r.status == 0 && !world.skip_finding[3]) {
+        Fail(
+            "an msync or discard whose range wraps around the address space succeeded; it must "
+            "fail (every length checked without overflow: DESIGN.md invariant 9)");
       }
     }
   }
@@ -599,7 +624,7 @@ void Pump(Session& s) {
     Turn(0);
     DrainReplies(s);
     bool waiting = false;
-    for (const Slot& slot : s.slots) waiting |= slot.fd >= 0 && slot.pending > 0;
+    for (const Slot& slot : s.slots) waiting |= slot.fd >= 0 && !slot.pending.empty();
     if (!waiting) return;
   }
   Fail("a request was neither answered nor its connection closed (protocol.h: one reply each)");
@@ -748,7 +773,7 @@ int MakeFds(Session& s, Input& in, int kind, int* fds) {
     case 5:
       m.cmd = Cmd::kUffd;
       m.arg = kind == 4 ? 0 : in.U8() & 7;
-      if (world.nonblocking_uffds) m.arg &= ~kBlocking;
+      if (world.skip_finding[1]) m.arg &= ~kBlocking;
       PuppetCall(s, m, &fd);
       break;
     case 6:
@@ -803,12 +828,27 @@ Request CompactRequest(Input& in, bool fold) {
   return r;
 }
 
+// True if [addr, addr + len rounded up to pages) does not fit below 2^64.
+bool Wraps(uint64_t addr, uint64_t len) {
+  if (len == 0) return false;
+  if (len > UINT64_MAX - (kPage - 1)) return true;
+  return ((len + kPage - 1) & ~static_cast<uint64_t>(kPage - 1)) > UINT64_MAX - addr;
+}
+
+Expect ExpectFor(const void* buf, size_t len) {
+  if (len != sizeof(Request)) return Expect::kClose;
+  Request r;
+  memcpy(&r, buf, sizeof(r));
+  if ((r.op == Op::kMsync || r.op == Op::kDiscard) && Wraps(r.a, r.b)) return Expect::kError;
+  return Expect::kAnything;
+}
+
 void Send(Session& s, int i, const void* buf, size_t len, const int* fds, int nfds) {
   Slot& slot = s.slots[i];
   for (int attempt = 0; attempt < 32 && slot.fd >= 0; attempt++) {
     int rc = SendWithFds(slot.fd, buf, len, fds, nfds, MSG_DONTWAIT);
     if (rc == 0) {
-      slot.pending++;
+      slot.pending.push_back(ExpectFor(buf, len));
       return;
     }
     if (rc != -EAGAIN) {
@@ -1045,7 +1085,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   libshm::internal::ParseOptions(&opts, env, /*warn=*/true);
   // Quiet unless asked: inputs break the protocol on purpose.
   world.trace = getenv("REQUEST_FUZZER_TRACE") != nullptr;
-  world.nonblocking_uffds = getenv("REQUEST_FUZZER_NONBLOCKING_UFFDS") != nullptr;
+  for (const char* p = getenv("REQUEST_FUZZER_SKIP_FINDINGS"); p != nullptr && *p != '\0'; p++) {
+    if (*p >= '1' && *p <= '3') world.skip_finding[*p - '0'] = true;
+  }
   const char* verbose = getenv("LIBSHM_VERBOSE");
   libshm::internal::SetLogVerbosity(verbose != nullptr ? atoi(verbose) : 0);
   int listen_fd = libshm::internal::ListenSession(world.address);
