@@ -195,10 +195,20 @@ SEEDS = {
     # Finding 1: a uffd sent without O_NONBLOCK; the helper blocks in read(2) on it.
     "regress-hello-blocking-uffd-hangs-helper":
     req(HELLO, a=DOORBELL, fd=FD_UFFD_VARIANT, variant=BLOCKING) + req(STATS),
+    "regress-hello-restricted-child-blocking-uffd-hangs-helper": req(HELLO)
+    + req(HELLO_RESTRICTED_CHILD, slot=1, fd=FD_UFFD_VARIANT, variant=USER_MODE_ONLY | BLOCKING)
+    + req(STATS, slot=1),
+    # Finding 2: a packet longer than a Request is answered (the excess is dropped).
+    "regress-oversized-packet-is-answered": raw(packet(HELLO, size=REQUEST_SIZE + 100))
+    + req(STATS),
+    # Finding 3: msync and discard of a range that wraps past 2^64 succeed.
+    "regress-msync-wrapping-range-succeeds": hello_mapper() + map_a()
+    + req(MSYNC, a=A, b=U64 - A + 1, c=MS_SYNC),
+    "regress-discard-wrapping-range-succeeds": hello_mapper() + map_a()
+    + req(DISCARD, a=A + PAGE, b=U64 - A),
     # Malformed.
     "bad-magic": raw(packet(HELLO, magic=0x12345678)),
     "bad-short-packet": raw(packet(HELLO, size=10)),
-    "bad-oversized-packet": raw(packet(HELLO, size=REQUEST_SIZE + 100)) + req(STATS),
     "bad-empty-packet": req(HELLO) + raw(b""),
     "bad-reserved": raw(packet(HELLO, reserved=1)),
     "bad-hello-twice": req(HELLO) + req(HELLO),
@@ -229,13 +239,11 @@ SEEDS = {
     + req(REGISTER, a=2, b=A + PAGE, c=PAGE) + req(REGISTER, a=2, b=DOORBELL, c=PAGE),
     "bad-register-no-uffd": req(HELLO) + req(CREATE, a=B_BYTES, fd=FD_MEMFD_B)
     + req(REGISTER, a=1, b=B, c=B_BYTES),
-    "bad-msync": hello_mapper() + map_a() + req(MSYNC, a=A, b=U64, c=MS_SYNC)
-    + req(MSYNC, a=A, b=U64 - A + 1, c=MS_SYNC) + req(MSYNC, a=A, b=PAGE, c=MS_SYNC | MS_ASYNC)
+    "bad-msync": hello_mapper() + map_a() + req(MSYNC, a=A, b=PAGE, c=MS_SYNC | MS_ASYNC)
     + req(MSYNC, a=A, b=PAGE, c=64) + req(MSYNC, a=A + 1, b=PAGE)
     + req(MSYNC, a=A, b=A_BYTES + PAGE, c=MS_INVALIDATE) + req(MSYNC, a=0, b=0),
-    "bad-discard": hello_mapper() + map_a() + req(DISCARD, a=A, b=U64)
-    + req(DISCARD, a=A + PAGE, b=U64 - A) + req(DISCARD, a=A + 1, b=PAGE)
-    + req(DISCARD, a=U64 + 1 - PAGE, b=2 * PAGE),
+    "bad-discard": hello_mapper() + map_a() + req(DISCARD, a=A + 1, b=PAGE)
+    + req(DISCARD, a=C, b=PAGE) + req(DISCARD, a=DOORBELL, b=PAGE),
     "bad-inode-fd-extend": hello_mapper() + map_b() + req(INODE_FD, a=C) + req(INODE_FD, a=DOORBELL)
     + req(EXTEND, a=B + PAGE, b=PAGE) + req(EXTEND, a=B, b=U64) + req(EXTEND, a=DOORBELL, b=PAGE)
     + req(RELEASE, a=0) + req(RELEASE, a=U64),
