@@ -45,7 +45,8 @@ grep -vE '^#[0-9]+[[:space:]]+(NEW|REDUCE|pulse)' "$work/log" || true
 last=$(grep -E '^#[0-9]+' "$work/log" | tail -n 1 || true)
 echo "request_fuzzer: ${seconds}s, exit status ${status}; last progress line:"
 echo "  ${last}"
-echo "  corpus: $(ls "$work/corpus" | wc -l) inputs ($(ls tests/fuzz/corpus/request_fuzzer | wc -l) seeds)"
+count() { find "$1" -type f | wc -l; }
+echo "  corpus: $(count "$work/corpus") inputs ($(count tests/fuzz/corpus/request_fuzzer) seeds)"
 if [[ $status -ne 0 ]]; then
   echo "request_fuzzer: FINDING (inputs in $findings/):" >&2
   ls -l "$findings" >&2
