@@ -1011,8 +1011,18 @@ bool StartPuppet(Session& s) {
     s.pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));  // ESRCH: it failed already
     PuppetMsg ready = {};
     struct pollfd q = {fd, POLLIN, 0};
-    if (poll(&q, 1, 5000) != 1 || RecvWithFd(fd, &ready, sizeof(ready), nullptr, 0) <= 0) {
-      snprintf(why, sizeof(why), "the puppet died or hangs while setting up");
+    int polled = poll(&q, 1, 5000);
+    if (polled != 1 || RecvWithFd(fd, &ready, sizeof(ready), nullptr, 0) <= 0) {
+      char path[64], wchan[64] = "?";
+      snprintf(path, sizeof(path), "/proc/%d/wchan", static_cast<int>(pid));
+      int w = open(path, O_RDONLY | O_CLOEXEC);
+      if (w >= 0) {
+        ssize_t n = read(w, wchan, sizeof(wchan) - 1);
+        wchan[n > 0 ? n : 0] = '\0';
+        close(w);
+      }
+      snprintf(why, sizeof(why), "the puppet %s while setting up (pid %d, wchan %s)",
+               polled == 1 ? "died" : "hangs", static_cast<int>(pid), wchan);
     } else if (ready.status != 0) {
       snprintf(why, sizeof(why), "the puppet failed at set-up step %u: %s", ready.arg,
                strerror(-ready.status));
