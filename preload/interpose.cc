@@ -28,6 +28,10 @@
 #include "log.h"
 #include "sys/syscalls.h"
 
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+
 using libshm::internal::ClientRuntime;
 namespace sys = libshm::internal::sys;
 
@@ -70,13 +74,24 @@ bool IsSharedAnonymous(int flags, int fd) {
 
 std::atomic<int> fallback_messages{0};
 
+// A native mapping. MAP_FIXED replaces whatever was there, managed memory
+// included: the range is ours no more.
+void* NativeMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
+  long rc = sys::Mmap(addr, len, prot, flags, fd, off);
+  if (!sys::IsErr(rc) && (flags & MAP_FIXED) != 0 && ClientRuntime::Get().IsManaged(addr, len)) {
+    int saved = errno;
+    ClientRuntime::Get().NoteUnmap(addr, len);
+    errno = saved;
+  }
+  return SetErrno(rc);
+}
+
 void* ManagedMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
-  long native = 0;
   bool want = len != 0 && IsSharedAnonymous(flags, fd) && (flags & MAP_HUGETLB) == 0 &&
               (flags & ~(MAP_TYPE | kManagedFlags | kIgnoredFlags)) == 0;
-  if (!want) return SetErrno(sys::Mmap(addr, len, prot, flags, fd, off));
+  if (!want) return NativeMmap(addr, len, prot, flags, fd, off);
   ClientRuntime& rt = ClientRuntime::Get();
-  if (len < rt.options().min_size) return SetErrno(sys::Mmap(addr, len, prot, flags, fd, off));
+  if (len < rt.options().min_size) return NativeMmap(addr, len, prot, flags, fd, off);
   void* out = nullptr;
   int rc = libshm_map(addr, len, prot, (flags & kManagedFlags) | MAP_SHARED, &out);
   if (rc == 0) return out;
@@ -86,12 +101,16 @@ void* ManagedMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off
   }
   // Fall back to the kernel's own shared memory. If the kernel refuses too,
   // its errno is the one the program would have seen without libshm.
-  native = sys::Mmap(addr, len, prot, flags, fd, off);
-  if (!sys::IsErr(native) && fallback_messages.fetch_add(1) < 3) {
+  void* native = NativeMmap(addr, len, prot, flags, fd, off);
+  // A session that could not be joined already said why, once; other
+  // failures get a line each, up to three.
+  if (native != MAP_FAILED && !rt.session_failed() && fallback_messages.fetch_add(1) < 3) {
+    int saved = errno;
     LIBSHM_LOG_ERROR("mmap of %zu shared bytes falls back to native memory: %s", len,
                      strerror(-rc));
+    errno = saved;
   }
-  return SetErrno(native);
+  return native;
 }
 
 using DlopenFn = void* (*)(const char*, int);
@@ -126,13 +145,22 @@ LIBSHM_EXPORT void* mremap(void* old_addr, size_t old_len, size_t new_len, int f
     new_addr = va_arg(ap, void*);
     va_end(ap);
   }
-  // The helper follows the kernel's REMAP/UNMAP events; only our range list
-  // needs updating here.
+  ClientRuntime& rt = ClientRuntime::Get();
+  bool managed = rt.IsManaged(old_addr, old_len);
+  // MREMAP_DONTUNMAP would leave the old range mapped with its write-protect
+  // markers moved to the new one: writes through it would go untracked and be
+  // lost. Refused (EINVAL, as older kernels do for shared memory; 6.18 accepts
+  // it for its own shared memory: a documented difference).
+  if (managed && (flags & MREMAP_DONTUNMAP) != 0) return SetErrno(-EINVAL);
+  // The helper follows the kernel's REMAP/UNMAP events (a move, a shrink);
+  // growth sends none, so the helper is told (it must write-protect the
+  // grown part, or a first write there would go unseen).
   long rc = sys::Syscall(SYS_mremap, reinterpret_cast<long>(old_addr), static_cast<long>(old_len),
                          static_cast<long>(new_len), flags, reinterpret_cast<long>(new_addr));
-  if (!sys::IsErr(rc) && ClientRuntime::Get().IsManaged(old_addr, old_len)) {
+  if (!sys::IsErr(rc) && managed) {
     int saved = errno;
-    ClientRuntime::Get().NoteRemap(old_addr, old_len, reinterpret_cast<void*>(rc), new_len);
+    rt.NoteRemap(old_addr, old_len, reinterpret_cast<void*>(rc), new_len);
+    if (new_len > old_len) rt.NoteGrowth(reinterpret_cast<void*>(rc), new_len);
     errno = saved;
   }
   return SetErrno(rc);

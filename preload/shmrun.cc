@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -90,6 +91,71 @@ void Forward(int sig) {
 }
 
 void WriteTo(void* f, const char* s) { fputs(s, static_cast<FILE*>(f)); }
+
+bool ReadAll(int fd, void* buf, size_t len) {
+  auto* p = static_cast<char*>(buf);
+  while (len > 0) {
+    ssize_t n = read(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    p += n;
+    len -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
+// The session keeper (see main): connects, starts CMD, reports CMD's pid and
+// then its wait status on `report`, and reaps every process of the tree that
+// is re-parented to it until none is left.
+[[noreturn]] void RunKeeper(const std::string& address, const struct passwd* pw, char** cmd,
+                            int report) {
+  // Ctrl-C, a service stop, a hangup: for CMD, which gets them directly (and
+  // from shmrun); the keeper leaves when the tree has.
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) signal(sig, SIG_IGN);
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  int conn = ConnectSession(address.c_str());
+  Request hello;
+  hello.op = Op::kHello;
+  Reply reply;
+  if (conn < 0 || CallHelper(conn, hello, &reply, -1, nullptr) != 0) {
+    fprintf(stderr, "shmrun: cannot hold the session open\n");
+    _exit(1);
+  }
+  pid_t child = fork();
+  if (child < 0) {
+    perror("shmrun: fork");
+    _exit(1);
+  }
+  if (child == 0) {
+    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) signal(sig, SIG_DFL);
+    if (pw != nullptr) {
+      if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+          setuid(pw->pw_uid) != 0) {
+        perror("shmrun: cannot become the user");
+        _exit(126);
+      }
+    }
+    execvp(cmd[0], cmd);
+    fprintf(stderr, "shmrun: %s: %s\n", cmd[0], strerror(errno));
+    _exit(errno == ENOENT ? 127 : 126);
+  }
+  if (write(report, &child, sizeof(child)) != sizeof(child)) _exit(1);
+  // Hold no terminal or pipe of the program's: `shmrun cmd | cat` must end
+  // when the tree's own ends do.
+  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  for (int fd = 0; fd <= 2 && devnull >= 0; fd++) dup2(devnull, fd);
+  for (;;) {
+    int status;
+    pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0 && errno == EINTR) continue;
+    if (pid < 0) break;  // ECHILD: the tree is gone
+    if (pid == child && write(report, &status, sizeof(status)) != sizeof(status)) {
+      // shmrun is gone; keep the session for the rest of the tree.
+    }
+  }
+  close(conn);
+  _exit(0);
+}
 
 }  // namespace
 
@@ -192,6 +258,7 @@ int main(int argc, char** argv) {
   }
   int rc = SpawnHelper(helper.c_str(), lfd, environ);
   close(lfd);
+  if (rc == kHelperSaidWhy) return 1;  // its line is above
   if (rc != 0) {
     fprintf(stderr, "shmrun: cannot start the helper %s: %s\n", helper.c_str(), strerror(-rc));
     return 1;
@@ -220,31 +287,40 @@ int main(int argc, char** argv) {
   std::string ld = preload + (old != nullptr && *old != '\0' ? std::string(":") + old : "");
   setenv("LD_PRELOAD", ld.c_str(), 1);
 
-  child_pid = fork();
-  if (child_pid < 0) {
+  // The session keeper: CMD's parent and, as a child subreaper, the parent
+  // of every process of the tree that daemonizes. It holds a connection to
+  // the helper while any process of the tree lives, so the session survives
+  // a launcher that exits, a daemon that maps long after, and a master that
+  // re-execs with no other process connected; and it ends, with the swap
+  // file, when the last one is gone. We only wait for CMD's status.
+  int status_pipe[2];
+  if (pipe2(status_pipe, O_CLOEXEC) != 0) {
+    perror("shmrun: pipe");
+    return 1;
+  }
+  pid_t keeper = fork();
+  if (keeper < 0) {
     perror("shmrun: fork");
     return 1;
   }
-  if (child_pid == 0) {
-    if (pw != nullptr) {
-      if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
-          setuid(pw->pw_uid) != 0) {
-        perror("shmrun: cannot become the user");
-        _exit(126);
-      }
-    }
-    execvp(argv[i], argv + i);
-    fprintf(stderr, "shmrun: %s: %s\n", argv[i], strerror(errno));
-    _exit(errno == ENOENT ? 127 : 126);
+  if (keeper == 0) {
+    close(status_pipe[0]);
+    close(owner);
+    RunKeeper(address, pw, argv + i, status_pipe[1]);  // never returns
   }
+  close(status_pipe[1]);
+  if (!ReadAll(status_pipe[0], &child_pid, sizeof(child_pid))) return 1;  // keeper said why
   struct sigaction sa_fwd = {};
   sa_fwd.sa_handler = Forward;
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) {
     sigaction(sig, &sa_fwd, nullptr);
   }
   int status = 0;
-  while (waitpid(child_pid, &status, 0) < 0 && errno == EINTR) {
+  if (!ReadAll(status_pipe[0], &status, sizeof(status))) {
+    fprintf(stderr, "shmrun: lost the session keeper\n");
+    status = 1 << 8;
   }
+  close(status_pipe[0]);
   if (stats) {
     Request req;
     req.op = Op::kStats;

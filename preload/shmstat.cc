@@ -78,15 +78,16 @@ bool Take(int sock, Sample* s) {
   s->time = Now();
   s->stats = reply.stats;
   s->regions.clear();
-  for (uint64_t i = 0;; i++) {
+  for (uint64_t cursor = 0;;) {
     req = Request();
     req.op = Op::kRegionInfo;
-    req.a = i;
+    req.a = cursor;
     int rc = Call(sock, req, &reply);
     // EACCES: a member of another uid sees the session's totals, not
     // other processes' regions.
     if (rc == -ENOENT || rc == -EACCES) break;
-    if (rc != 0) return false;
+    if (rc != 0 || reply.b <= cursor) return false;
+    cursor = reply.b;
     RegionInfo info;
     memcpy(&info, reply.text, sizeof(info));
     s->regions.push_back(info);

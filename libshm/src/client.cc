@@ -12,16 +12,19 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cstddef>
+#include <iterator>
 #include <new>
-#include <thread>
+#include <utility>
 
 #include "engine.h"
+#include "host_thread.h"
 #include "log.h"
 #include "session_socket.h"
 #include "sys/syscalls.h"
@@ -93,7 +96,31 @@ int ClientRuntime::CallLocked(const Request& req, Reply* reply, int send_fd, int
   return CallHelper(sock_, req, reply, send_fd, recv_fd);
 }
 
+// The swap directory, checked before a helper is started for it: a bad one is
+// the user's to fix, so it gets one line naming the variable and the fix
+// (the helper would only fail after it started).
+int CheckSwapDir(const char* dir) {
+  struct stat st;
+  int err = 0;
+  if (stat(dir, &st) != 0) {
+    err = errno;
+  } else if (!S_ISDIR(st.st_mode)) {
+    err = ENOTDIR;
+  } else if (access(dir, W_OK | X_OK) != 0) {
+    err = errno;
+  }
+  if (err != 0) {
+    LIBSHM_LOG_ERROR(
+        "LIBSHM_SWAP_DIR=%s cannot hold the swap file (%s): set it to a writable directory "
+        "on a disk (default /var/tmp); shared memory stays native",
+        dir, strerror(err));
+  }
+  return -err;
+}
+
 int ClientRuntime::StartHelperLocked(char* address, size_t len) {
+  int bad = CheckSwapDir(opts_.swap_dir);
+  if (bad != 0) return bad;
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   snprintf(address, len, "@libshm-%d-%lld", static_cast<int>(getpid()),
@@ -109,9 +136,13 @@ int ClientRuntime::StartHelperLocked(char* address, size_t len) {
       delete engine;
       return rc;
     }
+    rc = StartHostThread([engine] { engine->Run(); });
+    if (rc != 0) {
+      delete engine;
+      return rc;
+    }
     in_process_engine = engine;
     in_process_engine_ = true;
-    std::thread([engine] { engine->Run(); }).detach();
     return 0;
   }
   // A program that waits for all its children must not wait for the
@@ -127,8 +158,12 @@ int ClientRuntime::StartHelperLocked(char* address, size_t len) {
   env[n] = nullptr;
   int rc = SpawnHelper(helper, lfd, env);
   close(lfd);
+  if (rc == kHelperSaidWhy) return rc;
   if (rc != 0) {
-    LIBSHM_LOG_ERROR("cannot start the helper %s: %s", helper, strerror(-rc));
+    LIBSHM_LOG_ERROR(
+        "cannot start the helper %s: %s (set LIBSHM_HELPER to the path of shmd); "
+        "shared memory stays native",
+        helper, strerror(-rc));
     return rc;
   }
   return 0;
@@ -212,20 +247,22 @@ int ClientRuntime::EnsureSessionLocked() {
     } else if (address_[0] == '\0') {
       rc = StartHelperLocked(address_, sizeof(address_));
       if (rc != 0) {
-        session_failed_ = true;
+        session_failed_ = true;  // said why, once
         return rc;
       }
     }
     rc = ConnectLocked(address_);
     if (rc != 0) {
-      LIBSHM_LOG_ERROR("cannot reach the helper at %s: %s", address_, strerror(-rc));
+      LIBSHM_LOG_ERROR("cannot reach the helper at %s: %s; shared memory stays native", address_,
+                       strerror(-rc));
       session_failed_ = true;
       return rc;
     }
   }
   rc = HelloLocked();
   if (rc != 0) {
-    LIBSHM_LOG_ERROR("the helper refused this process: %s", strerror(-rc));
+    LIBSHM_LOG_ERROR("the helper refused this process: %s; shared memory stays native",
+                     strerror(-rc));
     close(sock_);
     sock_ = -1;
     session_failed_ = true;
@@ -237,21 +274,31 @@ int ClientRuntime::EnsureSessionLocked() {
 
 void ClientRuntime::StartWatchdog() {
   pid_t helper = helper_pid_;
+  // -1 (no pidfd: an old kernel, or pidfd_open refused): the watchdog polls
+  // the helper's pid ten times a second instead of going without one.
   int pidfd = sys::PidfdOpen(helper);
-  if (pidfd < 0) return;
   // A detached thread that sleeps in poll until the helper exits. Clients
   // keep their uffd, so without the helper a fault would block forever; this
-  // turns that into a loud exit instead (never a silent zero-fill).
-  std::thread([pidfd, helper] {
-    struct pollfd p = {pidfd, POLLIN, 0};
-    while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+  // turns that into a loud exit instead (never a silent zero-fill). It blocks
+  // every signal: the host's signals are the host's (issue 9).
+  int rc = StartHostThread([pidfd, helper] {
+    if (pidfd >= 0) {
+      struct pollfd p = {pidfd, POLLIN, 0};
+      while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+      }
+    } else {
+      while (kill(helper, 0) == 0 || errno != ESRCH) usleep(100 * 1000);
     }
     LIBSHM_LOG_ERROR(
         "the helper (pid %d) is gone: managed memory can no longer be served; "
         "killing pid %d",
         static_cast<int>(helper), static_cast<int>(getpid()));
     kill(getpid(), SIGKILL);
-  }).detach();
+  });
+  if (rc != 0) {
+    if (pidfd >= 0) close(pidfd);
+    LIBSHM_LOG_WARN("cannot start the helper watchdog: %s", strerror(-rc));
+  }
 }
 
 int ClientRuntime::Map(void* hint, size_t length, int prot, int flags, void** out) {
@@ -261,7 +308,8 @@ int ClientRuntime::Map(void* hint, size_t length, int prot, int flags, void** ou
   std::lock_guard<std::mutex> lock(mu_);
   int rc = EnsureSessionLocked();
   if (rc != 0) return rc;
-  if (num_ranges_ == kMaxRanges) return -ENOMEM;
+  RangeMap::node_type range = NewRangeNode();
+  if (range.empty()) return -ENOMEM;
   // Sealable: the helper seals it against shrinking under its page table.
   int memfd = sys::MemfdCreate("libshm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (memfd < 0) return memfd;
@@ -273,6 +321,9 @@ int ClientRuntime::Map(void* hint, size_t length, int prot, int flags, void** ou
   Request req;
   req.op = Op::kCreate;
   req.a = size;
+  // MAP_NORESERVE: no swap reserved up front (a sparse mapping must not fill
+  // the disk at mmap time), as the kernel reserves no swap for it.
+  req.flags = (flags & MAP_NORESERVE) != 0 ? kCreateNoReserve : 0;
   Reply reply;
   rc = CallLocked(req, &reply, memfd, nullptr);
   if (rc != 0) {
@@ -306,9 +357,8 @@ int ClientRuntime::Map(void* hint, size_t length, int prot, int flags, void** ou
     CallLocked(release, &reply, -1, nullptr);
     return rc;
   }
-  ForgetRangeLocked(static_cast<uintptr_t>(addr), static_cast<uintptr_t>(addr) + size);
-  ranges_[num_ranges_++] = {static_cast<uintptr_t>(addr), static_cast<uintptr_t>(addr) + size,
-                            prot};
+  AddRangeLocked(std::move(range), static_cast<uintptr_t>(addr),
+                 static_cast<uintptr_t>(addr) + size, prot);
   ever_managed_.store(true, std::memory_order_release);
   if ((flags & (MAP_POPULATE | MAP_LOCKED)) && size <= opts_.limit) {
     sys::Madvise(reinterpret_cast<void*>(addr), size, MADV_POPULATE_READ);
@@ -317,16 +367,56 @@ int ClientRuntime::Map(void* hint, size_t length, int prot, int flags, void** ou
   return 0;
 }
 
-void ClientRuntime::ForgetRangeLocked(uintptr_t start, uintptr_t end) {
-  for (int i = 0; i < num_ranges_;) {
-    Range r = ranges_[i];
-    if (r.end <= start || r.start >= end) {
-      i++;
-      continue;
+ClientRuntime::RangeMap::node_type ClientRuntime::NewRangeNode() noexcept {
+  try {
+    RangeMap one;
+    return one.extract(one.emplace(0, Range{}).first);
+  } catch (const std::bad_alloc&) {
+    return {};
+  }
+}
+
+void ClientRuntime::AddRangeLocked(RangeMap::node_type node, uintptr_t start, uintptr_t end,
+                                   int prot) noexcept {
+  ForgetRangeLocked(start, end);
+  node.key() = start;
+  node.mapped() = {start, end, prot};
+  ranges_.insert(std::move(node));
+}
+
+void ClientRuntime::ForgetRangeLocked(uintptr_t start, uintptr_t end) noexcept {
+  if (start >= end) return;
+  auto it = ranges_.upper_bound(start);
+  if (it != ranges_.begin() && std::prev(it)->second.end > start) --it;
+  while (it != ranges_.end() && it->first < end) {
+    Range& r = it->second;
+    if (r.start < start && r.end > end) {
+      // Inside one range: its head stays here, its tail needs a node.
+      RangeMap::node_type tail = NewRangeNode();
+      if (tail.empty()) {
+        LIBSHM_LOG_ERROR("out of memory: [%#lx, %#lx) stays counted as managed",
+                         static_cast<unsigned long>(start), static_cast<unsigned long>(end));
+        return;
+      }
+      tail.key() = end;
+      tail.mapped() = {end, r.end, r.prot};
+      r.end = start;
+      ranges_.insert(std::next(it), std::move(tail));
+      return;
     }
-    ranges_[i] = ranges_[--num_ranges_];
-    if (r.start < start) ranges_[num_ranges_++] = {r.start, start, r.prot};
-    if (r.end > end && num_ranges_ < kMaxRanges) ranges_[num_ranges_++] = {end, r.end, r.prot};
+    if (r.start < start) {
+      r.end = start;  // keeps its head
+      ++it;
+    } else if (r.end > end) {
+      // Keeps its tail: the same node under its new start.
+      RangeMap::node_type tail = ranges_.extract(it++);
+      tail.key() = end;
+      tail.mapped().start = end;
+      ranges_.insert(it, std::move(tail));
+      return;
+    } else {
+      it = ranges_.erase(it);
+    }
   }
 }
 
@@ -350,18 +440,47 @@ void ClientRuntime::NoteRemap(void* old_addr, size_t old_length, void* new_addr,
                               size_t new_length) {
   uintptr_t o = reinterpret_cast<uintptr_t>(old_addr), n = reinterpret_cast<uintptr_t>(new_addr);
   auto round = [](size_t v) { return (v + kPageSize - 1) & ~(kPageSize - 1); };
+  RangeMap::node_type range = NewRangeNode();
   std::lock_guard<std::mutex> lock(mu_);
   const Range* old = FindRangeLocked(o);
   int prot = old != nullptr ? old->prot : PROT_READ | PROT_WRITE;
   ForgetRangeLocked(o, o + round(old_length));
-  if (num_ranges_ < kMaxRanges) ranges_[num_ranges_++] = {n, n + round(new_length), prot};
+  if (range.empty()) {
+    LIBSHM_LOG_ERROR("out of memory: mremap to %#lx is not counted as managed",
+                     static_cast<unsigned long>(n));
+    return;
+  }
+  // The kernel replaced whatever was mapped at the destination.
+  AddRangeLocked(std::move(range), n, n + round(new_length), prot);
+}
+
+void ClientRuntime::NoteGrowth(void* addr, size_t length) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Request req;
+  req.op = Op::kExtend;
+  req.a = reinterpret_cast<uintptr_t>(addr);
+  req.b = length;
+  Reply reply;
+  int rc = CallLocked(req, &reply, -1, nullptr);
+  if (rc != 0) {
+    LIBSHM_LOG_ERROR(
+        "mremap grew a managed region the helper cannot follow (%s): writes "
+        "to the grown part may not be tracked",
+        strerror(-rc));
+  }
 }
 
 const ClientRuntime::Range* ClientRuntime::FindRangeLocked(uintptr_t addr) const {
-  for (int i = 0; i < num_ranges_; i++) {
-    if (ranges_[i].start <= addr && addr < ranges_[i].end) return &ranges_[i];
-  }
-  return nullptr;
+  auto it = ranges_.upper_bound(addr);
+  if (it == ranges_.begin()) return nullptr;
+  --it;
+  return addr < it->second.end ? &it->second : nullptr;
+}
+
+bool ClientRuntime::OverlapsRangeLocked(uintptr_t addr, size_t length) const {
+  auto it = ranges_.upper_bound(addr);  // the first range that starts after addr
+  if (it != ranges_.begin() && addr < std::prev(it)->second.end) return true;
+  return it != ranges_.end() && it->first - addr < length;
 }
 
 int ClientRuntime::RemapFilePages(void* addr, size_t size, int prot, size_t pgoff, int flags) {
@@ -425,10 +544,7 @@ bool ClientRuntime::IsManaged(const void* addr, size_t length) {
   if (!ever_managed_.load(std::memory_order_acquire)) return false;
   uintptr_t a = reinterpret_cast<uintptr_t>(addr);
   std::lock_guard<std::mutex> lock(mu_);
-  for (int i = 0; i < num_ranges_; i++) {
-    if (a < ranges_[i].end && a + (length == 0 ? 1 : length) > ranges_[i].start) return true;
-  }
-  return false;
+  return OverlapsRangeLocked(a, length == 0 ? 1 : length);
 }
 
 int ClientRuntime::Msync(void* addr, size_t length, int flags) {
@@ -513,7 +629,18 @@ int ClientRuntime::Ctl(const char* name, void* oldp, size_t* oldlenp, const void
   return 0;
 }
 
-void ClientRuntime::AtforkPrepare() { Get().mu_.lock(); }
+void ClientRuntime::AtforkPrepare() {
+  ClientRuntime& rt = Get();
+  rt.mu_.lock();
+  if (rt.restricted_ && rt.uffd_ >= 0 && rt.sock_ >= 0 && rt.ever_managed_.load()) {
+    // No fork event in restricted mode: the helper holds our regions for the
+    // child until it introduces itself, even if we exit at once.
+    Request req;
+    req.op = Op::kForkPending;
+    Reply reply;
+    rt.fork_token_ = rt.CallLocked(req, &reply, -1, nullptr) == 0 ? reply.a : 0;
+  }
+}
 void ClientRuntime::AtforkParent() { Get().mu_.unlock(); }
 void ClientRuntime::AtforkChild() {
   ClientRuntime& rt = Get();
@@ -557,6 +684,7 @@ void ClientRuntime::ChildAfterFork() {
     if (rc == 0) {
       Request req;
       req.op = Op::kHelloRestrictedChild;
+      req.a = fork_token_;  // inherited: names the pin our parent took for us
       Reply reply;
       rc = CallLocked(req, &reply, fd, nullptr);
       if (rc == 0) uffd_ = fd;

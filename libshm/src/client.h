@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <map>
 #include <mutex>
 
 #include "config.h"
@@ -40,6 +41,9 @@ class ClientRuntime {
   // The shim saw munmap/mremap of managed memory: keep the range list right.
   void NoteUnmap(void* addr, size_t length);
   void NoteRemap(void* old_addr, size_t old_length, void* new_addr, size_t new_length);
+  // mremap grew the managed mapping at `addr` to `length` bytes: the helper
+  // write-protects the grown part (the kernel registers it with no event).
+  void NoteGrowth(void* addr, size_t length);
   // remap_file_pages(2) on a managed region: the kernel would map the memfd
   // again unregistered (evicted pages would read zeros); map it ourselves and
   // register it. Returns 0 or -errno.
@@ -47,6 +51,9 @@ class ClientRuntime {
   int Stats(libshm_stats_t* out);
   int Ctl(const char* name, void* oldp, size_t* oldlenp, const void* newp, size_t newlen);
   const Options& options() const { return opts_; }
+  // True once this process (or the parent it was forked from) could not
+  // join a session and said why: callers add no line of their own.
+  bool session_failed() const { return session_failed_; }
 
  private:
   ClientRuntime();
@@ -59,7 +66,10 @@ class ClientRuntime {
   int OpenOwnUffdLocked(bool* restricted);
   int CallLocked(const Request& req, Reply* reply, int send_fd, int* recv_fd);
   void StartWatchdog();
-  void ForgetRangeLocked(uintptr_t start, uintptr_t end);
+  // Forgets [start, end) of the managed ranges; a range that contains it
+  // keeps its head and tail. Never throws: if the tail cannot be stored, the
+  // range stays whole (a hole counted managed, never a piece forgotten).
+  void ForgetRangeLocked(uintptr_t start, uintptr_t end) noexcept;
 
   static void AtforkPrepare();
   static void AtforkParent();
@@ -72,19 +82,27 @@ class ClientRuntime {
   int sock_ = -1;
   int uffd_ = -1;
   bool restricted_ = false;
+  uint64_t fork_token_ = 0;  // restricted mode: the pin of the fork in progress
   void* doorbell_ = nullptr;
   pid_t helper_pid_ = 0;
   char address_[108] = {};
   bool in_process_engine_ = false;
-  // Managed ranges of this process, [start, end), for IsManaged.
-  static constexpr int kMaxRanges = 4096;
+  // Managed ranges of this process, [start, end), disjoint, keyed by start:
+  // IsManaged runs on every munmap/mremap/msync/madvise of the process once
+  // it has a managed region, so lookups are O(log n); there is no cap.
   struct Range {
     uintptr_t start, end;
     int prot;
   };
+  using RangeMap = std::map<uintptr_t, Range>;
+  // A node for one range, allocated before a step that cannot be undone;
+  // empty if memory is short.
+  static RangeMap::node_type NewRangeNode() noexcept;
   const Range* FindRangeLocked(uintptr_t addr) const;
-  Range ranges_[kMaxRanges];
-  int num_ranges_ = 0;
+  bool OverlapsRangeLocked(uintptr_t addr, size_t length) const;
+  // Adds [start, end) (after ForgetRangeLocked of it) using `node`.
+  void AddRangeLocked(RangeMap::node_type node, uintptr_t start, uintptr_t end, int prot) noexcept;
+  RangeMap ranges_;
   // Set once the process has mapped a managed region: until then the shim's
   // munmap/mremap/msync/madvise skip the lock (programs without shared memory
   // pay one load).

@@ -181,7 +181,9 @@ void ParseOptions(Options* out, char* const* envp, bool warn) {
   }
 #include "options.def"
 #undef OPTION
-    if (warn) {
+    // LIBSHM_TEST_* are test hooks read where they act (evictor.cc), not
+    // options: not in the table, not documented, and not "ignored".
+    if (warn && strncmp(*e, "LIBSHM_TEST_", 12) != 0) {
       char name[64];
       size_t i = 0;
       while ((*e)[i] != '\0' && (*e)[i] != '=' && i + 1 < sizeof(name)) {

@@ -31,6 +31,8 @@ uint64_t Tag(uint8_t src, uint64_t id) { return (static_cast<uint64_t>(src) << k
 // Connections at once: far above real trees (PostgreSQL with max_connections
 // 10,000), low enough that one member cannot exhaust the helper's fds.
 constexpr size_t kMaxClients = 65536;
+// Connections of one process of another uid at once.
+constexpr size_t kMaxConnectionsPerMember = 8;
 // A connection must say hello within this time or is closed.
 constexpr uint64_t kHelloTimeoutNs = 10ull * 1000000000ull;
 
@@ -44,7 +46,7 @@ Engine::~Engine() {
     if (c->sock >= 0) close(c->sock);
     if (c->pidfd >= 0) close(c->pidfd);
   }
-  if (reserve_fd_ >= 0) close(reserve_fd_);
+  for (int fd : reserve_fds_) close(fd);
   if (epfd_ >= 0) close(epfd_);
   if (listen_fd_ >= 0) close(listen_fd_);
   if (wakeup_fd_ >= 0) close(wakeup_fd_);
@@ -57,9 +59,14 @@ int Engine::Init(int listen_fd) {
   fcntl(listen_fd_, F_SETFL, fcntl(listen_fd_, F_GETFL) | O_NONBLOCK);
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   wakeup_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (epfd_ < 0 || wakeup_fd_ < 0) return -errno;
+  if (epfd_ < 0 || wakeup_fd_ < 0) {
+    int e = errno;
+    LIBSHM_LOG_ERROR("cannot start: epoll or eventfd: %s", strerror(e));
+    return -e;
+  }
   size_t zeros = opts_.cluster * kPageSize;
   if (posix_memalign(reinterpret_cast<void**>(&zero_page_), kPageSize, zeros) != 0) {
+    LIBSHM_LOG_ERROR("cannot start: out of memory");
     return -ENOMEM;
   }
   memset(zero_page_, 0, zeros);
@@ -68,7 +75,10 @@ int Engine::Init(int listen_fd) {
   bool dir_was_set = strcmp(opts_.swap_dir, "/var/tmp") != 0;
   int rc = swap_.Open(opts_.swap_dir, opts_.swap_max, dir_was_set);
   if (rc != 0) {
-    LIBSHM_LOG_ERROR("cannot create the swap file in %s: %s", opts_.swap_dir, strerror(-rc));
+    LIBSHM_LOG_ERROR(
+        "cannot create the swap file in %s (%s): set LIBSHM_SWAP_DIR (shmrun --swap-dir) to a "
+        "writable directory on a disk; shared memory stays native",
+        opts_.swap_dir, strerror(-rc));
     return rc;
   }
   RestoreReserveFd();
@@ -86,7 +96,10 @@ int Engine::Init(int listen_fd) {
   // that reserves most of its capacity for one list (LIRS, CLOCK-Pro) would
   // never fill it and degenerate (measured with shmlive on ps: LIRS = LRU).
   rc = policy_.Init(ops, std::max<uint64_t>(high_pages_, 1), 1);
-  if (rc != 0) return rc;
+  if (rc != 0) {
+    LIBSHM_LOG_ERROR("cannot start policy %s: %s", ops->name, strerror(-rc));
+    return rc;
+  }
   if (opts_.trace[0] != '\0') {
     rc = trace_.Open(opts_.trace, limit_pages_, policy_.name());
     if (rc != 0) LIBSHM_LOG_ERROR("cannot write LIBSHM_TRACE=%s: %s", opts_.trace, strerror(-rc));
@@ -182,11 +195,19 @@ int Engine::RunOnce(int max_wait_ms) {
 
 bool Engine::KeepsSessionAlive() const {
   // Observers keep nothing. A member's connection that has not said hello
-  // yet counts (a process starting up), for at most kHelloTimeoutNs.
+  // yet counts (a process starting up), for at most kHelloTimeoutNs; so does
+  // a fork in restricted mode whose child has not said hello yet.
+  if (!fork_pins_.empty()) return true;
   for (const auto& [id, c] : clients_) {
     if (!c->dead && !c->observer) return true;
   }
   return false;
+}
+
+size_t Engine::ConnectionsOf(pid_t pid) const {
+  size_t n = 0;
+  for (const auto& [id, c] : clients_) n += !c->dead && c->sock >= 0 && c->pid == pid;
+  return n;
 }
 
 bool Engine::IsLiveMemberPid(pid_t pid) {
@@ -198,22 +219,31 @@ bool Engine::IsLiveMemberPid(pid_t pid) {
 
 bool Engine::Admits(const Peer& peer, bool* trusted) {
   uid_t me = geteuid();
-  *trusted = peer.uid == me || peer.uid == 0;
+  *trusted = peer.uid == me;
   if (*trusted) return true;
   // Another uid: only a root helper serves it, and only for a process of the
   // session's tree (a member that dropped privilege, or its descendant),
-  // which the kernel's parent links prove; nothing it could send would.
+  // which the kernel's parent links prove; nothing it could send would. A
+  // helper of another uid serves nobody else: it could write into their
+  // memory (root's included) through their uffds.
   if (me != 0) return false;
   return DescendsFromMember(peer.pid, [this](pid_t p) { return IsLiveMemberPid(p); });
 }
 
-void Engine::ReleaseReserveFd() {
-  if (reserve_fd_ >= 0) close(reserve_fd_);
-  reserve_fd_ = -1;
+bool Engine::ReleaseReserveFd() {
+  if (reserve_fds_.empty()) return false;
+  close(reserve_fds_.back());
+  reserve_fds_.pop_back();
+  return true;
 }
 
-void Engine::RestoreReserveFd() {
-  if (reserve_fd_ < 0) reserve_fd_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
+bool Engine::RestoreReserveFd() {
+  while (reserve_fds_.size() < kReserveFds) {
+    int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    reserve_fds_.push_back(fd);
+  }
+  return true;
 }
 
 void Engine::Accept() {
@@ -223,12 +253,17 @@ void Engine::Accept() {
       if (errno == EMFILE || errno == ENFILE) {
         // Out of descriptors: the listening socket stays readable and a
         // level-triggered loop would spin. Shed this connection with the
-        // reserve fd (it learns with EOF) and go on serving the others.
-        ReleaseReserveFd();
+        // reserve fd (it learns with EOF) and go on serving the others; with
+        // no reserve left, stop listening until Housekeeping finds room.
+        bool had_reserve = ReleaseReserveFd();
         fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
         if (fd >= 0) close(fd);
         RestoreReserveFd();
         LIBSHM_LOG_ERROR("out of file descriptors: refused a connection");
+        if (!had_reserve || fd < 0) {
+          PauseWatch(listen_fd_);
+          return;
+        }
         continue;
       }
       return;  // EAGAIN, or an error of that one connection
@@ -238,6 +273,15 @@ void Engine::Accept() {
     if (ReadPeer(fd, &peer) != 0 || !Admits(peer, &trusted)) {
       LIBSHM_LOG_WARN("refused a connection from pid %d, uid %d: not a process of this session",
                       static_cast<int>(peer.pid), static_cast<int>(peer.uid));
+      if (peer.pidfd >= 0) close(peer.pidfd);
+      close(fd);
+      continue;
+    }
+    if (!trusted && ConnectionsOf(peer.pid) >= kMaxConnectionsPerMember) {
+      // A member needs one connection (a few while it forks or remaps): one
+      // that opens many must not fill the helper's fd table for the others.
+      LIBSHM_LOG_WARN("pid %d already has %zu connections: refused another",
+                      static_cast<int>(peer.pid), kMaxConnectionsPerMember);
       if (peer.pidfd >= 0) close(peer.pidfd);
       close(fd);
       continue;
@@ -264,10 +308,36 @@ void Engine::Accept() {
   }
 }
 
+void Engine::PauseWatch(int fd) {
+  Unwatch(fd);
+  paused_fds_.push_back(fd);
+}
+
 void Engine::Housekeeping() {
   uint64_t now = MonotonicNs();
   if (now - last_housekeeping_ns_ < 1000000000ull) return;
   last_housekeeping_ns_ = now;
+  // Watch again what a full fd table made us stop watching, once there is
+  // room (the reserve fd opens again). Each source finds its owner by fd.
+  for (size_t i = 0; i < fork_pins_.size();) {
+    if (now - fork_pins_[i].created_ns > kForkPinTimeoutNs) {
+      ReleaseForkPin(i);  // the fork failed, or its child never came
+    } else {
+      i++;
+    }
+  }
+  if (RestoreReserveFd() && !paused_fds_.empty()) {
+    for (int fd : paused_fds_) {
+      if (fd == listen_fd_) {
+        Watch(fd, Source::kListen, 0);
+        continue;
+      }
+      for (auto& [id, c] : clients_) {
+        if (!c->dead && c->uffd == fd) Watch(fd, Source::kUffd, c->id);
+      }
+    }
+    paused_fds_.clear();
+  }
   for (auto& [id, cp] : clients_) {
     Client& c = *cp;
     if (c.dead) continue;
@@ -314,12 +384,17 @@ void Engine::ReapDeadClients() {
     }
     for (const Vma& v : c.vmas) {
       if (v.inode != nullptr) v.inode->mappings--;
+      collect_due_ = true;
     }
     it = clients_.erase(it);
   }
 }
 
 void Engine::CollectInodes() {
+  // Only after something let go of an inode: a scan of every inode on every
+  // turn of the loop cost O(regions) per fault.
+  if (!collect_due_) return;
+  collect_due_ = false;
   for (auto it = inodes_.begin(); it != inodes_.end();) {
     Inode& inode = *it->second;
     if (inode.mappings > 0 || inode.holders > 0) {
@@ -328,6 +403,7 @@ void Engine::CollectInodes() {
     }
     for (uint64_t p = 0; p < inode.pages(); p++) ForgetPage(inode, p);
     swap_.Release(inode.extent());
+    virtual_pages_ -= inode.pages();
     inode_by_ino_.erase(inode.ino());
     free_seqs_.push_back(inode.seq());
     it = inodes_.erase(it);

@@ -46,6 +46,14 @@ struct Vma {
   uint64_t pgoff = 0;      // inode page mapped at `start`
 };
 
+struct CutTail {
+  uintptr_t addr;
+  uint32_t seq;
+  uint64_t ino;
+  uint64_t p0, p1;
+};
+constexpr size_t kMaxCutTails = 64;
+
 struct Client {
   uint64_t id = 0;
   pid_t pid = 0;  // 0 until known (a fork child before its first fault)
@@ -65,6 +73,9 @@ struct Client {
   bool dead = false;                     // reaped at the end of the loop iteration
   std::vector<Vma> vmas;                 // sorted by start, disjoint
   std::deque<uffd_msg> deferred_faults;  // read while draining events
+  // Tails of mappings cut off by an UNMAP (an mremap shrink) that mremap may
+  // grow back in place without an event: page range [p0, p1) of an inode.
+  std::vector<CutTail> cut_tails;
   // Inodes this connection holds (created, or asked for by kInodeFd) but has
   // not registered yet: the only inodes a request can name.
   std::unordered_map<uint64_t, Inode*> handles;
@@ -105,6 +116,7 @@ class Engine {
   // uid or root, or a process that descends from a live member.
   bool Admits(const Peer& peer, bool* trusted);
   bool IsLiveMemberPid(pid_t pid);
+  size_t ConnectionsOf(pid_t pid) const;
   // Once a second: closes connections that never said hello, and reaps fork
   // records whose process is gone before it ever faulted.
   void Housekeeping();
@@ -116,11 +128,16 @@ class Engine {
   void LearnPid(Client& c, pid_t tid);
   Client* FindClient(uint64_t id);
   void AddVma(Client& c, const Vma& v);
-  // An fd kept open so that, out of descriptors, the helper can still
-  // accept (and close) a connection or read a fork event: closed for that
-  // call and opened again.
-  void ReleaseReserveFd();
-  void RestoreReserveFd();
+  // A few fds kept open so that, out of descriptors, the helper can still
+  // accept (or shed) a connection and read a fork event: one is closed for
+  // that call, and all are opened again when there is room. New regions,
+  // the main consumer of fds, are refused while the pool is not full.
+  // Release returns false if none was left; Restore true if the pool is full.
+  bool ReleaseReserveFd();
+  bool RestoreReserveFd();
+  // Stops watching `fd` (the listening socket, a uffd whose fork event
+  // cannot be read) while the fd table is full; Housekeeping resumes it.
+  void PauseWatch(int fd);
 
   // requests.cc: decoding and checking every request of a connection; the
   // handlers below get only what the connection holds.
@@ -128,7 +145,7 @@ class Engine {
   void HandleRequest(Client& c, const Request& req, int fd);
   int HandleHello(Client& c, const Request& req, int fd, Reply* reply);
   int HandleHelloChild(Client& c, Reply* reply, int* reply_fd);
-  int HandleHelloRestrictedChild(Client& c, int fd);
+  int HandleHelloRestrictedChild(Client& c, uint64_t token, int fd);
   int HandleCreate(Client& c, const Request& req, int fd, Reply* reply);
   int HandleRegister(Client& c, const Request& req);
   int HandleRelease(Client& c, const Request& req);
@@ -136,11 +153,18 @@ class Engine {
   int HandleExtend(Client& c, const Request& req, Reply* reply);
   int HandleRegionInfo(const Request& req, Reply* reply);
   int HandleUffdDevice(Client& c, int* reply_fd);
+  int HandleForkPending(Client& c, Reply* reply);
+  // Releases pin i's hold on `only` (all of it if empty); the pin goes when
+  // it holds nothing.
+  void ReleaseForkPin(size_t i, const std::vector<Inode*>& only = {});
   // Gives `c` a handle on `inode`. Returns the handle, 0 if out of room.
   uint64_t AddHandle(Client& c, Inode* inode);
   void DropHandles(Client& c);
 
   // fault_handler.cc
+  // read(2) of a client's uffd that survives a full fd table (EMFILE is
+  // turned into EAGAIN after one try with the reserve fd).
+  ssize_t ReadUffd(Client& c, uffd_msg* msgs, size_t count);
   void OnUffdReadable(Client& c);
   // Reads every queued message; events are handled now, faults deferred.
   // Returns false if the client is gone.
@@ -149,6 +173,15 @@ class Engine {
   void HandleFault(Client& c, const uffd_msg& msg);
   void ProcessDeferred(Client& c);
   void FillMissing(Client& c, uintptr_t addr, bool write);
+  // A fault in a mapping of one of our inodes that we were not told about:
+  // registers it from /proc/<pid>/maps. True if the fault can be retried.
+  bool AdoptMapping(Client& c, uintptr_t addr);
+  // Reads `n` swapped pages of `inode` from `page` into io_buffer_.
+  // Returns bytes read or -errno.
+  ssize_t ReadSwap(Inode& inode, uint64_t page, uint64_t n);
+  // Before pages [p0, p1) of `inode` are evicted: adopts every cut tail over
+  // them that a process has grown back (see Client::cut_tails).
+  void AdoptRegrownTails(Inode& inode, uint64_t p0, uint64_t p1);
   void ResolveWriteProtect(Client& c, uintptr_t addr);
   // After a fill of `page` at `addr`: if faults come in sequence, fills the
   // following pages that are in the same state (empty: zeros; swapped: one
@@ -226,7 +259,20 @@ class Engine {
 
   Options opts_;
   int epfd_ = -1;
-  int reserve_fd_ = -1;
+  static constexpr size_t kReserveFds = 8;
+  std::vector<int> reserve_fds_;
+  std::vector<int> paused_fds_;
+  // Restricted mode: regions a parent holds for a child it is forking, until
+  // the child says hello (kForkPending). They also keep the session alive.
+  struct ForkPin {
+    uint64_t token = 0;  // random; the parent and its new child hold it
+    pid_t parent = 0;
+    uint64_t created_ns = 0;
+    std::vector<Inode*> inodes;
+  };
+  static constexpr size_t kMaxForkPins = 4096;
+  static constexpr uint64_t kForkPinTimeoutNs = 30ull * 1000000000ull;
+  std::vector<ForkPin> fork_pins_;
   uint64_t last_housekeeping_ns_ = 0;
   int listen_fd_ = -1;
   int wakeup_fd_ = -1;
@@ -240,7 +286,14 @@ class Engine {
   uint64_t high_pages_ = 0;
   bool background_reclaim_ = false;  // between crossing high and reaching low
   uint64_t resident_pages_ = 0;
-  uint64_t events_handled_ = 0;  // non-cooperative uffd events read so far
+  // Pages of every live inode. Bounded (1 PiB) so that the page tables' chunk
+  // pointers of a session stay small (32 MiB at most) whatever its members ask.
+  static constexpr uint64_t kMaxSessionPages = 1ull << 38;
+  uint64_t virtual_pages_ = 0;
+  uint64_t events_handled_ = 0;
+  bool collect_due_ = false;  // an inode lost a mapping or a holder since CollectInodes
+  pid_t fault_tid_ = 0;       // thread of the fault being served (UFFD_FEATURE_THREAD_ID)  //
+                              // non-cooperative uffd events read so far
   uint64_t peak_resident_pages_ = 0;
   std::map<uint64_t, std::unique_ptr<Client>> clients_;
   std::map<uint32_t, std::unique_ptr<Inode>> inodes_;  // by seq

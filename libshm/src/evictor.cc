@@ -11,8 +11,10 @@
 // Nothing else runs on the engine thread in between, so no fill can race.
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +22,7 @@
 
 #include "engine.h"
 #include "log.h"
+#include "proc_maps.h"
 #include "uffd.h"
 
 namespace libshm::internal {
@@ -35,21 +38,30 @@ void ForOverlap(const Vma& v, const Inode& inode, uint64_t p0, uint64_t p1, F f)
   f(v.start + (a - vp0) * kPageSize, (b - a) * kPageSize);
 }
 
-// True if /proc/<pid>/maps shows memfd inode `ino` mapped at `addr`.
-bool MapsInodeAt(pid_t pid, uintptr_t addr, uint64_t ino) {
-  char path[64], line[512];
-  snprintf(path, sizeof(path), "/proc/%d/maps", static_cast<int>(pid));
-  FILE* f = fopen(path, "re");
-  if (f == nullptr) return false;
-  bool found = false;
-  while (!found && fgets(line, sizeof(line), f) != nullptr) {
-    unsigned long start, end, inode;
-    if (sscanf(line, "%lx-%lx %*s %*x %*x:%*x %lu", &start, &end, &inode) == 3) {
-      found = start <= addr && addr < end && inode == ino;
-    }
+// Test hook (issue 15), not an option: LIBSHM_TEST_PAUSE_BEFORE_PUNCH_US=N
+// makes every eviction sleep N microseconds (at most 10 s) between writeback
+// and punch, so that a test can land a write in that window every time.
+// Read once; unset (the only case outside tests) it costs one load per run.
+void TestPauseBeforePunch() {
+  static const uint64_t us = [] {
+    const char* v = secure_getenv("LIBSHM_TEST_PAUSE_BEFORE_PUNCH_US");
+    return v == nullptr ? 0 : std::min<uint64_t>(strtoull(v, nullptr, 10), 10'000'000);
+  }();
+  if (us == 0) return;
+  struct timespec ts = {static_cast<time_t>(us / 1'000'000),
+                        static_cast<long>(us % 1'000'000) * 1000};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
-  fclose(f);
-  return found;
+}
+
+// The end of [addr, addr + len) rounded up to a page, or false if that wraps
+// around the address space (len is the client's: any value).
+bool PageRangeEnd(uintptr_t addr, uint64_t len, uintptr_t* end) {
+  if (len > UINTPTR_MAX - (kPageSize - 1)) return false;
+  uint64_t rounded = (len + kPageSize - 1) & ~(kPageSize - 1);
+  if (rounded > UINTPTR_MAX - addr) return false;
+  *end = addr + rounded;
+  return true;
 }
 
 }  // namespace
@@ -106,6 +118,7 @@ size_t Engine::EvictPages(Inode& inode, std::vector<uint64_t>& pages) {
     size_t j = i + 1;
     while (j < pages.size() && pages[j] == pages[j - 1] + 1) j++;
     uint64_t p0 = pages[i], p1 = pages[j - 1] + 1;
+    AdoptRegrownTails(inode, p0, p1);  // may mark pages dirty
     uint64_t dirty = 0;
     std::vector<bool> was_dirty(p1 - p0);
     for (uint64_t p = p0; p < p1; p++) {
@@ -128,6 +141,7 @@ size_t Engine::EvictPages(Inode& inode, std::vector<uint64_t>& pages) {
       i = j;
       continue;
     }
+    TestPauseBeforePunch();
     rc = inode.Punch(p0, p1 - p0);
     if (rc != 0) {
       LIBSHM_LOG_ERROR(
@@ -197,7 +211,8 @@ int Engine::ProtectEverywhere(Inode& inode, uint64_t p0, uint64_t p1) {
       // map the inode there any more, forget that piece and go on; if it does
       // (mapped again, unregistered), the page cannot be protected there, so
       // it must not be evicted.
-      if (MapsInodeAt(vanished->pid, vanished_at, inode.ino())) {
+      MapsEntry e;
+      if (FindMapsEntry(vanished->pid, vanished_at, &e) && inode.IsMappedBy(e.dev, e.ino)) {
         LIBSHM_LOG_WARN("pid %d maps region %llu at %lx unregistered: its pages stay resident",
                         static_cast<int>(vanished->pid),
                         static_cast<unsigned long long>(inode.seq()),
@@ -288,8 +303,11 @@ int Engine::Msync(Client& c, uintptr_t addr, size_t len, int flags) {
     return -EINVAL;
   }
   stats_.msyncs++;
-  uintptr_t end = addr + ((len + kPageSize - 1) & ~(kPageSize - 1));
-  // Like msync(2): ENOMEM if part of the range is not a managed mapping.
+  uintptr_t end;
+  if (!PageRangeEnd(addr, len, &end)) return -ENOMEM;  // as msync(2) when it wraps
+  // Like msync(2): ENOMEM if part of the range is not a managed mapping;
+  // the managed parts are still written back (the shim then asks the kernel
+  // about the rest, which may be a native mapping).
   uintptr_t covered = addr;
   for (const Vma& v : c.vmas) {
     if (v.end <= covered || v.inode == nullptr) continue;
@@ -297,7 +315,7 @@ int Engine::Msync(Client& c, uintptr_t addr, size_t len, int flags) {
     covered = v.end;
     if (covered >= end) break;
   }
-  if (covered < end) return -ENOMEM;
+  int partial = covered < end ? -ENOMEM : 0;
   // Collect (inode, pages) first: protecting may drain events and change vmas.
   struct Segment {
     Inode* inode;
@@ -329,16 +347,16 @@ int Engine::Msync(Client& c, uintptr_t addr, size_t len, int flags) {
       a = b;
     }
   }
-  if (flags & MS_SYNC) {
+  if ((flags & MS_SYNC) && !segments.empty()) {
     int rc = swap_.Sync();
     if (rc != 0) return -EIO;
   }
-  return 0;
+  return partial;
 }
 
 int Engine::Discard(Client& c, uintptr_t addr, size_t len) {
-  if (addr % kPageSize != 0) return -EINVAL;
-  uintptr_t end = addr + ((len + kPageSize - 1) & ~(kPageSize - 1));
+  uintptr_t end;
+  if (addr % kPageSize != 0 || !PageRangeEnd(addr, len, &end)) return -EINVAL;
   for (const Vma& v : c.vmas) {
     if (v.inode == nullptr || v.end <= addr || v.start >= end) continue;
     uintptr_t s = std::max(v.start, addr), e = std::min(v.end, end);

@@ -11,7 +11,10 @@
 // - A Vma* is valid only until the next DrainEvents; an Inode* for the whole
 //   loop iteration (inodes are freed only in CollectInodes).
 #include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +22,7 @@
 #include "clock.h"
 #include "engine.h"
 #include "log.h"
+#include "proc_maps.h"
 #include "uffd.h"
 
 namespace libshm::internal {
@@ -36,10 +40,31 @@ Vma* Engine::FindVma(Client& c, uintptr_t addr) {
   return addr < it->end ? &*it : nullptr;
 }
 
+ssize_t Engine::ReadUffd(Client& c, uffd_msg* msgs, size_t count) {
+  ssize_t n = read(c.uffd, msgs, count * sizeof(uffd_msg));
+  if (n < 0 && (errno == EMFILE || errno == ENFILE)) {
+    // A fork event installs the child's uffd in our fd table; with the table
+    // full the read fails and the event stays queued (the fork waits). Give
+    // it the reserve fd; the parent is alive and must never be marked dead.
+    ReleaseReserveFd();
+    n = read(c.uffd, msgs, count * sizeof(uffd_msg));
+    int e = errno;
+    RestoreReserveFd();
+    errno = e;
+    if (n < 0 && (errno == EMFILE || errno == ENFILE)) {
+      // Still no room: wait (without spinning) until Housekeeping finds some.
+      LIBSHM_LOG_ERROR("out of file descriptors: pid %d's fork waits", static_cast<int>(c.pid));
+      PauseWatch(c.uffd);
+      errno = EAGAIN;
+    }
+  }
+  return n;
+}
+
 void Engine::OnUffdReadable(Client& c) {
   uffd_msg msgs[kMessagesPerRead];
   while (!c.dead) {
-    ssize_t n = read(c.uffd, msgs, sizeof(msgs));
+    ssize_t n = ReadUffd(c, msgs, kMessagesPerRead);
     if (n < 0) {
       if (errno != EAGAIN && errno != EINTR) MarkDead(c, "uffd read failed");
       break;
@@ -59,7 +84,7 @@ void Engine::OnUffdReadable(Client& c) {
 bool Engine::DrainEvents(Client& c) {
   uffd_msg msgs[kMessagesPerRead];
   for (;;) {
-    ssize_t n = read(c.uffd, msgs, sizeof(msgs));
+    ssize_t n = ReadUffd(c, msgs, kMessagesPerRead);
     if (n < 0) {
       if (errno == EAGAIN) return true;
       if (errno == EINTR) continue;
@@ -116,6 +141,7 @@ void Engine::HandleFault(Client& c, const uffd_msg& msg) {
   uintptr_t addr = msg.arg.pagefault.address & ~static_cast<uintptr_t>(kPageSize - 1);
   uint64_t flags = msg.arg.pagefault.flags;
   if (c.pid == 0) LearnPid(c, static_cast<pid_t>(msg.arg.pagefault.feat.ptid));
+  fault_tid_ = static_cast<pid_t>(msg.arg.pagefault.feat.ptid);
   if (flags & UFFD_PAGEFAULT_FLAG_WP) {
     ResolveWriteProtect(c, addr);
   } else {
@@ -127,8 +153,16 @@ void Engine::HandleFault(Client& c, const uffd_msg& msg) {
 void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
   for (int attempt = 0; attempt < 1000 && !c.dead; attempt++) {
     Vma* v = FindVma(c, addr);
+    if (v == nullptr && attempt == 0 && AdoptMapping(c, addr)) continue;
     if (v == nullptr) {
       // Unmapped since the fault was queued: wake it to take its SIGSEGV.
+      // Still mapped and registered, but not ours to serve (not a region of
+      // this session): SIGBUS, never a fault loop or a zero page.
+      if (MappedAt(c.pid, addr) && UffdPoison(c.uffd, addr, kPageSize) == 0) {
+        LIBSHM_LOG_ERROR("pid %d faulted at %lx, a registered range libshm does not know: SIGBUS",
+                         static_cast<int>(c.pid), static_cast<unsigned long>(addr));
+        return;
+      }
       UffdWake(c.uffd, addr, kPageSize);
       return;
     }
@@ -181,12 +215,20 @@ void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
     MakeRoom(1);
     if (c.dead) return;
     if (state == PageState::kSwapped) {
-      ssize_t r = swap_.ReadPages(inode.slot(page), io_buffer_.data(), 1);
+      ssize_t r = ReadSwap(inode, page, 1);
       if (r != static_cast<ssize_t>(kPageSize)) {
-        // Never serve zeros for data we cannot read: the faulter stays blocked.
-        LIBSHM_LOG_ERROR("swap read of inode %llu page %llu failed (%zd): faulting thread blocked",
-                         static_cast<unsigned long long>(inode.seq()),
-                         static_cast<unsigned long long>(page), r);
+        // Never serve zeros for data we cannot read. As the kernel does on a
+        // swap-in I/O error, the faulting thread gets SIGBUS (it is blocked
+        // in this fault, so its id is its own); the page stays swapped for a
+        // later try. (UFFDIO_POISON cannot: the write-protect marker left
+        // by eviction makes it answer EEXIST.)
+        LIBSHM_LOG_ERROR("swap read of region %u page %llu failed (%s): SIGBUS to pid %d",
+                         inode.seq(), static_cast<unsigned long long>(page),
+                         r < 0 ? strerror(static_cast<int>(-r)) : "short read",
+                         static_cast<int>(c.pid));
+        if (c.pid > 0 && fault_tid_ > 0) {
+          syscall(SYS_tgkill, c.pid, fault_tid_, SIGBUS);
+        }
         return;
       }
       src = io_buffer_.data();
@@ -239,6 +281,68 @@ void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
   }
 }
 
+void Engine::AdoptRegrownTails(Inode& inode, uint64_t p0, uint64_t p1) {
+  for (auto& [id, cp] : clients_) {
+    Client& c = *cp;
+    for (size_t i = 0; i < c.cut_tails.size();) {
+      const CutTail& t = c.cut_tails[i];
+      if (c.dead || t.seq != inode.seq() || t.ino != inode.ino() || t.p1 <= p0 || t.p0 >= p1) {
+        i++;
+        continue;
+      }
+      MapsEntry e;
+      bool regrown = FindMapsEntry(c.pid, t.addr, &e) && inode.IsMappedBy(e.dev, e.ino) &&
+                     e.offset + (t.addr - e.start) == t.p0 * kPageSize;
+      if (!regrown) {
+        i++;  // still cut: it may grow back later
+        continue;
+      }
+      if (FindVma(c, t.addr) == nullptr) AdoptMapping(c, t.addr);
+      c.cut_tails.erase(c.cut_tails.begin() + static_cast<long>(i));
+    }
+  }
+}
+
+ssize_t Engine::ReadSwap(Inode& inode, uint64_t page, uint64_t n) {
+  // Test hook, not an option: LIBSHM_TEST_FAIL_SWAP_READ=1 fails every swap
+  // read with EIO (a disk error cannot be made on demand otherwise).
+  static const bool fail = secure_getenv("LIBSHM_TEST_FAIL_SWAP_READ") != nullptr;
+  if (fail) return -EIO;
+  return swap_.ReadPages(inode.slot(page), io_buffer_.data(), n);
+}
+
+bool Engine::AdoptMapping(Client& c, uintptr_t addr) {
+  // A mapping of one of our memfds that the kernel registered on this uffd
+  // without telling us: an mremap that grew a region in place (no event).
+  // The kernel's own maps say which inode and offset; register the part
+  // around `addr` that no known mapping covers (write-protected, like any).
+  MapsEntry e;
+  if (c.pid == 0 || !FindMapsEntry(c.pid, addr, &e)) return false;
+  auto it = inode_by_ino_.find(e.ino);
+  if (it == inode_by_ino_.end() || !it->second->IsMappedBy(e.dev, e.ino)) return false;
+  uintptr_t start = e.start, end = e.end;
+  for (const Vma& v : c.vmas) {
+    if (v.end <= addr && v.end > start) start = v.end;
+    if (v.start > addr && v.start < end) end = v.start;
+  }
+  uint64_t pgoff = (e.offset + (start - e.start)) / kPageSize;
+  LIBSHM_LOG_DEBUG("pid %d: adopting %lx-%lx of region %u (grown without an event)",
+                   static_cast<int>(c.pid), static_cast<unsigned long>(start),
+                   static_cast<unsigned long>(end), it->second->seq());
+  Inode& inode = *it->second;
+  if (RegisterRange(c, &inode, start, end - start, pgoff) != 0) return false;
+  // Until now this process could write its resident pages there unseen:
+  // count them dirty, so nothing it wrote is dropped as clean.
+  for (uint64_t p = pgoff; p < pgoff + (end - start) / kPageSize; p++) {
+    PageState st = inode.state(p);
+    if (st == PageState::kZero || st == PageState::kClean) {
+      inode.set_state(p, PageState::kDirty);
+      policy_.SetDirty(Key(inode, p), true);
+    }
+  }
+  return true;
+}
+
 void Engine::FillAhead(Client& c, Inode& inode, uintptr_t addr, uint64_t page, PageState state,
                        bool write) {
   bool sequential = c.seq_inode == inode.seq() && c.seq_next == page;
@@ -276,7 +380,7 @@ void Engine::FillAhead(Client& c, Inode& inode, uintptr_t addr, uint64_t page, P
   if (n == 0 || c.dead) return;
   const void* src = zero_page_;
   if (state == PageState::kSwapped) {
-    ssize_t r = swap_.ReadPages(inode.slot(page + 1), io_buffer_.data(), n);
+    ssize_t r = ReadSwap(inode, page + 1, n);
     if (r != static_cast<ssize_t>(n * kPageSize)) return;  // optional: the faults will come
     src = io_buffer_.data();
   }
@@ -415,7 +519,16 @@ void Engine::OnUnmap(Client& c, uintptr_t start, uintptr_t end) {
   auto& v = c.vmas;
   for (auto it = v.begin(); it != v.end();) {
     if (it->start >= start && it->end <= end) {
+      // The tail of a mapping (mremap shrink, munmap of the end): mremap can
+      // grow it back in place with no event, its pages mapped without our
+      // write-protection. Remember where, so eviction can look first.
+      if (it->inode != nullptr && it != v.begin() && std::prev(it)->inode == it->inode &&
+          std::prev(it)->end == it->start && c.cut_tails.size() < kMaxCutTails) {
+        c.cut_tails.push_back(CutTail{it->start, it->inode->seq(), it->inode->ino(), it->pgoff,
+                                      it->pgoff + (it->end - it->start) / kPageSize});
+      }
       if (it->inode != nullptr) it->inode->mappings--;
+      collect_due_ = true;
       it = v.erase(it);
     } else {
       ++it;

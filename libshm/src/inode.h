@@ -13,7 +13,10 @@
 #define LIBSHM_SRC_INODE_H_
 
 #include <stdint.h>
+#include <sys/types.h>
 
+#include <memory>
+#include <new>
 #include <vector>
 
 #include "log.h"
@@ -28,8 +31,21 @@ class Inode {
   // policy key (region << kPageBits | page) is unique.
   static constexpr uint64_t kMaxPages = 1ull << kPageBits;
 
+  // The page table is sparse: chunks of kChunkPages states, allocated when a
+  // page of theirs first leaves kEmpty, so a huge region that is barely
+  // touched costs the helper a pointer per chunk, not a byte per page.
+  static constexpr int kChunkShift = 16;
+  static constexpr uint64_t kChunkPages = 1ull << kChunkShift;
+
+  // Throws std::bad_alloc only for the chunk table (a pointer per chunk);
+  // the caller turns that into ENOMEM.
   Inode(uint32_t seq, uint64_t ino, int memfd, uint64_t pages, Extent extent)
-      : seq_(seq), ino_(ino), memfd_(memfd), extent_(extent), states_(pages, PageState::kEmpty) {
+      : seq_(seq),
+        ino_(ino),
+        memfd_(memfd),
+        extent_(extent),
+        pages_(pages),
+        chunks_((pages + kChunkPages - 1) >> kChunkShift) {
     counts_[static_cast<int>(PageState::kEmpty)] = pages;
   }
   ~Inode();
@@ -38,18 +54,29 @@ class Inode {
 
   uint32_t seq() const { return seq_; }
   uint64_t ino() const { return ino_; }  // the memfd's st_ino (as in /proc/PID/maps)
+  dev_t dev() const { return dev_; }     // the memfd's st_dev
+  void set_dev(dev_t dev) { dev_ = dev; }
+  // True if a /proc/<pid>/maps entry maps this inode (device and inode
+  // number: what the kernel says, not a name).
+  bool IsMappedBy(dev_t dev, uint64_t ino) const { return dev == dev_ && ino == ino_; }
   int memfd() const { return memfd_; }
-  uint64_t pages() const { return states_.size(); }
+  uint64_t pages() const { return pages_; }
   const Extent& extent() const { return extent_; }
   uint64_t slot(uint64_t page) const { return extent_.base + page; }
 
-  PageState state(uint64_t page) const { return states_[page]; }
+  PageState state(uint64_t page) const {
+    LIBSHM_ASSERT(page < pages_);
+    const Chunk* c = chunks_[page >> kChunkShift].get();
+    return c == nullptr ? PageState::kEmpty : c->states[page & (kChunkPages - 1)];
+  }
   // Changes a page's state, checking the transition in debug builds.
   void set_state(uint64_t page, PageState to) {
-    LIBSHM_ASSERT(IsLegalTransition(states_[page], to));
-    counts_[static_cast<int>(states_[page])]--;
+    Chunk& c = ChunkOf(page);
+    PageState& s = c.states[page & (kChunkPages - 1)];
+    LIBSHM_ASSERT(IsLegalTransition(s, to));
+    counts_[static_cast<int>(s)]--;
     counts_[static_cast<int>(to)]++;
-    states_[page] = to;
+    s = to;
   }
 
   // Punches [page, page+n) out of the memfd (eviction or discard).
@@ -59,11 +86,12 @@ class Inode {
 
   // Counts a zero fill in `page`'s aligned cluster of `cluster` pages and
   // returns how many that cluster has had (saturating at 255).
+  // (Kept per chunk: a cluster that straddles two chunks counts in each.)
   int CountZeroFill(uint64_t page, uint64_t cluster) {
-    uint64_t i = page / cluster;
-    if (zero_fills_.size() <= i) zero_fills_.resize(pages() / cluster + 1, 0);
-    if (zero_fills_[i] < 255) zero_fills_[i]++;
-    return zero_fills_[i];
+    Chunk& c = ChunkOf(page);
+    uint8_t& n = c.zero_fills[(page & (kChunkPages - 1)) / cluster];
+    if (n < 255) n++;
+    return n;
   }
 
   // Count of pages per state (for stats and checks), kept as states change.
@@ -79,10 +107,26 @@ class Inode {
  private:
   uint32_t seq_;
   uint64_t ino_;
+  dev_t dev_ = 0;
   int memfd_;
+  struct Chunk {
+    PageState states[kChunkPages];    // value-initialized: kEmpty
+    uint8_t zero_fills[kChunkPages];  // per cluster, for FillCluster
+  };
+  Chunk& ChunkOf(uint64_t page) {
+    LIBSHM_ASSERT(page < pages_);
+    std::unique_ptr<Chunk>& c = chunks_[page >> kChunkShift];
+    if (c == nullptr) {
+      c.reset(new (std::nothrow) Chunk());
+      // The helper cannot go on without its page table; this is its OOM.
+      if (c == nullptr) AssertFail(__FILE__, __LINE__, "out of memory for a page table chunk");
+    }
+    return *c;
+  }
+
   Extent extent_;
-  std::vector<PageState> states_;
-  std::vector<uint8_t> zero_fills_;  // per cluster, for FillCluster
+  uint64_t pages_;
+  std::vector<std::unique_ptr<Chunk>> chunks_;
   uint64_t counts_[kPageStates] = {};
 };
 

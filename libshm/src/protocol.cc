@@ -45,6 +45,9 @@ long RecvPacket(int sock, void* buf, size_t len, int* fd) {
   } while (n < 0 && errno == EINTR);
   if (n < 0) return -errno;
   bool truncated = (msg.msg_flags & MSG_CTRUNC) != 0;
+  // A packet larger than the buffer is cut to fit and would pass for one of
+  // the right size: say it was larger.
+  if ((msg.msg_flags & MSG_TRUNC) != 0) n = static_cast<ssize_t>(len) + 1;
   for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
     size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);

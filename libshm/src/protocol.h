@@ -34,6 +34,7 @@ enum class Op : uint32_t {
   kHelloChild,
   // A forked child in restricted mode (no EVENT_FORK). fd: its new uffd; the
   // helper registers the child's libshm mappings from /proc/<peer pid>/maps.
+  // a: the token of its parent's kForkPending (0: none).
   kHelloRestrictedChild,
   // Create an inode. fd: the memfd (sized, sealable). a: bytes.
   // Reply a: a handle of this connection. The swap extent is reserved here.
@@ -54,8 +55,8 @@ enum class Op : uint32_t {
   // A root helper lends a member of another uid /dev/userfaultfd (privilege
   // separation, DESIGN.md invariant 8). Reply fd: the device.
   kUffdDevice,
-  // One region's counters (owner uid only). a: index. Reply a: number of
-  // regions; text: RegionInfo.
+  // One region's counters (owner uid only). a: a cursor (0 first). Reply a:
+  // number of regions; b: the next cursor; text: RegionInfo. -ENOENT past the end.
   kRegionInfo,
   // The memfd behind the caller's own managed mapping at address a (to map
   // more of it: remap_file_pages). Reply fd: the memfd; a: a handle; b: its pages.
@@ -63,7 +64,15 @@ enum class Op : uint32_t {
   // The caller's own managed mapping at address a grew in place to b bytes
   // (mremap): register the grown part. Reply a: bytes now registered.
   kExtend,
+  // Restricted mode (no fork event): the caller is about to fork. Its
+  // regions are held until the child introduces itself (kHelloRestrictedChild
+  // with the token of the reply's a) or 30 s pass, so a parent that exits at
+  // once frees nothing under it.
+  kForkPending,
 };
+
+// kCreate flags.
+constexpr uint32_t kCreateNoReserve = 1;  // MAP_NORESERVE: a sparse swap extent
 
 // kHello flags.
 constexpr uint32_t kHelloRestricted = 1;  // the uffd is UFFD_USER_MODE_ONLY

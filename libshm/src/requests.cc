@@ -14,15 +14,18 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
 
+#include "clock.h"
 #include "engine.h"
 #include "log.h"
 #include "probe.h"
+#include "proc_maps.h"
 #include "sys/syscalls.h"
 #include "uffd.h"
 
@@ -49,6 +52,15 @@ bool IsHello(Op op) {
 bool AllowedNow(Op op, bool greeted) {
   return greeted ? !IsHello(op) : IsHello(op) || op == Op::kUffdDevice;
 }
+
+bool MakeNonblocking(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  return fl >= 0 && ((fl & O_NONBLOCK) != 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0);
+}
+
+// Features asked for when this kernel has them: POISON turns data that
+// cannot be served (a failed swap read) into SIGBUS.
+uint64_t OptionalFeatures() { return ProbeKernel().features & UFFD_FEATURE_POISON; }
 
 // Handles per connection not yet registered: a client holds one briefly per
 // mapping it is making, so this only bounds what a hostile one can pin.
@@ -120,7 +132,7 @@ void Engine::HandleRequest(Client& c, const Request& req, int fd) {
       rc = HandleHelloChild(c, &reply, &reply_fd);
       break;
     case Op::kHelloRestrictedChild:
-      rc = HandleHelloRestrictedChild(c, fd);
+      rc = HandleHelloRestrictedChild(c, req.a, fd);
       fd = -1;
       break;
     case Op::kCreate:
@@ -160,6 +172,9 @@ void Engine::HandleRequest(Client& c, const Request& req, int fd) {
     case Op::kExtend:
       rc = HandleExtend(c, req, &reply);
       break;
+    case Op::kForkPending:
+      rc = HandleForkPending(c, &reply);
+      break;
     default:
       LIBSHM_LOG_WARN("pid %d sent unknown op %u: connection closed", static_cast<int>(c.pid),
                       static_cast<unsigned>(req.op));
@@ -184,8 +199,15 @@ int Engine::HandleHello(Client& c, const Request& req, int fd, Reply* reply) {
     return 0;
   }
   c.restricted = (req.flags & kHelloRestricted) != 0;
+  // The engine reads every uffd from its one thread: a blocking one would
+  // stop it for everyone (the client may have made it without O_NONBLOCK).
+  if (!MakeNonblocking(fd)) {
+    close(fd);
+    return -EINVAL;
+  }
   uint64_t got = 0;
-  int rc = UffdApi(fd, c.restricted ? kRestrictedFeatures : kFullFeatures, &got);
+  int rc =
+      UffdApi(fd, (c.restricted ? kRestrictedFeatures : kFullFeatures) | OptionalFeatures(), &got);
   if (rc != 0) {
     close(fd);
     LIBSHM_LOG_WARN("UFFDIO_API for pid %d failed: %s", static_cast<int>(c.pid), strerror(-rc));
@@ -227,7 +249,7 @@ int Engine::HandleHelloChild(Client& c, Reply* reply, int* reply_fd) {
   return -ESRCH;
 }
 
-int Engine::HandleHelloRestrictedChild(Client& c, int fd) {
+int Engine::HandleHelloRestrictedChild(Client& c, uint64_t token, int fd) {
   if (fd < 0) return -EINVAL;
   if (c.uffd >= 0) {
     close(fd);
@@ -235,7 +257,11 @@ int Engine::HandleHelloRestrictedChild(Client& c, int fd) {
   }
   c.restricted = true;
   c.greeted = true;
-  int rc = UffdApi(fd, kRestrictedFeatures, nullptr);
+  if (!MakeNonblocking(fd)) {
+    close(fd);
+    return -EINVAL;
+  }
+  int rc = UffdApi(fd, kRestrictedFeatures | OptionalFeatures(), nullptr);
   if (rc != 0) {
     close(fd);
     return rc;
@@ -243,27 +269,27 @@ int Engine::HandleHelloRestrictedChild(Client& c, int fd) {
   c.uffd = fd;
   Watch(fd, Source::kUffd, c.id);
   // The child's mappings are exactly its memfd VMAs: read them from its maps
-  // (the pid is the connection's own, from the kernel).
-  char path[64];
-  snprintf(path, sizeof(path), "/proc/%d/maps", static_cast<int>(c.pid));
-  FILE* f = fopen(path, "re");
-  if (f == nullptr) return -errno;
-  char line[512];
-  while (fgets(line, sizeof(line), f) != nullptr) {
-    unsigned long start, end, offset, ino;
-    char perms[8];
-    int name_at = 0;
-    if (sscanf(line, "%lx-%lx %7s %lx %*x:%*x %lu %n", &start, &end, perms, &offset, &ino,
-               &name_at) < 5) {
-      continue;
-    }
-    if (strncmp(line + name_at, "/memfd:libshm", 13) != 0) continue;
-    auto it = inode_by_ino_.find(ino);
-    if (it == inode_by_ino_.end()) continue;
-    rc = RegisterRange(c, it->second, start, end - start, offset / kPageSize);
-    if (rc != 0) break;
+  // (the pid is the connection's own, from the kernel), each matched to an
+  // inode of the session by device and inode number.
+  std::vector<Inode*> registered;
+  bool read = ForEachMapsEntry(c.pid, [&](const MapsEntry& e) {
+    auto it = inode_by_ino_.find(e.ino);
+    if (it == inode_by_ino_.end() || !it->second->IsMappedBy(e.dev, e.ino)) return true;
+    rc = RegisterRange(c, it->second, e.start, e.end - e.start, e.offset / kPageSize);
+    if (rc == 0) registered.push_back(it->second);
+    return rc == 0;
+  });
+  if (!read) return -ESRCH;
+  // The child holds its regions now: its parent's hold on them can go, for
+  // the inodes it registered (its mappings hold those now). The pin is named
+  // by its token, which only the parent and the children it forked after
+  // taking the pin have (their private memory): a sibling of another uid
+  // cannot release a child's pin.
+  for (size_t i = 0; token != 0 && i < fork_pins_.size(); i++) {
+    if (fork_pins_[i].token != token) continue;
+    ReleaseForkPin(i, registered);
+    break;
   }
-  fclose(f);
   return rc;
 }
 
@@ -284,15 +310,22 @@ int Engine::HandleCreate(Client& c, const Request& req, int fd, Reply* reply) {
     close(fd);
     return -EEXIST;
   }
+  // Keep room for forks and connections: regions are refused first.
+  if (!RestoreReserveFd()) {
+    close(fd);
+    LIBSHM_LOG_ERROR("out of file descriptors: a new region of pid %d refused",
+                     static_cast<int>(c.pid));
+    return -EMFILE;
+  }
   // The page table is sized now: a memfd that shrank under it would make
   // every later read short. The kernel keeps it from shrinking.
   if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK) != 0) {
     close(fd);
     return -EINVAL;
   }
-  if (c.handles.size() >= kMaxHandles) {
+  if (c.handles.size() >= kMaxHandles || (req.flags & ~kCreateNoReserve) != 0) {
     close(fd);
-    return -EMFILE;
+    return c.handles.size() >= kMaxHandles ? -EMFILE : -EINVAL;
   }
   uint32_t seq = AllocateSeq();
   if (seq == 0) {
@@ -300,14 +333,31 @@ int Engine::HandleCreate(Client& c, const Request& req, int fd, Reply* reply) {
     return -ENOMEM;
   }
   Extent extent;
-  int rc = swap_.Reserve(pages, &extent);
+  int rc = swap_.Reserve(pages, &extent, (req.flags & kCreateNoReserve) == 0);
   if (rc != 0) {
     free_seqs_.push_back(seq);
     close(fd);
     return rc;
   }
-  auto inode = std::make_unique<Inode>(seq, static_cast<uint64_t>(st.st_ino), fd, pages, extent);
+  std::unique_ptr<Inode> inode;
+  if (virtual_pages_ + pages <= kMaxSessionPages) {
+    try {
+      inode = std::make_unique<Inode>(seq, static_cast<uint64_t>(st.st_ino), fd, pages, extent);
+    } catch (const std::bad_alloc&) {
+      inode.reset();
+    }
+  }
+  if (inode == nullptr) {
+    // Too big for this session's page tables (or for the helper's memory):
+    // as the kernel answers a mapping it cannot account for.
+    swap_.Release(extent);
+    free_seqs_.push_back(seq);
+    close(fd);
+    return -ENOMEM;
+  }
+  virtual_pages_ += pages;
   Inode* raw = inode.get();
+  raw->set_dev(st.st_dev);
   inodes_[seq] = std::move(inode);
   inode_by_ino_[raw->ino()] = raw;
   reply->a = AddHandle(c, raw);
@@ -323,6 +373,7 @@ uint64_t Engine::AddHandle(Client& c, Inode* inode) {
 
 void Engine::DropHandles(Client& c) {
   for (auto& [h, inode] : c.handles) inode->holders--;
+  collect_due_ = collect_due_ || !c.handles.empty();
   c.handles.clear();
 }
 
@@ -331,6 +382,7 @@ int Engine::HandleRelease(Client& c, const Request& req) {
   if (it == c.handles.end()) return -EBADF;
   it->second->holders--;
   c.handles.erase(it);
+  collect_due_ = true;
   return 0;
 }
 
@@ -430,6 +482,42 @@ int Engine::HandleExtend(Client& c, const Request& req, Reply* reply) {
   return 0;
 }
 
+int Engine::HandleForkPending(Client& c, Reply* reply) {
+  if (!c.restricted || c.uffd < 0) return -EINVAL;  // full mode has fork events
+  if (fork_pins_.size() >= kMaxForkPins) return -EAGAIN;
+  ForkPin pin;
+  pin.parent = c.pid;
+  if (getrandom(&pin.token, sizeof(pin.token), 0) != sizeof(pin.token) || pin.token == 0) {
+    return -EAGAIN;
+  }
+  reply->a = pin.token;
+  pin.created_ns = MonotonicNs();
+  for (const Vma& v : c.vmas) {
+    if (v.inode == nullptr ||
+        std::find(pin.inodes.begin(), pin.inodes.end(), v.inode) != pin.inodes.end()) {
+      continue;
+    }
+    v.inode->holders++;
+    pin.inodes.push_back(v.inode);
+  }
+  fork_pins_.push_back(std::move(pin));
+  return 0;
+}
+
+void Engine::ReleaseForkPin(size_t i, const std::vector<Inode*>& only) {
+  auto& held = fork_pins_[i].inodes;
+  for (auto it = held.begin(); it != held.end();) {
+    if (!only.empty() && std::find(only.begin(), only.end(), *it) == only.end()) {
+      ++it;
+      continue;
+    }
+    (*it)->holders--;
+    it = held.erase(it);
+  }
+  collect_due_ = true;
+  if (held.empty()) fork_pins_.erase(fork_pins_.begin() + static_cast<long>(i));
+}
+
 int Engine::HandleUffdDevice(Client& c, int* reply_fd) {
   // Root can lend what a member lacks: a uffd that handles kernel-mode
   // faults and EVENT_FORK (KERNEL_FACTS "Privilege separation"). Only to a
@@ -443,10 +531,12 @@ int Engine::HandleUffdDevice(Client& c, int* reply_fd) {
 }
 
 int Engine::HandleRegionInfo(const Request& req, Reply* reply) {
+  // A cursor, not an index: the region numbered `a` or the next one, found
+  // in O(log n) (an index walked the map: O(n^2) for a full listing).
   reply->a = inodes_.size();
-  if (req.a >= inodes_.size()) return -ENOENT;
-  auto it = inodes_.begin();
-  std::advance(it, static_cast<long>(req.a));
+  auto it = req.a > kMaxRegions ? inodes_.end() : inodes_.lower_bound(static_cast<uint32_t>(req.a));
+  if (it == inodes_.end()) return -ENOENT;
+  reply->b = static_cast<uint64_t>(it->first) + 1;  // the next cursor
   const Inode& inode = *it->second;
   RegionInfo info = {};
   info.id = inode.seq();

@@ -64,6 +64,7 @@ void Engine::SampleTick() {
 }
 
 bool Engine::SamplePage(Inode& inode, uint64_t page) {
+  AdoptRegrownTails(inode, page, page + 1);  // may mark it dirty
   PageState before = inode.state(page);
   if (before == PageState::kDirty && ProtectEverywhere(inode, page, page + 1) != 0) return false;
   Sample s;

@@ -2,6 +2,8 @@
 #include "session_socket.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stddef.h>
 #include <string.h>
@@ -73,25 +75,48 @@ int CallHelper(int sock, const Request& req, Reply* reply, int send_fd, int* rec
 }
 
 int SpawnHelper(const char* path, int listen_fd, char* const* envp) {
+  // fd 4 of the helper: a pipe it writes one byte to once it serves, or
+  // closes (by exiting) after saying why it cannot.
+  int ready[2];
+  if (pipe2(ready, O_CLOEXEC) != 0) return -errno;
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, listen_fd, 3);
+  posix_spawn_file_actions_adddup2(&actions, ready[1], 4);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   // Its own session: terminal signals go to the program, not to its helper.
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
-  char arg0[] = "shmd", arg1[] = "--listen-fd=3", arg2[] = "--detach";
-  char* argv[] = {arg0, arg1, arg2, nullptr};
+  // And none of the program's signal state (a mask or SIG_IGN set by the
+  // thread that happened to map first): the helper sets its own.
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr,
+                           POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  char arg0[] = "shmd", arg1[] = "--listen-fd=3", arg2[] = "--detach", arg3[] = "--ready-fd=4";
+  char* argv[] = {arg0, arg1, arg2, arg3, nullptr};
   pid_t pid;
   int rc = posix_spawn(&pid, path, &actions, &attr, argv, envp);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  if (rc != 0) return -rc;
+  close(ready[1]);
+  if (rc != 0) {
+    close(ready[0]);
+    return -rc;
+  }
   // The first shmd forks the real helper and exits at once (--detach).
   int status;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  return 0;
+  char byte = 0;
+  ssize_t n;
+  do {
+    n = read(ready[0], &byte, 1);
+  } while (n < 0 && errno == EINTR);
+  close(ready[0]);
+  return n == 1 ? 0 : kHelperSaidWhy;
 }
 
 }  // namespace libshm::internal

@@ -8,6 +8,7 @@
 #ifndef LIBSHM_SRC_SESSION_SOCKET_H_
 #define LIBSHM_SRC_SESSION_SOCKET_H_
 
+#include <errno.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -25,9 +26,14 @@ int ConnectSession(const char* address);
 // gets a passed fd, or -1 (closed if recv_fd is NULL). Returns reply->status
 // or -errno for a transport failure.
 int CallHelper(int sock, const Request& req, Reply* reply, int send_fd, int* recv_fd);
+// SpawnHelper's result when the helper started but could not serve: it
+// printed why itself, so the caller adds no line.
+constexpr int kHelperSaidWhy = -ECHILD;
+
 // Starts the helper binary `path` serving `listen_fd` (posix_spawn, never a
 // bare fork; in its own session; detached by a double fork so it is never
-// the caller's child) with environment `envp`. Returns 0 or -errno.
+// the caller's child) with environment `envp`, and waits until it serves.
+// Returns 0, kHelperSaidWhy, or -errno.
 int SpawnHelper(const char* path, int listen_fd, char* const* envp);
 
 }  // namespace libshm::internal

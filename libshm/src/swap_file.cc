@@ -46,7 +46,7 @@ int SwapFile::Open(const char* dir, uint64_t max_bytes, bool dir_was_set) {
   return 0;
 }
 
-int SwapFile::Reserve(uint64_t pages, Extent* out) {
+int SwapFile::Reserve(uint64_t pages, Extent* out, bool allocate) {
   if (pages == 0) return -EINVAL;
   // First fit among released extents, else grow the file.
   for (auto it = free_.begin(); it != free_.end(); ++it) {
@@ -56,8 +56,9 @@ int SwapFile::Reserve(uint64_t pages, Extent* out) {
     free_.erase(it);
     if (rest != 0) free_.emplace(base + pages, rest);
     // Released extents were punched: reserve their blocks again.
-    int rc = sys::Fallocate(fd_, 0, static_cast<off_t>(base * kPageSize),
-                            static_cast<off_t>(pages * kPageSize));
+    int rc = !allocate ? 0
+                       : sys::Fallocate(fd_, 0, static_cast<off_t>(base * kPageSize),
+                                        static_cast<off_t>(pages * kPageSize));
     if (rc != 0) {
       Release({base, pages});
       reserved_pages_ += pages;  // Release subtracts it again
@@ -69,8 +70,9 @@ int SwapFile::Reserve(uint64_t pages, Extent* out) {
   }
   uint64_t base = end_pages_;
   if (max_pages_ != 0 && base + pages > max_pages_) return -ENOMEM;
-  int rc = sys::Fallocate(fd_, 0, static_cast<off_t>(base * kPageSize),
-                          static_cast<off_t>(pages * kPageSize));
+  int rc = allocate ? sys::Fallocate(fd_, 0, static_cast<off_t>(base * kPageSize),
+                                     static_cast<off_t>(pages * kPageSize))
+                    : sys::Ftruncate(fd_, static_cast<off_t>((base + pages) * kPageSize));
   if (rc != 0) {
     // A partial reservation may have extended the file: give the blocks back.
     sys::Fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,

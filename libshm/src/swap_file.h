@@ -36,9 +36,11 @@ class SwapFile {
   // Returns 0 or -errno.
   int Open(const char* dir, uint64_t max_bytes, bool dir_was_set);
 
-  // Reserves `pages` contiguous slots and their disk blocks. -ENOMEM when the
-  // cap or the file system cannot hold them.
-  int Reserve(uint64_t pages, Extent* out);
+  // Reserves `pages` contiguous slots and, if `allocate`, their disk blocks.
+  // -ENOMEM when the cap or the file system cannot hold them. Without
+  // `allocate` (MAP_NORESERVE) the slots are sparse: blocks are taken when a
+  // page is written back, which may then fail with ENOSPC.
+  int Reserve(uint64_t pages, Extent* out, bool allocate = true);
   // Returns an extent: its blocks are freed (punched) and the slots reused.
   void Release(const Extent& e);
 

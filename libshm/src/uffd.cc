@@ -99,6 +99,12 @@ int UffdWriteProtect(int uffd, uintptr_t start, size_t len, bool protect) {
   return sys::Ioctl(uffd, UFFDIO_WRITEPROTECT, &wp);
 }
 
+int UffdPoison(int uffd, uintptr_t start, size_t len) {
+  struct uffdio_poison p = {};
+  p.range = {start, len};
+  return sys::Ioctl(uffd, UFFDIO_POISON, &p);
+}
+
 int UffdWake(int uffd, uintptr_t start, size_t len) {
   struct uffdio_range range = {start, len};
   return sys::Ioctl(uffd, UFFDIO_WAKE, &range);

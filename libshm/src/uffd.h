@@ -46,6 +46,9 @@ int UffdCopy(int uffd, uintptr_t dst, const void* src, size_t len, bool write_pr
 int UffdZeropage(int uffd, uintptr_t dst, size_t len);
 int UffdWriteProtect(int uffd, uintptr_t start, size_t len, bool protect);
 int UffdWake(int uffd, uintptr_t start, size_t len);
+// Resolves faults on [start, start+len) with SIGBUS (a poison marker) for
+// data that cannot be served. Returns 0 or -errno.
+int UffdPoison(int uffd, uintptr_t start, size_t len);
 
 }  // namespace libshm::internal
 

@@ -81,6 +81,32 @@ TEST_P(Remap, ShrinkKeepsTheHeadAndUnmapsTheTail) {
   EXPECT_TRUE(Unmapped(a + (kPages - 1) * kPage));
 }
 
+// Python's mmap.resize(n/2) then resize(n) with a raw mremap (no shim: the
+// helper learns of the grown part from its first fault and the kernel's
+// maps). Once evicted, the regrown part is served, and writes there are
+// tracked from then on. Checked in a child with a deadline: this hung.
+TEST_P(Remap, ShrinkThenGrowInPlaceServesTheRegrownPart) {
+  char* a = Map(kPages);
+  for (size_t p = 0; p < kPages; p++) FillPage(a + p * kPage, p, 10);
+  Evict();
+  ASSERT_EQ(mremap(a, kPages * kPage, kPages / 2 * kPage, 0), a);
+  ASSERT_EQ(mremap(a, kPages / 2 * kPage, kPages * kPage, 0), a);
+  int status = ForkAndWait([&] {
+    alarm(20);
+    for (size_t p = 0; p < kPages; p++) {
+      if (!CheckPage(a + p * kPage, p, 10)) return 1;
+    }
+    return 0;
+  });
+  ASSERT_TRUE(WIFEXITED(status)) << "the child hung or died reading the regrown part";
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  for (size_t p = kPages / 2; p < kPages; p++) FillPage(a + p * kPage, p, 11);
+  Evict();
+  for (size_t p = 0; p < kPages; p++) {
+    ASSERT_TRUE(CheckPage(a + p * kPage, p, p < kPages / 2 ? 10 : 11)) << p;
+  }
+}
+
 TEST_P(Remap, MoveCarriesDataAndTracking) {
   char* a = Map(kPages);
   for (size_t p = 0; p < kPages; p++) FillPage(a + p * kPage, p, 3);

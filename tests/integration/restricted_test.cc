@@ -56,6 +56,44 @@ TEST_F(Restricted, ForkedChildrenReRegisterAndKeepData) {
   EXPECT_GT(Stat("swap_outs"), 0u);
 }
 
+// Issue 9 item 10: the creator exits right after fork, before its child has
+// introduced itself (restricted mode has no fork event, so the helper does
+// not know of the child yet). The region must not be freed under the child:
+// it read 1,600 of 2,048 pages as zeros in 3 of 6 runs. Several rounds, each
+// with every page swapped out before the fork.
+TEST_F(Restricted, CreatorExitsRightAfterForkChildKeepsData) {
+  const size_t size = 8 << 20, pages = size / kPage;
+  for (int round = 0; round < 6; round++) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    volatile uint64_t* result = SharedWord();
+    pid_t creator = fork();
+    ASSERT_GE(creator, 0);
+    if (creator == 0) {
+      void* mem;
+      if (libshm_map(nullptr, size, PROT_READ | PROT_WRITE, 0, &mem) != 0) _exit(2);
+      char* base = static_cast<char*>(mem);
+      for (size_t p = 0; p < pages; p++) FillPage(base + p * kPage, p, 1);
+      if (ChildEvictAll(3) != 0) _exit(3);
+      pid_t me = getpid();
+      if (fork() == 0) {
+        while (getppid() == me) usleep(1000);  // the creator is gone
+        uint64_t bad = 0;
+        int rc = ChildCheckPages(base, 0, pages, 1, 20, &bad);
+        result[1] = bad;
+        result[0] = rc == 0 ? 1 : 2;
+        _exit(0);
+      }
+      _exit(0);  // the creator leaves at once
+    }
+    int status;
+    ASSERT_EQ(waitpid(creator, &status, 0), creator);
+    ASSERT_EQ(DescribeChild(status, {{2, "map"}, {3, "evict"}}), "ok");
+    for (int ms = 0; ms < 30000 && result[0] == 0; ms += 5) usleep(5000);
+    ASSERT_NE(result[0], 0u) << "the child never finished";
+    ASSERT_EQ(result[0], 1u) << "the child read page " << result[1] << " wrong";
+  }
+}
+
 TEST_F(Restricted, KernelAccessToAnEvictedPageFailsWithEfault) {
   // The cost restricted mode states: the kernel cannot wait for a user-mode-
   // only uffd, so read(2) into an evicted page fails instead of faulting it in.

@@ -202,6 +202,39 @@ TEST(Shmrun, SessionAdmitsAnotherUserOnlyFromItsOwnTree) {
   unlink(inside.c_str());
 }
 
+// Issue 10: a session lives as long as any process of its tree. A daemon
+// whose launcher (and shmrun) exited before it mapped anything is managed,
+// and still is after it re-execs itself with no other process connected;
+// the helper leaves once the daemon is gone, not before.
+TEST(Shmrun, DaemonMapsAfterItsLauncherExitedAndAfterExec) {
+  std::string out = TempPath("life.out");
+  unlink(out.c_str());
+  Result r = Sh("LIBSHM_LIMIT=4M " + kShmrun + " -- python3 " + LIBSHM_SESSION_LIFE_PY + " " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.out;  // shmrun returned with the launcher
+  std::string got;
+  for (int i = 0; i < 300 && got.find("done") == std::string::npos; i++) {
+    usleep(50 * 1000);
+    got = Slurp(out);
+  }
+  ASSERT_NE(got.find("done"), std::string::npos) << got;
+  EXPECT_NE(got.find("first managed=1 ok=1"), std::string::npos) << got;
+  EXPECT_NE(got.find("after-exec managed=1 ok=1"), std::string::npos) << got;
+  // One helper all along, and it leaves once the tree is gone.
+  size_t at = got.find("helper=");
+  ASSERT_NE(at, std::string::npos) << got;
+  pid_t helper = static_cast<pid_t>(atol(got.c_str() + at + 7));
+  ASSERT_GT(helper, 0) << got;
+  EXPECT_NE(got.find("helper=" + std::to_string(helper), at + 1), std::string::npos)
+      << "the exec'd daemon met another helper: " << got;
+  bool gone = false;
+  for (int i = 0; i < 200 && !gone; i++) {
+    gone = kill(helper, 0) != 0;
+    if (!gone) usleep(50 * 1000);
+  }
+  EXPECT_TRUE(gone) << "the helper outlived its tree";
+  unlink(out.c_str());
+}
+
 TEST(Shmstat, BadInputAndNoSession) {
   EXPECT_EQ(Sh(kShmstat + " --watch 0").exit_code, 2);
   EXPECT_EQ(Sh(kShmstat + " --count x").exit_code, 2);

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 // Helpers for multi-process tests: fork-and-wait with distinct exit codes,
-// page patterns with checksums, stats and ctl shortcuts, smaps readers.
+// page patterns with checksums, stats and ctl shortcuts, smaps readers, and
+// child-side checks that report through the exit status.
 #ifndef LIBSHM_TESTS_SUPPORT_TEST_UTIL_H_
 #define LIBSHM_TESTS_SUPPORT_TEST_UTIL_H_
 
+#include <errno.h>
 #include <gtest/gtest.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,8 +17,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <functional>
+#include <map>
 #include <string>
+#include <thread>
 
 #include "libshm/libshm.h"
 
@@ -109,6 +115,107 @@ struct SharedBarrier {
   }
   void Wait() { pthread_barrier_wait(&barrier); }
 };
+
+// ---------------------------------------------------------------------------
+// Forked children. A gtest assertion that fails in a forked child never
+// reaches the parent: ASSERT_* only returns from the child's lambda and the
+// child's test result dies with it. A child checks with the helpers below,
+// which return 0 or the exit code the caller chose for that step, and exits
+// with it; the parent names the step with DescribeChild.
+
+// 0 if pages [first, first + n) of `base` hold FillPage(page, version),
+// else `code`; *bad (if given) is set to the first page that does not.
+inline int ChildCheckPages(const void* base, uint64_t first, uint64_t n, uint64_t version, int code,
+                           uint64_t* bad = nullptr) {
+  for (uint64_t p = first; p < first + n; p++) {
+    if (!CheckPage(static_cast<const char*>(base) + p * kPage, p, version)) {
+      if (bad != nullptr) *bad = p;
+      return code;
+    }
+  }
+  return 0;
+}
+
+// Evicts everything (evict.run 0): 0, or `code` if the helper refused.
+inline int ChildEvictAll(int code) {
+  uint64_t zero = 0;
+  return libshm_ctl("evict.run", nullptr, nullptr, &zero, sizeof(zero)) == 0 ? 0 : code;
+}
+
+// stats.<name> into *out: 0, or `code` if the helper refused.
+inline int ChildStat(const char* name, uint64_t* out, int code) {
+  size_t len = sizeof(*out);
+  std::string full = std::string("stats.") + name;
+  return libshm_ctl(full.c_str(), out, &len, nullptr, 0) == 0 ? 0 : code;
+}
+
+// The lowest fd of a userfaultfd this process holds, or -1.
+inline int HeldUffd() {
+  for (int fd = 0; fd < 1024; fd++) {
+    char link[64], target[PATH_MAX];
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, target, sizeof(target) - 1);
+    if (n <= 0) continue;
+    target[n] = '\0';
+    if (strcmp(target, "anon_inode:[userfaultfd]") == 0) return fd;
+  }
+  return -1;
+}
+
+// Not wait statuses: WaitWithDeadline killed the child; no child (fork or
+// waitpid failed).
+constexpr int kChildTimedOut = -1;
+constexpr int kNoChild = -2;
+
+// Waits for child `pid` at most `timeout_ms`. Returns its wait status, or
+// kChildTimedOut after killing it (SIGKILL) if it was still running then: a
+// child blocked in a fault nobody serves reports a timeout instead of
+// hanging the test.
+inline int WaitWithDeadline(pid_t pid, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  int status = 0;
+  for (;;) {
+    pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) return status;
+    if (r < 0 && errno != EINTR) return kNoChild;
+    if (std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  kill(pid, SIGKILL);
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return kChildTimedOut;
+}
+
+// Runs fn in a child and waits at most `timeout_ms` (see WaitWithDeadline).
+inline int ForkAndWaitWithDeadline(const std::function<int()>& fn, int timeout_ms) {
+  pid_t pid = fork();
+  if (pid == 0) _exit(fn());
+  if (pid < 0) return kNoChild;
+  return WaitWithDeadline(pid, timeout_ms);
+}
+
+// Names what a child's wait status (from ForkAndWait, WaitWithDeadline...)
+// says: "ok", "timed out", "killed by signal N", or the step that `steps`
+// maps its exit code to.
+inline std::string DescribeChild(int status, const std::map<int, std::string>& steps = {}) {
+  if (status == kChildTimedOut) return "timed out (killed)";
+  if (status == kNoChild) return "not found (fork or waitpid failed)";
+  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status));
+  if (!WIFEXITED(status)) return "stopped?";
+  int code = WEXITSTATUS(status);
+  if (code == 0) return "ok";
+  auto it = steps.find(code);
+  std::string what = it != steps.end() ? it->second : "an unnamed step";
+  return "failed at " + what + " (exit " + std::to_string(code) + ")";
+}
+
+// One word of native (unmanaged) MAP_SHARED memory, zeroed: how a child
+// tells its parent how far it got.
+inline volatile uint64_t* SharedWord() {
+  void* p = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? nullptr : static_cast<volatile uint64_t*>(p);
+}
 
 }  // namespace libshm::test
 

@@ -100,6 +100,29 @@ TEST(ParseOptions, BadValuePrintsOneLineNamingVariableAndForm) {
   EXPECT_NE(out.find("256M"), std::string::npos) << out;  // the accepted form
 }
 
+TEST(ParseOptions, UnknownNamesWarnButTestHooksDoNot) {
+  std::vector<std::string> s = {"LIBSHM_TEST_PAUSE_BEFORE_PUNCH_US=1000", "LIBSHM_LIMTI=4M"};
+  auto env = Env(s);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  int saved = dup(STDERR_FILENO);
+  dup2(fds[1], STDERR_FILENO);
+  Options o;
+  ParseOptions(&o, env.data(), true);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  close(fds[1]);
+  char buf[1024] = {};
+  ssize_t n = read(fds[0], buf, sizeof(buf) - 1);
+  close(fds[0]);
+  ASSERT_GT(n, 0);
+  std::string out(buf, static_cast<size_t>(n));
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_NE(out.find("LIBSHM_LIMTI is not a libshm option"), std::string::npos) << out;
+  EXPECT_EQ(out.find("LIBSHM_TEST_"), std::string::npos) << out;
+  EXPECT_EQ(o.bad_values, 0);
+}
+
 TEST(OptionTable, EveryOptionHasNameFormAndDescription) {
   size_t n;
   const OptionInfo* t = OptionTable(&n);

@@ -10,9 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include "config.h"
 #include "engine.h"
@@ -39,10 +42,39 @@ void Usage(FILE* out) {
 
 void WriteToFile(void* f, const char* s) { fputs(s, static_cast<FILE*>(f)); }
 
+// Closes every fd from 3 up but `a` and `b` (both > 2).
+void CloseAllFdsExcept(int a, int b) {
+  unsigned lo = static_cast<unsigned>(std::min(a, b)), hi = static_cast<unsigned>(std::max(a, b));
+  if (lo > 3) close_range(3, lo - 1, 0);
+  if (hi > lo + 1) close_range(lo + 1, hi - 1, 0);
+  close_range(hi + 1, ~0u, 0);
+}
+
+// The helper holds one memfd per region and a socket, uffd and pidfd per
+// client: at the common soft limit of 1024 open files, about 1,000 regions or
+// 340 clients exhaust it (issue 10). Raise the soft limit to the hard one.
+// Only here: an engine running as a thread of a program leaves its limits alone.
+void RaiseOpenFileLimit() {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  rlim_t was = rl.rlim_cur;
+  rl.rlim_cur = rl.rlim_max;
+  if (was != rl.rlim_max && setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    LIBSHM_LOG_DEBUG("open files: cannot raise the limit from %llu to %llu: %s",
+                     static_cast<unsigned long long>(was),
+                     static_cast<unsigned long long>(rl.rlim_max), strerror(errno));
+    return;
+  }
+  LIBSHM_LOG_DEBUG("open files: limit %llu (was %llu)",
+                   static_cast<unsigned long long>(rl.rlim_cur),
+                   static_cast<unsigned long long>(was));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int listen_fd = -1;
+  int ready_fd = -1;  // written once serving (SpawnHelper waits for it)
   bool detach = false;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--probe") == 0) {
@@ -56,6 +88,8 @@ int main(int argc, char** argv) {
         fprintf(stderr, "shmd: cannot listen on %s: %s\n", argv[i] + 9, strerror(-listen_fd));
         return 1;
       }
+    } else if (strncmp(argv[i], "--ready-fd=", 11) == 0) {
+      ready_fd = atoi(argv[i] + 11);
     } else if (strcmp(argv[i], "--detach") == 0) {
       detach = true;
     } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -70,6 +104,23 @@ int main(int argc, char** argv) {
     Usage(stderr);
     return 2;
   }
+  int listening = 0;
+  socklen_t optlen = sizeof(listening);
+  if (getsockopt(listen_fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) != 0 || !listening) {
+    fprintf(stderr, "shmd: fd %d is not a listening socket\n", listen_fd);
+    return 2;
+  }
+  if (listen_fd <= STDERR_FILENO) listen_fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 3);
+  if (ready_fd <= STDERR_FILENO) ready_fd = -1;
+  // Nothing of the launcher's but the socket: fds it leaked to us (a pipe,
+  // another process's socket) would stay open as long as the session.
+  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull >= 0) {
+    dup2(devnull, STDIN_FILENO);
+    dup2(devnull, STDOUT_FILENO);
+  }
+  if (devnull > STDERR_FILENO) close(devnull);
+  CloseAllFdsExcept(listen_fd, ready_fd >= 0 ? ready_fd : listen_fd);
   fcntl(listen_fd, F_SETFD, FD_CLOEXEC);
   fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
   if (detach) {
@@ -87,16 +138,25 @@ int main(int argc, char** argv) {
   signal(SIGQUIT, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
+  // A service stop sends SIGTERM to the whole group or cgroup: the programs
+  // run their shutdown and still need their memory served. The helper leaves
+  // when its last client does (SIGKILL ends it at once; see docs/security.md).
+  signal(SIGTERM, SIG_IGN);
   prctl(PR_SET_NAME, "shmd");
 
   Options opts;
   ParseOptions(&opts, environ, /*warn=*/false);  // the client already warned
   SetLogVerbosity(static_cast<int>(opts.verbose));
+  RaiseOpenFileLimit();
   Engine engine(opts);
   int rc = engine.Init(listen_fd);
-  if (rc != 0) {
-    LIBSHM_LOG_ERROR("cannot start: %s", strerror(-rc));
-    return 1;
+  if (rc != 0) return 1;  // Init said why; ready_fd closes with us
+  if (ready_fd >= 0) {
+    char byte = 'R';
+    if (write(ready_fd, &byte, 1) != 1) {
+      // The launcher is gone; serve anyway.
+    }
+    close(ready_fd);
   }
   engine.Run();
   libshm_stats_t s = engine.Snapshot();

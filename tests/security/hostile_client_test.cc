@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: MIT
+// The hostile-client suite (issue 9, docs/security.md). Each attack of the
+// issue's list, as uid 65534 against a root session (a member of the tree
+// that dropped privilege, or an outsider) and as the same uid against
+// another client's region: the attack is refused, the victim's data is
+// unchanged (every page checked, after eviction), and the helper goes on
+// serving (a new region mapped, evicted and read back).
+#include <grp.h>
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include "security_util.h"
+#include "sys/uffd_uapi.h"
+
+namespace libshm::test {
+namespace {
+
+constexpr size_t kVictimPages = 256;
+
+class Hostile : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root: the attacks switch uids";
+    setenv("LIBSHM_LIMIT", "4M", 1);
+    address_ = StartHelper(0, &helper_);
+    ASSERT_FALSE(address_.empty());
+    setenv("LIBSHM_SESSION", address_.c_str(), 1);
+    void* p = nullptr;
+    ASSERT_EQ(libshm_map(nullptr, kVictimPages * kPage, PROT_READ | PROT_WRITE, 0, &p), 0);
+    victim_ = static_cast<char*>(p);
+    for (size_t i = 0; i < kVictimPages; i++) FillPage(victim_ + i * kPage, i, 1);
+    EvictAll();
+    ASSERT_GE(Stat("swap_outs"), kVictimPages);
+  }
+
+  // Every page of the victim holds what it wrote, read back from swap.
+  void ExpectVictimIntact() {
+    EvictAll();
+    for (size_t i = 0; i < kVictimPages; i++) {
+      ASSERT_TRUE(CheckPage(victim_ + i * kPage, i, 1)) << "victim page " << i << " changed";
+    }
+  }
+
+  // The helper still serves: a new region written, evicted, read back.
+  void ExpectHelperServes() {
+    ASSERT_EQ(kill(helper_, 0), 0) << "the helper is gone";
+    void* p = nullptr;
+    ASSERT_EQ(libshm_map(nullptr, 16 * kPage, PROT_READ | PROT_WRITE, 0, &p), 0);
+    auto* q = static_cast<char*>(p);
+    for (size_t i = 0; i < 16; i++) FillPage(q + i * kPage, i, 7);
+    EvictAll();
+    for (size_t i = 0; i < 16; i++) ASSERT_TRUE(CheckPage(q + i * kPage, i, 7)) << i;
+    ASSERT_EQ(libshm_unmap(p, 16 * kPage), 0);
+  }
+
+  std::string address_;
+  pid_t helper_ = -1;
+  char* victim_ = nullptr;
+};
+
+// A full uffd for this process, borrowed from the root helper the way a
+// member of another uid does (privilege separation). -1 if refused.
+int BorrowUffd(Raw& r) {
+  Request req;
+  req.op = Op::kUffdDevice;
+  int dev = -1;
+  if (r.Call(req, -1, &dev) != 0 || dev < 0) return -1;
+  int uffd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+  close(dev);
+  return uffd;
+}
+
+int Hello(Raw& r, int uffd) {
+  Request req;
+  req.op = Op::kHello;
+  return r.Call(req, uffd);
+}
+
+// A sealable memfd of `pages`, as the library makes them.
+int Memfd(size_t pages, unsigned flags = MFD_ALLOW_SEALING) {
+  int fd = memfd_create("libshm", flags);
+  if (fd >= 0 && ftruncate(fd, static_cast<off_t>(pages * kPage)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int Create(Raw& r, int memfd, size_t bytes, uint64_t* handle) {
+  Request req;
+  req.op = Op::kCreate;
+  req.a = bytes;
+  Reply reply;
+  int rc = r.Call(req, memfd, nullptr, &reply);
+  *handle = reply.a;
+  return rc;
+}
+
+// Items 6 and 7: a process of another uid that is not of the session's tree
+// is refused at accept, whatever it sends: the session address is no secret
+// and no key is asked for. It gets no /dev/userfaultfd either.
+TEST_F(Hostile, OutsiderOfAnotherUidIsRefusedAtAccept) {
+  const char* steps[] = {"", "connect", "kUffdDevice was answered", "kHello was answered",
+                         "kStats was answered"};
+  int rc = AsOutsider(kNobody, [&] {
+    Raw a(address_);
+    if (!a.connected()) return 1;
+    Request req;
+    req.op = Op::kUffdDevice;
+    int dev = -1;
+    if (!Refused(a.Call(req, -1, &dev)) || dev >= 0) return 2;
+    Raw b(address_);
+    if (!Refused(b.Call(Op::kHello))) return 3;
+    Raw c(address_);
+    if (!Refused(c.Call(Op::kStats))) return 4;
+    return 0;
+  });
+  ASSERT_EQ(rc, 0) << (rc > 0 && rc < 5 ? steps[rc] : "did not finish");
+  ExpectVictimIntact();
+  ExpectHelperServes();
+}
+
+// Item 1 (and 8): a member of another uid names only what its connection
+// holds. Guessed handles, another process's address, discard, region list,
+// ctl writes: all refused, nothing of the victim touched.
+TEST_F(Hostile, MemberOfAnotherUidReachesNothingItDoesNotHold) {
+  uintptr_t target = reinterpret_cast<uintptr_t>(victim_);
+  // The member is forked before it could inherit the victim? It inherits the
+  // mapping; it unmaps it first, so the victim is another process's region.
+  std::map<int, std::string> steps = {{1, "borrowing a uffd"},
+                                      {2, "hello"},
+                                      {3, "a guessed handle registered"},
+                                      {4, "kInodeFd of another's region answered"},
+                                      {5, "a guessed handle released"},
+                                      {6, "region info answered"},
+                                      {7, "evict.policy written"},
+                                      {8, "evict.run written"},
+                                      {9, "unmapping the inherited victim"}};
+  int status = AsMember(kNobody, [&] {
+    if (munmap(victim_, kVictimPages * kPage) != 0) return 9;
+    Raw r(address_);
+    int uffd = BorrowUffd(r);
+    if (uffd < 0) return 1;
+    if (Hello(r, uffd) != 0) return 2;
+    void* own = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    for (uint64_t h = 0; h < 300; h++) {
+      if (r.Call(Op::kRegister, h, reinterpret_cast<uintptr_t>(own), kPage, 0) != -EBADF) return 3;
+      if (r.Call(Op::kRegister, h, target, kVictimPages * kPage, 0) != -EBADF) return 3;
+    }
+    if (r.Call(Op::kInodeFd, target) != -EINVAL) return 4;
+    r.Call(Op::kDiscard, target, kVictimPages * kPage);  // its own mappings only: none there
+    for (uint64_t h = 0; h < 300; h++) {
+      if (r.Call(Op::kRelease, h) != -EBADF) return 5;
+    }
+    if (r.Call(Op::kRegionInfo, 0) != -EACCES) return 6;
+    Request ctl;
+    ctl.op = Op::kCtl;
+    snprintf(ctl.text, sizeof(ctl.text), "evict.policy");
+    ctl.a = 1;
+    snprintf(ctl.text2, sizeof(ctl.text2), "fifo");
+    if (r.Call(ctl) != -EPERM) return 7;
+    snprintf(ctl.text, sizeof(ctl.text), "evict.run");
+    if (r.Call(ctl) != -EPERM) return 8;
+    return 0;
+  });
+  ASSERT_EQ(DescribeChild(status, steps), "ok");
+  char policy[32];
+  size_t len = sizeof(policy);
+  ASSERT_EQ(libshm_ctl("evict.policy", policy, &len, nullptr, 0), 0);
+  EXPECT_STREQ(policy, "clock");
+  ExpectVictimIntact();
+  ExpectHelperServes();
+}
+
+// Same uid, another client's region: a second connection of the victim's
+// own process holds nothing of it either (handles are per connection).
+TEST_F(Hostile, SameUidConnectionReachesNoOtherConnectionsRegion) {
+  Raw r(address_);
+  ASSERT_EQ(r.Call(Op::kHello), 0);
+  uintptr_t target = reinterpret_cast<uintptr_t>(victim_);
+  for (uint64_t h = 0; h < 300; h++) {
+    ASSERT_EQ(r.Call(Op::kRegister, h, target, kVictimPages * kPage, 0), -EBADF) << h;
+    ASSERT_EQ(r.Call(Op::kRelease, h), -EBADF) << h;
+  }
+  EXPECT_EQ(r.Call(Op::kInodeFd, target), -EINVAL);
+  EXPECT_EQ(r.Call(Op::kExtend, target, 2 * kVictimPages * kPage), -EINVAL);
+  EXPECT_EQ(r.Call(Op::kDiscard, target, kVictimPages * kPage), 0);  // nothing of its own there
+  ExpectVictimIntact();
+  ExpectHelperServes();
+}
+
+// Item 2: offsets and lengths that overflow or pass the inode's end are
+// refused before anything is indexed (this was a heap overflow in a root
+// helper, and a SIGSEGV that killed every client).
+TEST_F(Hostile, OverflowingOffsetsAndLengthsAreRefused) {
+  int status = AsMember(kNobody, [&] {
+    Raw r(address_);
+    int uffd = BorrowUffd(r);
+    if (uffd < 0 || Hello(r, uffd) != 0) return 1;
+    int memfd = Memfd(4);
+    uint64_t h = 0;
+    if (Create(r, memfd, 4 * kPage, &h) != 0) return 2;
+    void* m = mmap(nullptr, 4 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+    auto addr = reinterpret_cast<uintptr_t>(m);
+    struct {
+      uint64_t start, len, pgoff;
+    } lies[] = {
+        {addr, kPage, UINT64_MAX},                  // pgoff + pages wraps
+        {addr, kPage, 4},                           // one past the end
+        {addr, 4 * kPage, 1},                       // runs past the end
+        {addr, UINT64_MAX & ~(kPage - 1), 0},       // length wraps the address space
+        {UINT64_MAX & ~(kPage - 1), 2 * kPage, 0},  // start + len wraps
+        {addr, 0, 0},                               // empty
+        {addr + 1, kPage, 0},                       // unaligned
+        {addr, kPage + 1, 0},                       // unaligned length
+        {addr, kPage, (UINT64_MAX / kPage) + 1},    // pgoff * page size overflows
+    };
+    for (const auto& l : lies) {
+      if (r.Call(Op::kRegister, h, l.start, l.len, l.pgoff) != -EINVAL) return 3;
+    }
+    // The handle is still good for the truth.
+    if (r.Call(Op::kRegister, h, addr, 4 * kPage, 0) != 0) return 4;
+    // Growing past the inode registers nothing beyond it.
+    Reply reply;
+    Request ext;
+    ext.op = Op::kExtend;
+    ext.a = addr;
+    ext.b = UINT64_MAX;
+    if (r.Call(ext, -1, nullptr, &reply) != 0 || reply.a != 4 * kPage) return 5;
+    if (r.Call(Op::kMsync, addr, UINT64_MAX - kPage, MS_SYNC) != -ENOMEM) return 6;
+    return 0;
+  });
+  ASSERT_EQ(DescribeChild(status, {{1, "hello"},
+                                   {2, "create"},
+                                   {3, "a lie was accepted"},
+                                   {4, "the truth was refused"},
+                                   {5, "kExtend past the inode"},
+                                   {6, "msync that wraps"}}),
+            "ok");
+  ExpectVictimIntact();
+  ExpectHelperServes();
+}
+
+// Item 3: one memfd is one inode. A second kCreate of the same memfd (which
+// replaced the inode under live mappings: a use-after-free), or of anything
+// that is not a sealable memfd of the size claimed, is refused.
+TEST_F(Hostile, CreateOfTheSameMemfdTwiceOrOfAnythingElseIsRefused) {
+  Raw r(address_);
+  ASSERT_EQ(r.Call(Op::kHello), 0);
+  int memfd = Memfd(8);
+  uint64_t h = 0;
+  ASSERT_EQ(Create(r, memfd, 8 * kPage, &h), 0);
+  EXPECT_EQ(Create(r, memfd, 8 * kPage, &h), -EEXIST);
+  int dup_fd = dup(memfd);
+  EXPECT_EQ(Create(r, dup_fd, 8 * kPage, &h), -EEXIST);
+  EXPECT_EQ(Create(r, Memfd(2), 8 * kPage, &h), -EINVAL) << "smaller than claimed";
+  EXPECT_EQ(Create(r, Memfd(2, 0), 2 * kPage, &h), -EINVAL) << "cannot be sealed";
+  EXPECT_EQ(Create(r, Memfd(2), 0, &h), -EINVAL) << "empty";
+  EXPECT_EQ(Create(r, Memfd(2), UINT64_MAX, &h), -EINVAL) << "size wraps";
+  FILE* f = tmpfile();
+  ASSERT_EQ(ftruncate(fileno(f), 8 * kPage), 0);
+  EXPECT_EQ(Create(r, dup(fileno(f)), 8 * kPage, &h), -EINVAL) << "not shmem";
+  int pipefd[2];
+  ASSERT_EQ(pipe(pipefd), 0);
+  EXPECT_EQ(Create(r, pipefd[0], kPage, &h), -EINVAL) << "a pipe";
+  Request no_fd;
+  no_fd.op = Op::kCreate;
+  no_fd.a = kPage;
+  EXPECT_EQ(r.Call(no_fd), -EINVAL) << "no fd";
+  // A memfd the helper accepted can no longer shrink under its page table.
+  EXPECT_NE(ftruncate(memfd, kPage), 0);
+  EXPECT_EQ(errno, EPERM);
+  fclose(f);
+  close(memfd);
+  ExpectVictimIntact();
+  ExpectHelperServes();
+}
+
+// Item 5: a connection says hello once; a second hello, a request before
+// hello, an unknown op or an fd where none belongs closes that connection
+// (and only it), and the helper does not spin afterwards.
+TEST_F(Hostile, ProtocolBreachesCloseOnlyThatConnection) {
+  {
+    Raw r(address_);
+    ASSERT_EQ(r.Call(Op::kHello), 0);
+    EXPECT_TRUE(Refused(r.Call(Op::kHello))) << "second hello";
+  }
+  {
+    Raw r(address_);
+    EXPECT_TRUE(Refused(r.Call(Op::kStats))) << "a request before hello";
+  }
+  {
+    Raw r(address_);
+    ASSERT_EQ(r.Call(Op::kHello), 0);
+    EXPECT_TRUE(Refused(r.Call(static_cast<Op>(999)))) << "unknown op";
+  }
+  {
+    Raw r(address_);
+    ASSERT_EQ(r.Call(Op::kHello), 0);
+    Request req;
+    req.op = Op::kStats;
+    EXPECT_TRUE(Refused(r.Call(req, Memfd(1)))) << "an fd with kStats";
+  }
+  {
+    Raw r(address_);
+    Request req;
+    req.op = Op::kHello;
+    req.magic = 0x12345678;
+    EXPECT_TRUE(Refused(r.Call(req))) << "bad magic";
+  }
+  {
+    // An oversized packet (it was cut to fit and answered as a valid one).
+    int s = ConnectSession(address_.c_str());
+    ASSERT_GE(s, 0);
+    char big[sizeof(Request) + 64] = {};
+    Request hello;
+    hello.op = Op::kHello;
+    memcpy(big, &hello, sizeof(hello));
+    ASSERT_EQ(send(s, big, sizeof(big), 0), static_cast<ssize_t>(sizeof(big)));
+    char buf[8];
+    EXPECT_LE(recv(s, buf, sizeof(buf), 0), 0) << "an oversized packet was answered";
+    close(s);
+  }
+  {
+    // A short packet.
+    int s = ConnectSession(address_.c_str());
+    ASSERT_GE(s, 0);
+    char junk[7] = "abcdef";
+    ASSERT_EQ(send(s, junk, sizeof(junk), 0), static_cast<ssize_t>(sizeof(junk)));
+    char buf[8];
+    EXPECT_LE(recv(s, buf, sizeof(buf), 0), 0);
+    close(s);
+  }
+  // The helper is idle again: no stale epoll entry keeps it busy (it spun at
+  // 40-80 % of a CPU for minutes after such a run).
+  long before = CpuTicks(helper_);
+  usleep(1500 * 1000);
+  long after = CpuTicks(helper_);
+  ASSERT_GE(before, 0);
+  EXPECT_LT(after - before, sysconf(_SC_CLK_TCK) / 3) << "the idle helper is using CPU";
+  ExpectVictimIntact();
+  ExpectHelperServes();
+}
+
+// Found by the fuzzer (docs/fuzzing.md): a uffd sent without O_NONBLOCK
+// (the engine reads every uffd from its one thread: a blocking read stopped
+// it for every client), and ranges that wrap around the address space.
+TEST_F(Hostile, BlockingUffdAndWrappingRangesDoNotStopTheHelper) {
+  int status = AsMember(kNobody, [&] {
+    Raw r(address_);
+    Request req;
+    req.op = Op::kUffdDevice;
+    int dev = -1;
+    if (r.Call(req, -1, &dev) != 0 || dev < 0) return 1;
+    int uffd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC);  // blocking
+    if (uffd < 0 || Hello(r, uffd) != 0) return 2;
+    if (r.Call(Op::kDiscard, 0x10000, UINT64_MAX) != -EINVAL) return 3;
+    if (r.Call(Op::kDiscard, UINT64_MAX & ~(kPage - 1), 2 * kPage) != -EINVAL) return 4;
+    if (r.Call(Op::kMsync, UINT64_MAX & ~(kPage - 1), 2 * kPage, MS_SYNC) != -ENOMEM) return 5;
+    return 0;
+  });
+  ASSERT_EQ(DescribeChild(status, {{1, "borrowing the device"},
+                                   {2, "hello with a blocking uffd"},
+                                   {3, "discard of a length that wraps"},
+                                   {4, "discard at the top of the address space"},
+                                   {5, "msync at the top of the address space"}}),
+            "ok");
+  ExpectVictimIntact();
+  ExpectHelperServes();
+}
+
+// Item 4: kHelloChild is matched with the connection's own pid (from the
+// kernel), never a pid the request names: a stranger racing real forks never
+// gets a child's uffd, and every child joins.
+TEST_F(Hostile, StrangerNeverTakesAForkChildsUffd) {
+  volatile uint64_t* stolen = SharedWord();
+  volatile uint64_t* stop = SharedWord();
+  pid_t thief = fork();
+  if (thief == 0) {
+    if (!BecomeUid(kNobody)) _exit(99);
+    while (*stop == 0) {
+      Raw r(address_);
+      Request req;
+      req.op = Op::kHelloChild;
+      int fd = -1;
+      if (r.Call(req, -1, &fd) == 0 || fd >= 0) *stolen = *stolen + 1;
+      if (fd >= 0) close(fd);
+    }
+    _exit(0);
+  }
+  int bad = 0;
+  for (int i = 0; i < 40; i++) {
+    int status = ForkAndWaitWithDeadline(
+        [&] {
+          if (HeldUffd() < 0) return 1;
+          return ChildCheckPages(victim_, 0, kVictimPages, 1, 2);
+        },
+        30000);
+    bad += DescribeChild(status) != "ok";
+  }
+  *stop = 1;
+  int status;
+  waitpid(thief, &status, 0);
+  EXPECT_EQ(*stolen, 0u) << "a stranger received a fork child's uffd";
+  EXPECT_EQ(bad, 0) << "fork children that did not join";
+  ExpectVictimIntact();
+  ExpectHelperServes();
+}
+
+// Item 8: a helper that is not root serves its own uid only: not another
+// uid, not even root (it could write into root's memory through root's uffd).
+TEST(HostileSession, NonRootHelperServesOnlyItsOwnUid) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: the test switches uids";
+  pid_t helper = -1;
+  std::string address = StartHelper(kNobody, &helper);
+  ASSERT_FALSE(address.empty());
+  Raw keep(address);  // nobody's own connection would be refused to root...
+  EXPECT_TRUE(Refused(keep.Call(Op::kHello))) << "root was served by nobody's helper";
+  int status = AsMember(kNobody, [&] {
+    Raw own(address);
+    return own.Call(Op::kHello) == 0 ? 0 : 1;
+  });
+  EXPECT_EQ(DescribeChild(status, {{1, "nobody refused by its own helper"}}), "ok");
+  status = AsMember(2, [&] {
+    Raw other(address);
+    return Refused(other.Call(Op::kHello)) ? 0 : 1;
+  });
+  EXPECT_EQ(DescribeChild(status, {{1, "uid 2 served by nobody's helper"}}), "ok");
+  kill(helper, SIGKILL);
+  waitpid(helper, &status, 0);
+}
+
+// Item 6: connections that never say hello, or come from outside the tree,
+// keep nothing alive: when the last process of the session is gone the
+// helper leaves (it stayed, with its swap file, for an idle foreign
+// connection).
+TEST(HostileSession, IdleConnectionsDoNotKeepTheHelperAlive) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: the test switches uids";
+  setenv("LIBSHM_LIMIT", "4M", 1);
+  pid_t helper = -1;
+  std::string address = StartHelper(0, &helper);
+  ASSERT_FALSE(address.empty());
+  Raw idle(address);  // same uid, never says hello
+  ASSERT_TRUE(idle.connected());
+  volatile uint64_t* ready = SharedWord();
+  volatile uint64_t* done = SharedWord();
+  pid_t member = fork();
+  if (member == 0) {
+    setenv("LIBSHM_SESSION", address.c_str(), 1);
+    void* p = nullptr;
+    if (libshm_map(nullptr, 64 * kPage, PROT_READ | PROT_WRITE, 0, &p) != 0) _exit(1);
+    memset(p, 1, 64 * kPage);
+    *ready = 1;
+    while (*done == 0) usleep(1000);
+    _exit(0);
+  }
+  while (*ready == 0) usleep(1000);
+  // An outsider's idle connection is refused outright.
+  int rc = AsOutsider(kNobody, [&] {
+    Raw r(address);
+    return r.ClosedByHelper() ? 0 : 1;
+  });
+  EXPECT_EQ(rc, 0) << "an outsider's connection stayed open";
+  *done = 1;
+  int status;
+  waitpid(member, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_TRUE(ExitsWithin(helper, 20000)) << "the helper outlived its session";
+  EXPECT_TRUE(idle.ClosedByHelper());
+}
+
+}  // namespace
+}  // namespace libshm::test

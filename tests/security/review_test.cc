@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: MIT
+// Hostile review of the trust model (docs/security.md): each TEST is one
+// finding of an adversarial read of the protocol, written to fail while the
+// finding stood (each did) and to pass once it was fixed. Same tools as
+// hostile_client_test (security_util.h).
+#include <linux/userfaultfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include "security_util.h"
+#include "sys/uffd_uapi.h"
+
+namespace libshm::test {
+namespace {
+
+constexpr size_t kVictimPages = 256;
+
+int UserModeUffd() {
+  return static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY));
+}
+
+int Memfd(size_t pages) {
+  int fd = memfd_create("libshm", MFD_ALLOW_SEALING);
+  if (fd >= 0 && ftruncate(fd, static_cast<off_t>(pages * kPage)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int Create(Raw& r, int memfd, uint64_t bytes, uint64_t* handle, uint32_t flags = 0) {
+  Request req;
+  req.op = Op::kCreate;
+  req.a = bytes;
+  req.flags = flags;
+  Reply reply;
+  int rc = r.Call(req, memfd, nullptr, &reply);
+  *handle = reply.a;
+  return rc;
+}
+
+int HelloWith(Raw& r, Op op, int fd, uint32_t flags = 0) {
+  Request req;
+  req.op = op;
+  req.flags = flags;
+  return r.Call(req, fd);
+}
+
+// The st_ino of the mapping that starts at `addr` in this process.
+uint64_t InoOfMappingAt(const void* addr) {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    unsigned long start, end, offset, ino;
+    if (sscanf(line.c_str(), "%lx-%lx %*s %lx %*x:%*x %lu", &start, &end, &offset, &ino) == 4 &&
+        start == reinterpret_cast<uintptr_t>(addr)) {
+      return ino;
+    }
+  }
+  return 0;
+}
+
+// True if the helper process (our child) is still running (not a zombie).
+bool HelperAlive(pid_t helper) {
+  int status;
+  return waitpid(helper, &status, WNOHANG) == 0;
+}
+
+class Review : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root: the attacks switch uids";
+    setenv("LIBSHM_LIMIT", "4M", 1);
+    address_ = StartHelper(0, &helper_);
+    ASSERT_FALSE(address_.empty());
+    setenv("LIBSHM_SESSION", address_.c_str(), 1);
+    void* p = nullptr;
+    ASSERT_EQ(libshm_map(nullptr, kVictimPages * kPage, PROT_READ | PROT_WRITE, 0, &p), 0);
+    victim_ = static_cast<char*>(p);
+    for (size_t i = 0; i < kVictimPages; i++) FillPage(victim_ + i * kPage, i, 1);
+    EvictAll();
+  }
+
+  void ExpectVictimIntact() {
+    EvictAll();
+    for (size_t i = 0; i < kVictimPages; i++) {
+      ASSERT_TRUE(CheckPage(victim_ + i * kPage, i, 1)) << "victim page " << i << " changed";
+    }
+  }
+
+  std::string address_;
+  pid_t helper_ = -1;
+  char* victim_ = nullptr;
+};
+
+// Makes /proc/self/maps hold a line whose 512-byte fgets() chunk (the
+// helper's parser: requests.cc HandleHelloRestrictedChild, proc_maps.cc
+// FindMapsEntry) reads as "start-end rw-p 0 00:00 <ino> /memfd:libshm":
+// a regular file in /tmp whose path is padded so that its tail starts at
+// byte 511 of the line. Returns 0 or a step code.
+int ForgeMapsLine(uintptr_t start, uintptr_t end, uint64_t ino, std::string* cleanup) {
+  std::string base = "/tmp/rv-" + std::to_string(getpid());
+  std::string pad1(200, 'a');
+  char fake[160];
+  snprintf(fake, sizeof(fake), "%lx-%lx rw-p 00000000 00:00 %llu ",
+           static_cast<unsigned long>(start), static_cast<unsigned long>(end),
+           static_cast<unsigned long long>(ino));
+  std::string d1 = base + "/" + pad1;
+  std::string d2 = d1 + "/b";
+  std::string d3 = d2 + "/" + fake;
+  std::string file = d3 + "/memfd:libshm";
+  if (mkdir(base.c_str(), 0700) != 0 || mkdir(d1.c_str(), 0700) != 0 ||
+      mkdir(d2.c_str(), 0700) != 0 || mkdir(d3.c_str(), 0700) != 0) {
+    return 20;
+  }
+  *cleanup = base;
+  int fd = open(file.c_str(), O_RDWR | O_CREAT, 0600);
+  if (fd < 0 || ftruncate(fd, kPage) != 0) return 21;
+  void* m = mmap(nullptr, kPage, PROT_READ, MAP_SHARED, fd, 0);
+  close(fd);
+  if (m == MAP_FAILED) return 22;
+  // Where the path starts in our line (the kernel pads the columns).
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  size_t at = std::string::npos;
+  while (std::getline(maps, line)) {
+    if (line.find(base) != std::string::npos) {
+      at = line.find(base);
+      break;
+    }
+  }
+  if (at == std::string::npos) return 23;
+  // The path is resolved when maps is read: rename the padding directory so
+  // that "<fake>/memfd:libshm" starts at byte 511.
+  size_t before = at + d1.size() + 1;  // up to and including the '/' after pad1
+  size_t pad2 = 511 - before - 1;      // and the '/' after pad2
+  if (pad2 == 0 || pad2 > 255) return 24;
+  std::string d2new = d1 + "/" + std::string(pad2, 'b');
+  if (rename(d2.c_str(), d2new.c_str()) != 0) return 25;
+  // Check what a 512-byte fgets sees.
+  FILE* f = fopen("/proc/self/maps", "re");
+  char chunk[512];
+  bool forged = false;
+  while (fgets(chunk, sizeof(chunk), f) != nullptr) {
+    if (strncmp(chunk, fake, strlen(fake)) == 0) forged = true;
+  }
+  fclose(f);
+  return forged ? 0 : 26;
+}
+
+// FINDING 1 (critical, (a) + (c)). The helper parses /proc/<pid>/maps with
+// fgets(line, 512): a longer line (a file with a long path, which any user
+// can make) is read as several "lines", and the tail of one is whatever the
+// path says. A member of uid 65534 forges a line that names the victim's
+// memfd inode over its own anonymous memory and says kHelloRestrictedChild:
+// the helper registers the victim's region there, serves the victim's
+// swapped pages into the attacker's memory, hands it the victim's memfd
+// (kInodeFd), and a write there leaves the victim's page dirty with a hole
+// behind it: eviction reads zeros and the victim's data is gone.
+TEST_F(Review, AForgedMapsLineGivesAMemberNothing) {
+  uint64_t ino = InoOfMappingAt(victim_);
+  ASSERT_NE(ino, 0u);
+  std::map<int, std::string> steps = {
+      {1, "unmapping the inherited victim"},
+      {2, "anonymous memory"},
+      {3, "a user-mode-only uffd"},
+      {4, "kHelloRestrictedChild"},
+      {11, "ATTACK WORKED: the member read the victim's swapped page through its own anon memory"},
+      {12, "ATTACK WORKED: kInodeFd gave the member the victim's memfd"},
+      {13,
+       "ATTACK WORKED: the member read the victim's swapped page through its own anon memory, "
+       "and kInodeFd gave it the victim's memfd (read-write)"},
+      {20, "mkdir"},
+      {21, "create"},
+      {22, "mmap"},
+      {23, "maps"},
+      {24, "pad"},
+      {25, "rename"},
+      {26, "the forged line is not at a chunk boundary"}};
+  int status = AsMember(kNobody, [&] {
+    if (munmap(victim_, kVictimPages * kPage) != 0) return 1;
+    void* anon =
+        mmap(nullptr, 4 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (anon == MAP_FAILED) return 2;
+    auto a = reinterpret_cast<uintptr_t>(anon);
+    std::string cleanup;
+    int rc = ForgeMapsLine(a, a + 4 * kPage, ino, &cleanup);
+    if (rc != 0) return rc;
+    int uffd = UserModeUffd();
+    if (uffd < 0) return 3;
+    Raw r(address_);
+    if (HelloWith(r, Op::kHelloRestrictedChild, uffd) != 0) return 4;
+    // Page 0: read. If the helper registered the victim here, it fills it
+    // from the victim's swap slot.
+    bool leaked = CheckPage(anon, 0, 1);
+    // Page 1: written. The helper marks the victim's page 1 dirty.
+    memset(static_cast<char*>(anon) + kPage, 0x5a, kPage);
+    Request req;
+    req.op = Op::kInodeFd;
+    req.a = a;
+    int memfd = -1;
+    bool got_memfd = false;
+    if (r.Call(req, -1, &memfd) == 0 && memfd >= 0) {
+      struct stat st;
+      got_memfd = fstat(memfd, &st) == 0 && st.st_ino == ino;
+    }
+    std::string rm = "rm -rf " + cleanup;
+    if (system(rm.c_str()) != 0) {
+    }
+    return leaked || got_memfd ? 10 + (leaked ? 1 : 0) + (got_memfd ? 2 : 0) : 0;
+  });
+  EXPECT_EQ(DescribeChild(status, steps), "ok");
+  ExpectVictimIntact();
+}
+
+// FINDING 2 (high, (c)). kHelloRestrictedChild releases a fork pin whoever
+// sends it: the pin of the sender's parent, or else the OLDEST pin
+// (requests.cc HandleHelloRestrictedChild, `size_t pick = 0`). A member
+// that is not the child (here a sibling running as uid 65534) says it
+// first; the parent exits at once as restricted-mode parents may, its
+// regions are collected (swap extent released), and the real child finds
+// nothing: it reads zeros where its parent's data was.
+TEST(ReviewSession, OnlyTheForkedChildReleasesItsParentsPin) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: the attacker switches uids";
+  unsetenv("LIBSHM_SESSION");
+  pid_t helper = -1;
+  std::string address = StartHelper(0, &helper);
+  ASSERT_FALSE(address.empty());
+  volatile uint64_t* w = SharedWord();  // [0] ready [1] attacked [2] go [3] child done [4] result
+  constexpr size_t kPages = 64;
+  Raw owner(address);  // the session's owner (shmrun): keeps the helper up throughout
+  ASSERT_EQ(owner.Call(Op::kHello), 0);
+  pid_t parent = fork();
+  if (parent == 0) {
+    Raw r(address);
+    int uffd = UserModeUffd();
+    if (uffd < 0 || HelloWith(r, Op::kHello, uffd, internal::kHelloRestricted) != 0) _exit(1);
+    int memfd = Memfd(kPages);
+    uint64_t h = 0;
+    if (Create(r, memfd, kPages * kPage, &h) != 0) _exit(2);
+    auto* p = static_cast<char*>(
+        mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0));
+    if (p == MAP_FAILED) _exit(3);
+    if (r.Call(Op::kRegister, h, reinterpret_cast<uintptr_t>(p), kPages * kPage, 0) != 0) _exit(4);
+    for (size_t i = 0; i < kPages; i++) FillPage(p + i * kPage, i, 1);
+    Request ctl;
+    ctl.op = Op::kCtl;
+    snprintf(ctl.text, sizeof(ctl.text), "evict.run");
+    ctl.a = 1;
+    ctl.b = 0;
+    if (r.Call(ctl) != 0) _exit(5);
+    // The attacker: a member of the tree that dropped privilege.
+    pid_t attacker = fork();
+    if (attacker == 0) {
+      if (!BecomeUid(kNobody)) _exit(99);
+      while (w[0] == 0) usleep(1000);
+      if (getenv("REVIEW_CONTROL") == nullptr) {  // REVIEW_CONTROL=1: no attack, the test passes
+        Raw a(address);
+        int u = UserModeUffd();
+        HelloWith(a, Op::kHelloRestrictedChild, u);
+      }
+      w[1] = 1;
+      _exit(0);
+    }
+    // What the library does before fork in restricted mode.
+    if (r.Call(Op::kForkPending) != 0) _exit(6);
+    pid_t child = fork();
+    if (child == 0) {
+      while (w[2] == 0) usleep(1000);
+      Raw c(address);
+      int u = UserModeUffd();
+      int rc = HelloWith(c, Op::kHelloRestrictedChild, u);
+      uint64_t bad = 0;
+      int check = ChildCheckPages(p, 0, kPages, 1, 1, &bad);
+      w[4] = rc != 0 ? 1000 - rc : check != 0 ? 2000 + bad : 1;
+      w[3] = 1;
+      _exit(0);
+    }
+    w[0] = 1;
+    while (w[1] == 0) usleep(1000);
+    int st;
+    waitpid(attacker, &st, 0);
+    _exit(0);  // a parent that exits right after fork
+  }
+  int st;
+  waitpid(parent, &st, 0);
+  ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << DescribeChild(st);
+  usleep(1500 * 1000);  // the helper reaps the parent
+  w[2] = 1;
+  for (int i = 0; i < 20000 && w[3] == 0; i++) usleep(1000);
+  ASSERT_EQ(w[3], 1u) << "the child did not finish";
+  EXPECT_EQ(w[4], 1u) << (w[4] < 2000 ? "the child's hello failed: " + std::to_string(w[4] - 1000)
+                                      : "the child lost its parent's data: first bad page " +
+                                            std::to_string(w[4] - 2000));
+  kill(helper, SIGKILL);
+  waitpid(helper, &st, 0);
+}
+
+// FINDING 3 (high, (b)). kCreate accepts up to 2^36 - 1 pages and the helper
+// allocates one byte of page state per page (inode.h states_) after only
+// the swap extent is checked; a MAP_NORESERVE (sparse) extent costs nothing.
+// A member of uid 65534 sends one memfd of 256 TiB (sparse, free to make):
+// std::vector throws bad_alloc in the engine thread and shmd dies, which
+// kills every client of the session (their watchdogs). Below that, each
+// create pins up to pages bytes of helper memory: 4 x 1 TiB = 1 GiB here.
+TEST(ReviewSession, HugeCreatesNeitherKillNorBloatTheHelper) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: the attacker switches uids";
+  unsetenv("LIBSHM_SESSION");
+  // A swap dir whose filesystem takes a sparse file of any size (tmpfs); on
+  // ext4 the same attack is capped at 2^32 pages: 4 GiB of helper memory per
+  // create.
+  setenv("LIBSHM_SWAP_DIR", "/dev/shm", 1);
+  pid_t helper = -1;
+  std::string address = StartHelper(0, &helper);
+  unsetenv("LIBSHM_SWAP_DIR");
+  ASSERT_FALSE(address.empty());
+  Raw owner(address);  // a live member the attacker descends from
+  ASSERT_EQ(owner.Call(Op::kHello), 0);
+  auto rss_kb = [&] {
+    std::ifstream s("/proc/" + std::to_string(helper) + "/status");
+    std::string line;
+    while (std::getline(s, line)) {
+      if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    }
+    return -1L;
+  };
+  long before = rss_kb();
+  volatile uint64_t* w = SharedWord();
+  pid_t attacker = fork();
+  if (attacker == 0) {
+    if (!BecomeUid(kNobody)) _exit(99);
+    Raw r(address);
+    if (r.Call(Op::kHello) != 0) _exit(1);
+    for (int i = 0; i < 4; i++) {
+      int fd = memfd_create("libshm", MFD_ALLOW_SEALING);
+      if (ftruncate(fd, off_t{1} << 40) != 0) _exit(2);  // 2^28 pages
+      uint64_t h;
+      if (Create(r, fd, uint64_t{1} << 40, &h, internal::kCreateNoReserve) != 0) _exit(3);
+      close(fd);
+    }
+    w[0] = 1;
+    while (w[1] == 0) usleep(1000);
+    int fd = memfd_create("libshm", MFD_ALLOW_SEALING);
+    const uint64_t bytes = ((uint64_t{1} << 36) - 1) * kPage;
+    if (ftruncate(fd, static_cast<off_t>(bytes)) != 0) _exit(4);
+    uint64_t h;
+    int rc = Create(r, fd, bytes, &h, internal::kCreateNoReserve);
+    w[2] = static_cast<uint64_t>(-rc);
+    w[3] = 1;
+    _exit(0);
+  }
+  for (int i = 0; i < 30000 && w[0] == 0; i++) usleep(1000);
+  long after = rss_kb();
+  EXPECT_LT(after - before, 64 * 1024)
+      << "helper RSS grew by " << (after - before) / 1024 << " MiB from four creates of one member";
+  w[1] = 1;
+  for (int i = 0; i < 30000 && w[3] == 0; i++) usleep(1000);
+  usleep(300 * 1000);
+  int status;
+  waitpid(attacker, &status, 0);
+  EXPECT_TRUE(HelperAlive(helper)) << "one kCreate killed the helper (the create answered "
+                                   << -static_cast<int64_t>(w[2]) << ")";
+  if (HelperAlive(helper)) kill(helper, SIGKILL);
+  waitpid(helper, &status, 0);
+}
+
+// FINDING 4 (medium, (b)). One member fills the helper's fd table with
+// connections (each costs a socket and a pidfd; the cap is 65,536
+// connections, far above any fd limit; no cap per process or uid). From then
+// on every connection is shed, so every fork child of every other process
+// of the session (ChildAfterFork: kHelloChild on a new connection) exits
+// 127, forever (the connections said hello and are never timed out).
+TEST_F(Review, OneMembersConnectionsCannotStarveOtherForks) {
+  struct rlimit small = {256, 256};
+  ASSERT_EQ(prlimit(helper_, RLIMIT_NOFILE, &small, nullptr), 0);
+  volatile uint64_t* w = SharedWord();
+  pid_t attacker = fork();
+  if (attacker == 0) {
+    if (!BecomeUid(kNobody)) _exit(99);
+    std::vector<Raw*> conns;
+    for (int i = 0; i < 400; i++) {
+      auto* r = new Raw(address_);
+      if (!r->connected() || r->Call(Op::kHello) != 0) {
+        delete r;
+        break;
+      }
+      conns.push_back(r);
+    }
+    w[1] = conns.size();
+    w[0] = 1;
+    while (w[2] == 0) usleep(1000);
+    _exit(0);
+  }
+  while (w[0] == 0) usleep(1000);
+  int st = ForkAndWaitWithDeadline([&] { return ChildCheckPages(victim_, 0, 8, 1, 4); }, 20000);
+  EXPECT_EQ(DescribeChild(st), "ok") << "after one member opened " << w[1] << " connections";
+  w[2] = 1;
+  waitpid(attacker, &st, 0);
+}
+
+}  // namespace
+}  // namespace libshm::test
