@@ -1050,9 +1050,22 @@ void Step(Session& s, Input& in) {
   if (kind != 3) Pump(s);
 }
 
+// The first line of /proc/<pid>/<name> (or "?"), for diagnostics.
+void ReadProc(pid_t pid, const char* name, char* buf, size_t len) {
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/%s", static_cast<int>(pid), name);
+  snprintf(buf, len, "?");
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = read(fd, buf, len - 1);
+  close(fd);
+  buf[n > 0 ? n : 0] = '\0';
+  buf[strcspn(buf, "\n")] = '\0';
+}
+
 // Starts the input's puppet; on failure says why and returns false.
 bool StartPuppet(Session& s) {
-  char why[160];
+  char why[320];
   int32_t pid = 0;
   int fd = -1;
   struct pollfd p = {world.zygote, POLLIN, 0};
@@ -1068,16 +1081,13 @@ bool StartPuppet(Session& s) {
     struct pollfd q = {fd, POLLIN, 0};
     int polled = poll(&q, 1, 5000);
     if (polled != 1 || RecvWithFd(fd, &ready, sizeof(ready), nullptr, 0) <= 0) {
-      char path[64], wchan[64] = "?";
-      snprintf(path, sizeof(path), "/proc/%d/wchan", static_cast<int>(pid));
-      int w = open(path, O_RDONLY | O_CLOEXEC);
-      if (w >= 0) {
-        ssize_t n = read(w, wchan, sizeof(wchan) - 1);
-        wchan[n > 0 ? n : 0] = '\0';
-        close(w);
-      }
-      snprintf(why, sizeof(why), "the puppet %s while setting up (pid %d, wchan %s)",
-               polled == 1 ? "died" : "hangs", static_cast<int>(pid), wchan);
+      char state[64], stack[96];
+      ReadProc(pid, "stat", state, sizeof(state));
+      ReadProc(pid, "stack", stack, sizeof(stack));
+      const char* st = strrchr(state, ')');  // "pid (comm) S ..."
+      snprintf(why, sizeof(why), "the puppet %s while setting up (pid %d, state %.2s, kernel %s)",
+               polled == 1 ? "died" : "hangs", static_cast<int>(pid), st != nullptr ? st + 2 : "?",
+               stack);
     } else if (ready.status != 0) {
       snprintf(why, sizeof(why), "the puppet failed at set-up step %u: %s", ready.arg,
                strerror(-ready.status));
@@ -1088,6 +1098,7 @@ bool StartPuppet(Session& s) {
     }
   }
   fprintf(stderr, "request_fuzzer: cannot start a puppet process: %s\n", why);
+  if (s.pidfd >= 0) syscall(SYS_pidfd_send_signal, s.pidfd, SIGKILL, nullptr, 0);
   if (s.puppet >= 0) close(s.puppet);
   if (s.pidfd >= 0) close(s.pidfd);
   s = Session();
