@@ -19,7 +19,8 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "reques
 
 # protocol.h
 HELLO, HELLO_CHILD, HELLO_RESTRICTED_CHILD, CREATE, REGISTER, RELEASE, MSYNC, DISCARD, STATS, \
-    CTL, UFFD_DEVICE, REGION_INFO, INODE_FD, EXTEND = range(1, 15)
+    CTL, UFFD_DEVICE, REGION_INFO, INODE_FD, EXTEND, FORK_PENDING = range(1, 16)
+CREATE_NO_RESERVE = 1
 MAGIC = 0x6C73684E
 HELLO_RESTRICTED, HELLO_OBSERVER = 1, 2
 REQUEST_SIZE = 4 * 4 + 4 * 8 + 64 + 256
@@ -27,7 +28,7 @@ REQUEST_SIZE = 4 * 4 + 4 * 8 + 64 + 256
 # request_fuzzer.cc
 FD_NONE, FD_MEMFD_A, FD_MEMFD_B, FD_FRESH, FD_UFFD, FD_UFFD_VARIANT, FD_OTHER, FD_TWO = range(8)
 RUN, QUEUE, FOLD, RAW, ACTION = 0, 3, 4, 5, 6
-USER_MODE_ONLY, BLOCKING, API_DONE = 1, 2, 4
+USER_MODE_ONLY, BLOCKING, API_DONE, FORK_CHILD_UFFD = 1, 2, 4, 8
 OTHER_DEVNULL, OTHER_PIPE, OTHER_SOCKET, OTHER_LAST_MEMFD, OTHER_UFFD_API_DONE, OTHER_EVENTFD, \
     OTHER_DIR, OTHER_FILE = range(8)
 TOUCH, CLOSE, PUMP, FORK, VM, EXIT = 0, 1, 2, 3, 4, 5
@@ -177,6 +178,24 @@ SEEDS = {
     "valid-swap-full": req(HELLO) + req(CREATE, a=12 << 20, fd=FD_FRESH, kib=12 << 10)
     + req(CREATE, a=12 << 20, fd=FD_FRESH, kib=12 << 10) + req(RELEASE, a=1)
     + req(CREATE, a=8 << 20, fd=FD_FRESH, kib=8 << 10) + req(STATS),
+    "valid-create-noreserve": req(HELLO)
+    + req(CREATE, a=8 << 20, flags=CREATE_NO_RESERVE, fd=FD_FRESH, kib=8 << 10)
+    + req(CREATE, a=12 << 20, flags=CREATE_NO_RESERVE, fd=FD_FRESH, kib=12 << 10)
+    + req(RELEASE, a=1) + req(STATS),
+    "valid-region-cursor": req(HELLO) + req(CREATE, a=PAGE, fd=FD_FRESH, kib=4)
+    + req(CREATE, a=2 * PAGE, fd=FD_FRESH, kib=8) + req(CREATE, a=3 * PAGE, fd=FD_FRESH, kib=12)
+    + req(REGION_INFO, a=0) + req(REGION_INFO, a=1) + req(REGION_INFO, a=2)
+    + req(REGION_INFO, a=3),
+    # Restricted mode: the parent pins its regions for the child it forks; the
+    # child's hello names the pin by its token (a=1: this input's first).
+    "valid-fork-pending": req(HELLO, flags=HELLO_RESTRICTED, fd=FD_UFFD_VARIANT,
+                              variant=USER_MODE_ONLY) + map_b() + req(FORK_PENDING)
+    + action(FORK, bytes([0])) + req(HELLO_RESTRICTED_CHILD, slot=2, a=1, fd=FD_UFFD_VARIANT,
+                                     variant=FORK_CHILD_UFFD)
+    + req(STATS, slot=2) + touch(REGION_B, 3, True) + req(STATS),
+    "valid-fork-pending-no-child": req(HELLO, flags=HELLO_RESTRICTED, fd=FD_UFFD_VARIANT,
+                                       variant=USER_MODE_ONLY) + map_b() + req(FORK_PENDING)
+    + req(FORK_PENDING) + action(CLOSE),
     "valid-grow-extend": hello_mapper() + map_b() + vm(GROW, REGION_B, 0, 4)
     + req(EXTEND, a=B, b=B_BYTES + 4 * PAGE) + req(STATS),
     "valid-two-connections": hello_mapper() + map_a() + hello_mapper(slot=1)

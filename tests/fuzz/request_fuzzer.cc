@@ -35,7 +35,9 @@
 // msync or discard of a range that wraps around the address space never
 // succeeds; a puppet never waits on the helper for long (a fork or munmap
 // waits for the helper to read the uffd event); and once every process of
-// an input has exited the engine has no client left.
+// an input has exited the engine has no client left (unless a restricted
+// parent's fork pin, kForkPending, holds the session for its child: then
+// not for the next 30 s).
 //
 // Environment: REQUEST_FUZZER_TRACE=1 prints each step and reply;
 // LIBSHM_VERBOSE=N the helper's log; REQUEST_FUZZER_SKIP_FINDINGS=1,2,3
@@ -65,6 +67,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <vector>
 
 #include "config.h"
 #include "engine.h"
@@ -185,8 +188,10 @@ enum class Cmd : uint32_t {
   kExit,         // exit now
   kReply = 100,
   kTouched,
+  kChildUffd,  // a forked child's own uffd (user-mode-only), before its reply
 };
-enum UffdVariant : uint32_t { kUserModeOnly = 1, kBlocking = 2, kApiDone = 4 };
+// kForkChildUffd: not a new uffd but a dup of the forked child's own.
+enum UffdVariant : uint32_t { kUserModeOnly = 1, kBlocking = 2, kApiDone = 4, kForkChildUffd = 8 };
 enum ForkFlags : uint32_t { kRingDoorbell = 1, kDropToNobody = 2 };
 enum VmOp : uint32_t { kUnmap, kMove, kDontNeed, kRemove, kRemapRegion, kGrow, kVmOps };
 
@@ -400,6 +405,15 @@ int DoVm(const PuppetMsg& m, const int* memfds) {
         if (child == 0) {
           // A forked child rings the doorbell so the helper learns its pid.
           if (m.arg & kRingDoorbell) Access(kRegions[3].start, false);
+          // Its own uffd, for a restricted child's hello (kHelloRestrictedChild).
+          int own = static_cast<int>(
+              syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY));
+          if (own >= 0) {
+            PuppetMsg u = {};
+            u.cmd = Cmd::kChildUffd;
+            SendWithFds(sock, &u, sizeof(u), &own, 1, 0);
+            close(own);
+          }
           int rc = (m.arg & kDropToNobody) ? DropToNobody() : 0;
           int fd = rc == 0 ? internal::ConnectSession(address) : rc;
           PuppetReply(sock, fd < 0 ? fd : 0, fd);
@@ -469,6 +483,9 @@ struct World {
   char address[64] = {};
   int zygote = -1;
   bool ever_connected = false;  // RunOnce says "session over" only after a first client
+  // Until then a fork pin may hold regions (and the session) past the end of
+  // the input that took it: the engine may not be empty between inputs.
+  uint64_t pins_until_ms = 0;
 };
 World world;
 
@@ -480,11 +497,16 @@ enum class Expect {
   kError,     // a range that wraps around the address space: no success
 };
 
+struct Pending {
+  Expect expect;
+  Op op;
+};
+
 struct Slot {
   int fd = -1;
   // What each packet sent and not yet answered must get, in order (the
   // helper answers a connection's requests in order).
-  std::deque<Expect> pending;
+  std::deque<Pending> pending;
 };
 
 struct Session {
@@ -496,6 +518,12 @@ struct Session {
   // client, and the puppet's next munmap or fork would wait for ever on an
   // event nobody reads.)
   int last_memfd = -1;
+  // The forked child's own uffd (kForkChildUffd). Kept: the child does
+  // nothing after it connects, so no event of it can wait on this copy.
+  int child_uffd = -1;
+  // Tokens of kForkPending replies, in order: a kHelloRestrictedChild whose
+  // a is 1..8 names the a-th.
+  std::vector<uint64_t> tokens;
   int touches = 0, touched = 0, forks = 0;
 };
 
@@ -601,8 +629,15 @@ void DrainReplies(Session& s) {
                 r.status, static_cast<unsigned long long>(r.a), fd >= 0 ? " +fd" : "");
       }
       if (slot.pending.empty()) Fail("a reply to no request");
-      Expect want = slot.pending.front();
+      Expect want = slot.pending.front().expect;
+      Op op = slot.pending.front().op;
       slot.pending.pop_front();
+      if (op == Op::kForkPending && r.status == 0) {
+        // The helper holds the parent's regions for the child until it says
+        // hello or 30 s pass, and the session with them (engine.h, ForkPin).
+        s.tokens.push_back(r.a);
+        world.pins_until_ms = NowMs() + 32000;
+      }
       if (want == Expect::kClose && !world.skip_finding[2]) {
         Fail(
             "a packet whose size is not sizeof(Request) was answered as a request; it must close "
@@ -655,6 +690,11 @@ int PuppetCall(Session& s, PuppetMsg m, int* fd_out) {
     }
     if (r.cmd == Cmd::kTouched) {
       s.touched++;
+      continue;
+    }
+    if (r.cmd == Cmd::kChildUffd) {
+      if (s.child_uffd >= 0) close(s.child_uffd);
+      s.child_uffd = fd;
       continue;
     }
     if (fd_out != nullptr) {
@@ -772,8 +812,12 @@ int MakeFds(Session& s, Input& in, int kind, int* fds) {
     case 4:
     case 5:
       m.cmd = Cmd::kUffd;
-      m.arg = kind == 4 ? 0 : in.U8() & 7;
+      m.arg = kind == 4 ? 0 : in.U8() & 15;
       if (world.skip_finding[1]) m.arg &= ~kBlocking;
+      if (m.arg & kForkChildUffd) {
+        fd = s.child_uffd >= 0 ? fcntl(s.child_uffd, F_DUPFD_CLOEXEC, 0) : -1;
+        break;
+      }
       PuppetCall(s, m, &fd);
       break;
     case 6:
@@ -828,6 +872,14 @@ Request CompactRequest(Input& in, bool fold) {
   return r;
 }
 
+// A restricted child's hello names its parent's fork pin by a token the
+// input cannot know: 1..8 stand for the tokens this input was given.
+void NameToken(const Session& s, Request* r) {
+  if (r->op == Op::kHelloRestrictedChild && r->a >= 1 && r->a <= 8 && r->a <= s.tokens.size()) {
+    r->a = s.tokens[r->a - 1];
+  }
+}
+
 // True if [addr, addr + len rounded up to pages) does not fit below 2^64.
 bool Wraps(uint64_t addr, uint64_t len) {
   if (len == 0) return false;
@@ -835,12 +887,14 @@ bool Wraps(uint64_t addr, uint64_t len) {
   return ((len + kPage - 1) & ~static_cast<uint64_t>(kPage - 1)) > UINT64_MAX - addr;
 }
 
-Expect ExpectFor(const void* buf, size_t len) {
-  if (len != sizeof(Request)) return Expect::kClose;
+Pending ExpectFor(const void* buf, size_t len) {
   Request r;
-  memcpy(&r, buf, sizeof(r));
-  if ((r.op == Op::kMsync || r.op == Op::kDiscard) && Wraps(r.a, r.b)) return Expect::kError;
-  return Expect::kAnything;
+  memcpy(&r, buf, std::min(len, sizeof(r)));
+  if (len != sizeof(Request)) return {Expect::kClose, r.op};
+  if ((r.op == Op::kMsync || r.op == Op::kDiscard) && Wraps(r.a, r.b)) {
+    return {Expect::kError, r.op};
+  }
+  return {Expect::kAnything, r.op};
 }
 
 void Send(Session& s, int i, const void* buf, size_t len, const int* fds, int nfds) {
@@ -971,6 +1025,7 @@ void Step(Session& s, Input& in) {
     in.Bytes(packet, len);
   } else {
     Request req = CompactRequest(in, kind == 4);
+    NameToken(s, &req);
     memcpy(packet, &req, sizeof(req));
     len = sizeof(req);
   }
@@ -995,9 +1050,22 @@ void Step(Session& s, Input& in) {
   if (kind != 3) Pump(s);
 }
 
+// The first line of /proc/<pid>/<name> (or "?"), for diagnostics.
+void ReadProc(pid_t pid, const char* name, char* buf, size_t len) {
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/%s", static_cast<int>(pid), name);
+  snprintf(buf, len, "?");
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = read(fd, buf, len - 1);
+  close(fd);
+  buf[n > 0 ? n : 0] = '\0';
+  buf[strcspn(buf, "\n")] = '\0';
+}
+
 // Starts the input's puppet; on failure says why and returns false.
 bool StartPuppet(Session& s) {
-  char why[160];
+  char why[320];
   int32_t pid = 0;
   int fd = -1;
   struct pollfd p = {world.zygote, POLLIN, 0};
@@ -1011,8 +1079,15 @@ bool StartPuppet(Session& s) {
     s.pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));  // ESRCH: it failed already
     PuppetMsg ready = {};
     struct pollfd q = {fd, POLLIN, 0};
-    if (poll(&q, 1, 5000) != 1 || RecvWithFd(fd, &ready, sizeof(ready), nullptr, 0) <= 0) {
-      snprintf(why, sizeof(why), "the puppet died or hangs while setting up");
+    int polled = poll(&q, 1, 5000);
+    if (polled != 1 || RecvWithFd(fd, &ready, sizeof(ready), nullptr, 0) <= 0) {
+      char state[64], stack[96];
+      ReadProc(pid, "stat", state, sizeof(state));
+      ReadProc(pid, "stack", stack, sizeof(stack));
+      const char* st = strrchr(state, ')');  // "pid (comm) S ..."
+      snprintf(why, sizeof(why), "the puppet %s while setting up (pid %d, state %.2s, kernel %s)",
+               polled == 1 ? "died" : "hangs", static_cast<int>(pid), st != nullptr ? st + 2 : "?",
+               stack);
     } else if (ready.status != 0) {
       snprintf(why, sizeof(why), "the puppet failed at set-up step %u: %s", ready.arg,
                strerror(-ready.status));
@@ -1023,6 +1098,7 @@ bool StartPuppet(Session& s) {
     }
   }
   fprintf(stderr, "request_fuzzer: cannot start a puppet process: %s\n", why);
+  if (s.pidfd >= 0) syscall(SYS_pidfd_send_signal, s.pidfd, SIGKILL, nullptr, 0);
   if (s.puppet >= 0) close(s.puppet);
   if (s.pidfd >= 0) close(s.pidfd);
   s = Session();
@@ -1031,7 +1107,7 @@ bool StartPuppet(Session& s) {
 
 void EndSession(Session& s) {
   for (Slot& slot : s.slots) CloseSlot(slot);
-  for (int fd : {s.last_memfd, s.puppet}) {
+  for (int fd : {s.last_memfd, s.child_uffd, s.puppet}) {
     if (fd >= 0) close(fd);
   }
   // Its children (the stranger, forked children) die with it (PDEATHSIG).
@@ -1042,6 +1118,12 @@ void EndSession(Session& s) {
   // Every client of the input is gone now: pidfds fire, and a fork child
   // that never faulted is found by the once-a-second housekeeping.
   if (!world.ever_connected) return;
+  if (NowMs() < world.pins_until_ms) {
+    // A fork pin may keep the session (and its regions) for up to 30 s:
+    // "no client left" cannot be told from here until then.
+    for (int k = 0; k < 4; k++) Turn(1);
+    return;
+  }
   uint64_t deadline = NowMs() + 5000;
   for (int wait_ms = 0;; wait_ms = 1) {
     if (Turn(wait_ms) == 0) return;
