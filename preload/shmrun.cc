@@ -104,6 +104,17 @@ bool ReadAll(int fd, void* buf, size_t len) {
   return true;
 }
 
+// A connection that holds the session open (an owner: a hello without a
+// uffd). Returns the socket, or -1; *reply gets the helper's answer.
+int ConnectOwner(const std::string& address, Reply* reply) {
+  int conn = ConnectSession(address.c_str());
+  Request hello;
+  hello.op = Op::kHello;
+  if (conn >= 0 && CallHelper(conn, hello, reply, -1, nullptr) == 0) return conn;
+  if (conn >= 0) close(conn);
+  return -1;
+}
+
 // The session keeper (see main): connects, starts CMD, reports CMD's pid and
 // then its wait status on `report`, and reaps every process of the tree that
 // is re-parented to it until none is left.
@@ -113,11 +124,9 @@ bool ReadAll(int fd, void* buf, size_t len) {
   // from shmrun); the keeper leaves when the tree has.
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) signal(sig, SIG_IGN);
   prctl(PR_SET_CHILD_SUBREAPER, 1);
-  int conn = ConnectSession(address.c_str());
-  Request hello;
-  hello.op = Op::kHello;
   Reply reply;
-  if (conn < 0 || CallHelper(conn, hello, &reply, -1, nullptr) != 0) {
+  int conn = ConnectOwner(address, &reply);
+  if (conn < 0) {
     fprintf(stderr, "shmrun: cannot hold the session open\n");
     _exit(1);
   }
@@ -265,11 +274,9 @@ int main(int argc, char** argv) {
   }
 
   // Our own connection keeps the session open until CMD is done.
-  int owner = ConnectSession(address.c_str());
-  Request hello;
-  hello.op = Op::kHello;
   Reply reply;
-  if (owner < 0 || CallHelper(owner, hello, &reply, -1, nullptr) != 0) {
+  int owner = ConnectOwner(address, &reply);
+  if (owner < 0) {
     fprintf(stderr, "shmrun: the helper did not start (see its message above)\n");
     return 1;
   }
