@@ -47,7 +47,8 @@ const char kUsage[] =
     "Run CMD with its shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS, /dev/zero)\n"
     "managed by libshm: one helper and one memory limit for the whole process tree.\n"
     "  --limit SIZE     resident limit of the tree, e.g. 256M, 2G (default LIBSHM_LIMIT or 256M)\n"
-    "  --policy NAME    eviction policy: fifo, clock, ... (default clock)\n"
+    "  --policy NAME    eviction policy: fifo, clock, ... (default clock), with\n"
+    "                   optional parameters: clock:insert_ref=0 (shmsim --list)\n"
     "  --swap-dir DIR   directory of the session's swap file (default /var/tmp)\n"
     "  --stats[=FILE]   print the stats table on stderr when CMD exits, or write JSON to FILE\n"
     "                   (rewritten when the session ends)\n"
@@ -220,8 +221,13 @@ int main(int argc, char** argv) {
     Fail("--limit %s: expected a size of at least 1M such as 256M or 2G", limit);
   }
   if (policy != nullptr) {
-    const libshm_policy_ops* ops = libshm_policy_find(policy);
-    if (ops == nullptr || !ops->live) Fail("--policy %s: not a live policy", policy);
+    char why[160];
+    const libshm_policy_ops* ops = libshm_policy_resolve(policy, why, sizeof(why));
+    if (ops == nullptr) {
+      std::string what = std::string(policy) + ": " + why;
+      Fail("--policy %s", what.c_str());
+    }
+    if (!ops->live) Fail("--policy %s: not a live policy", policy);
   }
   struct stat st;
   if (swap_dir != nullptr && (stat(swap_dir, &st) != 0 || !S_ISDIR(st.st_mode))) {

@@ -81,12 +81,13 @@ ClientRuntime& ClientRuntime::Get() {
 ClientRuntime::ClientRuntime() {
   ParseOptions(&opts_, environ, /*warn=*/true);
   SetLogVerbosity(static_cast<int>(opts_.verbose));
-  const libshm_policy_ops* policy = libshm_policy_find(opts_.policy);
+  char why[160];
+  const libshm_policy_ops* policy = libshm_policy_resolve(opts_.policy, why, sizeof(why));
   if (policy == nullptr || !policy->live) {
     LIBSHM_LOG_ERROR(
-        "LIBSHM_POLICY='%s' is invalid: expected a live policy name such as clock or "
-        "fifo; using the default",
-        opts_.policy);
+        "LIBSHM_POLICY='%s' is invalid (%s): expected a live policy name such as clock or "
+        "fifo, with optional parameters (clock:insert_ref=0); using the default",
+        opts_.policy, policy == nullptr ? why : "not a live policy");
     opts_.bad_values++;
   }
   pthread_atfork(&AtforkPrepare, &AtforkParent, &AtforkChild);

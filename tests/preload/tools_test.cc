@@ -68,6 +68,9 @@ TEST(Shmrun, HelpAndBadInput) {
   } cases[] = {{"--limit 12Q -- true", "--limit 12Q"},
                {"--limit 1K -- true", "at least 1M"},
                {"--policy nope -- true", "--policy nope"},
+               {"--policy clock:bogus=1 -- true", "no parameter 'bogus'"},
+               {"--policy clock:insert_ref=2 -- true", "out of range [0, 1]"},
+               {"--policy opt -- true", "not a live policy"},
                {"--swap-dir /nonexistent -- true", "--swap-dir"},
                {"--user no-such-user-here -- true", "no such user"},
                {"--frobnicate -- true", "unknown option"},
@@ -98,6 +101,18 @@ TEST(Shmrun, StatsTableOnStderr) {
   ASSERT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("libshm stats (policy fifo"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("swap_outs"), std::string::npos) << r.out;
+}
+
+// The helper resolves the same name with its parameters (registry.cc) and
+// reports it; each of the three parameterized policies runs a workload that
+// evicts.
+TEST(Shmrun, PolicyWithParametersRunsLive) {
+  for (const char* policy : {"clock:insert_ref=0", "s3-fifo:threshold=2", "lirs:nonresident=1"}) {
+    Result r = Sh(kShmrun + " --limit 2M --policy " + policy + " --stats -- " + kWorkload + " 8 1");
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_NE(r.out.find(std::string("libshm stats (policy ") + policy), std::string::npos)
+        << r.out;
+  }
 }
 
 TEST(Shmrun, RootSessionServesAnUnprivilegedProgramInFullMode) {
