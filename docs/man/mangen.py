@@ -159,26 +159,15 @@ def roff_spec(spec):
     """'--limit SIZE' -> bold option, italic argument; '-h, --help' kept."""
     parts = []
     for alt in spec.split(", "):
-        m = re.match(r"^(-[-\w]+)(?:(=|\[=| )(.*))?$", alt)
+        m = re.match(r"^(-[-\w]+)(?:(=|\[=| )(\S+))?$", alt)
         if not m:
-            fail(f"cannot parse option {alt!r}")
+            fail(f"cannot parse option {alt!r} (two spaces or more between an option and its text)")
         opt, sep, arg = m.group(1), m.group(2) or "", m.group(3) or ""
         s = "\\fB" + esc(opt) + "\\fR"
         if arg:
             s += esc(sep) + "\\fI" + esc(arg.rstrip("]")) + "\\fR" + ("]" if sep == "[=" else "")
         parts.append(s)
     return ", ".join(parts)
-
-
-def help_option_names(text):
-    """The option names that --help lists (used by the drift test too)."""
-    names = set()
-    for line in text.split("\n"):
-        m = re.match(r"^  (-\S.*?)(?:\s{2,}|$)", line)
-        if m:
-            for alt in m.group(1).split(", "):
-                names.add(re.match(r"^(-[-\w]+)", alt).group(1))
-    return names
 
 
 # ---- headers ----------------------------------------------------------------
@@ -217,18 +206,17 @@ def roff_functions(headers):
     for path in headers:
         intro, entries = parse_header(path)
         out.append(".SS <libshm/" + os.path.basename(path) + ">")
-        out += roff_paragraphs(split_paragraphs(intro), md_inline)
+        out += roff_paragraphs(strip_lines(intro), md_inline)
         for decls, doc in entries:
             out += [".PP", ".nf"] + [bold(d) for d in decls] + [".fi", ".RS 4"]
-            out += roff_paragraphs(split_paragraphs(doc), md_inline)[1:]
+            out += roff_paragraphs(strip_lines(doc), md_inline)[1:]
             out.append(".RE")
     return out
 
 
-def split_paragraphs(lines):
-    out = []
-    for l in lines:
-        out.append(l.strip())
+def strip_lines(lines):
+    """Comment lines stripped, leading blank ones dropped."""
+    out = [l.strip() for l in lines]
     while out and out[0] == "":
         out.pop(0)
     return out
