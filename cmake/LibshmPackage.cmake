@@ -18,7 +18,7 @@ set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "evictable shared anonymous memory over us
 set(CPACK_PACKAGE_CONTACT "${LIBSHM_PACKAGE_MAINTAINER}")
 set(CPACK_PACKAGE_DIRECTORY ${PROJECT_BINARY_DIR}/packages)
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
-set(CPACK_STRIP_FILES OFF)
+set(CPACK_STRIP_FILES ON)  # debug info stays in the build tree
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_DEB_COMPONENT_INSTALL ON)
@@ -31,6 +31,12 @@ set(CPACK_DEBIAN_PACKAGE_SECTION libs)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME libshm)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION libs)
+# DEBIAN/shlibs for libshm.so.0 (and libshm_heap.so.0), and the ldconfig
+# trigger that Debian wants beside CPack's ldconfig calls.
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)  # only libshm has shared objects
+file(WRITE ${PROJECT_BINARY_DIR}/package/triggers "activate-noawait ldconfig\n")
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_EXTRA ${PROJECT_BINARY_DIR}/package/triggers)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_COMPONENT_RUNTIME_DESCRIPTION
   "libshm manages MAP_SHARED|MAP_ANONYMOUS memory in user space with
 userfaultfd: each region is backed by a session swap file and the session
