@@ -31,9 +31,7 @@ set(CPACK_DEBIAN_PACKAGE_SECTION libs)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME libshm)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION libs)
-# DEBIAN/shlibs for libshm.so.0 (and libshm_heap.so.0), and the ldconfig
-# trigger that Debian wants beside CPack's ldconfig calls.
-set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)  # only libshm has shared objects
+# The ldconfig trigger that Debian wants beside CPack's ldconfig calls.
 file(WRITE ${PROJECT_BINARY_DIR}/package/triggers "activate-noawait ldconfig\n")
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_EXTRA ${PROJECT_BINARY_DIR}/package/triggers)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
@@ -59,15 +57,24 @@ if(TARGET libshm_heap)
   set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "libjemalloc-dev")
 endif()
 
+# CPackDeb runs `file` to find the shared objects for dpkg-shlibdeps and for
+# DEBIAN/shlibs; without either tool the Depends are listed by hand.
 find_program(LIBSHM_DPKG_SHLIBDEPS dpkg-shlibdeps)
-if(LIBSHM_DPKG_SHLIBDEPS)
+find_program(LIBSHM_FILE_PROGRAM file)
+if(LIBSHM_DPKG_SHLIBDEPS AND LIBSHM_FILE_PROGRAM)
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
   # libshm_heap links libshm.so.0 of the same package.
   set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${PROJECT_BINARY_DIR}/libshm)
+  # DEBIAN/shlibs for libshm.so.0 (and libshm_heap.so.0); only libshm has
+  # shared objects.
+  set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 else()
-  message(STATUS "dpkg-shlibdeps not found (apt-get install dpkg-dev): "
+  message(STATUS "dpkg-shlibdeps or file not found (apt-get install dpkg-dev file): "
                  "the runtime package's Depends are listed by hand")
-  set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS "libc6 (>= 2.36), libstdc++6 (>= 12), libgcc-s1, zlib1g")
+  set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS "libc6 (>= 2.34), libstdc++6 (>= 11), libgcc-s1 (>= 3.0)")
+  if(TARGET shmsim)
+    string(APPEND CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS ", zlib1g")
+  endif()
   if(TARGET libshm_heap)
     string(APPEND CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS ", libjemalloc2")
   endif()
