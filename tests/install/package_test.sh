@@ -67,6 +67,10 @@ field() { dpkg-deb -f "$1" "$2"; }
 [ -n "$(field "$runtime" Maintainer)" ] || fail "no Maintainer"
 [ -n "$(field "$runtime" Description)" ] || fail "no Description"
 field "$runtime" Depends | grep -q 'libc6' || fail "runtime Depends lacks libc6: $(field "$runtime" Depends)"
+if grep -q 'libshm_heap\.so\.0$' "$work/runtime.list"; then  # the heap links jemalloc
+  field "$runtime" Depends | grep -q 'libjemalloc2' ||
+    fail "runtime Depends lacks libjemalloc2: $(field "$runtime" Depends)"
+fi
 field "$dev" Depends | grep -Fq "libshm (= $version)" ||
   fail "dev Depends lacks libshm (= $version): $(field "$dev" Depends)"
 
