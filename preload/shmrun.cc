@@ -31,6 +31,7 @@
 
 #include "config.h"
 #include "libshm/policy.h"
+#include "libshm/version.h"
 #include "protocol.h"
 #include "session_socket.h"
 #include "stats.h"
@@ -53,6 +54,8 @@ const char kUsage[] =
     "  --stats[=FILE]   print the stats table on stderr when CMD exits, or write JSON to FILE\n"
     "                   (rewritten when the session ends)\n"
     "  --user USER      run CMD as USER; the helper keeps root (full mode for the tree)\n"
+    "  -h, --help       print this help and exit\n"
+    "  --version        print the version and exit\n"
     "Exits with CMD's status (128+N if CMD died of signal N). LIBSHM_* variables apply.\n";
 
 [[noreturn]] void Fail(const char* fmt, const char* arg) {
@@ -194,6 +197,9 @@ int main(int argc, char** argv) {
       break;
     } else if (a == "--help" || a == "-h") {
       fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "--version") {
+      printf("shmrun (libshm) %s\n", LIBSHM_VERSION_STRING);
       return 0;
     } else if ((v = value("--limit")) != nullptr) {
       limit = v;

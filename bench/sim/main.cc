@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "libshm/policy.h"
+#include "libshm/version.h"
 #include "plot.h"
 #include "policies/params.h"
 #include "progress.h"
@@ -69,6 +70,8 @@ const char* kUsage =
     "  --no-progress       no progress bar (it only shows on a terminal anyway)\n"
     "  --convert OUT       write the one input in the binary form to OUT (.gz: compressed)\n"
     "  --list              list the policies and exit\n"
+    "  -h, --help          print this help and exit\n"
+    "  --version           print the version and exit\n"
     "workloads (SPEC = kind:key=value,...):\n";
 
 struct Options {
@@ -169,6 +172,9 @@ std::string ParseArgs(int argc, char** argv, Options* o) {
     if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
       std::fputs(WorkloadHelp().c_str(), stdout);
+      std::exit(0);
+    } else if (arg == "--version") {
+      std::printf("shmsim (libshm) %s\n", LIBSHM_VERSION_STRING);
       std::exit(0);
     } else if (arg == "--trace") {
       ok = take(&v);
