@@ -79,16 +79,13 @@ ClientRuntime& ClientRuntime::Get() {
 }
 
 ClientRuntime::ClientRuntime() {
-  ParseOptions(&opts_, environ, /*warn=*/true);
-  SetLogVerbosity(static_cast<int>(opts_.verbose));
-  const libshm_policy_ops* policy = libshm_policy_find(opts_.policy);
-  if (policy == nullptr || !policy->live) {
-    LIBSHM_LOG_ERROR(
-        "LIBSHM_POLICY='%s' is invalid: expected a live policy name such as clock or "
-        "fifo; using the default",
-        opts_.policy);
-    opts_.bad_values++;
+  // In a session (shmrun's tree) the launcher reported the session's settings.
+  bool joined = false;
+  for (char** e = environ; e != nullptr && *e != nullptr; e++) {
+    if (strncmp(*e, "LIBSHM_SESSION=", 15) == 0 && (*e)[15] != '\0') joined = true;
   }
+  ParseOptions(&opts_, environ, /*warn=*/true, joined);
+  SetLogVerbosity(static_cast<int>(opts_.verbose));
   pthread_atfork(&AtforkPrepare, &AtforkParent, &AtforkChild);
 }
 
@@ -217,7 +214,8 @@ int ClientRuntime::HelloLocked() {
   }
   uffd_ = uffd;  // our own copy: helper death then blocks faults, never zero-fills
   helper_pid_ = static_cast<pid_t>(reply.a);
-  if (restricted_) {
+  // A session's launcher (shmrun) reported the mode once for its whole tree.
+  if (restricted_ && opts_.session[0] == '\0') {
     static bool said;
     if (!said) {
       said = true;
