@@ -34,6 +34,7 @@
 #include "protocol.h"
 #include "session_socket.h"
 #include "stats.h"
+#include "swap_file.h"
 
 extern char** environ;
 
@@ -54,10 +55,11 @@ const char kUsage[] =
     "  --user USER      run CMD as USER; the helper keeps root (full mode for the tree)\n"
     "Exits with CMD's status (128+N if CMD died of signal N). LIBSHM_* variables apply.\n";
 
+// A usage error: one line that names the cause and the fix (issue 14).
 [[noreturn]] void Fail(const char* fmt, const char* arg) {
   fprintf(stderr, "shmrun: ");
   fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\n%s", kUsage);
+  fprintf(stderr, "\n");
   exit(2);
 }
 
@@ -182,7 +184,7 @@ int main(int argc, char** argv) {
       size_t n = strlen(name);
       if (a.size() > n && a.compare(0, n, name) == 0 && a[n] == '=') return argv[i] + n + 1;
       if (a == name) {
-        if (i + 1 >= argc) Fail("%s needs a value", name);
+        if (i + 1 >= argc) Fail("%s needs a value (see shmrun --help)", name);
         return argv[++i];
       }
       return nullptr;
@@ -208,24 +210,29 @@ int main(int argc, char** argv) {
       stats = true;
       stats_file = argv[i] + 8;
     } else if (a[0] == '-') {
-      Fail("unknown option %s", argv[i]);
+      Fail("unknown option %s (see shmrun --help)", argv[i]);
     } else {
       break;
     }
   }
-  if (i >= argc) Fail("%s", "no command given");
+  if (i >= argc) Fail("%s", "no command given: shmrun [OPTIONS] -- CMD [ARG...]");
 
   uint64_t bytes;
-  if (limit != nullptr && (!ParseSize(limit, &bytes) || bytes < (1u << 20))) {
-    Fail("--limit %s: expected a size of at least 1M such as 256M or 2G", limit);
+  if (limit != nullptr && !ParseSize(limit, &bytes)) {
+    Fail("--limit %s: expected a size such as 256M or 2G (at least 1M)", limit);
+  }
+  if (limit != nullptr && bytes < (1u << 20)) {
+    Fail("--limit %s is below the minimum 1M: give at least 1M, such as 256M", limit);
   }
   if (policy != nullptr) {
     const libshm_policy_ops* ops = libshm_policy_find(policy);
-    if (ops == nullptr || !ops->live) Fail("--policy %s: not a live policy", policy);
-  }
-  struct stat st;
-  if (swap_dir != nullptr && (stat(swap_dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
-    Fail("--swap-dir %s: not a directory", swap_dir);
+    if (ops == nullptr || !ops->live) {
+      char live[256];
+      FormatLivePolicies(live, sizeof(live));
+      std::string line =
+          std::string("--policy ") + policy + " is not a live policy: use one of " + live;
+      Fail("%s", line.c_str());
+    }
   }
   struct passwd* pw = nullptr;
   if (user != nullptr) {
@@ -239,6 +246,15 @@ int main(int argc, char** argv) {
   if (stats_file != nullptr) setenv("LIBSHM_STATS_FILE", stats_file, 1);
   Options opts;
   ParseOptions(&opts, environ, /*warn=*/true);  // one line per bad LIBSHM_* value
+  // The swap directory, before a helper fails on it.
+  char why[160];
+  if (ProbeSwapDir(opts.swap_dir, why, sizeof(why)) != 0) {
+    std::string line = swap_dir != nullptr ? std::string("--swap-dir ") + swap_dir
+                                           : std::string("LIBSHM_SWAP_DIR=") + opts.swap_dir;
+    line += std::string(" cannot hold the swap file (") + why +
+            "): give a writable directory on a disk (default /var/tmp)";
+    Fail("%s", line.c_str());
+  }
 
   // The session: an abstract address, random so that two sessions never
   // meet. It is no secret: the helper admits a process for what the kernel
@@ -269,7 +285,10 @@ int main(int argc, char** argv) {
   close(lfd);
   if (rc == kHelperSaidWhy) return 1;  // its line is above
   if (rc != 0) {
-    fprintf(stderr, "shmrun: cannot start the helper %s: %s\n", helper.c_str(), strerror(-rc));
+    fprintf(stderr,
+            "shmrun: cannot start the helper %s (%s): set LIBSHM_HELPER to the path of shmd, "
+            "or unset it to use the one installed with shmrun\n",
+            helper.c_str(), HelperStartError(rc));
     return 1;
   }
 

@@ -27,6 +27,7 @@
 #include "host_thread.h"
 #include "log.h"
 #include "session_socket.h"
+#include "swap_file.h"
 #include "sys/syscalls.h"
 #include "uffd.h"
 
@@ -97,22 +98,15 @@ int ClientRuntime::CallLocked(const Request& req, Reply* reply, int send_fd, int
 // the user's to fix, so it gets one line naming the variable and the fix
 // (the helper would only fail after it started).
 int CheckSwapDir(const char* dir) {
-  struct stat st;
-  int err = 0;
-  if (stat(dir, &st) != 0) {
-    err = errno;
-  } else if (!S_ISDIR(st.st_mode)) {
-    err = ENOTDIR;
-  } else if (access(dir, W_OK | X_OK) != 0) {
-    err = errno;
-  }
-  if (err != 0) {
+  char why[160];
+  int rc = ProbeSwapDir(dir, why, sizeof(why));
+  if (rc != 0) {
     LIBSHM_LOG_ERROR(
         "LIBSHM_SWAP_DIR=%s cannot hold the swap file (%s): set it to a writable directory "
         "on a disk (default /var/tmp); shared memory stays native",
-        dir, strerror(err));
+        dir, why);
   }
-  return -err;
+  return rc;
 }
 
 int ClientRuntime::StartHelperLocked(char* address, size_t len) {
@@ -158,9 +152,9 @@ int ClientRuntime::StartHelperLocked(char* address, size_t len) {
   if (rc == kHelperSaidWhy) return rc;
   if (rc != 0) {
     LIBSHM_LOG_ERROR(
-        "cannot start the helper %s: %s (set LIBSHM_HELPER to the path of shmd); "
+        "cannot start the helper %s (%s): set LIBSHM_HELPER to the path of shmd; "
         "shared memory stays native",
-        helper, strerror(-rc));
+        helper, HelperStartError(rc));
     return rc;
   }
   return 0;
