@@ -303,10 +303,15 @@ int main(int argc, char** argv) {
     fprintf(stderr,
             "shmrun: userfaultfd is unavailable here: CMD runs with native shared "
             "memory (shmd --probe tells why)\n");
-  } else if (strcmp(reply.text, "restricted") == 0 && geteuid() != 0) {
+  } else if (strcmp(reply.text, "restricted") == 0) {
+    // Fork events need CAP_SYS_PTRACE in the helper whatever opened the
+    // userfaultfd (the sysctl and the device only open it): only root helps.
     fprintf(stderr,
-            "shmrun: restricted mode (not root): read(2)/write(2) of evicted managed "
-            "memory fails with EFAULT; run as root for full mode\n");
+            "shmrun: restricted mode (%s): read(2)/write(2) of evicted managed memory fails "
+            "with EFAULT; run shmrun as root (--user USER runs CMD as USER) for full mode: "
+            "vm.unprivileged_userfaultfd=1 or access to /dev/userfaultfd is not enough, "
+            "fork events need CAP_SYS_PTRACE\n",
+            geteuid() != 0 ? "not root" : "no CAP_SYS_PTRACE");
   }
 
   const char* old = getenv("LD_PRELOAD");

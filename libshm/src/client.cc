@@ -202,6 +202,18 @@ int ClientRuntime::HelloLocked() {
   req.a = restricted_ ? 0 : reinterpret_cast<uintptr_t>(doorbell_);
   Reply reply;
   int rc = CallLocked(req, &reply, uffd, nullptr);
+  if (rc == -EPERM && !restricted_) {
+    // A full userfaultfd (vm.unprivileged_userfaultfd=1, /dev/userfaultfd)
+    // but a helper without CAP_SYS_PTRACE: the kernel refuses it fork events.
+    // Restricted mode still serves us.
+    close(uffd);
+    uffd = sys::Userfaultfd(O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+    if (uffd < 0) return rc;
+    restricted_ = true;
+    req.flags = kHelloRestricted;
+    req.a = 0;
+    rc = CallLocked(req, &reply, uffd, nullptr);
+  }
   if (rc != 0) {
     close(uffd);
     return rc;
@@ -215,7 +227,9 @@ int ClientRuntime::HelloLocked() {
       said = true;
       LIBSHM_LOG_WARN(
           "restricted mode (no userfaultfd privilege): read(2) or write(2) of managed "
-          "memory that is evicted fails with EFAULT");
+          "memory that is evicted fails with EFAULT; run the program under shmrun as root "
+          "for full mode (vm.unprivileged_userfaultfd=1 or access to /dev/userfaultfd is not "
+          "enough: fork events need CAP_SYS_PTRACE)");
     }
   }
   return 0;

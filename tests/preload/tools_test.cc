@@ -146,6 +146,36 @@ TEST(Issue14, HelperNotFoundIsOneLineNamingLibshmHelper) {
   }
 }
 
+TEST(Issue14, WithoutUserfaultfdPrivilegeOneLineForTheWholeTree) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to become nobody";
+  Result r = Sh(kNobody + kShmrun + " --limit 2M -- " + kWorkload + kTenChildren);
+  EXPECT_EQ(r.exit_code, 3) << r.out;
+  EXPECT_EQ(Diagnostics(r.out), 1) << r.out;
+  EXPECT_TRUE(Says(r.out, {"restricted mode", "EFAULT", "run shmrun as root", "--user",
+                           "vm.unprivileged_userfaultfd", "/dev/userfaultfd"}))
+      << r.out;
+}
+
+// Access to /dev/userfaultfd without CAP_SYS_PTRACE: the kernel refuses
+// fork events (EPERM from UFFDIO_API), so the session runs restricted, and
+// says so once. It fell back to native memory, one cryptic line per process.
+TEST(Issue14, DevUserfaultfdWithoutPtraceRunsRestrictedAndSaysSoOnce) {
+  if (geteuid() != 0 || access("/dev/userfaultfd", R_OK | W_OK) != 0) {
+    GTEST_SKIP() << "needs root and /dev/userfaultfd";
+  }
+  std::string stats = TempPath("noptrace.json");
+  Result r =
+      Sh("setpriv --inh-caps=-sys_ptrace --bounding-set=-sys_ptrace " + kShmrun +
+         " --limit 2M --stats=" + stats + " -- " + kWorkload + " 16 2 --children 10 --exit 3");
+  std::string json = Slurp(stats);
+  unlink(stats.c_str());
+  EXPECT_EQ(r.exit_code, 3) << r.out;
+  EXPECT_EQ(Diagnostics(r.out), 1) << r.out;
+  EXPECT_TRUE(Says(r.out, {"restricted mode", "CAP_SYS_PTRACE"})) << r.out;
+  EXPECT_NE(json.find("\"mode\": \"restricted\""), std::string::npos) << json;
+  EXPECT_GT(JsonNumber(json, "swap_outs"), 0) << "managed, not native: " << json;
+}
+
 TEST(Issue14, LimitBelowTheMinimumIsOneLine) {
   Result r = Sh(kShmrun + " --limit 512K -- " + kWorkload + kTenChildren);
   EXPECT_EQ(r.exit_code, 2) << r.out;
