@@ -52,12 +52,19 @@ void PrintTable(const libshm_stats_t& s, Shown level, WriteCallback cb, void* ar
     cb(arg, line);
   }
   cb(arg, "  fault service time histogram (us: faults)\n   ");
+  // Wrapped to fit 80 columns.
+  size_t width = 3;
   for (int i = 0; i < LIBSHM_FAULT_HIST_BUCKETS; i++) {
     if (s.fault_us_hist[i] == 0) continue;
-    snprintf(line, sizeof(line), " %s%llu: %llu",
-             i == 0 ? "<" : ">=", i == 0 ? 1ull : 1ull << (i - 1),
-             static_cast<unsigned long long>(s.fault_us_hist[i]));
+    int n = snprintf(line, sizeof(line), " %s%llu: %llu",
+                     i == 0 ? "<" : ">=", i == 0 ? 1ull : 1ull << (i - 1),
+                     static_cast<unsigned long long>(s.fault_us_hist[i]));
+    if (width > 3 && width + static_cast<size_t>(n) > 80) {
+      cb(arg, "\n   ");
+      width = 3;
+    }
     cb(arg, line);
+    width += static_cast<size_t>(n);
   }
   cb(arg, "\n");
 }

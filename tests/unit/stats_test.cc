@@ -90,6 +90,26 @@ TEST(PrintStats, BriefTableHasTheMainRowsAndTheHistogramOnly) {
             std::count(full.begin(), full.end(), '\n'));
 }
 
+// The brief table fits an 80-column terminal, a full histogram included
+// (the demo's summary).
+TEST(PrintStats, BriefTableFitsEightyColumns) {
+  libshm_stats_t s{};
+  s.writeback_bytes = 1ull << 40;
+  s.faults = 123456789012;
+  for (uint64_t& b : s.fault_us_hist) b = 123456789;
+  snprintf(s.policy, sizeof(s.policy), "clock");
+  snprintf(s.mode, sizeof(s.mode), "restricted");
+  std::string out;
+  PrintStatsBrief(s, Append, &out);
+  size_t start = 0, buckets = 0;
+  for (size_t nl; (nl = out.find('\n', start)) != std::string::npos; start = nl + 1) {
+    std::string line = out.substr(start, nl - start);
+    EXPECT_LE(line.size(), 80u) << line;
+    for (size_t at = 0; (at = line.find(": 123456789", at)) != std::string::npos; at++) buckets++;
+  }
+  EXPECT_EQ(buckets, static_cast<size_t>(LIBSHM_FAULT_HIST_BUCKETS)) << out;
+}
+
 TEST(StatByName, KnownAndUnknown) {
   libshm_stats_t s{};
   s.faults = 42;
