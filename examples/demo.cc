@@ -233,10 +233,8 @@ int main(int argc, char** argv) {
     fprintf(stderr, "demo: libshm_map(%zu MiB): %s\n", size >> 20, strerror(-rc));
     return 1;
   }
-  printf(
-      "demo: %d workers share a %zu MiB region, 8x the %llu MiB limit; %d rounds: each writes "
-      "its pages, then checks its neighbour's\n",
-      workers, size >> 20, static_cast<unsigned long long>(limit >> 20), kRounds);
+  printf("demo: %d workers share a %zu MiB region, 8x the %llu MiB limit, for %d rounds\n", workers,
+         size >> 20, static_cast<unsigned long long>(limit >> 20), kRounds);
   fflush(stdout);
   Progress progress;
   RunResult managed =
