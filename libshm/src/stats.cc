@@ -9,15 +9,19 @@
 namespace libshm::internal {
 namespace {
 
+enum Shown { kFull, kBrief };
+
 struct StatField {
   const char* name;
   const char* unit;
   const char* description;
   size_t offset;
+  Shown shown;
 };
 
 const StatField kFields[] = {
-#define STAT(field, unit, desc) {#field, #unit, desc, offsetof(libshm_stats_t, field)},
+#define STAT(field, unit, shown, desc) \
+  {#field, #unit, desc, offsetof(libshm_stats_t, field), shown},
 #include "stats.def"
 #undef STAT
 };
@@ -26,6 +30,43 @@ uint64_t FieldValue(const libshm_stats_t& s, const StatField& f) {
   uint64_t v;
   memcpy(&v, reinterpret_cast<const char*>(&s) + f.offset, sizeof(v));
   return v;
+}
+
+// The aligned table: the rows shown at `level` (every row for kFull), then
+// the fault latency histogram.
+void PrintTable(const libshm_stats_t& s, Shown level, WriteCallback cb, void* arg) {
+  char line[256];
+  snprintf(line, sizeof(line), "libshm stats (policy %s, mode %s)\n", s.policy, s.mode);
+  cb(arg, line);
+  for (const StatField& f : kFields) {
+    if (level == kBrief && f.shown != kBrief) continue;
+    uint64_t v = FieldValue(s, f);
+    char human[32] = "";
+    if (strcmp(f.unit, "bytes") == 0) {
+      snprintf(human, sizeof(human), "%.1f MiB", static_cast<double>(v) / (1 << 20));
+    } else if (strcmp(f.unit, "ns") == 0) {
+      snprintf(human, sizeof(human), "%.1f us", static_cast<double>(v) / 1000);
+    }
+    snprintf(line, sizeof(line), "  %-22s %14llu  %-12s %s\n", f.name,
+             static_cast<unsigned long long>(v), human, f.description);
+    cb(arg, line);
+  }
+  cb(arg, "  fault service time histogram (us: faults)\n   ");
+  // Wrapped to fit 80 columns.
+  size_t width = 3;
+  for (int i = 0; i < LIBSHM_FAULT_HIST_BUCKETS; i++) {
+    if (s.fault_us_hist[i] == 0) continue;
+    int n = snprintf(line, sizeof(line), " %s%llu: %llu",
+                     i == 0 ? "<" : ">=", i == 0 ? 1ull : 1ull << (i - 1),
+                     static_cast<unsigned long long>(s.fault_us_hist[i]));
+    if (width > 3 && width + static_cast<size_t>(n) > 80) {
+      cb(arg, "\n   ");
+      width = 3;
+    }
+    cb(arg, line);
+    width += static_cast<size_t>(n);
+  }
+  cb(arg, "\n");
 }
 
 }  // namespace
@@ -49,29 +90,11 @@ void PrintStats(const libshm_stats_t& s, bool json, WriteCallback cb, void* arg)
     cb(arg, line);
     return;
   }
-  snprintf(line, sizeof(line), "libshm stats (policy %s, mode %s)\n", s.policy, s.mode);
-  cb(arg, line);
-  for (const StatField& f : kFields) {
-    uint64_t v = FieldValue(s, f);
-    char human[32] = "";
-    if (strcmp(f.unit, "bytes") == 0) {
-      snprintf(human, sizeof(human), "%.1f MiB", static_cast<double>(v) / (1 << 20));
-    } else if (strcmp(f.unit, "ns") == 0) {
-      snprintf(human, sizeof(human), "%.1f us", static_cast<double>(v) / 1000);
-    }
-    snprintf(line, sizeof(line), "  %-22s %14llu  %-12s %s\n", f.name,
-             static_cast<unsigned long long>(v), human, f.description);
-    cb(arg, line);
-  }
-  cb(arg, "  fault service time histogram (us: faults)\n   ");
-  for (int i = 0; i < LIBSHM_FAULT_HIST_BUCKETS; i++) {
-    if (s.fault_us_hist[i] == 0) continue;
-    snprintf(line, sizeof(line), " %s%llu: %llu",
-             i == 0 ? "<" : ">=", i == 0 ? 1ull : 1ull << (i - 1),
-             static_cast<unsigned long long>(s.fault_us_hist[i]));
-    cb(arg, line);
-  }
-  cb(arg, "\n");
+  PrintTable(s, kFull, cb, arg);
+}
+
+void PrintStatsBrief(const libshm_stats_t& s, WriteCallback cb, void* arg) {
+  PrintTable(s, kBrief, cb, arg);
 }
 
 bool StatByName(const libshm_stats_t& s, const char* name, uint64_t* out) {

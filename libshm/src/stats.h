@@ -15,6 +15,9 @@ using WriteCallback = void (*)(void*, const char*);
 
 // Writes `s` as a table (json=false) or one JSON object (json=true).
 void PrintStats(const libshm_stats_t& s, bool json, WriteCallback cb, void* arg);
+// The table with only its main rows (limit, peak, faults, swap traffic, fault
+// latency) and the histogram: a summary that fits beside other output.
+void PrintStatsBrief(const libshm_stats_t& s, WriteCallback cb, void* arg);
 
 // Looks up a numeric field by name ("resident_bytes"); false if unknown.
 bool StatByName(const libshm_stats_t& s, const char* name, uint64_t* out);

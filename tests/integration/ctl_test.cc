@@ -114,6 +114,15 @@ TEST_F(Ctl, StatsStructAndPrint) {
             0);
   EXPECT_EQ(out.front(), '{');
   EXPECT_NE(out.find("\"resident_bytes\""), std::string::npos);
+  std::string brief;
+  ASSERT_EQ(
+      libshm_stats_print([](void* o, const char* t) { static_cast<std::string*>(o)->append(t); },
+                         &brief, "b"),
+      0);
+  EXPECT_EQ(brief.rfind("libshm stats (policy clock", 0), 0u) << brief;
+  EXPECT_NE(brief.find("  swap_outs "), std::string::npos) << brief;
+  EXPECT_NE(brief.find("fault service time histogram"), std::string::npos) << brief;
+  EXPECT_EQ(brief.find("  regions "), std::string::npos) << "a full table: " << brief;
 }
 
 TEST_F(Ctl, MapRejectsBadArguments) {

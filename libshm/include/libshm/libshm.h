@@ -108,7 +108,8 @@ LIBSHM_EXPORT int libshm_stats(libshm_stats_t* out);
 
 /* Prints the stats: `write_cb(cbopaque, text)` is called with pieces of
  * text (stderr if write_cb is NULL). `opts`: NULL or "" for the table, "J"
- * for JSON. */
+ * for JSON, "b" for a brief table (limit, peak resident, faults, swap traffic,
+ * fault latency and its histogram). */
 LIBSHM_EXPORT int libshm_stats_print(void (*write_cb)(void*, const char*), void* cbopaque,
                                      const char* opts);
 

@@ -163,7 +163,14 @@ int main(int argc, char** argv) {
   RaiseOpenFileLimit();
   Engine engine(opts);
   int rc = engine.Init(listen_fd);
-  if (rc != 0) return 1;  // Init said why; ready_fd closes with us
+  if (rc != 0) {
+    // Init said why: tell the launcher so, or it would add a line of its own.
+    char said = 'E';
+    if (ready_fd >= 0 && write(ready_fd, &said, 1) != 1) {
+      // The launcher is gone.
+    }
+    return 1;
+  }
   if (ready_fd >= 0) {
     char byte = 'R';
     if (write(ready_fd, &byte, 1) != 1) {
