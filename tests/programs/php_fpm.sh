@@ -3,8 +3,9 @@
 # php-fpm 8.2 with opcache under shmrun (issue 10): daemonize = yes, so the
 # launcher exits once the master is ready and shmrun returns; workers run as
 # nobody. opcache's shared segment (opcache.memory_consumption, 256 MiB, one
-# MAP_SHARED|MAP_ANONYMOUS mapping made by the master and inherited by the
-# workers) under an 8M limit: thousands of generated scripts (php_fpm_load.py:
+# MAP_SHARED|MAP_ANONYMOUS|MAP_32BIT mapping made at startup, before the
+# daemon forks its master, and inherited by the master and its workers)
+# under an 8M limit: thousands of generated scripts (php_fpm_load.py:
 # each with its own constant string, array, function and class; ~14 KiB of
 # opcache each) fill ~50 MiB of it, so the workers fault evicted pages back in.
 # Every FastCGI answer is checked against a value computed independently.
