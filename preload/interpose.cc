@@ -37,9 +37,14 @@ namespace sys = libshm::internal::sys;
 
 namespace {
 
+#ifdef MAP_32BIT
+constexpr int kMap32Bit = MAP_32BIT;  // x86-64 only; PHP's opcache segment uses it
+#else
+constexpr int kMap32Bit = 0;
+#endif
 // Flags a managed region honours; any other flag leaves the mapping native.
-constexpr int kManagedFlags =
-    MAP_ANONYMOUS | MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_POPULATE | MAP_NORESERVE | MAP_LOCKED;
+constexpr int kManagedFlags = MAP_ANONYMOUS | MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_POPULATE |
+                              MAP_NORESERVE | MAP_LOCKED | kMap32Bit;
 // Flags the kernel ignores for shared memory; accepted and dropped.
 constexpr int kIgnoredFlags = MAP_STACK | MAP_DENYWRITE | MAP_EXECUTABLE | MAP_NONBLOCK;
 

@@ -186,6 +186,25 @@ TEST_F(Shim, PopulateLockedNoreserveAndExec) {
   EXPECT_TRUE(Managed(x));
 }
 
+#ifdef MAP_32BIT
+// PHP 8.2's opcache maps its segment MAP_SHARED|MAP_ANONYMOUS|MAP_32BIT (it
+// wants it near its code, for the JIT): it stayed native, silently (issue 10).
+TEST_F(Shim, Map32bitIsManagedAndStaysBelow2GiB) {
+  const size_t size = 8 * kLimit;
+  char* p = static_cast<char*>(
+      mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_32BIT, -1, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  EXPECT_TRUE(Managed(p));
+  EXPECT_LE(reinterpret_cast<uintptr_t>(p) + size, uintptr_t{1} << 31);
+  uint64_t outs = Stat("swap_outs");
+  Fill(p, size, 32);
+  EvictAll();
+  EXPECT_TRUE(Check(p, size, 32));
+  EXPECT_GT(Stat("swap_outs"), outs);
+  EXPECT_EQ(munmap(p, size), 0);
+}
+#endif
+
 TEST_F(Shim, HugetlbBehavesAsTheKernelDoesHere) {
   long raw = syscall(SYS_mmap, nullptr, 2 << 20, PROT_READ | PROT_WRITE,
                      MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);

@@ -36,7 +36,8 @@ LIBSHM_EXPORT const char* libshm_version(void);
 
 /* Maps a managed shared region of `length` bytes (rounded up to pages) with
  * mmap's `prot` and the extra `flags` MAP_FIXED, MAP_FIXED_NOREPLACE,
- * MAP_POPULATE, MAP_NORESERVE, MAP_LOCKED (MAP_SHARED|MAP_ANONYMOUS implied).
+ * MAP_POPULATE, MAP_NORESERVE, MAP_LOCKED, and MAP_32BIT where the platform
+ * has it (x86-64) (MAP_SHARED|MAP_ANONYMOUS implied).
  * `hint` is mmap's address argument. On success stores the address in *out.
  * Errors: -EINVAL (length 0, bad flags), -ENOMEM (swap cannot be reserved or
  * no address space), -EPERM/-ENOSYS (userfaultfd unavailable), -ECONNREFUSED
