@@ -30,6 +30,7 @@ bool HasName(char* const* envp, const char* entry) {
 void SaveSessionEnv(char* const* envp) noexcept {
   bool in_session = false;
   size_t used = 0;
+  saved_count = 0;
   for (char* const* e = envp; e != nullptr && *e != nullptr; e++) {
     if (!IsSessionVar(*e) || strchr(*e, '=') == nullptr) continue;
     if (strncmp(*e, "LIBSHM_SESSION=", 15) == 0) in_session = true;

@@ -22,7 +22,8 @@ namespace libshm::internal {
 constexpr size_t kMaxSessionVars = 64;
 
 // Copies LD_PRELOAD and the LIBSHM_* entries of `envp` if it has
-// LIBSHM_SESSION; entries that do not fit the static storage are left out.
+// LIBSHM_SESSION, replacing what an earlier call saved; entries that do not
+// fit the static storage are left out.
 void SaveSessionEnv(char* const* envp) noexcept;
 
 // If `envp` (NULL-terminated; nullptr is empty) lacks LIBSHM_SESSION, stores
