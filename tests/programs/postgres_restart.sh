@@ -132,19 +132,21 @@ crash() {
   n0=$(grep -c 'reinitializing' "$log_file" || true)
   as_pg "$BIN/pgbench" -h "$T" -p "$PORT" -c 4 -j 2 -T 60 -n bench >"$T/crash.out" 2>&1 &
   bpid=$!
+  # A backend in the middle of a transaction (pgbench keeps its connections).
   victim=
   for _ in $(seq 1 100); do
+    kill -0 "$bpid" 2>/dev/null || { cat "$T/crash.out" >&2; die "$what: pgbench ended early"; }
     victim=$(sql "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench'
-                  AND state = 'active' LIMIT 1")
-    [ -n "$victim" ] && break
+                  AND state = 'active' AND backend_start < now() - interval '1 s' LIMIT 1")
+    [ -n "$victim" ] && kill -KILL "$victim" 2>/dev/null && break
+    victim=
     sleep 0.1
   done
-  [ -n "$victim" ] || die "$what: no active pgbench backend"
-  sleep 1
-  kill -KILL "$victim"
+  [ -n "$victim" ] || { cat "$T/crash.out" >&2; die "$what: no active pgbench backend to kill"; }
   for _ in $(seq 1 $((STEP_SECS * 10))); do kill -0 "$bpid" 2>/dev/null || break; sleep 0.1; done
   kill -0 "$bpid" 2>/dev/null && die "$what: pgbench still runs $STEP_SECS s after the crash"
-  wait "$bpid" && die "$what: pgbench did not notice the crash" || true
+  if wait "$bpid"; then cat "$T/crash.out" >&2; die "$what: pgbench did not notice the crash"; fi
+  log "$what: killed backend $victim; pgbench: $(grep -m 1 -E 'terminat|abort' "$T/crash.out")"
   for _ in $(seq 1 $((STEP_SECS * 10))); do
     [ "$(grep -c 'reinitializing' "$log_file" || true)" -gt "$n0" ] && pg_ready && break
     sleep 0.1
