@@ -82,11 +82,14 @@ master_pid() { cat "$T/nginx.pid" 2>/dev/null || true; }
 old_master_pid() { cat "$T/nginx.pid.oldbin" 2>/dev/null || true; }
 
 # nginx_start SHMRUN_ARGS...: the daemon under shmrun (which returns when the
-# launcher has forked the master); sets $MASTER once the pid file names a
-# live master.
+# launcher has forked the master); sets $SHMRUN_PID, and $MASTER once the pid
+# file names a live master.
 nginx_start() {
-  "$SHMRUN" "$@" -- "$NGINX" -c "$T/nginx.conf" -p "$T" -e "$T/logs/error.log" ||
-    die "nginx did not start under shmrun (exit $?)"
+  local rc=0
+  "$SHMRUN" "$@" -- "$NGINX" -c "$T/nginx.conf" -p "$T" -e "$T/logs/error.log" &
+  SHMRUN_PID=$!
+  wait "$SHMRUN_PID" || rc=$?
+  [ "$rc" = 0 ] || die "nginx did not start under shmrun (exit $rc)"
   MASTER=
   for _ in $(seq 1 100); do
     MASTER=$(master_pid)

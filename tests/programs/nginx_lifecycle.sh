@@ -10,7 +10,9 @@
 #  - binary upgrade: USR2 to the master (it execs /usr/sbin/nginx, which
 #    inherits the listeners and creates its own zones: a mapping does not
 #    survive exec), WINCH to the old master (its workers stop), QUIT to it;
-#    bodies and keys are HITs from the cache directory through the new zones;
+#    bodies and keys are HITs from the cache directory through the new zones,
+#    and the live session holds the regions it held after the start: the old
+#    master's zones were released;
 #  - start/stop: a session per cycle: start, a few requests, QUIT; the
 #    helper's session-end stats must show eviction within the limit.
 # After every step the current master and all its children map the three
@@ -140,6 +142,21 @@ reload() {  # reload N
   load keyhits "$what"
 }
 
+# live_zones WHAT: the live session's regions (bytes, sorted), which must be
+# the ones the session had after the start ($REGIONS): the zones of an old
+# master are released when it is gone, and the session holds nothing else.
+live_zones() {
+  local addr
+  addr=$(session_address "$SESSION_PID")
+  [ -n "$addr" ] || die "$1: no session socket for shmrun $SESSION_PID"
+  live_stats "$SHMRUN" "$addr" | "$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["mode"] == "full" and d["resident_bytes"] <= d["limit_bytes"], d
+print(" ".join(str(b) for b in sorted(r["bytes"] for r in d["regions"])))' ||
+    die "$1: shmstat of the live session failed"
+}
+
 upgrade() {  # upgrade N
   local what="upgrade $1" old=$MASTER new
   kill -USR2 "$old"
@@ -154,6 +171,9 @@ upgrade() {  # upgrade N
   [ "$(ps -o ppid= -p "$new" | tr -d ' ')" != "$old" ] || die "$what: new master not re-parented"
   MASTER=$new
   check_master "$MASTER" "$what (after)" >/dev/null
+  local now
+  now=$(live_zones "$what")
+  [ "$now" = "$REGIONS" ] || die "$what: the session holds regions of $now bytes, at start $REGIONS"
   load hits "$what"
   load keyhits "$what"
 }
@@ -162,14 +182,17 @@ log "limit $LIMIT, zones 64m + 32m + 32m, $ROUNDS rounds, ports $FRONT (front) a
 # One session: reloads and binary upgrades.
 STATS=$T/stats.json
 nginx_start --limit "$LIMIT" --stats="$STATS"
+SESSION_PID=$SHMRUN_PID
 check_master "$MASTER" "start" >/dev/null
+REGIONS=$(live_zones "start")
+log "start: the session's regions (bytes): $REGIONS"
 load bodies "start"
 load keys "start"
 for i in $(seq 1 "$ROUNDS"); do
   reload "$i"
   upgrade "$i"
 done
-log "$ROUNDS reloads and $ROUNDS binary upgrades, master now $MASTER, $(elapsed)"
+log "$ROUNDS reloads and $ROUNDS binary upgrades, master now $MASTER; regions $(live_zones end), $(elapsed)"
 grep -E '\[(alert|emerg|crit)\]' "$T/logs/error.log" && die "nginx logged alerts"
 before=$(mtime_ns "$STATS")
 stop_master "$MASTER" "$STEP_SECS" "stop after the upgrades"

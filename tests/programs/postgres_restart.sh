@@ -22,8 +22,7 @@ TEST_NAME=postgres_restart
 . "$(dirname "$0")/pg_lib.sh"
 require_root
 SHMRUN=$1
-SHMSTAT=$(dirname "$SHMRUN")/shmstat
-require_cmd "$SHMSTAT" "(build shmstat)"
+require_cmd "$(dirname "$SHMRUN")/shmstat" "(build shmstat)"
 LIMIT=16M SHARED_BUFFERS=128MB SCALE=5 PORT=54331
 ROUNDS=${PG_ROUNDS:-2} BENCH_SECS=${PG_BENCH_SECS:-5} STEP_SECS=120
 pg_setup
@@ -55,9 +54,9 @@ check_segment() {
   local what=$1 pm addr live
   pm=$(postmaster_pid)
   [ -n "$pm" ] || die "$what: no postmaster"
-  addr=$(awk -v p="@libshm-run-$SESSION_PID-" 'index($8, p) == 1 { print $8; exit }' /proc/net/unix)
+  addr=$(session_address "$SESSION_PID")
   [ -n "$addr" ] || die "$what: no session socket for shmrun $SESSION_PID"
-  live=$("$SHMSTAT" --session "$addr" --json --watch 0.1 --count 1) ||
+  live=$(live_stats "$SHMRUN" "$addr") ||
     die "$what: shmstat --session $addr failed"
   # shellcheck disable=SC2046
   "$PY" - "$what" "$live" "$pm" $(pgrep -P "$pm") <<'PYEOF'
