@@ -33,9 +33,9 @@ void SaveSessionEnv(char* const* envp) noexcept {
   saved_count = 0;
   for (char* const* e = envp; e != nullptr && *e != nullptr; e++) {
     if (!IsSessionVar(*e) || strchr(*e, '=') == nullptr) continue;
-    if (strncmp(*e, "LIBSHM_SESSION=", 15) == 0) in_session = true;
     size_t len = strlen(*e) + 1;
     if (saved_count == kMaxSessionVars || used + len > kStorage) continue;
+    if (strncmp(*e, "LIBSHM_SESSION=", 15) == 0) in_session = true;  // and saved
     memcpy(storage + used, *e, len);
     saved[saved_count++] = storage + used;
     used += len;

@@ -23,7 +23,8 @@ constexpr size_t kMaxSessionVars = 64;
 
 // Copies LD_PRELOAD and the LIBSHM_* entries of `envp` if it has
 // LIBSHM_SESSION, replacing what an earlier call saved; entries that do not
-// fit the static storage are left out.
+// fit the static storage are left out, and nothing is kept if LIBSHM_SESSION
+// is one of them.
 void SaveSessionEnv(char* const* envp) noexcept;
 
 // If `envp` (NULL-terminated; nullptr is empty) lacks LIBSHM_SESSION, stores

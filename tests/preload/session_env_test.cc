@@ -49,6 +49,15 @@ TEST(SessionEnv, WhatTheProgramSetsWins) {
   EXPECT_TRUE(Missing({"LIBSHM_SESSION=@s", "TZ=UTC"}).empty());
 }
 
+TEST(SessionEnv, NoSessionKeptWithoutRoomForIt) {
+  std::string huge = "LD_PRELOAD=" + std::string(20000, 'x');
+  Save({huge.c_str(), "LIBSHM_SESSION=@s"});  // no room for the preload: the session only
+  EXPECT_EQ(Missing({}), std::vector<std::string>{"LIBSHM_SESSION=@s"});
+  std::string big = "LIBSHM_SWAP_DIR=" + std::string(16350, 'x');
+  Save({big.c_str(), "LIBSHM_SESSION=@s"});  // no room left for the session: nothing
+  EXPECT_TRUE(Missing({}).empty());
+}
+
 TEST(SessionEnv, CopiesOutliveTheOriginalStrings) {
   std::string preload = "LD_PRELOAD=/x/libshm_preload.so", session = "LIBSHM_SESSION=@s";
   Save({preload.c_str(), session.c_str()});
