@@ -4,13 +4,16 @@
 // become managed regions; munmap/mremap/msync/madvise of them keep their
 // meaning (remap_file_pages included: the kernel would map the memfd again,
 // unregistered); dlopen loses RTLD_DEEPBIND (so plugins such as php-fpm's opcache
-// still see this mmap). Everything else goes straight to the kernel.
+// still see this mmap); execve keeps the session's variables when the new
+// environment drops them (session_env.h). Everything else goes straight to
+// the kernel.
 //
 // Rules (DESIGN.md invariant 7): never break the host program. No malloc
 // replacement, nothing thrown, libc's contract kept exactly (MAP_FAILED and a
 // positive errno; errno untouched on success), safe before main. On a libshm
 // failure print one line and fall back to a native mapping, unless
 // LIBSHM_STRICT=1, which fails the call instead.
+#include <alloca.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -26,6 +29,7 @@
 #include "client.h"
 #include "libshm/libshm.h"
 #include "log.h"
+#include "session_env.h"
 #include "sys/syscalls.h"
 
 #ifndef MREMAP_DONTUNMAP
@@ -120,6 +124,10 @@ void* ManagedMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off
 
 using DlopenFn = void* (*)(const char*, int);
 
+// Before main, while the environment strings are the ones the process was
+// started with: the host may write its process title over them later.
+__attribute__((constructor)) void SaveEnvironment() { libshm::internal::SaveSessionEnv(environ); }
+
 }  // namespace
 
 extern "C" {
@@ -193,6 +201,27 @@ LIBSHM_EXPORT int remap_file_pages(void* addr, size_t size, int prot, size_t pgo
   }
   return SetErrnoInt(sys::Syscall(SYS_remap_file_pages, reinterpret_cast<long>(addr),
                                   static_cast<long>(size), prot, static_cast<long>(pgoff), flags));
+}
+
+// A session member that execs with an environment without LIBSHM_SESSION
+// (nginx's binary upgrade keeps only TZ) gets the session's variables back,
+// so the new image runs the shim in the same session instead of mapping
+// natively. Variables the new environment sets itself are left alone.
+LIBSHM_EXPORT int execve(const char* path, char* const argv[], char* const envp[]) {
+  const char* missing[libshm::internal::kMaxSessionVars];
+  size_t k = libshm::internal::MissingSessionEnv(envp, missing);
+  if (k == 0) {
+    return SetErrnoInt(sys::Syscall(SYS_execve, reinterpret_cast<long>(path),
+                                    reinterpret_cast<long>(argv), reinterpret_cast<long>(envp)));
+  }
+  size_t n = 0;
+  while (envp != nullptr && envp[n] != nullptr) n++;
+  auto** env = static_cast<const char**>(alloca((n + k + 1) * sizeof(char*)));
+  for (size_t i = 0; i < n; i++) env[i] = envp[i];
+  for (size_t i = 0; i < k; i++) env[n + i] = missing[i];
+  env[n + k] = nullptr;
+  return SetErrnoInt(sys::Syscall(SYS_execve, reinterpret_cast<long>(path),
+                                  reinterpret_cast<long>(argv), reinterpret_cast<long>(env)));
 }
 
 LIBSHM_EXPORT void* dlopen(const char* file, int flags) {
