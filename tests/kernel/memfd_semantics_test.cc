@@ -7,6 +7,10 @@
 // side-by-side tests hold libshm to (docs/named_kernel_facts.md).
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -14,6 +18,7 @@
 
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "kernel_probe.h"
 
@@ -225,6 +230,98 @@ TEST(Memfd, SealSealFreezesTheSet) {
   int ro = open(("/proc/self/fd/" + std::to_string(s)).c_str(), O_RDONLY);
   ASSERT_GE(ro, 0);
   EXPECT_EQ(Err(fcntl(ro, F_ADD_SEALS, F_SEAL_GROW)), EPERM);
+}
+
+sigjmp_buf bus_jump;
+void OnBus(int) { siglongjmp(bus_jump, 1); }
+
+// A registered mapping that reaches past EOF: the kernel answers the access
+// past EOF with SIGBUS itself and the uffd sees nothing; after the file
+// grows, the same address raises a MISSING fault. So libshm can register a
+// whole mapping however far it reaches, and the size rule stays the kernel's.
+TEST(Memfd, PastEofIsSigbusBeforeUserfaultfd) {
+  int uffd = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
+  if (uffd < 0) GTEST_SKIP() << "userfaultfd: " << strerror(errno);
+  uffdio_api api{};
+  api.api = UFFD_API;
+  ASSERT_EQ(ioctl(uffd, UFFDIO_API, &api), 0);
+  int fd = Memfd("eof", 0);
+  ASSERT_EQ(ftruncate(fd, kPage), 0);
+  char* p = static_cast<char*>(mmap(nullptr, 2 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  uffdio_register reg{};
+  reg.range.start = reinterpret_cast<uintptr_t>(p);
+  reg.range.len = 2 * kPage;
+  reg.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP;
+  ASSERT_EQ(ioctl(uffd, UFFDIO_REGISTER, &reg), 0) << strerror(errno);
+  struct sigaction sa {
+  }, old{};
+  sa.sa_handler = OnBus;
+  ASSERT_EQ(sigaction(SIGBUS, &sa, &old), 0);
+  alarm(10);  // a fault queued on the uffd instead would hang here
+  volatile bool bus = false;
+  if (sigsetjmp(bus_jump, 1) == 0) {
+    (void)*reinterpret_cast<volatile char*>(p + kPage);
+  } else {
+    bus = true;
+  }
+  alarm(0);
+  sigaction(SIGBUS, &old, nullptr);
+  EXPECT_TRUE(bus);
+  pollfd pfd{uffd, POLLIN, 0};
+  EXPECT_EQ(poll(&pfd, 1, 0), 0);  // no message
+  ASSERT_EQ(ftruncate(fd, 2 * kPage), 0);
+  std::thread toucher([&] { (void)*reinterpret_cast<volatile char*>(p + kPage); });
+  ASSERT_EQ(poll(&pfd, 1, 5000), 1);
+  uffd_msg msg{};
+  ASSERT_EQ(read(uffd, &msg, sizeof(msg)), static_cast<ssize_t>(sizeof(msg)));
+  EXPECT_EQ(msg.event, UFFD_EVENT_PAGEFAULT);
+  EXPECT_EQ(msg.arg.pagefault.address, reinterpret_cast<uintptr_t>(p + kPage));
+  uffdio_zeropage zp{};
+  zp.range.start = reinterpret_cast<uintptr_t>(p + kPage);
+  zp.range.len = kPage;
+  EXPECT_EQ(ioctl(uffd, UFFDIO_ZEROPAGE, &zp), 0) << strerror(errno);
+  toucher.join();
+}
+
+// userfaultfd registers only a VMA that could be written (VM_MAYWRITE): a
+// shared mapping of an O_RDONLY descriptor, or of a memfd with a write seal,
+// is refused with EPERM even for MISSING alone, while a PROT_READ mapping of
+// an O_RDWR descriptor registers. A mapping libshm cannot register must not
+// reach pages libshm evicts (it would read holes as zeros).
+TEST(Memfd, UserfaultfdRefusesMappingsThatCannotBeWritten) {
+  int uffd = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
+  if (uffd < 0) GTEST_SKIP() << "userfaultfd: " << strerror(errno);
+  uffdio_api api{};
+  api.api = UFFD_API;
+  ASSERT_EQ(ioctl(uffd, UFFDIO_API, &api), 0);
+  auto reg = [&](void* p) {
+    uffdio_register r{};
+    r.range.start = reinterpret_cast<uintptr_t>(p);
+    r.range.len = kPage;
+    r.mode = UFFDIO_REGISTER_MODE_MISSING;
+    return Err(ioctl(uffd, UFFDIO_REGISTER, &r));
+  };
+  int fd = Sealable(2);
+  int ro = open(("/proc/self/fd/" + std::to_string(fd)).c_str(), O_RDONLY);
+  ASSERT_GE(ro, 0);
+  EXPECT_EQ(reg(mmap(nullptr, kPage, PROT_READ, MAP_SHARED, ro, 0)), EPERM);
+  void* rw_read = mmap(nullptr, kPage, PROT_READ, MAP_SHARED, fd, 0);
+  EXPECT_EQ(reg(rw_read), 0);
+  // A PROT_READ shared mapping of an O_RDWR descriptor could be mprotect'ed
+  // writable, so it also blocks F_SEAL_WRITE.
+  EXPECT_EQ(Err(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE)), EBUSY);
+  ASSERT_EQ(munmap(rw_read, kPage), 0);
+  ASSERT_EQ(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE), 0);
+  EXPECT_EQ(reg(mmap(nullptr, kPage, PROT_READ, MAP_SHARED, fd, 0)), EPERM);
+  // FUTURE_WRITE: a mapping made before the seal stays registrable, a new one is not.
+  int f = Sealable(2);
+  void* before = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+  ASSERT_EQ(fcntl(f, F_ADD_SEALS, F_SEAL_FUTURE_WRITE), 0);
+  EXPECT_EQ(reg(before), 0);
+  EXPECT_EQ(reg(mmap(nullptr, kPage, PROT_READ, MAP_SHARED, f, 0)), EPERM);
+  // A private mapping of the read-only descriptor may write (copy-on-write): registrable.
+  EXPECT_EQ(reg(mmap(nullptr, kPage, PROT_READ, MAP_PRIVATE, ro, 0)), 0);
 }
 
 }  // namespace

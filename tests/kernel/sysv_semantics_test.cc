@@ -242,6 +242,17 @@ TEST_F(SysV, DetachRules) {
   EXPECT_EQ(shmdt(p), 0);
   EXPECT_EQ(Stat(id).shm_nattch, 0u);
   EXPECT_EQ(MapsLine(p + kPage), "");
+  // shm_nattch counts VMAs, not attach calls: unmapping the middle page of a
+  // 3-page attachment leaves two pieces and shm_nattch 2. shmdt at the
+  // original address detaches every piece of that attachment (to its size).
+  int id3 = Create(IPC_PRIVATE, 3 * kPage);
+  p = static_cast<char*>(shmat(id3, nullptr, 0));
+  ASSERT_EQ(munmap(p + kPage, kPage), 0);
+  EXPECT_EQ(Stat(id3).shm_nattch, 2u);
+  EXPECT_EQ(Err(shmdt(p + 2 * kPage)), EINVAL);  // a piece's own start is no attach address
+  EXPECT_EQ(shmdt(p), 0);
+  EXPECT_EQ(Stat(id3).shm_nattch, 0u);
+  EXPECT_EQ(MapsLine(p + 2 * kPage), "");
   // munmap of the whole attachment detaches it.
   p = static_cast<char*>(shmat(id, nullptr, 0));
   ASSERT_EQ(munmap(p, 2 * kPage), 0);
