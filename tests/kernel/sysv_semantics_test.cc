@@ -128,6 +128,8 @@ TEST_F(SysV, PermissionsAsAnotherUid) {
   EXPECT_EQ(AsNobody([&] { return shmget(kKey, 0, 0) == id ? 0 : 100 + errno; }), 0);
   EXPECT_EQ(AsNobody([&] { return Err(shmget(kKey, 0, 0600)); }), EACCES);
   EXPECT_EQ(AsNobody([&] { return Err(shmget(kKey, 0, 0400)); }), EACCES);
+  // The size check comes before the permission check.
+  EXPECT_EQ(AsNobody([&] { return Err(shmget(kKey, 2 * kPage, 0600)); }), EINVAL);
   EXPECT_EQ(AsNobody([&] { return shmat(id, nullptr, 0) == (void*)-1 ? errno : 0; }), EACCES);
   EXPECT_EQ(AsNobody([&] { return shmat(id, nullptr, SHM_RDONLY) == (void*)-1 ? errno : 0; }),
             EACCES);
