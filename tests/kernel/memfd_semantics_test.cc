@@ -324,5 +324,60 @@ TEST(Memfd, UserfaultfdRefusesMappingsThatCannotBeWritten) {
   EXPECT_EQ(reg(mmap(nullptr, kPage, PROT_READ, MAP_PRIVATE, ro, 0)), 0);
 }
 
+// A MAP_PRIVATE mapping of a memfd registers; a read of a hole raises a
+// MISSING fault there, and UFFDIO_COPY answers it with a private page: the
+// memfd's page cache stays a hole. (The kernel's own private mapping of a
+// shared file follows other writers until its first write; a private copy
+// made by UFFDIO_COPY would not, so libshm must fill the memfd instead.)
+TEST(Memfd, PrivateMappingFaultIsFilledPrivately) {
+  int uffd = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
+  if (uffd < 0) GTEST_SKIP() << "userfaultfd: " << strerror(errno);
+  uffdio_api api{};
+  api.api = UFFD_API;
+  ASSERT_EQ(ioctl(uffd, UFFDIO_API, &api), 0);
+  int fd = Memfd("private", 0);
+  ASSERT_EQ(ftruncate(fd, kPage), 0);
+  char* p = static_cast<char*>(mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  uffdio_register reg{};
+  reg.range.start = reinterpret_cast<uintptr_t>(p);
+  reg.range.len = kPage;
+  reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+  ASSERT_EQ(ioctl(uffd, UFFDIO_REGISTER, &reg), 0) << strerror(errno);
+  EXPECT_TRUE(reg.ioctls & (1ull << _UFFDIO_COPY));
+  volatile char seen = 0;
+  std::thread reader([&] { seen = *reinterpret_cast<volatile char*>(p); });
+  pollfd pfd{uffd, POLLIN, 0};
+  ASSERT_EQ(poll(&pfd, 1, 5000), 1);
+  uffd_msg msg{};
+  ASSERT_EQ(read(uffd, &msg, sizeof(msg)), static_cast<ssize_t>(sizeof(msg)));
+  EXPECT_EQ(msg.event, UFFD_EVENT_PAGEFAULT);
+  EXPECT_EQ(msg.arg.pagefault.flags, 0u);  // a read
+  alignas(4096) static char page[kPage];
+  page[0] = 'S';
+  uffdio_copy copy{};
+  copy.dst = reinterpret_cast<uintptr_t>(p);
+  copy.src = reinterpret_cast<uintptr_t>(page);
+  copy.len = kPage;
+  EXPECT_EQ(Err(ioctl(uffd, UFFDIO_COPY, &copy)), 0);
+  reader.join();
+  EXPECT_EQ(seen, 'S');
+  struct stat st;
+  ASSERT_EQ(fstat(fd, &st), 0);
+  EXPECT_EQ(st.st_blocks, 0);  // the memfd got nothing
+  // Later writes to the memfd are not seen through that private page.
+  ASSERT_EQ(pwrite(fd, "W", 1, 0), 1);
+  EXPECT_EQ(p[0], 'S');
+  // Whereas the kernel's own private mapping follows the memfd until written.
+  char* q = static_cast<char*>(mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0));
+  ASSERT_NE(q, MAP_FAILED);
+  EXPECT_EQ(q[0], 'W');
+  ASSERT_EQ(pwrite(fd, "X", 1, 0), 1);
+  EXPECT_EQ(q[0], 'X');
+  q[1] = 'q';  // the first write makes it private
+  ASSERT_EQ(pwrite(fd, "Y", 1, 0), 1);
+  EXPECT_EQ(q[0], 'X');
+}
+
 }  // namespace
 }  // namespace libshm::test
