@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/shm.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 
 #include <fstream>
@@ -520,6 +521,78 @@ TEST_F(SysV, UserfaultfdCannotRegisterAnAttachment) {
   reg.range.start = reinterpret_cast<uintptr_t>(m);
   reg.mode = UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP;
   EXPECT_EQ(ioctl(uffd, UFFDIO_REGISTER, &reg), 0) << strerror(errno);
+}
+
+// Exec releases the old mm before the new program runs: once the execed
+// program has written to a pipe, the segment it had attached is detached
+// (shm_nattch exact, no waiting) and an ioctl on a uffd of the old mm answers
+// ESRCH. So a helper that checks its mappers' uffds before IPC_STAT can be as
+// exact as the kernel about exec.
+TEST_F(SysV, ExecDetachesAndEndsTheOldMmBeforeTheNewProgramRuns) {
+  int id = Create(IPC_PRIVATE, kPage);
+  int sv[2], out[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  ASSERT_EQ(pipe(out), 0);
+  pid_t child = fork();
+  if (child == 0) {
+    int uffd = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
+    uffdio_api api{};
+    api.api = UFFD_API;
+    if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) != 0) _exit(2);
+    void* page = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uffdio_register reg{};
+    reg.range.start = reinterpret_cast<uintptr_t>(page);
+    reg.range.len = kPage;
+    reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+    if (ioctl(uffd, UFFDIO_REGISTER, &reg) != 0) _exit(3);
+    if (shmat(id, nullptr, 0) == reinterpret_cast<void*>(-1)) _exit(4);
+    uintptr_t addr = reinterpret_cast<uintptr_t>(page);
+    char cbuf[CMSG_SPACE(sizeof(int))] = {};
+    iovec iov{&addr, sizeof(addr)};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof(cbuf);
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &uffd, sizeof(int));
+    if (sendmsg(sv[1], &msg, 0) != sizeof(addr)) _exit(5);
+    char go = 0;
+    if (read(sv[1], &go, 1) != 1) _exit(6);
+    dup2(out[1], 1);
+    execl("/bin/echo", "echo", "ran", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  uintptr_t addr = 0;
+  char cbuf[CMSG_SPACE(sizeof(int))] = {};
+  iovec iov{&addr, sizeof(addr)};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = cbuf;
+  msg.msg_controllen = sizeof(cbuf);
+  ASSERT_EQ(recvmsg(sv[0], &msg, 0), static_cast<ssize_t>(sizeof(addr)));
+  int uffd = -1;
+  memcpy(&uffd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
+  uffdio_zeropage zp{};
+  zp.range.start = addr;
+  zp.range.len = kPage;
+  EXPECT_EQ(Err(ioctl(uffd, UFFDIO_ZEROPAGE, &zp)), 0);  // the old mm is alive
+  EXPECT_EQ(Stat(id).shm_nattch, 1u);
+  ASSERT_EQ(write(sv[0], "g", 1), 1);
+  char buf[8] = {};
+  ASSERT_GT(read(out[0], buf, sizeof(buf)), 0);  // the new program has run
+  EXPECT_EQ(Stat(id).shm_nattch, 0u);
+  zp = {};
+  zp.range.start = addr;
+  zp.range.len = kPage;
+  EXPECT_EQ(Err(ioctl(uffd, UFFDIO_ZEROPAGE, &zp)), ESRCH);
+  int st = 0;
+  waitpid(child, &st, 0);
+  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st;
 }
 
 }  // namespace
