@@ -22,6 +22,20 @@ const StatField kFields[] = {
 #undef STAT
 };
 
+struct NativeReason {
+  const char* name;
+  const char* description;
+};
+
+// Indexed by LIBSHM_NATIVE_* (libshm.h).
+const NativeReason kNativeReasons[LIBSHM_NATIVE_REASONS] = {
+    {"hugetlb", "MAP_HUGETLB (hugetlbfs pages are not managed)"},
+    {"flags", "a flag libshm does not manage (MAP_32BIT, MAP_GROWSDOWN, ...)"},
+    {"min_size", "smaller than LIBSHM_MIN_SIZE"},
+    {"error", "the helper refused the region (swap full, LIBSHM_SWAP_MAX, no fds)"},
+    {"no_session", "the process could not join the session"},
+};
+
 uint64_t FieldValue(const libshm_stats_t& s, const StatField& f) {
   uint64_t v;
   memcpy(&v, reinterpret_cast<const char*>(&s) + f.offset, sizeof(v));
@@ -45,7 +59,16 @@ void PrintStats(const libshm_stats_t& s, bool json, WriteCallback cb, void* arg)
                static_cast<unsigned long long>(s.fault_us_hist[i]));
       cb(arg, line);
     }
-    snprintf(line, sizeof(line), "], \"policy\": \"%s\", \"mode\": \"%s\"}\n", s.policy, s.mode);
+    for (int kind = 0; kind < 2; kind++) {
+      const uint64_t* v = kind == 0 ? s.native_bytes : s.native_mappings;
+      cb(arg, kind == 0 ? "], \"native_shared_bytes\": {" : "}, \"native_shared_mappings\": {");
+      for (int r = 0; r < LIBSHM_NATIVE_REASONS; r++) {
+        snprintf(line, sizeof(line), "%s\"%s\": %llu", r == 0 ? "" : ", ", kNativeReasons[r].name,
+                 static_cast<unsigned long long>(v[r]));
+        cb(arg, line);
+      }
+    }
+    snprintf(line, sizeof(line), "}, \"policy\": \"%s\", \"mode\": \"%s\"}\n", s.policy, s.mode);
     cb(arg, line);
     return;
   }
@@ -71,10 +94,38 @@ void PrintStats(const libshm_stats_t& s, bool json, WriteCallback cb, void* arg)
              static_cast<unsigned long long>(s.fault_us_hist[i]));
     cb(arg, line);
   }
-  cb(arg, "\n");
+  cb(arg, "\n  shared anonymous memory left native (bytes, mappings, reason)\n");
+  for (int r = 0; r < LIBSHM_NATIVE_REASONS; r++) {
+    snprintf(line, sizeof(line), "  native_shared_bytes{reason=\"%s\"} %llu  %.1f MiB  %llu  %s\n",
+             kNativeReasons[r].name, static_cast<unsigned long long>(s.native_bytes[r]),
+             static_cast<double>(s.native_bytes[r]) / (1 << 20),
+             static_cast<unsigned long long>(s.native_mappings[r]), kNativeReasons[r].description);
+    cb(arg, line);
+  }
+}
+
+const char* NativeReasonName(int reason) {
+  return reason >= 0 && reason < LIBSHM_NATIVE_REASONS ? kNativeReasons[reason].name : nullptr;
+}
+
+const char* NativeReasonDescription(int reason) {
+  return reason >= 0 && reason < LIBSHM_NATIVE_REASONS ? kNativeReasons[reason].description
+                                                       : nullptr;
 }
 
 bool StatByName(const libshm_stats_t& s, const char* name, uint64_t* out) {
+  for (int kind = 0; kind < 2; kind++) {
+    const char* prefix = kind == 0 ? "native_shared_bytes." : "native_shared_mappings.";
+    size_t n = strlen(prefix);
+    if (strncmp(name, prefix, n) != 0) continue;
+    for (int r = 0; r < LIBSHM_NATIVE_REASONS; r++) {
+      if (strcmp(name + n, kNativeReasons[r].name) == 0) {
+        *out = kind == 0 ? s.native_bytes[r] : s.native_mappings[r];
+        return true;
+      }
+    }
+    return false;
+  }
   for (const StatField& f : kFields) {
     if (strcmp(f.name, name) == 0) {
       *out = FieldValue(s, f);
