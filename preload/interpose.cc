@@ -86,12 +86,28 @@ void* NativeMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off)
   return SetErrno(rc);
 }
 
+// Shared anonymous memory left to the kernel for `reason` (LIBSHM_NATIVE_*):
+// counted only if the kernel mapped it, with the kernel's result and errno
+// returned unchanged.
+void* CountedNativeMmap(int reason, void* addr, size_t len, int prot, int flags, int fd,
+                        off_t off) {
+  void* p = NativeMmap(addr, len, prot, flags, fd, off);
+  if (p != MAP_FAILED) ClientRuntime::Get().NoteNative(reason, len);
+  return p;
+}
+
 void* ManagedMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
-  bool want = len != 0 && IsSharedAnonymous(flags, fd) && (flags & MAP_HUGETLB) == 0 &&
-              (flags & ~(MAP_TYPE | kManagedFlags | kIgnoredFlags)) == 0;
-  if (!want) return NativeMmap(addr, len, prot, flags, fd, off);
+  if (len == 0 || !IsSharedAnonymous(flags, fd)) return NativeMmap(addr, len, prot, flags, fd, off);
+  if ((flags & MAP_HUGETLB) != 0) {
+    return CountedNativeMmap(LIBSHM_NATIVE_HUGETLB, addr, len, prot, flags, fd, off);
+  }
+  if ((flags & ~(MAP_TYPE | kManagedFlags | kIgnoredFlags)) != 0) {
+    return CountedNativeMmap(LIBSHM_NATIVE_FLAGS, addr, len, prot, flags, fd, off);
+  }
   ClientRuntime& rt = ClientRuntime::Get();
-  if (len < rt.options().min_size) return NativeMmap(addr, len, prot, flags, fd, off);
+  if (len < rt.options().min_size) {
+    return CountedNativeMmap(LIBSHM_NATIVE_MIN_SIZE, addr, len, prot, flags, fd, off);
+  }
   void* out = nullptr;
   int rc = libshm_map(addr, len, prot, (flags & kManagedFlags) | MAP_SHARED, &out);
   if (rc == 0) return out;
@@ -101,7 +117,9 @@ void* ManagedMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off
   }
   // Fall back to the kernel's own shared memory. If the kernel refuses too,
   // its errno is the one the program would have seen without libshm.
-  void* native = NativeMmap(addr, len, prot, flags, fd, off);
+  void* native =
+      CountedNativeMmap(rt.session_failed() ? LIBSHM_NATIVE_NO_SESSION : LIBSHM_NATIVE_ERROR, addr,
+                        len, prot, flags, fd, off);
   // A session that could not be joined already said why, once; other
   // failures get a line each, up to three.
   if (native != MAP_FAILED && !rt.session_failed() && fallback_messages.fetch_add(1) < 3) {

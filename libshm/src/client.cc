@@ -269,7 +269,62 @@ int ClientRuntime::EnsureSessionLocked() {
     return rc;
   }
   if (!in_process_engine_) StartWatchdog();
+  ReportNativeLocked();
   return 0;
+}
+
+void ClientRuntime::NoteNative(int reason, size_t length) noexcept {
+  if (reason < 0 || reason >= LIBSHM_NATIVE_REASONS || length == 0) return;
+  int saved = errno;
+  uint64_t bytes = (static_cast<uint64_t>(length) + kPageSize - 1) & ~uint64_t{kPageSize - 1};
+  std::lock_guard<std::mutex> lock(mu_);
+  native_bytes_[reason] += bytes;
+  native_mappings_[reason]++;
+  ReportNativeLocked();
+  errno = saved;
+}
+
+void ClientRuntime::ReportNativeLocked() noexcept {
+  bool any = false;
+  for (uint64_t m : native_mappings_) any = any || m != 0;
+  if (!any) return;
+  // Our own connection if we have one; else, under shmrun, a short observer
+  // connection (it does not keep the session alive and holds no fd of the
+  // host's once done). A process without a session starts no helper for this.
+  int sock = sock_ >= 0 && uffd_ >= 0 ? sock_ : -1;
+  bool own = sock >= 0;
+  if (!own) {
+    if (opts_.session[0] == '\0' || native_report_failed_) return;
+    char address[sizeof(address_)];
+    const char* hash = strchr(opts_.session, '#');
+    size_t n = hash != nullptr ? static_cast<size_t>(hash - opts_.session) : strlen(opts_.session);
+    if (n >= sizeof(address)) return;
+    memcpy(address, opts_.session, n);
+    address[n] = '\0';
+    sock = ConnectSession(address);
+    Request hello;
+    hello.op = Op::kHello;
+    hello.flags = kHelloObserver;
+    Reply reply;
+    if (sock < 0 || CallHelper(sock, hello, &reply, -1, nullptr) != 0) {
+      if (sock >= 0) close(sock);
+      native_report_failed_ = true;  // once: a helper that is not there stays so
+      return;
+    }
+  }
+  for (int r = 0; r < LIBSHM_NATIVE_REASONS; r++) {
+    if (native_mappings_[r] == 0) continue;
+    Request req;
+    req.op = Op::kNative;
+    req.a = static_cast<uint64_t>(r);
+    req.b = native_bytes_[r];
+    req.c = native_mappings_[r];
+    Reply reply;
+    int rc = CallHelper(sock, req, &reply, -1, nullptr);
+    if (rc != 0 && rc != -EINVAL) break;  // EINVAL: figures it will never take
+    native_bytes_[r] = native_mappings_[r] = 0;
+  }
+  if (!own) close(sock);
 }
 
 void ClientRuntime::StartWatchdog() {
@@ -649,6 +704,8 @@ void ClientRuntime::AtforkChild() {
 }
 
 void ClientRuntime::ChildAfterFork() {
+  // The parent reports what it left native; the child reports its own.
+  for (int r = 0; r < LIBSHM_NATIVE_REASONS; r++) native_bytes_[r] = native_mappings_[r] = 0;
   if (uffd_ < 0) {
     // No session in the parent: nothing is registered; start afresh on use.
     if (sock_ >= 0) close(sock_);
