@@ -10,7 +10,9 @@
 // replacement, nothing thrown, libc's contract kept exactly (MAP_FAILED and a
 // positive errno; errno untouched on success), safe before main. On a libshm
 // failure print one line and fall back to a native mapping, unless
-// LIBSHM_STRICT=1, which fails the call instead.
+// LIBSHM_STRICT=1, which fails the call instead. Shared anonymous memory left
+// native (MAP_HUGETLB, other flags, LIBSHM_MIN_SIZE, a fallback) is counted
+// by reason when the kernel made it (docs/design.md "Native shared memory").
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>

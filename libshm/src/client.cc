@@ -230,7 +230,10 @@ int ClientRuntime::HelloLocked() {
 }
 
 int ClientRuntime::EnsureSessionLocked() {
-  if (sock_ >= 0 && uffd_ >= 0) return 0;
+  if (sock_ >= 0 && uffd_ >= 0) {
+    ReportNativeLocked();
+    return 0;
+  }
   if (session_failed_) return -ECONNREFUSED;
   if (opts_.strict && opts_.bad_values > 0) return -EINVAL;
   int rc;
@@ -273,20 +276,50 @@ int ClientRuntime::EnsureSessionLocked() {
   return 0;
 }
 
+namespace {
+
+// A pending count: mappings in the high bits, pages in the low ones, so that
+// one atomic word keeps both in step (a report never has a mapping without
+// its pages). Adds that would not fit are dropped: it takes 16 Mi mappings or
+// 4 PiB that could not be sent to fill it.
+constexpr int kPendingPageBits = 40;
+constexpr uint64_t kPendingPages = (uint64_t{1} << kPendingPageBits) - 1;
+constexpr uint64_t kPendingMappings = (uint64_t{1} << (64 - kPendingPageBits)) - 1;
+
+void AddPending(std::atomic<uint64_t>& word, uint64_t pages, uint64_t mappings) noexcept {
+  uint64_t old = word.load(std::memory_order_relaxed);
+  for (;;) {
+    if (pages > kPendingPages - (old & kPendingPages) ||
+        mappings > kPendingMappings - (old >> kPendingPageBits)) {
+      return;
+    }
+    uint64_t sum = old + pages + (mappings << kPendingPageBits);
+    if (word.compare_exchange_weak(old, sum, std::memory_order_relaxed)) return;
+  }
+}
+
+}  // namespace
+
 void ClientRuntime::NoteNative(int reason, size_t length) noexcept {
   if (reason < 0 || reason >= LIBSHM_NATIVE_REASONS || length == 0) return;
   int saved = errno;
-  uint64_t bytes = (static_cast<uint64_t>(length) + kPageSize - 1) & ~uint64_t{kPageSize - 1};
-  std::lock_guard<std::mutex> lock(mu_);
-  native_bytes_[reason] += bytes;
-  native_mappings_[reason]++;
-  ReportNativeLocked();
+  // Lock-free: this mmap may come from a signal handler, or from an atfork
+  // handler of a thread that holds mu_.
+  AddPending(native_pending_[reason], (static_cast<uint64_t>(length) + kPageSize - 1) / kPageSize,
+             1);
+  // Sent now unless a request of this process is under way (another thread's,
+  // or the one this thread was in when a signal handler mapped): then with
+  // the next request.
+  if (mu_.try_lock()) {
+    ReportNativeLocked();
+    mu_.unlock();
+  }
   errno = saved;
 }
 
 void ClientRuntime::ReportNativeLocked() noexcept {
   bool any = false;
-  for (uint64_t m : native_mappings_) any = any || m != 0;
+  for (const auto& word : native_pending_) any = any || word.load(std::memory_order_relaxed) != 0;
   if (!any) return;
   // Our own connection if we have one; else, under shmrun, a short observer
   // connection (it does not keep the session alive and holds no fd of the
@@ -313,16 +346,19 @@ void ClientRuntime::ReportNativeLocked() noexcept {
     }
   }
   for (int r = 0; r < LIBSHM_NATIVE_REASONS; r++) {
-    if (native_mappings_[r] == 0) continue;
+    uint64_t word = native_pending_[r].exchange(0, std::memory_order_relaxed);
+    if (word == 0) continue;
     Request req;
     req.op = Op::kNative;
     req.a = static_cast<uint64_t>(r);
-    req.b = native_bytes_[r];
-    req.c = native_mappings_[r];
+    req.b = (word & kPendingPages) * kPageSize;
+    req.c = word >> kPendingPageBits;
     Reply reply;
     int rc = CallHelper(sock, req, &reply, -1, nullptr);
-    if (rc != 0 && rc != -EINVAL) break;  // EINVAL: figures it will never take
-    native_bytes_[r] = native_mappings_[r] = 0;
+    if (rc != 0 && rc != -EINVAL) {  // EINVAL: figures it will never take
+      AddPending(native_pending_[r], word & kPendingPages, word >> kPendingPageBits);
+      break;
+    }
   }
   if (!own) close(sock);
 }
@@ -705,7 +741,7 @@ void ClientRuntime::AtforkChild() {
 
 void ClientRuntime::ChildAfterFork() {
   // The parent reports what it left native; the child reports its own.
-  for (int r = 0; r < LIBSHM_NATIVE_REASONS; r++) native_bytes_[r] = native_mappings_[r] = 0;
+  for (auto& word : native_pending_) word.store(0, std::memory_order_relaxed);
   if (uffd_ < 0) {
     // No session in the parent: nothing is registered; start afresh on use.
     if (sock_ >= 0) close(sock_);

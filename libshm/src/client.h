@@ -74,7 +74,9 @@ class ClientRuntime {
   int CallLocked(const Request& req, Reply* reply, int send_fd, int* recv_fd);
   void StartWatchdog();
   // Sends the native counts not reported yet (see NoteNative); what cannot
-  // be sent stays pending.
+  // be sent stays pending. Called with every request that makes sure of the
+  // session (map, stats, ctl), so a count NoteNative could not send goes
+  // with the next one.
   void ReportNativeLocked() noexcept;
   // Forgets [start, end) of the managed ranges; a range that contains it
   // keeps its head and tail. Never throws: if the tail cannot be stored, the
@@ -97,10 +99,11 @@ class ClientRuntime {
   pid_t helper_pid_ = 0;
   char address_[108] = {};
   bool in_process_engine_ = false;
-  // Native shared memory not yet reported to the helper, by reason; a
-  // forked child starts from zero (its parent reports its own).
-  uint64_t native_bytes_[LIBSHM_NATIVE_REASONS] = {};
-  uint64_t native_mappings_[LIBSHM_NATIVE_REASONS] = {};
+  // Native shared memory not yet reported to the helper, by reason: pages
+  // and mappings in one word each (client.cc), lock-free because NoteNative
+  // may run in a signal handler. A forked child starts from zero (its parent
+  // reports its own).
+  std::atomic<uint64_t> native_pending_[LIBSHM_NATIVE_REASONS] = {};
   bool native_report_failed_ = false;  // the observer connection was refused once
   // Managed ranges of this process, [start, end), disjoint, keyed by start:
   // IsManaged runs on every munmap/mremap/msync/madvise of the process once

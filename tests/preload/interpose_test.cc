@@ -7,11 +7,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -477,6 +479,65 @@ TEST_F(Shim, NativeSharedMemoryIsCountedWithItsReason) {
   EXPECT_EQ(Stat("native_shared_mappings.error"), 1u);
   EXPECT_EQ(Stat("native_shared_bytes.hugetlb"), 0u);
   EXPECT_EQ(Stat("native_shared_bytes.no_session"), 0u);
+}
+
+// A signal handler that maps shared memory the shim leaves native, landing
+// while the same thread is inside the shim making a managed mapping (holding
+// its lock, talking to the helper): it must not wait for that lock (the
+// thread would deadlock on itself), and its mapping is still counted, sent
+// with the next request.
+volatile sig_atomic_t handler_runs = 0, handler_maps = 0;
+
+void MapInHandler(int) {
+  int saved = errno;
+  void* p =
+      mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+  handler_maps = handler_maps + (p != MAP_FAILED);
+  handler_runs = handler_runs + 1;
+  errno = saved;
+}
+
+TEST_F(Shim, NativeMappingInASignalHandlerInsideTheShimIsCountedWithoutDeadlock) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    struct sigaction sa = {};
+    sa.sa_handler = MapInHandler;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGALRM, &sa, nullptr);
+    struct itimerval every = {{0, 300}, {0, 300}};
+    setitimer(ITIMER_REAL, &every, nullptr);
+    int managed = 0;
+    for (int i = 0; i < 20000 && handler_runs < 300; i++) {
+      void* p = mmap(nullptr, 8 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) _exit(1);
+      managed += Managed(p);
+      munmap(p, 8 * kPage);
+    }
+    struct itimerval off = {};
+    setitimer(ITIMER_REAL, &off, nullptr);
+    if (managed == 0) _exit(2);
+    if (handler_runs < 300) _exit(3);
+    if (handler_maps != handler_runs) _exit(4);
+    _exit(Stat("native_shared_mappings.flags") == static_cast<uint64_t>(handler_maps) &&
+                  Stat("native_shared_bytes.flags") == handler_maps * kPage
+              ? 0
+              : 5);
+  }
+  int status = 0;
+  for (int ms = 0; ms < 60000 && waitpid(pid, &status, WNOHANG) == 0; ms += 10) usleep(10000);
+  if (kill(pid, 0) == 0 && waitpid(pid, &status, WNOHANG) == 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    FAIL() << "deadlocked: a signal handler's mmap waited for the shim's lock";
+  }
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+  const char* why[] = {"ok",
+                       "a managed mmap failed",
+                       "nothing was managed",
+                       "the timer did not fire",
+                       "a handler mmap failed",
+                       "counts differ"};
+  EXPECT_EQ(WEXITSTATUS(status), 0) << why[WEXITSTATUS(status) < 6 ? WEXITSTATUS(status) : 0];
 }
 
 // Runs fn in a child with stderr captured; returns (status, stderr).
