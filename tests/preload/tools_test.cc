@@ -216,6 +216,27 @@ TEST(Shmrun, NativeSharedMemoryShowsInStatsAndShmstatWithItsReason) {
       << r.out;
 }
 
+// A process that cannot join the session (no userfaultfd at all: a seccomp
+// filter refuses it) falls back to the kernel's memory and still reports it,
+// reason no_session, over an observer connection.
+TEST(Shmrun, NativeSharedMemoryOfAProcessThatCannotJoinIsCounted) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to become nobody (root borrows no uffd)";
+  std::string stats = TempPath("no-session.json");
+  Result kernel = Sh(kNativeWorkload + " --no-uffd");
+  Result r = Sh("setpriv --reuid=65534 --regid=65534 --clear-groups " + kShmrun +
+                " --stats=" + stats + " -- " + kNativeWorkload + " --no-uffd");
+  std::string json = Slurp(stats);
+  unlink(stats.c_str());
+  ASSERT_EQ(kernel.exit_code, 0) << kernel.out;
+  ASSERT_EQ(kernel.out, "shared 65536: mapped\n");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find(kernel.out), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("shared memory stays native"), std::string::npos) << r.out;
+  EXPECT_EQ(JsonMember(json, "native_shared_bytes", "no_session"), 65536) << json;
+  EXPECT_EQ(JsonMember(json, "native_shared_mappings", "no_session"), 1) << json;
+  EXPECT_EQ(JsonMember(json, "native_shared_bytes", "error"), 0) << json;
+}
+
 TEST(Shmrun, SessionAdmitsAnotherUserOnlyFromItsOwnTree) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root";
   // Inside the tree a process that dropped to nobody is a member (it
