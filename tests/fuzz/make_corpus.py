@@ -284,6 +284,7 @@ SEEDS = {
     # Native shared memory reports (kNative): figures the client makes up.
     "valid-native": req(HELLO, flags=HELLO_OBSERVER)
     + req(NATIVE, a=NATIVE_HUGETLB, b=2 << 20, c=1)
+    + req(HELLO, slot=STRANGER, flags=HELLO_OBSERVER)
     + req(NATIVE, a=NATIVE_NO_SESSION, b=8 * PAGE, c=2, slot=STRANGER)
     + ctl_read(b"stats.native_shared_bytes.hugetlb")
     + ctl_read(b"stats.native_shared_mappings.no_session") + req(STATS),
@@ -293,8 +294,8 @@ SEEDS = {
     + req(NATIVE, a=NATIVE_ERROR, b=PAGE, c=1, d=1)
     + req(NATIVE, a=NATIVE_ERROR, b=PAGE, c=1, flags=1)
     + req(NATIVE, a=NATIVE_ERROR, b=U64 & ~(PAGE - 1), c=1 << 33)
-    + b"".join(req(NATIVE, a=NATIVE_MIN_SIZE, b=MAX_NATIVE_MAPPING_BYTES, c=1)
-               for _ in range(130))
+    + b"".join(req(NATIVE, a=NATIVE_MIN_SIZE, b=U64 & ~(PAGE - 1), c=1 << 32)
+               for _ in range(3))
     + ctl_read(b"stats.native_shared_bytes.min_size") + req(STATS),
     "bad-native-reason": req(HELLO) + req(NATIVE, a=NATIVE_REASONS, b=PAGE, c=1, slot=1)
     + req(NATIVE, a=U64, b=PAGE, c=1, slot=2) + req(STATS),
