@@ -91,11 +91,22 @@ void* NativeMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off)
 // Shared anonymous memory left to the kernel for `reason` (LIBSHM_NATIVE_*):
 // counted only if the kernel mapped it, with the kernel's result and errno
 // returned unchanged.
+std::atomic<bool> counted_native{false};
+
 void* CountedNativeMmap(int reason, void* addr, size_t len, int prot, int flags, int fd,
                         off_t off) {
   void* p = NativeMmap(addr, len, prot, flags, fd, off);
-  if (p != MAP_FAILED) ClientRuntime::Get().NoteNative(reason, len);
+  if (p != MAP_FAILED) {
+    counted_native.store(true, std::memory_order_relaxed);
+    ClientRuntime::Get().NoteNative(reason, len);
+  }
   return p;
+}
+
+// At exit, what was counted but not sent yet (NoteNative sends at most once
+// per interval). A process that never counted one does nothing here.
+__attribute__((destructor)) void FlushNativeAtExit() {
+  if (counted_native.load(std::memory_order_relaxed)) ClientRuntime::Get().FlushNative();
 }
 
 void* ManagedMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off) {

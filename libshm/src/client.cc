@@ -23,6 +23,7 @@
 #include <new>
 #include <utility>
 
+#include "clock.h"
 #include "engine.h"
 #include "host_thread.h"
 #include "log.h"
@@ -307,9 +308,24 @@ void ClientRuntime::NoteNative(int reason, size_t length) noexcept {
   // handler of a thread that holds mu_.
   AddPending(native_pending_[reason], (static_cast<uint64_t>(length) + kPageSize - 1) / kPageSize,
              1);
-  // Sent now unless a request of this process is under way (another thread's,
-  // or the one this thread was in when a signal handler mapped): then with
-  // the next request.
+  // Sent now if none was sent in the last kNativeReportIntervalNs (a report
+  // is a round trip, and over a fresh observer connection several: a
+  // program that makes many small native mappings must not pay one each),
+  // and unless a request of this process is under way (another thread's, or
+  // the one this thread was in when a signal handler mapped). Otherwise with
+  // the next request, or at exit (FlushNative).
+  uint64_t now = MonotonicNs();
+  uint64_t last = native_sent_ns_.load(std::memory_order_relaxed);
+  if ((last == 0 || now - last >= kNativeReportIntervalNs) && mu_.try_lock()) {
+    native_sent_ns_.store(now, std::memory_order_relaxed);
+    ReportNativeLocked();
+    mu_.unlock();
+  }
+  errno = saved;
+}
+
+void ClientRuntime::FlushNative() noexcept {
+  int saved = errno;
   if (mu_.try_lock()) {
     ReportNativeLocked();
     mu_.unlock();

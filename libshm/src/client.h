@@ -50,11 +50,16 @@ class ClientRuntime {
   int RemapFilePages(void* addr, size_t size, int prot, size_t pgoff, int flags);
   // The shim left a shared anonymous mapping of `length` bytes native for
   // `reason` (LIBSHM_NATIVE_*) and the kernel mapped it. Counted here and
-  // reported to the helper: over this process's connection if it has one,
-  // else over a short observer connection to the session named by
-  // LIBSHM_SESSION (no helper is started for it), else when the process
-  // joins a session later. Never fails, keeps errno.
+  // reported to the helper, at most once per kNativeReportIntervalNs: over
+  // this process's connection if it has one, else over a short observer
+  // connection to the session named by LIBSHM_SESSION (no helper is started
+  // for it), else when the process joins a session later. Never fails, keeps
+  // errno, takes no lock (async-signal-safe but for the report).
   void NoteNative(int reason, size_t length) noexcept;
+  // Sends what NoteNative has not sent yet, unless a request is under way
+  // (the shim calls it at exit). Keeps errno.
+  void FlushNative() noexcept;
+  static constexpr uint64_t kNativeReportIntervalNs = 100'000'000;
   int Stats(libshm_stats_t* out);
   int Ctl(const char* name, void* oldp, size_t* oldlenp, const void* newp, size_t newlen);
   const Options& options() const { return opts_; }
@@ -104,7 +109,8 @@ class ClientRuntime {
   // may run in a signal handler. A forked child starts from zero (its parent
   // reports its own).
   std::atomic<uint64_t> native_pending_[LIBSHM_NATIVE_REASONS] = {};
-  bool native_report_failed_ = false;  // the observer connection was refused once
+  std::atomic<uint64_t> native_sent_ns_{0};  // when NoteNative last reported
+  bool native_report_failed_ = false;        // the observer connection was refused once
   // Managed ranges of this process, [start, end), disjoint, keyed by start:
   // IsManaged runs on every munmap/mremap/msync/madvise of the process once
   // it has a managed region, so lookups are O(log n); there is no cap.
