@@ -31,9 +31,11 @@
 
 #include "config.h"
 #include "libshm/policy.h"
+#include "libshm/version.h"
 #include "protocol.h"
 #include "session_socket.h"
 #include "stats.h"
+#include "swap_file.h"
 
 extern char** environ;
 
@@ -47,17 +49,21 @@ const char kUsage[] =
     "Run CMD with its shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS, /dev/zero)\n"
     "managed by libshm: one helper and one memory limit for the whole process tree.\n"
     "  --limit SIZE     resident limit of the tree, e.g. 256M, 2G (default LIBSHM_LIMIT or 256M)\n"
-    "  --policy NAME    eviction policy: fifo, clock, ... (default clock)\n"
+    "  --policy NAME    eviction policy: fifo, clock, ... (default clock), with\n"
+    "                   optional parameters: clock:insert_ref=0 (shmsim --list)\n"
     "  --swap-dir DIR   directory of the session's swap file (default /var/tmp)\n"
     "  --stats[=FILE]   print the stats table on stderr when CMD exits, or write JSON to FILE\n"
     "                   (rewritten when the session ends)\n"
     "  --user USER      run CMD as USER; the helper keeps root (full mode for the tree)\n"
+    "  -h, --help       print this help and exit\n"
+    "  --version        print the version and exit\n"
     "Exits with CMD's status (128+N if CMD died of signal N). LIBSHM_* variables apply.\n";
 
+// A usage error: one line that names the cause and the fix (issue 14).
 [[noreturn]] void Fail(const char* fmt, const char* arg) {
   fprintf(stderr, "shmrun: ");
   fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\n%s", kUsage);
+  fprintf(stderr, "\n");
   exit(2);
 }
 
@@ -182,7 +188,7 @@ int main(int argc, char** argv) {
       size_t n = strlen(name);
       if (a.size() > n && a.compare(0, n, name) == 0 && a[n] == '=') return argv[i] + n + 1;
       if (a == name) {
-        if (i + 1 >= argc) Fail("%s needs a value", name);
+        if (i + 1 >= argc) Fail("%s needs a value (see shmrun --help)", name);
         return argv[++i];
       }
       return nullptr;
@@ -193,6 +199,9 @@ int main(int argc, char** argv) {
       break;
     } else if (a == "--help" || a == "-h") {
       fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "--version") {
+      printf("shmrun (libshm) %s\n", LIBSHM_VERSION_STRING);
       return 0;
     } else if ((v = value("--limit")) != nullptr) {
       limit = v;
@@ -208,24 +217,30 @@ int main(int argc, char** argv) {
       stats = true;
       stats_file = argv[i] + 8;
     } else if (a[0] == '-') {
-      Fail("unknown option %s", argv[i]);
+      Fail("unknown option %s (see shmrun --help)", argv[i]);
     } else {
       break;
     }
   }
-  if (i >= argc) Fail("%s", "no command given");
+  if (i >= argc) Fail("%s", "no command given: shmrun [OPTIONS] -- CMD [ARG...]");
 
   uint64_t bytes;
-  if (limit != nullptr && (!ParseSize(limit, &bytes) || bytes < (1u << 20))) {
-    Fail("--limit %s: expected a size of at least 1M such as 256M or 2G", limit);
+  if (limit != nullptr && !ParseSize(limit, &bytes)) {
+    Fail("--limit %s: expected a size such as 256M or 2G (at least 1M)", limit);
+  }
+  if (limit != nullptr && bytes < (1u << 20)) {
+    Fail("--limit %s is below the minimum 1M: give at least 1M, such as 256M", limit);
   }
   if (policy != nullptr) {
-    const libshm_policy_ops* ops = libshm_policy_find(policy);
-    if (ops == nullptr || !ops->live) Fail("--policy %s: not a live policy", policy);
-  }
-  struct stat st;
-  if (swap_dir != nullptr && (stat(swap_dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
-    Fail("--swap-dir %s: not a directory", swap_dir);
+    char why[160] = "";
+    const libshm_policy_ops* ops = libshm_policy_resolve(policy, why, sizeof(why));
+    if (ops == nullptr || !ops->live) {
+      char live[256];
+      FormatLivePolicies(live, sizeof(live));
+      std::string line = std::string("--policy ") + policy + " is not a live policy (" +
+                         (ops == nullptr ? why : "simulation only") + "): use one of " + live;
+      Fail("%s", line.c_str());
+    }
   }
   struct passwd* pw = nullptr;
   if (user != nullptr) {
@@ -239,6 +254,15 @@ int main(int argc, char** argv) {
   if (stats_file != nullptr) setenv("LIBSHM_STATS_FILE", stats_file, 1);
   Options opts;
   ParseOptions(&opts, environ, /*warn=*/true);  // one line per bad LIBSHM_* value
+  // The swap directory, before a helper fails on it.
+  char why[160];
+  if (ProbeSwapDir(opts.swap_dir, why, sizeof(why)) != 0) {
+    std::string line = swap_dir != nullptr ? std::string("--swap-dir ") + swap_dir
+                                           : std::string("LIBSHM_SWAP_DIR=") + opts.swap_dir;
+    line += std::string(" cannot hold the swap file (") + why +
+            "): give a writable directory on a disk (default /var/tmp)";
+    Fail("%s", line.c_str());
+  }
 
   // The session: an abstract address, random so that two sessions never
   // meet. It is no secret: the helper admits a process for what the kernel
@@ -269,7 +293,10 @@ int main(int argc, char** argv) {
   close(lfd);
   if (rc == kHelperSaidWhy) return 1;  // its line is above
   if (rc != 0) {
-    fprintf(stderr, "shmrun: cannot start the helper %s: %s\n", helper.c_str(), strerror(-rc));
+    fprintf(stderr,
+            "shmrun: cannot start the helper %s (%s): set LIBSHM_HELPER to the path of shmd, "
+            "or unset it to use the one installed with shmrun\n",
+            helper.c_str(), HelperStartError(rc));
     return 1;
   }
 
@@ -284,10 +311,15 @@ int main(int argc, char** argv) {
     fprintf(stderr,
             "shmrun: userfaultfd is unavailable here: CMD runs with native shared "
             "memory (shmd --probe tells why)\n");
-  } else if (strcmp(reply.text, "restricted") == 0 && geteuid() != 0) {
+  } else if (strcmp(reply.text, "restricted") == 0) {
+    // Fork events need CAP_SYS_PTRACE in the helper whatever opened the
+    // userfaultfd (the sysctl and the device only open it): only root helps.
     fprintf(stderr,
-            "shmrun: restricted mode (not root): read(2)/write(2) of evicted managed "
-            "memory fails with EFAULT; run as root for full mode\n");
+            "shmrun: restricted mode (%s): read(2)/write(2) of evicted managed memory fails "
+            "with EFAULT; run shmrun as root (--user USER runs CMD as USER) for full mode: "
+            "vm.unprivileged_userfaultfd=1 or access to /dev/userfaultfd is not enough, "
+            "fork events need CAP_SYS_PTRACE\n",
+            geteuid() != 0 ? "not root" : "no CAP_SYS_PTRACE");
   }
 
   const char* old = getenv("LD_PRELOAD");

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "libshm/version.h"
 #include "protocol.h"
 #include "session_socket.h"
 #include "stats.h"
@@ -37,7 +38,9 @@ const char kUsage[] =
     "  --session ADDRESS  the session (default: LIBSHM_SESSION, else the only one running)\n"
     "  --json             one JSON object per sample\n"
     "  --watch SECS       sample every SECS seconds until the session ends\n"
-    "  --count N          stop after N samples (with --watch)\n";
+    "  --count N          stop after N samples (with --watch)\n"
+    "  -h, --help         print this help and exit\n"
+    "  --version          print the version and exit\n";
 
 struct Sample {
   double time = 0;
@@ -211,6 +214,9 @@ int main(int argc, char** argv) {
     std::string a = argv[i];
     if (a == "--help" || a == "-h") {
       fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "--version") {
+      printf("shmstat (libshm) %s\n", LIBSHM_VERSION_STRING);
       return 0;
     } else if (a == "--json") {
       json = true;

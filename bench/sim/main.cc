@@ -19,7 +19,9 @@
 #include <vector>
 
 #include "libshm/policy.h"
+#include "libshm/version.h"
 #include "plot.h"
+#include "policies/params.h"
 #include "progress.h"
 #include "report.h"
 #include "simulator.h"
@@ -44,7 +46,8 @@ const char* kUsage =
     "                      the binary form, or a LIBSHM_TRACE recording; gzip or not\n"
     "  --workload SPEC     synthetic, e.g. zipf:alpha=0.9,pages=10000,n=1000000,write=0.3\n"
     "options:\n"
-    "  --policy LIST       comma-separated names, or 'all' (default all)\n"
+    "  --policy LIST       comma-separated names, or 'all' (default all); a name may\n"
+    "                      take parameters: clock:insert_ref=0 (see --list)\n"
     "  --size LIST         memory sizes, comma-separated: PAGES or PERCENT% of the\n"
     "                      distinct pages (default 5%,10%,20%,40%; a recording's limit)\n"
     "  --mrc               miss-ratio curve: LRU in one pass by stack distance (read-only\n"
@@ -67,6 +70,8 @@ const char* kUsage =
     "  --no-progress       no progress bar (it only shows on a terminal anyway)\n"
     "  --convert OUT       write the one input in the binary form to OUT (.gz: compressed)\n"
     "  --list              list the policies and exit\n"
+    "  -h, --help          print this help and exit\n"
+    "  --version           print the version and exit\n"
     "workloads (SPEC = kind:key=value,...):\n";
 
 struct Options {
@@ -113,6 +118,24 @@ std::vector<std::string> SplitCommas(std::string_view s) {
   return out;
 }
 
+// A policy list: names split at commas, except that a piece holding '='
+// but no ':' continues the parameters of the name before it (no policy name
+// has a '=', and a ':' starts a name's parameters): "clock:insert_ref=0,lirs"
+// and "s3-fifo:threshold=2,lirs:nonresident=1" are two policies, "x:a=1,b=2"
+// is one.
+std::vector<std::string> SplitPolicies(std::string_view s) {
+  std::vector<std::string> out;
+  for (std::string& piece : SplitCommas(s)) {
+    if (!out.empty() && piece.find('=') != std::string::npos &&
+        piece.find(':') == std::string::npos && out.back().find(':') != std::string::npos) {
+      out.back() += "," + piece;
+    } else {
+      out.push_back(std::move(piece));
+    }
+  }
+  return out;
+}
+
 bool ParseUnsigned(const std::string& s, uint64_t* out) {
   if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos) return false;
   errno = 0;
@@ -150,6 +173,9 @@ std::string ParseArgs(int argc, char** argv, Options* o) {
       std::fputs(kUsage, stdout);
       std::fputs(WorkloadHelp().c_str(), stdout);
       std::exit(0);
+    } else if (arg == "--version") {
+      std::printf("shmsim (libshm) %s\n", LIBSHM_VERSION_STRING);
+      std::exit(0);
     } else if (arg == "--trace") {
       ok = take(&v);
       o->inputs.emplace_back(false, v);
@@ -158,7 +184,7 @@ std::string ParseArgs(int argc, char** argv, Options* o) {
       o->inputs.emplace_back(true, v);
     } else if (arg == "--policy") {
       ok = take(&v);
-      o->policy_names = SplitCommas(v);
+      o->policy_names = SplitPolicies(v);
     } else if (arg == "--size") {
       ok = take(&v);
       o->sizes = SplitCommas(v);
@@ -307,6 +333,18 @@ int ListPolicies() {
     std::printf("%-10s %-5s %-44s %s\n", ops->name, ops->live ? "yes" : "no",
                 AccessNames(ops->access_info).c_str(), ops->description);
   }
+  std::printf(
+      "\nparameters (--policy NAME:KEY=VALUE,...; LIBSHM_POLICY and shmrun --policy too):\n");
+  for (const libshm_policy_ops* ops : AllPolicies()) {
+    const PolicyParams* p = FindPolicyParams(ops);
+    for (size_t i = 0; p != nullptr && i < p->count; i++) {
+      const PolicyParam& param = p->params[i];
+      std::string key = std::string(ops->name) + ":" + param.key + "=" + std::to_string(param.min) +
+                        ".." + std::to_string(param.max);
+      std::printf("  %-28s default %-4lld %s\n", key.c_str(), static_cast<long long>(param.def),
+                  param.help);
+    }
+  }
   return 0;
 }
 
@@ -318,7 +356,12 @@ bool ResolvePolicies(const std::vector<std::string>& names,
     return true;
   }
   for (const std::string& name : names) {
-    const libshm_policy_ops* ops = libshm_policy_find(name.c_str());
+    char why[160];
+    const libshm_policy_ops* ops = libshm_policy_resolve(name.c_str(), why, sizeof(why));
+    if (ops == nullptr && name.find(':') != std::string::npos) {
+      *error = why;
+      return false;
+    }
     if (ops == nullptr) {
       std::string known;
       for (const libshm_policy_ops* p : AllPolicies()) known += std::string(" ") + p->name;

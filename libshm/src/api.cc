@@ -68,7 +68,13 @@ LIBSHM_EXPORT int libshm_stats_print(void (*write_cb)(void*, const char*), void*
     int rc = ClientRuntime::Get().Stats(&s);
     if (rc != 0) return rc;
     bool json = opts != nullptr && strchr(opts, 'J') != nullptr;
-    libshm::internal::PrintStats(s, json, write_cb != nullptr ? write_cb : WriteToStderr, cbopaque);
+    bool brief = opts != nullptr && strchr(opts, 'b') != nullptr;
+    auto cb = write_cb != nullptr ? write_cb : WriteToStderr;
+    if (brief && !json) {
+      libshm::internal::PrintStatsBrief(s, cb, cbopaque);
+    } else {
+      libshm::internal::PrintStats(s, json, cb, cbopaque);
+    }
     return 0;
   });
 }

@@ -28,6 +28,7 @@
 #include "host_thread.h"
 #include "log.h"
 #include "session_socket.h"
+#include "swap_file.h"
 #include "sys/syscalls.h"
 #include "uffd.h"
 
@@ -80,16 +81,13 @@ ClientRuntime& ClientRuntime::Get() {
 }
 
 ClientRuntime::ClientRuntime() {
-  ParseOptions(&opts_, environ, /*warn=*/true);
-  SetLogVerbosity(static_cast<int>(opts_.verbose));
-  const libshm_policy_ops* policy = libshm_policy_find(opts_.policy);
-  if (policy == nullptr || !policy->live) {
-    LIBSHM_LOG_ERROR(
-        "LIBSHM_POLICY='%s' is invalid: expected a live policy name such as clock or "
-        "fifo; using the default",
-        opts_.policy);
-    opts_.bad_values++;
+  // In a session (shmrun's tree) the launcher reported the session's settings.
+  bool joined = false;
+  for (char** e = environ; e != nullptr && *e != nullptr; e++) {
+    if (strncmp(*e, "LIBSHM_SESSION=", 15) == 0 && (*e)[15] != '\0') joined = true;
   }
+  ParseOptions(&opts_, environ, /*warn=*/true, joined);
+  SetLogVerbosity(static_cast<int>(opts_.verbose));
   pthread_atfork(&AtforkPrepare, &AtforkParent, &AtforkChild);
 }
 
@@ -101,22 +99,15 @@ int ClientRuntime::CallLocked(const Request& req, Reply* reply, int send_fd, int
 // the user's to fix, so it gets one line naming the variable and the fix
 // (the helper would only fail after it started).
 int CheckSwapDir(const char* dir) {
-  struct stat st;
-  int err = 0;
-  if (stat(dir, &st) != 0) {
-    err = errno;
-  } else if (!S_ISDIR(st.st_mode)) {
-    err = ENOTDIR;
-  } else if (access(dir, W_OK | X_OK) != 0) {
-    err = errno;
-  }
-  if (err != 0) {
+  char why[160];
+  int rc = ProbeSwapDir(dir, why, sizeof(why));
+  if (rc != 0) {
     LIBSHM_LOG_ERROR(
         "LIBSHM_SWAP_DIR=%s cannot hold the swap file (%s): set it to a writable directory "
         "on a disk (default /var/tmp); shared memory stays native",
-        dir, strerror(err));
+        dir, why);
   }
-  return -err;
+  return rc;
 }
 
 int ClientRuntime::StartHelperLocked(char* address, size_t len) {
@@ -162,9 +153,9 @@ int ClientRuntime::StartHelperLocked(char* address, size_t len) {
   if (rc == kHelperSaidWhy) return rc;
   if (rc != 0) {
     LIBSHM_LOG_ERROR(
-        "cannot start the helper %s: %s (set LIBSHM_HELPER to the path of shmd); "
+        "cannot start the helper %s (%s): set LIBSHM_HELPER to the path of shmd; "
         "shared memory stays native",
-        helper, strerror(-rc));
+        helper, HelperStartError(rc));
     return rc;
   }
   return 0;
@@ -212,19 +203,34 @@ int ClientRuntime::HelloLocked() {
   req.a = restricted_ ? 0 : reinterpret_cast<uintptr_t>(doorbell_);
   Reply reply;
   int rc = CallLocked(req, &reply, uffd, nullptr);
+  if (rc == -EPERM && !restricted_) {
+    // A full userfaultfd (vm.unprivileged_userfaultfd=1, /dev/userfaultfd)
+    // but a helper without CAP_SYS_PTRACE: the kernel refuses it fork events.
+    // Restricted mode still serves us.
+    close(uffd);
+    uffd = sys::Userfaultfd(O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+    if (uffd < 0) return rc;
+    restricted_ = true;
+    req.flags = kHelloRestricted;
+    req.a = 0;
+    rc = CallLocked(req, &reply, uffd, nullptr);
+  }
   if (rc != 0) {
     close(uffd);
     return rc;
   }
   uffd_ = uffd;  // our own copy: helper death then blocks faults, never zero-fills
   helper_pid_ = static_cast<pid_t>(reply.a);
-  if (restricted_) {
+  // A session's launcher (shmrun) reported the mode once for its whole tree.
+  if (restricted_ && opts_.session[0] == '\0') {
     static bool said;
     if (!said) {
       said = true;
       LIBSHM_LOG_WARN(
           "restricted mode (no userfaultfd privilege): read(2) or write(2) of managed "
-          "memory that is evicted fails with EFAULT");
+          "memory that is evicted fails with EFAULT; run the program under shmrun as root "
+          "for full mode (vm.unprivileged_userfaultfd=1 or access to /dev/userfaultfd is not "
+          "enough: fork events need CAP_SYS_PTRACE)");
     }
   }
   return 0;

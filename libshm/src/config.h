@@ -42,8 +42,17 @@ struct Options {
 };
 
 // Fills `out` with defaults, then applies LIBSHM_* from `envp` (NULL-terminated,
-// e.g. environ). If `warn` is set, each bad value prints one line.
-void ParseOptions(Options* out, char* const* envp, bool warn);
+// e.g. environ). A bad value (LIBSHM_POLICY naming no live policy included)
+// keeps the default and is counted in bad_values. If `warn` is set, each bad
+// value prints one line naming the cause and the fix. `joined`: the process
+// joins a running session (LIBSHM_SESSION), whose launcher already reported
+// the options the helper applies (limit, policy, swap directory, ...) and
+// the unknown names; only this process's own options are reported then, so
+// a bad value is said once per session, not once per process.
+void ParseOptions(Options* out, char* const* envp, bool warn, bool joined = false);
+
+// Writes the live policies' names, comma-separated ("clock, fifo, ...").
+void FormatLivePolicies(char* buf, size_t len);
 
 // Parses "256M", "2GiB", "4096" into bytes. Returns false on bad input or overflow.
 bool ParseSize(const char* s, uint64_t* out);

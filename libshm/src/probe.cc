@@ -61,7 +61,15 @@ KernelFeatures DoProbe() {
   }
   if (fd >= 0) {
     // UFFDIO_API may be called once per uffd: probe EVENT_FORK on a new one.
+    // It needs CAP_SYS_PTRACE however the uffd was opened (the device too).
     int f2 = k.uffd_syscall ? sys::Userfaultfd(O_CLOEXEC | O_NONBLOCK) : -1;
+    if (f2 < 0 && k.dev_userfaultfd) {
+      int dev2 = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+      if (dev2 >= 0) {
+        f2 = UffdFromDevice(dev2);
+        close(dev2);
+      }
+    }
     if (f2 >= 0) {
       k.event_fork = UffdApi(f2, kFullFeatures, nullptr) == 0;
       sys::Close(f2);

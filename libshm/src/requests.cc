@@ -219,7 +219,14 @@ int Engine::HandleHello(Client& c, const Request& req, int fd, Reply* reply) {
       UffdApi(fd, (c.restricted ? kRestrictedFeatures : kFullFeatures) | OptionalFeatures(), &got);
   if (rc != 0) {
     close(fd);
-    LIBSHM_LOG_WARN("UFFDIO_API for pid %d failed: %s", static_cast<int>(c.pid), strerror(-rc));
+    if (rc == -EPERM && !c.restricted) {
+      // No CAP_SYS_PTRACE for fork events: the client may say hello again,
+      // restricted. Nothing of this one was kept.
+      c.greeted = false;
+      LIBSHM_LOG_DEBUG("pid %d: no full mode without CAP_SYS_PTRACE", static_cast<int>(c.pid));
+    } else {
+      LIBSHM_LOG_WARN("UFFDIO_API for pid %d failed: %s", static_cast<int>(c.pid), strerror(-rc));
+    }
     return rc;
   }
   c.uffd = fd;

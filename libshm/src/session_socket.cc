@@ -116,7 +116,13 @@ int SpawnHelper(const char* path, int listen_fd, char* const* envp) {
     n = read(ready[0], &byte, 1);
   } while (n < 0 && errno == EINTR);
   close(ready[0]);
-  return n == 1 ? 0 : kHelperSaidWhy;
+  if (n != 1) return kHelperSilent;
+  return byte == 'E' ? kHelperSaidWhy : 0;
+}
+
+const char* HelperStartError(int rc) {
+  if (rc == kHelperSilent) return "it exited without serving: is it shmd?";
+  return strerror(-rc);
 }
 
 }  // namespace libshm::internal

@@ -30,11 +30,19 @@ int CallHelper(int sock, const Request& req, Reply* reply, int send_fd, int* rec
 // printed why itself, so the caller adds no line.
 constexpr int kHelperSaidWhy = -ECHILD;
 
+// SpawnHelper's result when the program exited without serving or saying
+// why: not shmd (LIBSHM_HELPER names another program), or it crashed.
+constexpr int kHelperSilent = -EPROTO;
+
 // Starts the helper binary `path` serving `listen_fd` (posix_spawn, never a
 // bare fork; in its own session; detached by a double fork so it is never
 // the caller's child) with environment `envp`, and waits until it serves.
-// Returns 0, kHelperSaidWhy, or -errno.
+// The helper reports on fd 4: 'R' once it serves, 'E' after printing why it
+// cannot. Returns 0, kHelperSaidWhy, kHelperSilent, or -errno.
 int SpawnHelper(const char* path, int listen_fd, char* const* envp);
+
+// Why SpawnHelper failed, for a message: strerror, or what kHelperSilent means.
+const char* HelperStartError(int rc);
 
 }  // namespace libshm::internal
 

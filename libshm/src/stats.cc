@@ -9,15 +9,19 @@
 namespace libshm::internal {
 namespace {
 
+enum Shown { kFull, kBrief };
+
 struct StatField {
   const char* name;
   const char* unit;
   const char* description;
   size_t offset;
+  Shown shown;
 };
 
 const StatField kFields[] = {
-#define STAT(field, unit, desc) {#field, #unit, desc, offsetof(libshm_stats_t, field)},
+#define STAT(field, unit, shown, desc) \
+  {#field, #unit, desc, offsetof(libshm_stats_t, field), shown},
 #include "stats.def"
 #undef STAT
 };
@@ -40,6 +44,71 @@ uint64_t FieldValue(const libshm_stats_t& s, const StatField& f) {
   uint64_t v;
   memcpy(&v, reinterpret_cast<const char*>(&s) + f.offset, sizeof(v));
   return v;
+}
+
+// The aligned table: the rows shown at `level` (every row for kFull), then
+// the fault latency histogram.
+void PrintTable(const libshm_stats_t& s, Shown level, WriteCallback cb, void* arg) {
+  char line[256];
+  snprintf(line, sizeof(line), "libshm stats (policy %s, mode %s)\n", s.policy, s.mode);
+  cb(arg, line);
+  for (const StatField& f : kFields) {
+    if (level == kBrief && f.shown != kBrief) continue;
+    uint64_t v = FieldValue(s, f);
+    char human[32] = "";
+    if (strcmp(f.unit, "bytes") == 0) {
+      snprintf(human, sizeof(human), "%.1f MiB", static_cast<double>(v) / (1 << 20));
+    } else if (strcmp(f.unit, "ns") == 0) {
+      snprintf(human, sizeof(human), "%.1f us", static_cast<double>(v) / 1000);
+    }
+    snprintf(line, sizeof(line), "  %-22s %14llu  %-12s %s\n", f.name,
+             static_cast<unsigned long long>(v), human, f.description);
+    cb(arg, line);
+  }
+  cb(arg, "  fault service time histogram (us: faults)\n   ");
+  // Wrapped to fit 80 columns.
+  size_t width = 3;
+  for (int i = 0; i < LIBSHM_FAULT_HIST_BUCKETS; i++) {
+    if (s.fault_us_hist[i] == 0) continue;
+    int n = snprintf(line, sizeof(line), " %s%llu: %llu",
+                     i == 0 ? "<" : ">=", i == 0 ? 1ull : 1ull << (i - 1),
+                     static_cast<unsigned long long>(s.fault_us_hist[i]));
+    if (width > 3 && width + static_cast<size_t>(n) > 80) {
+      cb(arg, "\n   ");
+      width = 3;
+    }
+    cb(arg, line);
+    width += static_cast<size_t>(n);
+  }
+  cb(arg, "\n");
+  // Shared anonymous memory left to the kernel: every reason in the full
+  // table; in the brief one only those seen, short enough for 80 columns.
+  if (level == kFull) cb(arg, "  shared anonymous memory left native (bytes, mappings, reason)\n");
+  for (int r = 0; r < LIBSHM_NATIVE_REASONS; r++) {
+    const NativeReason& reason = kNativeReasons[r];
+    unsigned long long bytes = s.native_bytes[r], mappings = s.native_mappings[r];
+    double mib = static_cast<double>(bytes) / (1 << 20);
+    if (level == kFull) {
+      snprintf(line, sizeof(line),
+               "  native_shared_bytes{reason=\"%s\"} %llu  %.1f MiB  %llu  %s\n", reason.name,
+               bytes, mib, mappings, reason.description);
+    } else if (mappings != 0) {
+      // Sized in the largest unit that keeps a digit before the point.
+      const char* units = "KMGTPE";
+      double v = static_cast<double>(bytes) / 1024;
+      int u = 0;
+      while (v >= 1024 && u < 5) {
+        v /= 1024;
+        u++;
+      }
+      snprintf(line, sizeof(line),
+               "  native_shared_bytes{reason=\"%s\"} %.1f%ciB in %llu mapping%s\n", reason.name, v,
+               units[u], mappings, mappings == 1 ? "" : "s");
+    } else {
+      continue;
+    }
+    cb(arg, line);
+  }
 }
 
 }  // namespace
@@ -72,36 +141,11 @@ void PrintStats(const libshm_stats_t& s, bool json, WriteCallback cb, void* arg)
     cb(arg, line);
     return;
   }
-  snprintf(line, sizeof(line), "libshm stats (policy %s, mode %s)\n", s.policy, s.mode);
-  cb(arg, line);
-  for (const StatField& f : kFields) {
-    uint64_t v = FieldValue(s, f);
-    char human[32] = "";
-    if (strcmp(f.unit, "bytes") == 0) {
-      snprintf(human, sizeof(human), "%.1f MiB", static_cast<double>(v) / (1 << 20));
-    } else if (strcmp(f.unit, "ns") == 0) {
-      snprintf(human, sizeof(human), "%.1f us", static_cast<double>(v) / 1000);
-    }
-    snprintf(line, sizeof(line), "  %-22s %14llu  %-12s %s\n", f.name,
-             static_cast<unsigned long long>(v), human, f.description);
-    cb(arg, line);
-  }
-  cb(arg, "  fault service time histogram (us: faults)\n   ");
-  for (int i = 0; i < LIBSHM_FAULT_HIST_BUCKETS; i++) {
-    if (s.fault_us_hist[i] == 0) continue;
-    snprintf(line, sizeof(line), " %s%llu: %llu",
-             i == 0 ? "<" : ">=", i == 0 ? 1ull : 1ull << (i - 1),
-             static_cast<unsigned long long>(s.fault_us_hist[i]));
-    cb(arg, line);
-  }
-  cb(arg, "\n  shared anonymous memory left native (bytes, mappings, reason)\n");
-  for (int r = 0; r < LIBSHM_NATIVE_REASONS; r++) {
-    snprintf(line, sizeof(line), "  native_shared_bytes{reason=\"%s\"} %llu  %.1f MiB  %llu  %s\n",
-             kNativeReasons[r].name, static_cast<unsigned long long>(s.native_bytes[r]),
-             static_cast<double>(s.native_bytes[r]) / (1 << 20),
-             static_cast<unsigned long long>(s.native_mappings[r]), kNativeReasons[r].description);
-    cb(arg, line);
-  }
+  PrintTable(s, kFull, cb, arg);
+}
+
+void PrintStatsBrief(const libshm_stats_t& s, WriteCallback cb, void* arg) {
+  PrintTable(s, kBrief, cb, arg);
 }
 
 const char* NativeReasonName(int reason) {

@@ -15,6 +15,9 @@ using WriteCallback = void (*)(void*, const char*);
 
 // Writes `s` as a table (json=false) or one JSON object (json=true).
 void PrintStats(const libshm_stats_t& s, bool json, WriteCallback cb, void* arg);
+// The table with only its main rows (limit, peak, faults, swap traffic, fault
+// latency) and the histogram: a summary that fits beside other output.
+void PrintStatsBrief(const libshm_stats_t& s, WriteCallback cb, void* arg);
 
 // The name of a LIBSHM_NATIVE_* reason ("hugetlb") and what it means;
 // nullptr if `reason` is out of range.

@@ -7,6 +7,7 @@
 #include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -21,8 +22,10 @@ SwapFile::~SwapFile() {
   if (fd_ >= 0) close(fd_);
 }
 
-int SwapFile::Open(const char* dir, uint64_t max_bytes, bool dir_was_set) {
-  max_pages_ = max_bytes / kPageSize;
+namespace {
+
+// An unlinked file in `dir`: the fd, or -errno.
+int OpenUnlinked(const char* dir) {
   int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
     // File systems without O_TMPFILE: create and unlink at once.
@@ -31,7 +34,40 @@ int SwapFile::Open(const char* dir, uint64_t max_bytes, bool dir_was_set) {
     fd = mkostemp(path, O_CLOEXEC);
     if (fd >= 0) unlink(path);
   }
-  if (fd < 0) return -errno;
+  return fd >= 0 ? fd : -errno;
+}
+
+}  // namespace
+
+int ProbeSwapDir(const char* dir, char* why, size_t len) {
+  struct stat st;
+  int err = 0;
+  const char* what = "";
+  if (stat(dir, &st) != 0) {
+    err = errno;
+  } else if (!S_ISDIR(st.st_mode)) {
+    err = ENOTDIR;
+  } else if (access(dir, W_OK | X_OK) != 0) {
+    err = errno;
+    what = "not writable: ";
+  } else {
+    // Root passes access() where no file can be made (/proc, /sys).
+    int fd = OpenUnlinked(dir);
+    if (fd >= 0) {
+      close(fd);
+      return 0;
+    }
+    err = -fd;
+    what = "cannot create a file there: ";
+  }
+  snprintf(why, len, "%s%s", what, strerror(err));
+  return -err;
+}
+
+int SwapFile::Open(const char* dir, uint64_t max_bytes, bool dir_was_set) {
+  max_pages_ = max_bytes / kPageSize;
+  int fd = OpenUnlinked(dir);
+  if (fd < 0) return fd;
   struct statfs fs;
   if (fstatfs(fd, &fs) == 0 && (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC)) {
     if (!dir_was_set) {

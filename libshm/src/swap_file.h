@@ -12,12 +12,18 @@
 #ifndef LIBSHM_SRC_SWAP_FILE_H_
 #define LIBSHM_SRC_SWAP_FILE_H_
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include <map>
 
 namespace libshm::internal {
+
+// Whether `dir` can hold a swap file: an existing, writable directory in
+// which a file can be made. Returns 0, or -errno with the reason written to
+// `why` ("not writable: Permission denied"). Creates and drops a file there.
+int ProbeSwapDir(const char* dir, char* why, size_t len);
 
 struct Extent {
   uint64_t base = 0;   // first slot (page number in the file)

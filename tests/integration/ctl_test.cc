@@ -72,6 +72,26 @@ TEST_F(Ctl, PolicyCanBeSwitchedLive) {
   for (size_t i = 0; i < region_.size(); i += kPage) ASSERT_EQ(p[i], 3);
 }
 
+// A policy with parameters (docs/policies.md) switches in the same way and
+// reads back under its canonical name; a bad parameter is refused.
+TEST_F(Ctl, PolicyWithParametersCanBeSwitchedLive) {
+  char name[32];
+  size_t len = sizeof(name);
+  const char spec[] = "s3-fifo:threshold=02";
+  ASSERT_EQ(libshm_ctl("evict.policy", name, &len, spec, sizeof(spec)), 0);
+  EXPECT_STREQ(name, "s3-fifo:threshold=2");
+  const char bad[] = "s3-fifo:threshold=9";
+  EXPECT_EQ(libshm_ctl("evict.policy", nullptr, nullptr, bad, sizeof(bad)), -ENOENT);
+  len = sizeof(name);
+  ASSERT_EQ(libshm_ctl("evict.policy", name, &len, nullptr, 0), 0);
+  EXPECT_STREQ(name, "s3-fifo:threshold=2");
+  char* p = region_.as<char>();
+  for (size_t i = 0; i < region_.size(); i += kPage) p[i] = 4;
+  EvictAll();
+  EXPECT_EQ(Stat("resident_bytes"), 0u);
+  for (size_t i = 0; i < region_.size(); i += kPage) ASSERT_EQ(p[i], 4);
+}
+
 TEST_F(Ctl, StatsStructAndPrint) {
   libshm_stats_t s;
   s.size = 8;
@@ -94,6 +114,15 @@ TEST_F(Ctl, StatsStructAndPrint) {
             0);
   EXPECT_EQ(out.front(), '{');
   EXPECT_NE(out.find("\"resident_bytes\""), std::string::npos);
+  std::string brief;
+  ASSERT_EQ(
+      libshm_stats_print([](void* o, const char* t) { static_cast<std::string*>(o)->append(t); },
+                         &brief, "b"),
+      0);
+  EXPECT_EQ(brief.rfind("libshm stats (policy clock", 0), 0u) << brief;
+  EXPECT_NE(brief.find("  swap_outs "), std::string::npos) << brief;
+  EXPECT_NE(brief.find("fault service time histogram"), std::string::npos) << brief;
+  EXPECT_EQ(brief.find("  regions "), std::string::npos) << "a full table: " << brief;
 }
 
 TEST_F(Ctl, MapRejectsBadArguments) {

@@ -76,6 +76,37 @@ TEST(Options, BadPolicyNamesTheVariable) {
   EXPECT_NE(o.err.find("LIBSHM_POLICY='bogus'"), std::string::npos) << o.err;
 }
 
+// The helper runs the policy with its parameters and reports the canonical
+// name; a bad parameter is named, and the session keeps the default.
+TEST(Options, PolicyParametersReachTheHelper) {
+  Outcome o = RunCapturingStderr([] {
+    setenv("LIBSHM_POLICY", "clock:insert_ref=00", 1);
+    if (MapSome() != 0) return 1;
+    char name[32];
+    size_t len = sizeof(name);
+    if (libshm_ctl("evict.policy", name, &len, nullptr, 0) != 0) return 2;
+    return strcmp(name, "clock:insert_ref=0") == 0 ? 0 : 3;
+  });
+  ASSERT_TRUE(WIFEXITED(o.status));
+  EXPECT_EQ(WEXITSTATUS(o.status), 0) << o.err;
+  EXPECT_EQ(o.err, "");
+}
+
+TEST(Options, BadPolicyParameterIsNamed) {
+  Outcome o = RunCapturingStderr([] {
+    setenv("LIBSHM_POLICY", "clock:insert_ref=7", 1);
+    if (MapSome() != 0) return 1;
+    char name[32];
+    size_t len = sizeof(name);
+    if (libshm_ctl("evict.policy", name, &len, nullptr, 0) != 0) return 2;
+    return strcmp(name, "clock") == 0 ? 0 : 3;
+  });
+  ASSERT_TRUE(WIFEXITED(o.status));
+  EXPECT_EQ(WEXITSTATUS(o.status), 0) << o.err;
+  EXPECT_NE(o.err.find("LIBSHM_POLICY='clock:insert_ref=7'"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("insert_ref=7 is out of range [0, 1]"), std::string::npos) << o.err;
+}
+
 TEST(Options, StrictMakesTheCallFail) {
   Outcome o = RunCapturingStderr([] {
     setenv("LIBSHM_LIMIT", "12Q", 1);

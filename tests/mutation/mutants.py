@@ -21,7 +21,7 @@ check that is switched off keeps referring to what it used (`&& false`,
 import dataclasses
 
 # The tests of the policy lab (tests/policy): not in the default set.
-POLICY_TESTS = r"^(Traces/|AllPolicies/|TraceTest\.|WorkloadTest\.|ShmsimCli\.|LiveFifo\.|PolicyRegistry\.)"
+POLICY_TESTS = r"^(Traces/|AllPolicies/|TraceTest\.|WorkloadTest\.|ShmsimCli\.|LiveFifo\.|PolicyRegistry\.|ClockReference\.|PolicyParams)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,9 +56,9 @@ MUTANTS = [
         r"^Layouts/FillBounds\.(FillAhead|SwapReadahead)"),
     Mutant(
         "clock-insert-unreferenced", "issue", "libshm/src/policies/clock.cc",
-        (("ring_[slot] = {page, true, true};", "ring_[slot] = {page, true, false};"),),
+        (("ring_[slot] = {page, true, insert_ref_};", "ring_[slot] = {page, true, false};"),),
         "CLOCK inserts a new page with its reference bit clear instead of set",
-        POLICY_TESTS + r"|^Sampling\.|^Ctl\.PolicyCanBeSwitchedLive"),
+        r"^Traces/LirsTraceTest\.ClockMatchesReference/|^ClockReference\."),
     Mutant(
         "fork-child-no-uffd", "issue", "libshm/src/client.cc",
         (("      if (rc == 0 && fd < 0) rc = -EPROTO;\n      if (rc == 0) uffd_ = fd;",

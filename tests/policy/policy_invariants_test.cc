@@ -25,9 +25,15 @@ std::vector<const libshm_policy_ops*> AllPolicies() {
   return all;
 }
 
+// Every policy, and the non-default setting of every parameter (at both
+// ends of its range), which must keep the same invariants.
 std::vector<std::string> PolicyNames() {
   std::vector<std::string> names;
   for (const libshm_policy_ops* ops : AllPolicies()) names.push_back(ops->name);
+  for (const char* setting : {"clock:insert_ref=0", "s3-fifo:threshold=2", "s3-fifo:threshold=3",
+                              "lirs:nonresident=0", "lirs:nonresident=100"}) {
+    names.push_back(setting);
+  }
   return names;
 }
 
@@ -237,7 +243,7 @@ TEST_P(PolicyTest, SameSeedSameVictims) {
 INSTANTIATE_TEST_SUITE_P(AllPolicies, PolicyTest, testing::ValuesIn(PolicyNames()),
                          [](const testing::TestParamInfo<std::string>& info) {
                            std::string name = info.param;
-                           std::replace(name.begin(), name.end(), '-', '_');
+                           for (char& c : name) c = isalnum(c) ? c : '_';
                            return name;
                          });
 

@@ -85,6 +85,45 @@ Counts Lru(const std::vector<Access>& trace, size_t capacity) {
   return counts;
 }
 
+Counts Clock(const std::vector<Access>& trace, size_t capacity, bool insert_ref,
+             std::vector<uint64_t>* victims) {
+  Counts counts;
+  struct Frame {
+    uint64_t page;
+    bool referenced;
+    bool dirty;
+  };
+  std::vector<Frame> frames;                      // the circle, in frame order
+  std::unordered_map<uint64_t, size_t> frame_of;  // resident page -> frame
+  size_t hand = 0;
+  for (const Access& a : trace) {
+    auto it = frame_of.find(a.page);
+    if (it != frame_of.end()) {
+      frames[it->second].referenced = true;
+      frames[it->second].dirty = frames[it->second].dirty || a.write;
+      continue;
+    }
+    counts.misses++;
+    if (frames.size() < capacity) {
+      frame_of[a.page] = frames.size();
+      frames.push_back({a.page, insert_ref, a.write});
+      continue;
+    }
+    while (frames[hand].referenced) {
+      frames[hand].referenced = false;
+      hand = (hand + 1) % frames.size();
+    }
+    Frame& victim = frames[hand];
+    if (victims != nullptr) victims->push_back(victim.page);
+    if (victim.dirty) counts.writebacks++;
+    frame_of.erase(victim.page);
+    victim = {a.page, insert_ref, a.write};
+    frame_of[a.page] = hand;
+    hand = (hand + 1) % frames.size();
+  }
+  return counts;
+}
+
 Counts Opt(const std::vector<Access>& trace, size_t capacity) {
   // next[i]: index of the next access to trace[i].page, or "infinity".
   const uint64_t kNever = UINT64_MAX;

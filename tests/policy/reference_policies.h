@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Reference implementations for checking shmsim: FIFO, LRU and Belady's OPT
-// written as plainly as possible with standard containers, sharing no code
+// Reference implementations for checking shmsim: FIFO, LRU, CLOCK and
+// Belady's OPT written as plainly as possible with standard containers, sharing no code
 // with libshm's policies or the simulator (not even the trace reader). They
 // are slow and obviously correct; the exact policies have one right answer
 // per trace and memory size, so any disagreement is a bug on one side.
@@ -31,6 +31,16 @@ bool ReadPlainTrace(const std::string& path, std::vector<Access>* out);
 
 Counts Fifo(const std::vector<Access>& trace, size_t capacity);
 Counts Lru(const std::vector<Access>& trace, size_t capacity);
+// CLOCK as the textbook gives it (Corbató 1968; Tanenbaum, "Modern
+// Operating Systems", the clock page replacement algorithm): memory is a
+// circle of `capacity` frames filled in order, with the hand on the first;
+// a hit sets the page's reference bit; a miss with a free frame takes the
+// next one; a miss with memory full looks at the frame under the hand: bit
+// set, clear it and advance; bit clear, replace that frame's page with the
+// new one and advance. A new page's bit is `insert_ref`. Appends each
+// victim to `victims` when given.
+Counts Clock(const std::vector<Access>& trace, size_t capacity, bool insert_ref,
+             std::vector<uint64_t>* victims = nullptr);
 // Write-backs are left at 0: which never-used-again page OPT evicts is a
 // free choice, so its write-back count is not unique.
 Counts Opt(const std::vector<Access>& trace, size_t capacity);

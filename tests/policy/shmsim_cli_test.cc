@@ -161,6 +161,51 @@ TEST_F(ShmsimCli, UnknownPolicyListsTheKnownOnes) {
   EXPECT_NE(o.err.find("clock-pro"), std::string::npos) << o.err;
 }
 
+// Parameters are read by the registry (libshm_policy_resolve); shmsim
+// passes its message on and splits a list without cutting a name's
+// parameters apart.
+TEST_F(ShmsimCli, BadPolicyParametersAreClearErrors) {
+  struct Case {
+    const char* policy;
+    const char* says;
+  } cases[] = {{"clock:bogus=1", "policy clock has no parameter 'bogus' (it takes: insert_ref)"},
+               {"clock:insert_ref=yes", "insert_ref=yes is not a whole number"},
+               {"clock:insert_ref=", "insert_ref= is not a whole number"},
+               {"clock:insert_ref=2", "insert_ref=2 is out of range [0, 1]"},
+               {"s3-fifo:threshold=0", "threshold=0 is out of range [1, 3]"},
+               {"lirs:nonresident=101", "nonresident=101 is out of range [0, 100]"},
+               {"lirs:nonresident=99999999999999999999", "out of range"},
+               {"clock:insert_ref=0,insert_ref=1", "insert_ref given twice"},
+               {"clock:", "expected key=value"},
+               {"clock:insert_ref", "expected key=value"},
+               {"fifo:x=1", "policy fifo takes no parameters"},
+               {"lfu:x=1", "unknown policy 'lfu'"}};
+  for (const Case& c : cases) {
+    Outcome o = Run("--trace " + trace_ + " --policy '" + c.policy + "' --size 10");
+    EXPECT_EQ(o.status, 2) << c.policy;
+    EXPECT_NE(o.err.find(c.says), std::string::npos) << c.policy << ": " << o.err;
+  }
+}
+
+TEST_F(ShmsimCli, PolicyParametersInAList) {
+  Outcome o = Run("--trace " + trace_ +
+                  " --policy clock,clock:insert_ref=1,clock:insert_ref=0,s3-fifo:threshold=2,"
+                  "lirs:nonresident=1 "
+                  "--size 10 --format csv --no-opt");
+  ASSERT_EQ(o.status, 0) << o.err;
+  // Each setting is a row under its canonical name, the default spelled
+  // out too.
+  EXPECT_NE(o.out.find(",clock,"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find(",clock:insert_ref=1,"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find(",clock:insert_ref=0,"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find(",s3-fifo:threshold=2,"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find(",lirs:nonresident=1,"), std::string::npos) << o.out;
+  Outcome list = Run("--list");
+  EXPECT_NE(list.out.find("clock:insert_ref=0..1"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("s3-fifo:threshold=1..3"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("lirs:nonresident=0..100"), std::string::npos) << list.out;
+}
+
 TEST_F(ShmsimCli, UsageErrors) {
   EXPECT_EQ(Run("").status, 2);
   EXPECT_EQ(Run("--trace " + trace_ + " --frobnicate").status, 2);

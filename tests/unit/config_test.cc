@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -121,6 +122,71 @@ TEST(ParseOptions, UnknownNamesWarnButTestHooksDoNot) {
   EXPECT_NE(out.find("LIBSHM_LIMTI is not a libshm option"), std::string::npos) << out;
   EXPECT_EQ(out.find("LIBSHM_TEST_"), std::string::npos) << out;
   EXPECT_EQ(o.bad_values, 0);
+}
+
+// What ParseOptions prints on stderr.
+std::string ParseAndCapture(std::vector<std::string> vars, Options* o, bool joined = false) {
+  auto env = Env(vars);
+  int fds[2];
+  if (pipe(fds) != 0) return "pipe failed";
+  int saved = dup(STDERR_FILENO);
+  dup2(fds[1], STDERR_FILENO);
+  ParseOptions(o, env.data(), true, joined);
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  close(fds[1]);
+  std::string out;
+  char buf[1024];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fds[0]);
+  return out;
+}
+
+TEST(ParseOptions, ValueOutOfRangeNamesTheBoundAndTheDefault) {
+  Options o;
+  std::string out = ParseAndCapture({"LIBSHM_LIMIT=512K"}, &o);
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_EQ(out.rfind("libshm: LIBSHM_LIMIT='512K' is below the minimum 1M", 0), 0u) << out;
+  EXPECT_NE(out.find("set it to at least 1M"), std::string::npos) << out;
+  EXPECT_NE(out.find("using the default 256M"), std::string::npos) << out;
+  EXPECT_EQ(o.limit, 256ull << 20);
+  out = ParseAndCapture({"LIBSHM_EVICT_BATCH=5000"}, &o);
+  EXPECT_NE(out.find("above the maximum 4096"), std::string::npos) << out;
+  EXPECT_EQ(o.bad_values, 1);
+}
+
+TEST(ParseOptions, UnknownPolicyNamesTheLiveOnesAndKeepsTheDefault) {
+  Options o;
+  std::string out = ParseAndCapture({"LIBSHM_POLICY=nope"}, &o);
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_EQ(out.rfind("libshm: LIBSHM_POLICY='nope' is not a live policy", 0), 0u) << out;
+  for (const char* name : {"clock", "fifo", "lru"}) {
+    EXPECT_NE(out.find(name), std::string::npos) << name << ": " << out;
+  }
+  EXPECT_EQ(out.find("opt"), std::string::npos) << "OPT cannot run live: " << out;
+  EXPECT_STREQ(o.policy, "clock");
+  EXPECT_EQ(o.bad_values, 1);
+  ParseAndCapture({"LIBSHM_POLICY=fifo"}, &o);
+  EXPECT_STREQ(o.policy, "fifo");
+  EXPECT_EQ(o.bad_values, 0);
+}
+
+// A process that joins a session (shmrun's tree) cannot change what the
+// helper applies, and shmrun already reported it: one line per session, not
+// one per process (issue 14).
+TEST(ParseOptions, AJoinedProcessWarnsOnlyAboutItsOwnOptions) {
+  Options o;
+  std::string out = ParseAndCapture({"LIBSHM_LIMIT=1K", "LIBSHM_POLICY=nope", "LIBSHM_LIMTI=4M",
+                                     "LIBSHM_SWAP_MAX=x", "LIBSHM_MIN_SIZE=lots"},
+                                    &o, /*joined=*/true);
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  EXPECT_NE(out.find("LIBSHM_MIN_SIZE"), std::string::npos) << out;
+  EXPECT_EQ(o.limit, 256ull << 20);
+  EXPECT_STREQ(o.policy, "clock");
+  EXPECT_EQ(o.bad_values, 4);
+  out = ParseAndCapture({"LIBSHM_LIMIT=1K", "LIBSHM_POLICY=nope"}, &o, /*joined=*/false);
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 2) << out;
 }
 
 TEST(OptionTable, EveryOptionHasNameFormAndDescription) {

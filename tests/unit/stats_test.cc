@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 namespace libshm::internal {
@@ -62,6 +63,53 @@ TEST(PrintStats, JsonHasTheContractKeys) {
   EXPECT_NE(out.find("\"fault_us_hist\": [0, "), std::string::npos) << out;
 }
 
+TEST(PrintStats, BriefTableHasTheMainRowsAndTheHistogramOnly) {
+  libshm_stats_t s{};
+  s.limit_bytes = 64 << 20;
+  s.swap_outs = 7;
+  s.samples = 5;
+  s.fault_us_hist[4] = 9;  // [8, 16) us
+  snprintf(s.policy, sizeof(s.policy), "clock");
+  std::string full, brief;
+  PrintStats(s, false, Append, &full);
+  PrintStatsBrief(s, Append, &brief);
+  for (const char* row : {"limit_bytes", "peak_resident_bytes", "faults", "swap_ins", "swap_outs",
+                          "writeback_bytes", "fault_ns_p50", "fault_ns_p99"}) {
+    EXPECT_NE(brief.find(std::string("  ") + row + " "), std::string::npos) << row << "\n" << brief;
+  }
+  EXPECT_EQ(brief.find("samples"), std::string::npos) << brief;
+  EXPECT_EQ(brief.find("clients"), std::string::npos) << brief;
+  // The same rows as the full table, formatted by the same code.
+  size_t at = full.find("  swap_outs ");
+  ASSERT_NE(at, std::string::npos);
+  std::string row = full.substr(at, full.find('\n', at) - at + 1);
+  EXPECT_NE(brief.find(row), std::string::npos) << row;
+  EXPECT_NE(brief.find(">=8: 9"), std::string::npos) << brief;
+  EXPECT_EQ(brief.rfind("libshm stats (policy clock", 0), 0u) << brief;
+  EXPECT_LT(std::count(brief.begin(), brief.end(), '\n'),
+            std::count(full.begin(), full.end(), '\n'));
+}
+
+// The brief table fits an 80-column terminal, a full histogram included
+// (the demo's summary).
+TEST(PrintStats, BriefTableFitsEightyColumns) {
+  libshm_stats_t s{};
+  s.writeback_bytes = 1ull << 40;
+  s.faults = 123456789012;
+  for (uint64_t& b : s.fault_us_hist) b = 123456789;
+  snprintf(s.policy, sizeof(s.policy), "clock");
+  snprintf(s.mode, sizeof(s.mode), "restricted");
+  std::string out;
+  PrintStatsBrief(s, Append, &out);
+  size_t start = 0, buckets = 0;
+  for (size_t nl; (nl = out.find('\n', start)) != std::string::npos; start = nl + 1) {
+    std::string line = out.substr(start, nl - start);
+    EXPECT_LE(line.size(), 80u) << line;
+    for (size_t at = 0; (at = line.find(": 123456789", at)) != std::string::npos; at++) buckets++;
+  }
+  EXPECT_EQ(buckets, static_cast<size_t>(LIBSHM_FAULT_HIST_BUCKETS)) << out;
+}
+
 TEST(StatByName, KnownAndUnknown) {
   libshm_stats_t s{};
   s.faults = 42;
@@ -101,6 +149,23 @@ TEST(PrintStats, NativeSharedMemoryByReasonInBothFormats) {
   }
   EXPECT_EQ(NativeReasonName(LIBSHM_NATIVE_REASONS), nullptr);
   EXPECT_EQ(NativeReasonName(-1), nullptr);
+  // The brief table: only the reasons seen, within 80 columns.
+  std::string brief;
+  PrintStatsBrief(s, Append, &brief);
+  EXPECT_NE(brief.find("  native_shared_bytes{reason=\"hugetlb\"} 2.0MiB in 1 mapping\n"),
+            std::string::npos)
+      << brief;
+  EXPECT_NE(brief.find("native_shared_bytes{reason=\"error\"} 12.0KiB in 2 mappings\n"),
+            std::string::npos)
+      << brief;
+  EXPECT_EQ(brief.find("min_size"), std::string::npos) << brief;
+  s.native_bytes[LIBSHM_NATIVE_NO_SESSION] = 1ull << 40;
+  s.native_mappings[LIBSHM_NATIVE_NO_SESSION] = 123456789;
+  brief.clear();
+  PrintStatsBrief(s, Append, &brief);
+  size_t at = brief.find("native_shared_bytes{reason=\"no_session\"}");
+  ASSERT_NE(at, std::string::npos) << brief;
+  EXPECT_LE(brief.find('\n', at) - brief.rfind('\n', at) - 1, 80u) << brief;
 }
 
 TEST(StatByName, NativeSharedMemoryByReason) {

@@ -30,7 +30,8 @@ extern "C" {
 #define LIBSHM_EXPORT
 #endif
 
-/* "0.1.0" */
+/* The library version, e.g. "0.1.0" (LIBSHM_VERSION_STRING of the library
+ * actually loaded, which may be newer than the header). */
 LIBSHM_EXPORT const char* libshm_version(void);
 
 /* Maps a managed shared region of `length` bytes (rounded up to pages) with
@@ -117,11 +118,17 @@ typedef struct libshm_stats {
   uint64_t native_mappings[LIBSHM_NATIVE_REASONS];
 } libshm_stats_t;
 
+/* Fills *out with a snapshot of the session's statistics (starting the
+ * session if this is the process's first libshm call).
+ * pre: out->size is set (see libshm_stats_t). Returns 0, -EINVAL (out is
+ * NULL or out->size too small for the header fields), or the error of the
+ * runtime (-EPERM, -ENOSYS, -ECONNREFUSED ...). */
 LIBSHM_EXPORT int libshm_stats(libshm_stats_t* out);
 
 /* Prints the stats: `write_cb(cbopaque, text)` is called with pieces of
  * text (stderr if write_cb is NULL). `opts`: NULL or "" for the table, "J"
- * for JSON. */
+ * for JSON, "b" for a brief table (limit, peak resident, faults, swap traffic,
+ * fault latency and its histogram). */
 LIBSHM_EXPORT int libshm_stats_print(void (*write_cb)(void*, const char*), void* cbopaque,
                                      const char* opts);
 

@@ -85,11 +85,22 @@ typedef struct libshm_policy_ops {
 #endif
 #endif
 
-/* Returns the policy called `name`, or NULL. */
+/* Returns the policy called `name`, or NULL. `name` may carry parameters,
+ * "clock:insert_ref=0" or "NAME:KEY=VALUE,KEY=VALUE": the result is then a
+ * table of its own (its `name` is the canonical spelling) whose `create`
+ * makes instances with those values; it stays valid for the life of the
+ * process. docs/policies.md lists the parameters. */
 LIBSHM_EXPORT const libshm_policy_ops* libshm_policy_find(const char* name);
+/* libshm_policy_find that says why it returned NULL: writes one line (no
+ * newline) to `error` (`error_len` bytes; may be NULL), naming an unknown
+ * policy, an unknown key, a value that is not a whole number or one out of
+ * range. */
+LIBSHM_EXPORT const libshm_policy_ops* libshm_policy_resolve(const char* spec, char* error,
+                                                             size_t error_len);
 /* Fills `out` with up to `max` policies; returns how many exist in total. */
 LIBSHM_EXPORT size_t libshm_policy_list(const libshm_policy_ops** out, size_t max);
-/* Adds a policy (its name must be new). Returns 0, -EEXIST, -EINVAL or -ENOSPC. */
+/* Adds a policy (its name must be new and contain none of ":,=", which
+ * spell parameters). Returns 0, -EEXIST, -EINVAL or -ENOSPC. */
 LIBSHM_EXPORT int libshm_policy_register(const libshm_policy_ops* ops);
 
 #ifdef __cplusplus

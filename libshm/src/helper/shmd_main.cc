@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "engine.h"
+#include "libshm/version.h"
 #include "log.h"
 #include "probe.h"
 #include "session_socket.h"
@@ -33,10 +34,19 @@ using namespace libshm::internal;
 void Usage(FILE* out) {
   fputs(
       "usage: shmd --probe\n"
-      "       shmd --listen-fd=FD [--detach]\n"
+      "       shmd --listen-fd=FD [--ready-fd=FD] [--detach]\n"
       "       shmd --listen=ADDRESS\n"
       "The libshm helper: serves userfaultfd faults of managed regions for one session.\n"
-      "Configured from LIBSHM_* variables (see docs/options.md).\n",
+      "libshm and shmrun start it; it exits when the last client of its session is gone.\n"
+      "  --probe            print the kernel's userfaultfd features and the mode, and exit\n"
+      "                     (status 1 if userfaultfd is unavailable)\n"
+      "  --listen-fd=FD     serve the session on FD, an inherited listening socket\n"
+      "  --listen=ADDRESS   listen on the session address ADDRESS and serve it\n"
+      "  --ready-fd=FD      write one byte to FD, then close it, once serving\n"
+      "  --detach           fork once more, so that the helper is no child of its launcher\n"
+      "  -h, --help         print this help and exit\n"
+      "  --version          print the version and exit\n"
+      "Configured from LIBSHM_* variables (see libshm(3)).\n",
       out);
 }
 
@@ -95,6 +105,9 @@ int main(int argc, char** argv) {
     } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       Usage(stdout);
       return 0;
+    } else if (strcmp(argv[i], "--version") == 0) {
+      printf("shmd (libshm) %s\n", LIBSHM_VERSION_STRING);
+      return 0;
     } else {
       Usage(stderr);
       return 2;
@@ -150,7 +163,14 @@ int main(int argc, char** argv) {
   RaiseOpenFileLimit();
   Engine engine(opts);
   int rc = engine.Init(listen_fd);
-  if (rc != 0) return 1;  // Init said why; ready_fd closes with us
+  if (rc != 0) {
+    // Init said why: tell the launcher so, or it would add a line of its own.
+    char said = 'E';
+    if (ready_fd >= 0 && write(ready_fd, &said, 1) != 1) {
+      // The launcher is gone.
+    }
+    return 1;
+  }
   if (ready_fd >= 0) {
     char byte = 'R';
     if (write(ready_fd, &byte, 1) != 1) {

@@ -2,7 +2,10 @@
 // CLOCK (second chance): pages sit on a ring with a reference bit; the hand
 // clears set bits and evicts the first page whose bit is clear. A new page
 // takes the slot of the last victim, i.e. just behind the hand, with its bit
-// set (the access that faulted it in is a reference).
+// set (the access that faulted it in is a reference). Parameter
+// `insert_ref=0` inserts it with the bit clear instead, as libCacheSim's
+// Clock does: a page then survives one pass of the hand only if it was
+// referenced again after its fault.
 //
 // What CLOCK really gets live: the runtime sees faults, not hits. A page's
 // bit is set when it faults in (miss) and again on every `reference` the
@@ -28,7 +31,13 @@ struct Slot {
 
 class Clock {
  public:
-  Clock(size_t capacity, uint64_t) : map_(capacity) {
+  static constexpr PolicyParam kParams[] = {
+      {"insert_ref", 1, 0, 1,
+       "reference bit of a page that faults in: 1 set (the fault is a reference), 0 clear"},
+  };
+
+  Clock(size_t capacity, uint64_t, const int64_t* params)
+      : insert_ref_(params[0] != 0), map_(capacity) {
     ring_.reserve(capacity);
     free_.reserve(capacity);
   }
@@ -43,7 +52,7 @@ class Clock {
       slot = static_cast<uint32_t>(ring_.size());
       ring_.push_back({});
     }
-    ring_[slot] = {page, true, true};
+    ring_[slot] = {page, true, insert_ref_};
     map_.Put(page, slot);
   }
 
@@ -86,6 +95,7 @@ class Clock {
     free_.push_back(slot);
   }
 
+  const bool insert_ref_;
   std::vector<Slot> ring_;
   std::vector<uint32_t> free_;
   PageMap map_;
@@ -99,5 +109,7 @@ extern constinit const libshm_policy_ops kPolicyClock = MakePolicyOps<Clock>(
     LIBSHM_ACCESS_MISSES | LIBSHM_ACCESS_WRITE_FAULTS | LIBSHM_ACCESS_SAMPLED |
         LIBSHM_ACCESS_EVERY_HIT,
     /*live=*/true);
+
+extern constinit const PolicyParams kParamsClock = MakePolicyParams<Clock>(&kPolicyClock);
 
 }  // namespace libshm::internal

@@ -8,9 +8,9 @@
 // HIR page referenced while still in S has a smaller IRR than the bottom LIR
 // page, so the two swap status.
 //
-// Non-resident HIR entries are bounded at kNonResidentFactor x memory
-// (oldest evicted first); the paper leaves S unbounded, which a pager cannot
-// afford on an unbounded address space.
+// Non-resident HIR entries are bounded at `nonresident` x memory (parameter,
+// default 3; oldest dropped first); the paper leaves S unbounded, which a
+// pager cannot afford on an unbounded address space.
 //
 // Live: a fault on a non-resident HIR page still in S - the signal that
 // turns HIR into LIR - is a fault and is seen exactly; hits on resident
@@ -24,8 +24,6 @@
 namespace libshm::internal {
 namespace {
 
-constexpr size_t kNonResidentFactor = 3;
-
 enum class State : uint8_t { kLir, kHirResident, kHirNonResident };
 
 struct Node {
@@ -38,10 +36,14 @@ struct Node {
 
 class Lirs {
  public:
-  Lirs(size_t capacity, uint64_t)
+  static constexpr PolicyParam kParams[] = {
+      {"nonresident", 3, 0, 100, "non-resident HIR entries kept in the stack, times memory"},
+  };
+
+  Lirs(size_t capacity, uint64_t, const int64_t* params)
       : hir_size_(std::max<size_t>(1, capacity / 100)),
         lir_size_(capacity - std::min(capacity, hir_size_)),
-        nonresident_limit_(kNonResidentFactor * capacity),
+        nonresident_limit_(static_cast<size_t>(params[0]) * capacity),
         map_(capacity + nonresident_limit_),
         pool_(capacity + nonresident_limit_ + 1) {}
 
@@ -190,5 +192,7 @@ extern constinit const libshm_policy_ops kPolicyLirs = MakePolicyOps<Lirs>(
     LIBSHM_ACCESS_MISSES | LIBSHM_ACCESS_WRITE_FAULTS | LIBSHM_ACCESS_SAMPLED |
         LIBSHM_ACCESS_EVERY_HIT,
     /*live=*/true);
+
+extern constinit const PolicyParams kParamsLirs = MakePolicyParams<Lirs>(&kPolicyLirs);
 
 }  // namespace libshm::internal

@@ -7,7 +7,9 @@
 //   void Remove(uint64_t page);
 // and optionally Reference(page, write), SetDirty(page, dirty), Tick(now_ns)
 // and NextUse(page, position); absent ones become NULL in the table, which
-// tells the caller not to bother producing that information.
+// tells the caller not to bother producing that information. A policy with
+// parameters (params.h) is constructed as P(capacity, seed, params) and
+// gets its defaults here.
 //
 // Every entry point is noexcept (the runtime calls them from its fault
 // thread). Policies allocate everything for `capacity` pages at create time;
@@ -22,6 +24,7 @@
 #include <new>
 
 #include "libshm/policy.h"
+#include "policies/params.h"
 
 namespace libshm::internal {
 
@@ -36,7 +39,11 @@ constexpr libshm_policy_ops MakePolicyOps(const char* name, const char* descript
   ops.live = live ? 1 : 0;
   ops.create = [](size_t capacity, uint64_t seed) noexcept -> void* {
     try {
-      return new P(capacity == 0 ? 1 : capacity, seed);
+      if constexpr (requires { P::kParams; }) {
+        return new P(capacity == 0 ? 1 : capacity, seed, kDefaultParams<P>.data());
+      } else {
+        return new P(capacity == 0 ? 1 : capacity, seed);
+      }
     } catch (const std::bad_alloc&) {
       return nullptr;
     }

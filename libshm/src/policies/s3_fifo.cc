@@ -2,8 +2,10 @@
 // S3-FIFO (Yang et al., SOSP 2023): three FIFO queues. New pages enter the
 // small queue S (10% of memory); pages faulting again while remembered in
 // the ghost queue G go straight to the main queue M. Each page has a 2-bit
-// hit counter. Evicting from S moves a page that was hit while in S to M
-// (counter cleared) and evicts the others into G; evicting from M reinserts
+// hit counter. Evicting from S moves a page that was hit at least
+// `threshold` times while in S to M (counter cleared) and evicts the others
+// into G (default threshold 1: one hit; libCacheSim's default
+// move-to-main-threshold is 2); evicting from M reinserts
 // a page with a non-zero counter (decrementing it) and evicts the first with
 // zero. S is the victim source while it holds at least its 10% share. G
 // remembers as many keys as M may hold (90% of memory).
@@ -35,8 +37,14 @@ struct Node {
 
 class S3Fifo {
  public:
-  S3Fifo(size_t capacity, uint64_t)
-      : small_target_(std::max<size_t>(1, capacity / 10)),
+  static constexpr PolicyParam kParams[] = {
+      {"threshold", 1, 1, 3,
+       "hits in the small queue that move a page to main when it leaves (counter saturates at 3)"},
+  };
+
+  S3Fifo(size_t capacity, uint64_t, const int64_t* params)
+      : threshold_(static_cast<uint8_t>(params[0])),
+        small_target_(std::max<size_t>(1, capacity / 10)),
         ghost_limit_(std::max<size_t>(1, capacity - capacity / 10)),
         map_(capacity + ghost_limit_),
         pool_(capacity + ghost_limit_ + 1) {}
@@ -69,7 +77,7 @@ class S3Fifo {
       if (!small_.empty() && (small_.size() >= small_target_ || main_.empty())) {
         uint32_t n = small_.Front();
         small_.Unlink(pool_, n);
-        if (pool_[n].freq > 0) {
+        if (pool_[n].freq >= threshold_) {
           pool_[n].where = Where::kMain;
           pool_[n].freq = 0;
           main_.PushBack(pool_, n);
@@ -109,6 +117,7 @@ class S3Fifo {
     pool_.Free(n);
   }
 
+  const uint8_t threshold_;
   const size_t small_target_;
   const size_t ghost_limit_;
   PageMap map_;
@@ -123,5 +132,7 @@ extern constinit const libshm_policy_ops kPolicyS3Fifo = MakePolicyOps<S3Fifo>(
     LIBSHM_ACCESS_MISSES | LIBSHM_ACCESS_WRITE_FAULTS | LIBSHM_ACCESS_SAMPLED |
         LIBSHM_ACCESS_EVERY_HIT,
     /*live=*/true);
+
+extern constinit const PolicyParams kParamsS3Fifo = MakePolicyParams<S3Fifo>(&kPolicyS3Fifo);
 
 }  // namespace libshm::internal
