@@ -4,7 +4,9 @@
 // become managed regions; munmap/mremap/msync/madvise of them keep their
 // meaning (remap_file_pages included: the kernel would map the memfd again,
 // unregistered); dlopen loses RTLD_DEEPBIND (so plugins such as php-fpm's opcache
-// still see this mmap). Everything else goes straight to the kernel.
+// still see this mmap); execve keeps the session's variables when the new
+// environment drops them (session_env.h). Everything else goes straight to
+// the kernel.
 //
 // Rules (DESIGN.md invariant 7): never break the host program. No malloc
 // replacement, nothing thrown, libc's contract kept exactly (MAP_FAILED and a
@@ -13,6 +15,7 @@
 // LIBSHM_STRICT=1, which fails the call instead. Shared anonymous memory left
 // native (MAP_HUGETLB, other flags, LIBSHM_MIN_SIZE, a fallback) is counted
 // by reason when the kernel made it (docs/design.md "Native shared memory").
+#include <alloca.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -28,6 +31,7 @@
 #include "client.h"
 #include "libshm/libshm.h"
 #include "log.h"
+#include "session_env.h"
 #include "sys/syscalls.h"
 
 #ifndef MREMAP_DONTUNMAP
@@ -39,9 +43,14 @@ namespace sys = libshm::internal::sys;
 
 namespace {
 
+#ifdef MAP_32BIT
+constexpr int kMap32Bit = MAP_32BIT;  // x86-64 only; PHP's opcache segment uses it
+#else
+constexpr int kMap32Bit = 0;
+#endif
 // Flags a managed region honours; any other flag leaves the mapping native.
-constexpr int kManagedFlags =
-    MAP_ANONYMOUS | MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_POPULATE | MAP_NORESERVE | MAP_LOCKED;
+constexpr int kManagedFlags = MAP_ANONYMOUS | MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_POPULATE |
+                              MAP_NORESERVE | MAP_LOCKED | kMap32Bit;
 // Flags the kernel ignores for shared memory; accepted and dropped.
 constexpr int kIgnoredFlags = MAP_STACK | MAP_DENYWRITE | MAP_EXECUTABLE | MAP_NONBLOCK;
 
@@ -146,6 +155,10 @@ void* ManagedMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off
 
 using DlopenFn = void* (*)(const char*, int);
 
+// Before main, while the environment strings are the ones the process was
+// started with: the host may write its process title over them later.
+__attribute__((constructor)) void SaveEnvironment() { libshm::internal::SaveSessionEnv(environ); }
+
 }  // namespace
 
 extern "C" {
@@ -219,6 +232,27 @@ LIBSHM_EXPORT int remap_file_pages(void* addr, size_t size, int prot, size_t pgo
   }
   return SetErrnoInt(sys::Syscall(SYS_remap_file_pages, reinterpret_cast<long>(addr),
                                   static_cast<long>(size), prot, static_cast<long>(pgoff), flags));
+}
+
+// A session member that execs with an environment without LIBSHM_SESSION
+// (nginx's binary upgrade keeps only TZ) gets the session's variables back,
+// so the new image runs the shim in the same session instead of mapping
+// natively. Variables the new environment sets itself are left alone.
+LIBSHM_EXPORT int execve(const char* path, char* const argv[], char* const envp[]) {
+  const char* missing[libshm::internal::kMaxSessionVars];
+  size_t k = libshm::internal::MissingSessionEnv(envp, missing);
+  if (k == 0) {
+    return SetErrnoInt(sys::Syscall(SYS_execve, reinterpret_cast<long>(path),
+                                    reinterpret_cast<long>(argv), reinterpret_cast<long>(envp)));
+  }
+  size_t n = 0;
+  while (envp != nullptr && envp[n] != nullptr) n++;
+  auto** env = static_cast<const char**>(alloca((n + k + 1) * sizeof(char*)));
+  for (size_t i = 0; i < n; i++) env[i] = envp[i];
+  for (size_t i = 0; i < k; i++) env[n + i] = missing[i];
+  env[n + k] = nullptr;
+  return SetErrnoInt(sys::Syscall(SYS_execve, reinterpret_cast<long>(path),
+                                  reinterpret_cast<long>(argv), reinterpret_cast<long>(env)));
 }
 
 LIBSHM_EXPORT void* dlopen(const char* file, int flags) {

@@ -37,8 +37,16 @@ extern char** environ;
 namespace libshm::internal {
 namespace {
 
+#ifdef MAP_32BIT
+// x86-64: place the mapping in the first 2 GiB. PHP's opcache asks for it
+// (its segment near its code, for the JIT); it is a placement hint the
+// kernel honours for the memfd mapping as for anonymous memory.
+constexpr int kMap32Bit = MAP_32BIT;
+#else
+constexpr int kMap32Bit = 0;
+#endif
 constexpr int kAllowedMapFlags = MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED | MAP_FIXED_NOREPLACE |
-                                 MAP_POPULATE | MAP_NORESERVE | MAP_LOCKED;
+                                 MAP_POPULATE | MAP_NORESERVE | MAP_LOCKED | kMap32Bit;
 
 bool IsExecutable(const char* path) { return path[0] != '\0' && access(path, X_OK) == 0; }
 
@@ -446,7 +454,7 @@ int ClientRuntime::Map(void* hint, size_t length, int prot, int flags, void** ou
   uint64_t handle = reply.a;
   // Pages must not be populated before the helper registers the mapping, so
   // MAP_POPULATE/MAP_LOCKED are applied afterwards.
-  int mflags = MAP_SHARED | (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE));
+  int mflags = MAP_SHARED | (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE | kMap32Bit));
   long addr = sys::Mmap(hint, size, prot, mflags, memfd, 0);
   close(memfd);
   if (sys::IsErr(addr)) {

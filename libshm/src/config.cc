@@ -265,8 +265,8 @@ void ParseOptions(Options* out, char* const* envp, bool warn, bool joined) {
       char live[256];
       FormatLivePolicies(live, sizeof(live));
       Log(LogLevel::kError,
-          "LIBSHM_POLICY='%s' is not a live policy (%s): set it to one of %s, with optional "
-          "parameters (clock:insert_ref=0); using the default %s",
+          "LIBSHM_POLICY='%s' is not a live policy (%s): set it to one of %s, with its "
+          "parameters if any (clock:insert_ref=0); using the default %s",
           out->policy, policy == nullptr ? why : "simulation only", live, defaults.policy);
     }
     memcpy(out->policy, defaults.policy, sizeof(out->policy));

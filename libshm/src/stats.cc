@@ -34,7 +34,7 @@ struct NativeReason {
 // Indexed by LIBSHM_NATIVE_* (libshm.h).
 const NativeReason kNativeReasons[LIBSHM_NATIVE_REASONS] = {
     {"hugetlb", "MAP_HUGETLB (hugetlbfs pages are not managed)"},
-    {"flags", "a flag libshm does not manage (MAP_32BIT, MAP_GROWSDOWN, ...)"},
+    {"flags", "a flag libshm does not manage (MAP_SYNC, MAP_UNINITIALIZED, ...)"},
     {"min_size", "smaller than LIBSHM_MIN_SIZE"},
     {"error", "the helper refused the region (swap full, LIBSHM_SWAP_MAX, no fds)"},
     {"no_session", "the process could not join the session"},

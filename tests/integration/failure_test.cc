@@ -40,7 +40,7 @@ TEST(Failure, KillNineOfOneClientDuringEvictionLeavesOthersIntact) {
     kids.push_back(pid);
   }
   usleep(200 * 1000);  // let eviction get going
-  kill(kids[0], SIGKILL);
+  SignalProcess(kids[0], SIGKILL);
   int status;
   ASSERT_EQ(waitpid(kids[0], &status, 0), kids[0]);
   ASSERT_TRUE(WIFSIGNALED(status));
@@ -91,7 +91,7 @@ TEST(Failure, HelperKilledClientNeverReadsZeros) {
   pid_t helper = 0;
   ASSERT_EQ(read(to_parent[0], &helper, sizeof(helper)), static_cast<ssize_t>(sizeof(helper)));
   ASSERT_GT(helper, 0);
-  ASSERT_EQ(kill(helper, SIGKILL), 0);
+  ASSERT_EQ(SignalProcess(helper, SIGKILL), 0);
   usleep(100 * 1000);
   ASSERT_EQ(write(to_child[1], "g", 1), 1);
   int status = 0;
@@ -102,7 +102,7 @@ TEST(Failure, HelperKilledClientNeverReadsZeros) {
   }
   if (r == 0) {
     // Blocked in a fault: acceptable (no zeros), but do not leave it behind.
-    kill(child, SIGKILL);
+    SignalProcess(child, SIGKILL);
     ASSERT_EQ(waitpid(child, &status, 0), child);
     SUCCEED() << "client blocked";
     return;

@@ -69,9 +69,11 @@ def log(msg):
 
 
 def run(cmd, cwd, logfile=None, timeout=None):
-    """Runs cmd; returns (returncode, output). Output also goes to logfile."""
+    """Runs cmd; returns (returncode, output). Output also goes to logfile.
+    In a session of its own: a mutant may make a test signal its process
+    group, which must not end this run."""
     p = subprocess.run(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       text=True, errors="replace", timeout=timeout)
+                       text=True, errors="replace", timeout=timeout, start_new_session=True)
     if logfile is not None:
         with open(logfile, "a") as f:
             f.write("$ " + " ".join(cmd) + "\n" + p.stdout + "\n")

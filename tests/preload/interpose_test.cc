@@ -188,6 +188,25 @@ TEST_F(Shim, PopulateLockedNoreserveAndExec) {
   EXPECT_TRUE(Managed(x));
 }
 
+#ifdef MAP_32BIT
+// PHP 8.2's opcache maps its segment MAP_SHARED|MAP_ANONYMOUS|MAP_32BIT (it
+// wants it near its code, for the JIT): it stayed native, silently (issue 10).
+TEST_F(Shim, Map32bitIsManagedAndStaysBelow2GiB) {
+  const size_t size = 8 * kLimit;
+  char* p = static_cast<char*>(
+      mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_32BIT, -1, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  EXPECT_TRUE(Managed(p));
+  EXPECT_LE(reinterpret_cast<uintptr_t>(p) + size, uintptr_t{1} << 31);
+  uint64_t outs = Stat("swap_outs");
+  Fill(p, size, 32);
+  EvictAll();
+  EXPECT_TRUE(Check(p, size, 32));
+  EXPECT_GT(Stat("swap_outs"), outs);
+  EXPECT_EQ(munmap(p, size), 0);
+}
+#endif
+
 // Lets the kernel allocate one surplus huge page for a MAP_HUGETLB mapping
 // while it lives (root only; /proc/sys/vm/nr_overcommit_hugepages is put
 // back as it was). Without it, with no huge pages reserved, MAP_HUGETLB
@@ -445,11 +464,12 @@ TEST_F(Shim, NativeSharedMemoryIsCountedWithItsReason) {
   void* small = mmap(nullptr, 8 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(small, MAP_FAILED);
   EXPECT_FALSE(Managed(small));
-  void* low = mmap(nullptr, 4 * kPage - 100, PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
-  ASSERT_NE(low, MAP_FAILED);
-  EXPECT_LT(reinterpret_cast<uintptr_t>(low), uintptr_t{1} << 32);
-  EXPECT_FALSE(Managed(low));
+  // MAP_SYNC without MAP_SHARED_VALIDATE: the kernel ignores it, libshm does
+  // not manage it.
+  void* sync = mmap(nullptr, 4 * kPage - 100, PROT_READ | PROT_WRITE,
+                    MAP_SHARED | MAP_ANONYMOUS | MAP_SYNC, -1, 0);
+  ASSERT_NE(sync, MAP_FAILED);
+  EXPECT_FALSE(Managed(sync));
   void* big = mmap(nullptr, 32 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(big, MAP_FAILED);
   EXPECT_TRUE(Managed(big));
@@ -491,7 +511,7 @@ volatile sig_atomic_t handler_runs = 0, handler_maps = 0;
 void MapInHandler(int) {
   int saved = errno;
   void* p =
-      mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+      mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_SYNC, -1, 0);
   handler_maps = handler_maps + (p != MAP_FAILED);
   handler_runs = handler_runs + 1;
   errno = saved;

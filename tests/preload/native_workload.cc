@@ -4,7 +4,7 @@
 // the kernel (or the shim) answered, so that a run under shmrun can be
 // compared with a run without it.
 //
-//   native_workload            MAP_HUGETLB (2 MiB) and MAP_32BIT (3 pages)
+//   native_workload            MAP_HUGETLB (2 MiB) and MAP_SYNC (3 pages)
 //   native_workload --no-uffd  userfaultfd(2) is refused (seccomp), then
 //                              64 KiB of plain shared anonymous memory
 //
@@ -65,6 +65,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   Try("hugetlb", 2 << 20, MAP_HUGETLB);
-  Try("32bit", 3 * 4096, MAP_32BIT);
+  Try("sync", 3 * 4096, MAP_SYNC);
   return 0;
 }

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: MIT
 # A daemon's life under shmrun (issue 10): it detaches from its launcher, lets
 # the launcher exit (shmrun returns), waits, then maps shared memory; then
-# re-execs itself and maps again. After each map it asks the shim whether
+# re-execs itself and maps again; then re-execs itself with a scrubbed
+# environment, as nginx's binary upgrade does (it keeps TZ and its own
+# variables only), and maps again. After each map it asks the shim whether
 # the region is managed and pushes it through the limit, and writes what it
 # found to OUT. usage: session_life.py OUT [stage]
 import ctypes, mmap, os, sys, time
@@ -38,5 +40,8 @@ if stage == "launch":
     os._exit(0)  # the launcher leaves at once
 elif stage == "execd":
     managed_round("after-exec")
+    os.execve(sys.executable, [sys.executable, __file__, out, "scrubbed"], {"TZ": "UTC"})
+elif stage == "scrubbed":
+    managed_round("scrubbed-exec")
     with open(out, "a") as f:
         f.write("done\n")

@@ -76,6 +76,18 @@ wait_file_changed() {
   return 1
 }
 
+# session_address SHMRUN_PID: the abstract address of the session that shmrun
+# SHMRUN_PID started (its helper listens on it while the session lives).
+session_address() {
+  awk -v p="@libshm-run-$1-" 'index($8, p) == 1 { print $8; exit }' /proc/net/unix
+}
+
+# live_stats SHMRUN ADDRESS: one JSON sample of the live session (shmstat
+# beside shmrun), with its regions.
+live_stats() {
+  "$(dirname "$1")/shmstat" --session "$2" --json --watch 0.1 --count 1
+}
+
 # Wall time since the test started, for the log.
 T0_NS=$(date +%s%N)
 elapsed() { local ms=$((($(date +%s%N) - T0_NS) / 1000000)); printf '%d.%03d s' $((ms / 1000)) $((ms % 1000)); }

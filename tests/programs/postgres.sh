@@ -9,43 +9,11 @@
 # usage: postgres.sh SHMRUN
 TEST_NAME=postgres
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pg_lib.sh"
 require_root
 SHMRUN=$1
-BIN=/usr/lib/postgresql/15/bin
-for c in postgres initdb pg_ctl pgbench psql pg_isready pg_checksums; do
-  require_cmd "$BIN/$c" postgresql-15
-done
-require_cmd "$BIN/pg_amcheck" postgresql-client-15
-[ -f /usr/lib/postgresql/15/lib/pg_prewarm.so ] || die "pg_prewarm missing: apt-get install postgresql-15"
-id postgres >/dev/null 2>&1 || die "no user postgres: apt-get install postgresql-15"
-
 LIMIT=16M SHARED_BUFFERS=128MB SCALE=5 PORT=54329 BENCH_SECS=${PG_BENCH_SECS:-20}
-T=$(mktemp -d /tmp/libshm-pg.XXXXXX)
-chown postgres: "$T"
-chmod 700 "$T"
-SHMRUN_PID=
-
-cleanup() {
-  local rc=$?
-  set +e
-  if [ -n "$SHMRUN_PID" ] && kill -0 "$SHMRUN_PID" 2>/dev/null; then
-    runuser -u postgres -- "$BIN/pg_ctl" -D "$T/data" stop -m immediate -w -t 30 >/dev/null 2>&1 || true
-    # shmrun exits with postgres; if it does not, end it and its child.
-    for _ in $(seq 1 50); do kill -0 "$SHMRUN_PID" 2>/dev/null || break; sleep 0.1; done
-    pkill -KILL -P "$SHMRUN_PID" 2>/dev/null || true
-    kill -KILL "$SHMRUN_PID" 2>/dev/null || true
-  fi
-  if [ "$rc" != 0 ]; then
-    for f in "$T"/server*.log; do [ -f "$f" ] && { log "--- $f (tail)"; tail -n 40 "$f" >&2; }; done
-  fi
-  rm -rf "$T"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-as_pg() { runuser -u postgres -- "$@"; }
-sql() { as_pg "$BIN/psql" -h "$T" -p "$PORT" -X -q -v ON_ERROR_STOP=1 -At -d bench -c "$1"; }
+pg_setup
 
 start_server() {  # start_server N: session N, stats in $T/stats$N.json
   local n=$1
@@ -53,7 +21,7 @@ start_server() {  # start_server N: session N, stats in $T/stats$N.json
     "$BIN/postgres" -D "$T/data" >"$T/server$n.log" 2>&1 &
   SHMRUN_PID=$!
   for _ in $(seq 1 600); do
-    as_pg "$BIN/pg_isready" -q -h "$T" -p "$PORT" && return 0
+    pg_ready && return 0
     kill -0 "$SHMRUN_PID" 2>/dev/null || die "postgres exited at start (session $n)"
     sleep 0.1
   done
@@ -68,64 +36,10 @@ stop_server() {  # a clean shutdown; shmrun exits with the postmaster's status
   [ "$rc" = 0 ] || die "shmrun/postgres exited with status $rc"
 }
 
-check_invariant() {  # the TPC-B invariant: every balance sum equals the history's
-  local what=$1 row
-  row=$(sql "SELECT (SELECT sum(abalance) FROM pgbench_accounts) || ' ' ||
-                    (SELECT sum(bbalance) FROM pgbench_branches) || ' ' ||
-                    (SELECT sum(tbalance) FROM pgbench_tellers) || ' ' ||
-                    (SELECT coalesce(sum(delta), 0) FROM pgbench_history) || ' ' ||
-                    (SELECT count(*) FROM pgbench_history) || ' ' ||
-                    (SELECT count(*) FROM pgbench_accounts)")
-  read -r a b t h n accounts <<<"$row"
-  log "$what: sum(abalance)=$a sum(bbalance)=$b sum(tbalance)=$t sum(delta)=$h history=$n accounts=$accounts"
-  [ "$a" = "$b" ] && [ "$b" = "$t" ] && [ "$t" = "$h" ] || die "$what: TPC-B invariant broken"
-  [ "$n" -gt 0 ] || die "$what: no transaction in pgbench_history"
-  [ "$accounts" = $((SCALE * 100000)) ] || die "$what: $accounts accounts, want $((SCALE * 100000))"
-}
-
-amcheck() {
-  as_pg "$BIN/pg_amcheck" -h "$T" -p "$PORT" -U postgres --install-missing \
-    --heapallindexed --parent-check -d bench || die "$1: pg_amcheck found corruption"
-  log "$1: pg_amcheck --heapallindexed --parent-check clean"
-}
-
-prewarm() {
-  local pages
-  pages=$(sql "SELECT sum(pg_prewarm(c.oid)) FROM pg_class c
-               WHERE c.relname LIKE 'pgbench_%' AND c.relkind IN ('r', 'i')")
-  log "$1: pg_prewarm read $pages pages ($((pages * 8 / 1024)) MiB) into shared_buffers"
-  [ "$pages" -gt 0 ] || die "$1: pg_prewarm read nothing"
-}
-
-bench() {  # bench SECS WHAT
-  as_pg "$BIN/pgbench" -h "$T" -p "$PORT" -c 4 -j 2 -T "$1" -n bench >"$T/pgbench.out" 2>&1 ||
-    { cat "$T/pgbench.out" >&2; die "$2: pgbench failed"; }
-  local tps
-  tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$T/pgbench.out" | head -n 1)
-  log "$2: pgbench -c 4 -j 2 -T $1: $(grep -E 'processed:' "$T/pgbench.out" | tr -s ' ') tps=$tps"
-}
-
-as_pg "$BIN/initdb" --data-checksums -D "$T/data" -U postgres --auth=trust -E UTF8 --locale=C \
-  >"$T/initdb.log" 2>&1 || { cat "$T/initdb.log" >&2; die "initdb failed"; }
-cat >>"$T/data/postgresql.conf" <<CONF
-listen_addresses = ''
-unix_socket_directories = '$T'
-port = $PORT
-shared_buffers = $SHARED_BUFFERS
-huge_pages = off
-max_connections = 20
-synchronous_commit = off
-CONF
-
 log "limit $LIMIT, shared_buffers $SHARED_BUFFERS, pgbench scale $SCALE"
 # Session 1: load, prewarm, run, check.
 start_server 1
-as_pg "$BIN/createdb" -h "$T" -p "$PORT" bench || die "createdb failed"
-sql "SHOW shared_buffers" | grep -qx "$SHARED_BUFFERS" || die "shared_buffers is not $SHARED_BUFFERS"
-as_pg "$BIN/pgbench" -h "$T" -p "$PORT" -i -s "$SCALE" -q bench >"$T/init.out" 2>&1 ||
-  { cat "$T/init.out" >&2; die "pgbench -i failed"; }
-log "pgbench -i -s $SCALE done, $(elapsed)"
-sql "CREATE EXTENSION pg_prewarm"
+pgbench_init
 prewarm "session 1"
 bench "$BENCH_SECS" "session 1"
 check_invariant "session 1"

@@ -501,7 +501,7 @@ TEST(HostileSession, NonRootHelperServesOnlyItsOwnUid) {
     return Refused(other.Call(Op::kHello)) ? 0 : 1;
   });
   EXPECT_EQ(DescribeChild(status, {{1, "uid 2 served by nobody's helper"}}), "ok");
-  kill(helper, SIGKILL);
+  SignalProcess(helper, SIGKILL);
   waitpid(helper, &status, 0);
 }
 

@@ -80,7 +80,7 @@ TEST_F(Lifecycle, SigtermLetsTheProgramFinishAndTheHelperLeavesAfterIt) {
         if (p == nullptr) return 1;
         pid_t h = HelperPid();
         *helper = static_cast<uint64_t>(h);
-        if (kill(h, SIGTERM) != 0) return 2;
+        if (SignalProcess(h, SIGTERM) != 0) return 2;
         usleep(100 * 1000);
         // Shutdown work: rewrite, evict, read back; fork a child that checks.
         for (size_t i = 0; i < kPages; i++) FillPage(p + i * kPage, i, 2);

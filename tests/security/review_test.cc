@@ -299,7 +299,7 @@ TEST(ReviewSession, OnlyTheForkedChildReleasesItsParentsPin) {
   EXPECT_EQ(w[4], 1u) << (w[4] < 2000 ? "the child's hello failed: " + std::to_string(w[4] - 1000)
                                       : "the child lost its parent's data: first bad page " +
                                             std::to_string(w[4] - 2000));
-  kill(helper, SIGKILL);
+  SignalProcess(helper, SIGKILL);
   waitpid(helper, &st, 0);
 }
 
@@ -367,7 +367,7 @@ TEST(ReviewSession, HugeCreatesNeitherKillNorBloatTheHelper) {
   waitpid(attacker, &status, 0);
   EXPECT_TRUE(HelperAlive(helper)) << "one kCreate killed the helper (the create answered "
                                    << -static_cast<int64_t>(w[2]) << ")";
-  if (HelperAlive(helper)) kill(helper, SIGKILL);
+  if (HelperAlive(helper)) SignalProcess(helper, SIGKILL);
   waitpid(helper, &status, 0);
 }
 

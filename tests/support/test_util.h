@@ -162,6 +162,19 @@ inline int HeldUffd() {
   return -1;
 }
 
+// kill(2) for one process only. A pid that is not positive would signal a
+// process group (0, -pgid) or, as root, every process on the machine (-1):
+// a test whose helper or child pid was never set (`pid_t helper = -1`, a
+// failed ctl) must fail, not take the machine down. Returns -1 (EINVAL) for
+// such a pid.
+inline int SignalProcess(pid_t pid, int sig) {
+  if (pid <= 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  return kill(pid, sig);
+}
+
 // Not wait statuses: WaitWithDeadline killed the child; no child (fork or
 // waitpid failed).
 constexpr int kChildTimedOut = -1;
@@ -181,7 +194,7 @@ inline int WaitWithDeadline(pid_t pid, int timeout_ms) {
     if (std::chrono::steady_clock::now() >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  kill(pid, SIGKILL);
+  SignalProcess(pid, SIGKILL);
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   return kChildTimedOut;

@@ -36,7 +36,8 @@ LIBSHM_EXPORT const char* libshm_version(void);
 
 /* Maps a managed shared region of `length` bytes (rounded up to pages) with
  * mmap's `prot` and the extra `flags` MAP_FIXED, MAP_FIXED_NOREPLACE,
- * MAP_POPULATE, MAP_NORESERVE, MAP_LOCKED (MAP_SHARED|MAP_ANONYMOUS implied).
+ * MAP_POPULATE, MAP_NORESERVE, MAP_LOCKED, and MAP_32BIT where the platform
+ * has it (x86-64) (MAP_SHARED|MAP_ANONYMOUS implied).
  * `hint` is mmap's address argument. On success stores the address in *out.
  * Errors: -EINVAL (length 0, bad flags), -ENOMEM (swap cannot be reserved or
  * no address space), -EPERM/-ENOSYS (userfaultfd unavailable), -ECONNREFUSED
@@ -64,7 +65,7 @@ LIBSHM_EXPORT int libshm_is_managed(const void* addr);
  * native_bytes/native_mappings; names in the stats output in brackets). */
 enum {
   LIBSHM_NATIVE_HUGETLB = 0,    /* [hugetlb] MAP_HUGETLB */
-  LIBSHM_NATIVE_FLAGS = 1,      /* [flags] another flag libshm does not manage (MAP_32BIT, ...) */
+  LIBSHM_NATIVE_FLAGS = 1,      /* [flags] another flag libshm does not manage (MAP_SYNC, ...) */
   LIBSHM_NATIVE_MIN_SIZE = 2,   /* [min_size] smaller than LIBSHM_MIN_SIZE */
   LIBSHM_NATIVE_ERROR = 3,      /* [error] the helper refused the region (ENOMEM, EMFILE...) */
   LIBSHM_NATIVE_NO_SESSION = 4, /* [no_session] the process could not join the session */
