@@ -12,7 +12,9 @@
 // replacement, nothing thrown, libc's contract kept exactly (MAP_FAILED and a
 // positive errno; errno untouched on success), safe before main. On a libshm
 // failure print one line and fall back to a native mapping, unless
-// LIBSHM_STRICT=1, which fails the call instead.
+// LIBSHM_STRICT=1, which fails the call instead. Shared anonymous memory left
+// native (MAP_HUGETLB, other flags, LIBSHM_MIN_SIZE, a fallback) is counted
+// by reason when the kernel made it (docs/design.md "Native shared memory").
 #include <alloca.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -95,12 +97,39 @@ void* NativeMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off)
   return SetErrno(rc);
 }
 
+// Shared anonymous memory left to the kernel for `reason` (LIBSHM_NATIVE_*):
+// counted only if the kernel mapped it, with the kernel's result and errno
+// returned unchanged.
+std::atomic<bool> counted_native{false};
+
+void* CountedNativeMmap(int reason, void* addr, size_t len, int prot, int flags, int fd,
+                        off_t off) {
+  void* p = NativeMmap(addr, len, prot, flags, fd, off);
+  if (p != MAP_FAILED) {
+    counted_native.store(true, std::memory_order_relaxed);
+    ClientRuntime::Get().NoteNative(reason, len);
+  }
+  return p;
+}
+
+// At exit, what was counted but not sent yet (NoteNative sends at most once
+// per interval). A process that never counted one does nothing here.
+__attribute__((destructor)) void FlushNativeAtExit() {
+  if (counted_native.load(std::memory_order_relaxed)) ClientRuntime::Get().FlushNative();
+}
+
 void* ManagedMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
-  bool want = len != 0 && IsSharedAnonymous(flags, fd) && (flags & MAP_HUGETLB) == 0 &&
-              (flags & ~(MAP_TYPE | kManagedFlags | kIgnoredFlags)) == 0;
-  if (!want) return NativeMmap(addr, len, prot, flags, fd, off);
+  if (len == 0 || !IsSharedAnonymous(flags, fd)) return NativeMmap(addr, len, prot, flags, fd, off);
+  if ((flags & MAP_HUGETLB) != 0) {
+    return CountedNativeMmap(LIBSHM_NATIVE_HUGETLB, addr, len, prot, flags, fd, off);
+  }
+  if ((flags & ~(MAP_TYPE | kManagedFlags | kIgnoredFlags)) != 0) {
+    return CountedNativeMmap(LIBSHM_NATIVE_FLAGS, addr, len, prot, flags, fd, off);
+  }
   ClientRuntime& rt = ClientRuntime::Get();
-  if (len < rt.options().min_size) return NativeMmap(addr, len, prot, flags, fd, off);
+  if (len < rt.options().min_size) {
+    return CountedNativeMmap(LIBSHM_NATIVE_MIN_SIZE, addr, len, prot, flags, fd, off);
+  }
   void* out = nullptr;
   int rc = libshm_map(addr, len, prot, (flags & kManagedFlags) | MAP_SHARED, &out);
   if (rc == 0) return out;
@@ -110,7 +139,9 @@ void* ManagedMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off
   }
   // Fall back to the kernel's own shared memory. If the kernel refuses too,
   // its errno is the one the program would have seen without libshm.
-  void* native = NativeMmap(addr, len, prot, flags, fd, off);
+  void* native =
+      CountedNativeMmap(rt.session_failed() ? LIBSHM_NATIVE_NO_SESSION : LIBSHM_NATIVE_ERROR, addr,
+                        len, prot, flags, fd, off);
   // A session that could not be joined already said why, once; other
   // failures get a line each, up to three.
   if (native != MAP_FAILED && !rt.session_failed() && fallback_messages.fetch_add(1) < 3) {

@@ -4,7 +4,8 @@
 //   shmstat [--session ADDRESS] [--json] [--watch SECS] [--count N]
 //
 // Per region: size, resident, dirty, swapped, mappings, faults/s, swap-ins/s,
-// swap-outs/s; the session totals and the fault-latency percentiles. Rates
+// swap-outs/s; the session totals, the fault-latency percentiles and the
+// shared anonymous memory left native, by reason (native_shared_bytes). Rates
 // need two samples: with --watch they are per interval, otherwise shmstat
 // samples twice, one second apart. It connects as an observer, which does
 // not keep the session alive.
@@ -23,6 +24,7 @@
 #include "libshm/version.h"
 #include "protocol.h"
 #include "session_socket.h"
+#include "stats.h"
 
 namespace {
 
@@ -31,7 +33,8 @@ using namespace libshm::internal;
 const char kUsage[] =
     "usage: shmstat [--session ADDRESS] [--json] [--watch SECS] [--count N]\n"
     "Show a running libshm session: per region size, resident, dirty, swapped,\n"
-    "faults/s, swap-ins/s and swap-outs/s, and the totals.\n"
+    "faults/s, swap-ins/s and swap-outs/s, the totals, and the shared memory the\n"
+    "processes left native, by reason (native_shared_bytes{reason=...}).\n"
     "  --session ADDRESS  the session (default: LIBSHM_SESSION, else the only one running)\n"
     "  --json             one JSON object per sample\n"
     "  --watch SECS       sample every SECS seconds until the session ends\n"
@@ -150,7 +153,14 @@ void Print(const std::string& session, const Sample& s, const Sample& prev, bool
     for (int i = 0; i < LIBSHM_FAULT_HIST_BUCKETS; i++) {
       printf(i ? ", %llu" : "%llu", (unsigned long long)t.fault_us_hist[i]);
     }
-    printf("]}\n");
+    for (int kind = 0; kind < 2; kind++) {
+      const uint64_t* v = kind == 0 ? t.native_bytes : t.native_mappings;
+      printf(kind == 0 ? "], \"native_shared_bytes\": {" : "}, \"native_shared_mappings\": {");
+      for (int r = 0; r < LIBSHM_NATIVE_REASONS; r++) {
+        printf("%s\"%s\": %llu", r ? ", " : "", NativeReasonName(r), (unsigned long long)v[r]);
+      }
+    }
+    printf("}}\n");
     fflush(stdout);
     return;
   }
@@ -182,6 +192,14 @@ void Print(const std::string& session, const Sample& s, const Sample& prev, bool
            (unsigned long long)t.fault_us_hist[i]);
   }
   printf("\n");
+  // Shared memory the processes left to the kernel: only reasons seen.
+  for (int r = 0; r < LIBSHM_NATIVE_REASONS; r++) {
+    if (t.native_mappings[r] == 0) continue;
+    printf("native_shared_bytes{reason=\"%s\"} %llu  (%s in %llu mapping%s: %s)\n",
+           NativeReasonName(r), (unsigned long long)t.native_bytes[r],
+           Size(t.native_bytes[r]).c_str(), (unsigned long long)t.native_mappings[r],
+           t.native_mappings[r] == 1 ? "" : "s", NativeReasonDescription(r));
+  }
   fflush(stdout);
 }
 

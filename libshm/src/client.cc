@@ -23,6 +23,7 @@
 #include <new>
 #include <utility>
 
+#include "clock.h"
 #include "engine.h"
 #include "host_thread.h"
 #include "log.h"
@@ -244,7 +245,10 @@ int ClientRuntime::HelloLocked() {
 }
 
 int ClientRuntime::EnsureSessionLocked() {
-  if (sock_ >= 0 && uffd_ >= 0) return 0;
+  if (sock_ >= 0 && uffd_ >= 0) {
+    ReportNativeLocked();
+    return 0;
+  }
   if (session_failed_) return -ECONNREFUSED;
   if (opts_.strict && opts_.bad_values > 0) return -EINVAL;
   int rc;
@@ -283,7 +287,110 @@ int ClientRuntime::EnsureSessionLocked() {
     return rc;
   }
   if (!in_process_engine_) StartWatchdog();
+  ReportNativeLocked();
   return 0;
+}
+
+namespace {
+
+// A pending count: mappings in the high bits, pages in the low ones, so that
+// one atomic word keeps both in step (a report never has a mapping without
+// its pages). Adds that would not fit are dropped: it takes 16 Mi mappings or
+// 4 PiB that could not be sent to fill it.
+constexpr int kPendingPageBits = 40;
+constexpr uint64_t kPendingPages = (uint64_t{1} << kPendingPageBits) - 1;
+constexpr uint64_t kPendingMappings = (uint64_t{1} << (64 - kPendingPageBits)) - 1;
+
+void AddPending(std::atomic<uint64_t>& word, uint64_t pages, uint64_t mappings) noexcept {
+  uint64_t old = word.load(std::memory_order_relaxed);
+  for (;;) {
+    if (pages > kPendingPages - (old & kPendingPages) ||
+        mappings > kPendingMappings - (old >> kPendingPageBits)) {
+      return;
+    }
+    uint64_t sum = old + pages + (mappings << kPendingPageBits);
+    if (word.compare_exchange_weak(old, sum, std::memory_order_relaxed)) return;
+  }
+}
+
+}  // namespace
+
+void ClientRuntime::NoteNative(int reason, size_t length) noexcept {
+  if (reason < 0 || reason >= LIBSHM_NATIVE_REASONS || length == 0) return;
+  int saved = errno;
+  // Lock-free: this mmap may come from a signal handler, or from an atfork
+  // handler of a thread that holds mu_.
+  AddPending(native_pending_[reason], (static_cast<uint64_t>(length) + kPageSize - 1) / kPageSize,
+             1);
+  // Sent now if none was sent in the last kNativeReportIntervalNs (a report
+  // is a round trip, and over a fresh observer connection several: a
+  // program that makes many small native mappings must not pay one each),
+  // and unless a request of this process is under way (another thread's, or
+  // the one this thread was in when a signal handler mapped). Otherwise with
+  // the next request, or at exit (FlushNative).
+  uint64_t now = MonotonicNs();
+  uint64_t last = native_sent_ns_.load(std::memory_order_relaxed);
+  if ((last == 0 || now - last >= kNativeReportIntervalNs) && mu_.try_lock()) {
+    native_sent_ns_.store(now, std::memory_order_relaxed);
+    ReportNativeLocked();
+    mu_.unlock();
+  }
+  errno = saved;
+}
+
+void ClientRuntime::FlushNative() noexcept {
+  int saved = errno;
+  if (mu_.try_lock()) {
+    ReportNativeLocked();
+    mu_.unlock();
+  }
+  errno = saved;
+}
+
+void ClientRuntime::ReportNativeLocked() noexcept {
+  bool any = false;
+  for (const auto& word : native_pending_) any = any || word.load(std::memory_order_relaxed) != 0;
+  if (!any) return;
+  // Our own connection if we have one; else, under shmrun, a short observer
+  // connection (it does not keep the session alive and holds no fd of the
+  // host's once done). A process without a session starts no helper for this.
+  int sock = sock_ >= 0 && uffd_ >= 0 ? sock_ : -1;
+  bool own = sock >= 0;
+  if (!own) {
+    if (opts_.session[0] == '\0' || native_report_failed_) return;
+    char address[sizeof(address_)];
+    const char* hash = strchr(opts_.session, '#');
+    size_t n = hash != nullptr ? static_cast<size_t>(hash - opts_.session) : strlen(opts_.session);
+    if (n >= sizeof(address)) return;
+    memcpy(address, opts_.session, n);
+    address[n] = '\0';
+    sock = ConnectSession(address);
+    Request hello;
+    hello.op = Op::kHello;
+    hello.flags = kHelloObserver;
+    Reply reply;
+    if (sock < 0 || CallHelper(sock, hello, &reply, -1, nullptr) != 0) {
+      if (sock >= 0) close(sock);
+      native_report_failed_ = true;  // once: a helper that is not there stays so
+      return;
+    }
+  }
+  for (int r = 0; r < LIBSHM_NATIVE_REASONS; r++) {
+    uint64_t word = native_pending_[r].exchange(0, std::memory_order_relaxed);
+    if (word == 0) continue;
+    Request req;
+    req.op = Op::kNative;
+    req.a = static_cast<uint64_t>(r);
+    req.b = (word & kPendingPages) * kPageSize;
+    req.c = word >> kPendingPageBits;
+    Reply reply;
+    int rc = CallHelper(sock, req, &reply, -1, nullptr);
+    if (rc != 0 && rc != -EINVAL) {  // EINVAL: figures it will never take
+      AddPending(native_pending_[r], word & kPendingPages, word >> kPendingPageBits);
+      break;
+    }
+  }
+  if (!own) close(sock);
 }
 
 void ClientRuntime::StartWatchdog() {
@@ -663,6 +770,8 @@ void ClientRuntime::AtforkChild() {
 }
 
 void ClientRuntime::ChildAfterFork() {
+  // The parent reports what it left native; the child reports its own.
+  for (auto& word : native_pending_) word.store(0, std::memory_order_relaxed);
   if (uffd_ < 0) {
     // No session in the parent: nothing is registered; start afresh on use.
     if (sock_ >= 0) close(sock_);

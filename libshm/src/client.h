@@ -48,6 +48,18 @@ class ClientRuntime {
   // again unregistered (evicted pages would read zeros); map it ourselves and
   // register it. Returns 0 or -errno.
   int RemapFilePages(void* addr, size_t size, int prot, size_t pgoff, int flags);
+  // The shim left a shared anonymous mapping of `length` bytes native for
+  // `reason` (LIBSHM_NATIVE_*) and the kernel mapped it. Counted here and
+  // reported to the helper, at most once per kNativeReportIntervalNs: over
+  // this process's connection if it has one, else over a short observer
+  // connection to the session named by LIBSHM_SESSION (no helper is started
+  // for it), else when the process joins a session later. Never fails, keeps
+  // errno, takes no lock (async-signal-safe but for the report).
+  void NoteNative(int reason, size_t length) noexcept;
+  // Sends what NoteNative has not sent yet, unless a request is under way
+  // (the shim calls it at exit). Keeps errno.
+  void FlushNative() noexcept;
+  static constexpr uint64_t kNativeReportIntervalNs = 100'000'000;
   int Stats(libshm_stats_t* out);
   int Ctl(const char* name, void* oldp, size_t* oldlenp, const void* newp, size_t newlen);
   const Options& options() const { return opts_; }
@@ -66,6 +78,11 @@ class ClientRuntime {
   int OpenOwnUffdLocked(bool* restricted);
   int CallLocked(const Request& req, Reply* reply, int send_fd, int* recv_fd);
   void StartWatchdog();
+  // Sends the native counts not reported yet (see NoteNative); what cannot
+  // be sent stays pending. Called with every request that makes sure of the
+  // session (map, stats, ctl), so a count NoteNative could not send goes
+  // with the next one.
+  void ReportNativeLocked() noexcept;
   // Forgets [start, end) of the managed ranges; a range that contains it
   // keeps its head and tail. Never throws: if the tail cannot be stored, the
   // range stays whole (a hole counted managed, never a piece forgotten).
@@ -87,6 +104,13 @@ class ClientRuntime {
   pid_t helper_pid_ = 0;
   char address_[108] = {};
   bool in_process_engine_ = false;
+  // Native shared memory not yet reported to the helper, by reason: pages
+  // and mappings in one word each (client.cc), lock-free because NoteNative
+  // may run in a signal handler. A forked child starts from zero (its parent
+  // reports its own).
+  std::atomic<uint64_t> native_pending_[LIBSHM_NATIVE_REASONS] = {};
+  std::atomic<uint64_t> native_sent_ns_{0};  // when NoteNative last reported
+  bool native_report_failed_ = false;        // the observer connection was refused once
   // Managed ranges of this process, [start, end), disjoint, keyed by start:
   // IsManaged runs on every munmap/mremap/msync/madvise of the process once
   // it has a managed region, so lookups are O(log n); there is no cap.

@@ -154,6 +154,8 @@ class Engine {
   int HandleRegionInfo(const Request& req, Reply* reply);
   int HandleUffdDevice(Client& c, int* reply_fd);
   int HandleForkPending(Client& c, Reply* reply);
+  // pre: req.a < LIBSHM_NATIVE_REASONS (an unknown reason closes the connection).
+  int HandleNative(const Request& req);
   // Releases pin i's hold on `only` (all of it if empty); the pin goes when
   // it holds nothing.
   void ReleaseForkPin(size_t i, const std::vector<Inode*>& only = {});

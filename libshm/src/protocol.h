@@ -16,7 +16,7 @@
 
 namespace libshm::internal {
 
-constexpr uint32_t kProtocolMagic = 0x6c73684e;  // "lshN", bumped with the layout
+constexpr uint32_t kProtocolMagic = 0x6c73684f;  // "lshO", bumped with the layout
 
 // Who a connection is and what it may name is decided by the helper from the
 // kernel alone (docs/security.md): its peer credentials and pidfd, its
@@ -69,7 +69,18 @@ enum class Op : uint32_t {
   // with the token of the reply's a) or 30 s pass, so a parent that exits at
   // once frees nothing under it.
   kForkPending,
+  // Shared anonymous memory the sender left native (the preload shim; any
+  // greeted connection, observers included). a: reason (LIBSHM_NATIVE_*),
+  // b: bytes, c: mappings. A figure the client makes up: the helper checks
+  // it is possible (below) and adds it without overflow; an unknown reason
+  // closes the connection.
+  kNative,
 };
+
+// kNative: one report is at most this many mappings, each of at least one
+// page and at most kMaxNativeMappingBytes (more than any address space).
+constexpr uint64_t kMaxNativeMappings = 1ull << 32;
+constexpr uint64_t kMaxNativeMappingBytes = 1ull << 57;
 
 // kCreate flags.
 constexpr uint32_t kCreateNoReserve = 1;  // MAP_NORESERVE: a sparse swap extent

@@ -175,6 +175,15 @@ void Engine::HandleRequest(Client& c, const Request& req, int fd) {
     case Op::kForkPending:
       rc = HandleForkPending(c, &reply);
       break;
+    case Op::kNative:
+      if (req.a >= LIBSHM_NATIVE_REASONS) {
+        LIBSHM_LOG_WARN("pid %d sent an unknown native reason: connection closed",
+                        static_cast<int>(c.pid));
+        MarkDead(c, "protocol error");
+        return;
+      }
+      rc = HandleNative(req);
+      break;
     default:
       LIBSHM_LOG_WARN("pid %d sent unknown op %u: connection closed", static_cast<int>(c.pid),
                       static_cast<unsigned>(req.op));
@@ -523,6 +532,24 @@ void Engine::ReleaseForkPin(size_t i, const std::vector<Inode*>& only) {
   }
   collect_due_ = true;
   if (held.empty()) fork_pins_.erase(fork_pins_.begin() + static_cast<long>(i));
+}
+
+int Engine::HandleNative(const Request& req) {
+  // Figures a client makes up: only what could be true is added (each
+  // mapping whole pages, at least one, no larger than an address space),
+  // and sums stop at UINT64_MAX instead of wrapping.
+  uint64_t bytes = req.b, mappings = req.c;
+  if (req.flags != 0 || req.d != 0 || mappings == 0 || mappings > kMaxNativeMappings ||
+      bytes % kPageSize != 0 || bytes / kPageSize < mappings ||
+      bytes / mappings > kMaxNativeMappingBytes) {
+    return -EINVAL;
+  }
+  auto add = [](uint64_t* sum, uint64_t v) {
+    *sum = *sum > UINT64_MAX - v ? UINT64_MAX : *sum + v;
+  };
+  add(&stats_.native_bytes[req.a], bytes);
+  add(&stats_.native_mappings[req.a], mappings);
+  return 0;
 }
 
 int Engine::HandleUffdDevice(Client& c, int* reply_fd) {

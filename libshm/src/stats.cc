@@ -26,6 +26,20 @@ const StatField kFields[] = {
 #undef STAT
 };
 
+struct NativeReason {
+  const char* name;
+  const char* description;
+};
+
+// Indexed by LIBSHM_NATIVE_* (libshm.h).
+const NativeReason kNativeReasons[LIBSHM_NATIVE_REASONS] = {
+    {"hugetlb", "MAP_HUGETLB (hugetlbfs pages are not managed)"},
+    {"flags", "a flag libshm does not manage (MAP_SYNC, MAP_UNINITIALIZED, ...)"},
+    {"min_size", "smaller than LIBSHM_MIN_SIZE"},
+    {"error", "the helper refused the region (swap full, LIBSHM_SWAP_MAX, no fds)"},
+    {"no_session", "the process could not join the session"},
+};
+
 uint64_t FieldValue(const libshm_stats_t& s, const StatField& f) {
   uint64_t v;
   memcpy(&v, reinterpret_cast<const char*>(&s) + f.offset, sizeof(v));
@@ -67,6 +81,34 @@ void PrintTable(const libshm_stats_t& s, Shown level, WriteCallback cb, void* ar
     width += static_cast<size_t>(n);
   }
   cb(arg, "\n");
+  // Shared anonymous memory left to the kernel: every reason in the full
+  // table; in the brief one only those seen, short enough for 80 columns.
+  if (level == kFull) cb(arg, "  shared anonymous memory left native (bytes, mappings, reason)\n");
+  for (int r = 0; r < LIBSHM_NATIVE_REASONS; r++) {
+    const NativeReason& reason = kNativeReasons[r];
+    unsigned long long bytes = s.native_bytes[r], mappings = s.native_mappings[r];
+    double mib = static_cast<double>(bytes) / (1 << 20);
+    if (level == kFull) {
+      snprintf(line, sizeof(line),
+               "  native_shared_bytes{reason=\"%s\"} %llu  %.1f MiB  %llu  %s\n", reason.name,
+               bytes, mib, mappings, reason.description);
+    } else if (mappings != 0) {
+      // Sized in the largest unit that keeps a digit before the point.
+      const char* units = "KMGTPE";
+      double v = static_cast<double>(bytes) / 1024;
+      int u = 0;
+      while (v >= 1024 && u < 5) {
+        v /= 1024;
+        u++;
+      }
+      snprintf(line, sizeof(line),
+               "  native_shared_bytes{reason=\"%s\"} %.1f%ciB in %llu mapping%s\n", reason.name, v,
+               units[u], mappings, mappings == 1 ? "" : "s");
+    } else {
+      continue;
+    }
+    cb(arg, line);
+  }
 }
 
 }  // namespace
@@ -86,7 +128,16 @@ void PrintStats(const libshm_stats_t& s, bool json, WriteCallback cb, void* arg)
                static_cast<unsigned long long>(s.fault_us_hist[i]));
       cb(arg, line);
     }
-    snprintf(line, sizeof(line), "], \"policy\": \"%s\", \"mode\": \"%s\"}\n", s.policy, s.mode);
+    for (int kind = 0; kind < 2; kind++) {
+      const uint64_t* v = kind == 0 ? s.native_bytes : s.native_mappings;
+      cb(arg, kind == 0 ? "], \"native_shared_bytes\": {" : "}, \"native_shared_mappings\": {");
+      for (int r = 0; r < LIBSHM_NATIVE_REASONS; r++) {
+        snprintf(line, sizeof(line), "%s\"%s\": %llu", r == 0 ? "" : ", ", kNativeReasons[r].name,
+                 static_cast<unsigned long long>(v[r]));
+        cb(arg, line);
+      }
+    }
+    snprintf(line, sizeof(line), "}, \"policy\": \"%s\", \"mode\": \"%s\"}\n", s.policy, s.mode);
     cb(arg, line);
     return;
   }
@@ -97,7 +148,28 @@ void PrintStatsBrief(const libshm_stats_t& s, WriteCallback cb, void* arg) {
   PrintTable(s, kBrief, cb, arg);
 }
 
+const char* NativeReasonName(int reason) {
+  return reason >= 0 && reason < LIBSHM_NATIVE_REASONS ? kNativeReasons[reason].name : nullptr;
+}
+
+const char* NativeReasonDescription(int reason) {
+  return reason >= 0 && reason < LIBSHM_NATIVE_REASONS ? kNativeReasons[reason].description
+                                                       : nullptr;
+}
+
 bool StatByName(const libshm_stats_t& s, const char* name, uint64_t* out) {
+  for (int kind = 0; kind < 2; kind++) {
+    const char* prefix = kind == 0 ? "native_shared_bytes." : "native_shared_mappings.";
+    size_t n = strlen(prefix);
+    if (strncmp(name, prefix, n) != 0) continue;
+    for (int r = 0; r < LIBSHM_NATIVE_REASONS; r++) {
+      if (strcmp(name + n, kNativeReasons[r].name) == 0) {
+        *out = kind == 0 ? s.native_bytes[r] : s.native_mappings[r];
+        return true;
+      }
+    }
+    return false;
+  }
   for (const StatField& f : kFields) {
     if (strcmp(f.name, name) == 0) {
       *out = FieldValue(s, f);

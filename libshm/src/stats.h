@@ -19,7 +19,14 @@ void PrintStats(const libshm_stats_t& s, bool json, WriteCallback cb, void* arg)
 // latency) and the histogram: a summary that fits beside other output.
 void PrintStatsBrief(const libshm_stats_t& s, WriteCallback cb, void* arg);
 
-// Looks up a numeric field by name ("resident_bytes"); false if unknown.
+// The name of a LIBSHM_NATIVE_* reason ("hugetlb") and what it means;
+// nullptr if `reason` is out of range.
+const char* NativeReasonName(int reason);
+const char* NativeReasonDescription(int reason);
+
+// Looks up a numeric field by name ("resident_bytes", or
+// "native_shared_bytes.<reason>", "native_shared_mappings.<reason>"); false
+// if unknown.
 bool StatByName(const libshm_stats_t& s, const char* name, uint64_t* out);
 
 // Log-linear latency histogram: 8 sub-buckets per power of two, so a

@@ -19,9 +19,13 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "reques
 
 # protocol.h
 HELLO, HELLO_CHILD, HELLO_RESTRICTED_CHILD, CREATE, REGISTER, RELEASE, MSYNC, DISCARD, STATS, \
-    CTL, UFFD_DEVICE, REGION_INFO, INODE_FD, EXTEND, FORK_PENDING = range(1, 16)
+    CTL, UFFD_DEVICE, REGION_INFO, INODE_FD, EXTEND, FORK_PENDING, NATIVE = range(1, 17)
+# libshm.h LIBSHM_NATIVE_*; protocol.h kMaxNativeMappingBytes
+NATIVE_HUGETLB, NATIVE_FLAGS, NATIVE_MIN_SIZE, NATIVE_ERROR, NATIVE_NO_SESSION, \
+    NATIVE_REASONS = range(6)
+MAX_NATIVE_MAPPING_BYTES = 1 << 57
 CREATE_NO_RESERVE = 1
-MAGIC = 0x6C73684E
+MAGIC = 0x6C73684F
 HELLO_RESTRICTED, HELLO_OBSERVER = 1, 2
 REQUEST_SIZE = 4 * 4 + 4 * 8 + 64 + 256
 
@@ -277,6 +281,25 @@ SEEDS = {
                                                           fd=FD_UFFD),
     "bad-hello-child-no-fork": req(HELLO_CHILD) + req(STATS),
     "valid-stranger-first": req(HELLO, slot=STRANGER) + req(STATS, slot=STRANGER),
+    # Native shared memory reports (kNative): figures the client makes up.
+    "valid-native": req(HELLO, flags=HELLO_OBSERVER)
+    + req(NATIVE, a=NATIVE_HUGETLB, b=2 << 20, c=1)
+    + req(HELLO, slot=STRANGER, flags=HELLO_OBSERVER)
+    + req(NATIVE, a=NATIVE_NO_SESSION, b=8 * PAGE, c=2, slot=STRANGER)
+    + ctl_read(b"stats.native_shared_bytes.hugetlb")
+    + ctl_read(b"stats.native_shared_mappings.no_session") + req(STATS),
+    "bad-native-figures": req(HELLO) + req(NATIVE, a=NATIVE_FLAGS, b=U64, c=1)
+    + req(NATIVE, a=NATIVE_FLAGS, b=PAGE, c=2) + req(NATIVE, a=NATIVE_ERROR, b=0, c=0)
+    + req(NATIVE, a=NATIVE_ERROR, b=2 * MAX_NATIVE_MAPPING_BYTES, c=1)
+    + req(NATIVE, a=NATIVE_ERROR, b=PAGE, c=1, d=1)
+    + req(NATIVE, a=NATIVE_ERROR, b=PAGE, c=1, flags=1)
+    + req(NATIVE, a=NATIVE_ERROR, b=U64 & ~(PAGE - 1), c=1 << 33)
+    + b"".join(req(NATIVE, a=NATIVE_MIN_SIZE, b=U64 & ~(PAGE - 1), c=1 << 32)
+               for _ in range(3))
+    + ctl_read(b"stats.native_shared_bytes.min_size") + req(STATS),
+    "bad-native-reason": req(HELLO) + req(NATIVE, a=NATIVE_REASONS, b=PAGE, c=1, slot=1)
+    + req(NATIVE, a=U64, b=PAGE, c=1, slot=2) + req(STATS),
+    "bad-native-before-hello": req(NATIVE, a=NATIVE_HUGETLB, b=PAGE, c=1) + req(HELLO),
 }
 
 

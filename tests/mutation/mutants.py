@@ -351,4 +351,27 @@ MUTANTS = [
           "bool IsMappedBy(dev_t dev, uint64_t ino) const { return (void)dev, ino == ino_; }"),),
         "a /proc maps entry is matched to a region by inode number alone, not device and inode",
         r"^Review\.AForgedMapsLine|^Restricted\."),
+    # Native shared memory (issue 10).
+    Mutant(
+        "native-sum-wraps", "extra", "libshm/src/requests.cc",
+        (("*sum = *sum > UINT64_MAX - v ? UINT64_MAX : *sum + v;", "*sum += v;"),),
+        "a client's native shared memory figures are summed with wrap-around (kNative)",
+        r"^Hostile\.AbsurdNative"),
+    Mutant(
+        "native-impossible-figure", "extra", "libshm/src/requests.cc",
+        (("bytes % kPageSize != 0 || bytes / kPageSize < mappings ||",
+          "bytes % kPageSize != 0 ||"),),
+        "kNative counts mappings of less than a page each",
+        r"^Hostile\.AbsurdNative"),
+    Mutant(
+        "native-counts-attempts", "extra", "preload/interpose.cc",
+        (("  if (p != MAP_FAILED) {\n    counted_native", "  if (true) {\n    counted_native"),),
+        "the shim counts a native mapping the kernel refused (MAP_HUGETLB without huge pages)",
+        r"^Shim\.Hugetlb"),
+    Mutant(
+        "native-not-sent-on-join", "extra", "libshm/src/client.cc",
+        (("  if (!in_process_engine_) StartWatchdog();\n  ReportNativeLocked();\n  return 0;",
+          "  if (!in_process_engine_) StartWatchdog();\n  return 0;"),),
+        "native mappings made before the process joined its session are not sent when it joins",
+        r"^Shim\.NativeSharedMemoryIsCounted"),
 ]

@@ -7,11 +7,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -205,7 +207,43 @@ TEST_F(Shim, Map32bitIsManagedAndStaysBelow2GiB) {
 }
 #endif
 
-TEST_F(Shim, HugetlbBehavesAsTheKernelDoesHere) {
+// Lets the kernel allocate one surplus huge page for a MAP_HUGETLB mapping
+// while it lives (root only; /proc/sys/vm/nr_overcommit_hugepages is put
+// back as it was). Without it, with no huge pages reserved, MAP_HUGETLB
+// fails with ENOMEM here and only that outcome could be compared.
+class OneSurplusHugePage {
+ public:
+  explicit OneSurplusHugePage(bool enable) {
+    if (!enable || geteuid() != 0 || !Read(&old_) || old_ != 0) return;
+    set_ = Write(1);
+  }
+  ~OneSurplusHugePage() {
+    if (set_) Write(old_);
+  }
+
+ private:
+  static constexpr const char* kPath = "/proc/sys/vm/nr_overcommit_hugepages";
+  static bool Read(long* v) {
+    FILE* f = fopen(kPath, "r");
+    bool ok = f != nullptr && fscanf(f, "%ld", v) == 1;
+    if (f != nullptr) fclose(f);
+    return ok;
+  }
+  static bool Write(long v) {
+    FILE* f = fopen(kPath, "w");
+    bool ok = f != nullptr && fprintf(f, "%ld\n", v) > 0;
+    if (f != nullptr) ok = fclose(f) == 0 && ok;
+    return ok;
+  }
+  long old_ = 0;
+  bool set_ = false;
+};
+
+// Side by side with the kernel: the shim gives MAP_HUGETLB the kernel's
+// result and errno, and counts the mapping as native (reason hugetlb) only if
+// the kernel made it (issue 10).
+void HugetlbSideBySide(bool reserve) {
+  OneSurplusHugePage surplus(reserve);
   long raw = syscall(SYS_mmap, nullptr, 2 << 20, PROT_READ | PROT_WRITE,
                      MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
   int raw_errno = raw == -1 ? errno : 0;
@@ -213,12 +251,29 @@ TEST_F(Shim, HugetlbBehavesAsTheKernelDoesHere) {
   errno = 0;
   void* p = mmap(nullptr, 2 << 20, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB,
                  -1, 0);
+  int shim_errno = errno;
   EXPECT_EQ(p == MAP_FAILED, raw == -1);
   if (p == MAP_FAILED) {
-    EXPECT_EQ(errno, raw_errno);
+    EXPECT_EQ(shim_errno, raw_errno);
   } else {
     EXPECT_FALSE(Managed(p));
+    static_cast<char*>(p)[0] = 1;  // it is memory
+    EXPECT_EQ(munmap(p, 2 << 20), 0);
   }
+  // A managed mapping makes the session that the count is reported to.
+  void* m = mmap(nullptr, 4 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(m, MAP_FAILED);
+  ASSERT_TRUE(Managed(m));
+  EXPECT_EQ(Stat("native_shared_bytes.hugetlb"), p == MAP_FAILED ? 0u : 2u << 20);
+  EXPECT_EQ(Stat("native_shared_mappings.hugetlb"), p == MAP_FAILED ? 0u : 1u);
+  printf("MAP_HUGETLB of 2 MiB: %s\n", p == MAP_FAILED ? strerror(shim_errno) : "mapped");
+}
+
+TEST_F(Shim, HugetlbBehavesAsTheKernelDoesHere) { HugetlbSideBySide(false); }
+
+TEST_F(Shim, HugetlbWithAHugePageIsCountedNative) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to allow a surplus huge page";
+  HugetlbSideBySide(true);
 }
 
 TEST_F(Shim, ErrnoIsExact) {
@@ -397,6 +452,112 @@ TEST_F(Shim, MinSizeLeavesSmallMappingsNative) {
   ASSERT_NE(big, MAP_FAILED);
   EXPECT_FALSE(Managed(small));
   EXPECT_TRUE(Managed(big));
+}
+
+// Issue 10: shared anonymous memory the shim leaves native is counted by
+// reason, in bytes and mappings; what it never manages anyway (private or
+// file-backed memory) is not. The small mapping is made before this process
+// has a session: it is reported when the session starts.
+TEST_F(Shim, NativeSharedMemoryIsCountedWithItsReason) {
+  setenv("LIBSHM_MIN_SIZE", "64K", 1);
+  setenv("LIBSHM_SWAP_MAX", "1M", 1);
+  void* small = mmap(nullptr, 8 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(small, MAP_FAILED);
+  EXPECT_FALSE(Managed(small));
+  // MAP_SYNC without MAP_SHARED_VALIDATE: the kernel ignores it, libshm does
+  // not manage it.
+  void* sync = mmap(nullptr, 4 * kPage - 100, PROT_READ | PROT_WRITE,
+                    MAP_SHARED | MAP_ANONYMOUS | MAP_SYNC, -1, 0);
+  ASSERT_NE(sync, MAP_FAILED);
+  EXPECT_FALSE(Managed(sync));
+  void* big = mmap(nullptr, 32 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(big, MAP_FAILED);
+  EXPECT_TRUE(Managed(big));
+  // Made before the session: reported when it started.
+  EXPECT_EQ(Stat("native_shared_bytes.min_size"), 8 * kPage);
+  EXPECT_EQ(Stat("native_shared_bytes.flags"), 4 * kPage) << "rounded up to pages";
+  // More than LIBSHM_SWAP_MAX: the helper refuses it, the kernel maps it.
+  char* refused = static_cast<char*>(
+      mmap(nullptr, 8 << 20, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(refused, MAP_FAILED);
+  EXPECT_FALSE(Managed(refused));
+  refused[(8 << 20) - 1] = 1;
+  // Not shared anonymous memory: not counted.
+  void* priv = mmap(nullptr, 8 * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(priv, MAP_FAILED);
+  // Nor what the kernel refused after libshm did (the kernel's errno).
+  errno = 0;
+  EXPECT_EQ(
+      mmap(big, 32 * kPage, PROT_READ, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0),
+      MAP_FAILED);
+  EXPECT_EQ(errno, EEXIST);
+  EXPECT_EQ(Stat("native_shared_bytes.min_size"), 8 * kPage);
+  EXPECT_EQ(Stat("native_shared_mappings.min_size"), 1u);
+  EXPECT_EQ(Stat("native_shared_bytes.flags"), 4 * kPage);
+  EXPECT_EQ(Stat("native_shared_mappings.flags"), 1u);
+  EXPECT_EQ(Stat("native_shared_bytes.error"), 8u << 20);
+  EXPECT_EQ(Stat("native_shared_mappings.error"), 1u);
+  EXPECT_EQ(Stat("native_shared_bytes.hugetlb"), 0u);
+  EXPECT_EQ(Stat("native_shared_bytes.no_session"), 0u);
+}
+
+// A signal handler that maps shared memory the shim leaves native, landing
+// while the same thread is inside the shim making a managed mapping (holding
+// its lock, talking to the helper): it must not wait for that lock (the
+// thread would deadlock on itself), and its mapping is still counted, sent
+// with the next request.
+volatile sig_atomic_t handler_runs = 0, handler_maps = 0;
+
+void MapInHandler(int) {
+  int saved = errno;
+  void* p =
+      mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_SYNC, -1, 0);
+  handler_maps = handler_maps + (p != MAP_FAILED);
+  handler_runs = handler_runs + 1;
+  errno = saved;
+}
+
+TEST_F(Shim, NativeMappingInASignalHandlerInsideTheShimIsCountedWithoutDeadlock) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    struct sigaction sa = {};
+    sa.sa_handler = MapInHandler;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGALRM, &sa, nullptr);
+    struct itimerval every = {{0, 300}, {0, 300}};
+    setitimer(ITIMER_REAL, &every, nullptr);
+    int managed = 0;
+    for (int i = 0; i < 20000 && handler_runs < 300; i++) {
+      void* p = mmap(nullptr, 8 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+      if (p == MAP_FAILED) _exit(1);
+      managed += Managed(p);
+      munmap(p, 8 * kPage);
+    }
+    struct itimerval off = {};
+    setitimer(ITIMER_REAL, &off, nullptr);
+    if (managed == 0) _exit(2);
+    if (handler_runs < 300) _exit(3);
+    if (handler_maps != handler_runs) _exit(4);
+    _exit(Stat("native_shared_mappings.flags") == static_cast<uint64_t>(handler_maps) &&
+                  Stat("native_shared_bytes.flags") == handler_maps * kPage
+              ? 0
+              : 5);
+  }
+  int status = 0;
+  for (int ms = 0; ms < 60000 && waitpid(pid, &status, WNOHANG) == 0; ms += 10) usleep(10000);
+  if (kill(pid, 0) == 0 && waitpid(pid, &status, WNOHANG) == 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    FAIL() << "deadlocked: a signal handler's mmap waited for the shim's lock";
+  }
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << WTERMSIG(status);
+  const char* why[] = {"ok",
+                       "a managed mmap failed",
+                       "nothing was managed",
+                       "the timer did not fire",
+                       "a handler mmap failed",
+                       "counts differ"};
+  EXPECT_EQ(WEXITSTATUS(status), 0) << why[WEXITSTATUS(status) < 6 ? WEXITSTATUS(status) : 0];
 }
 
 // Runs fn in a child with stderr captured; returns (status, stderr).

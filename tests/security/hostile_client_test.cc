@@ -409,6 +409,79 @@ TEST_F(Hostile, StrangerNeverTakesAForkChildsUffd) {
   ExpectHelperServes();
 }
 
+// Issue 10: the native shared memory a process reports (kNative) is a
+// figure it makes up. A member of another uid sends absurd ones: each is
+// refused (EINVAL) and counts nothing, sums stop at UINT64_MAX instead of
+// wrapping, an unknown reason or a report before hello closes only that
+// connection, and the helper goes on serving.
+TEST_F(Hostile, AbsurdNativeFiguresCountNothingAndSumsDoNotWrap) {
+  constexpr uint64_t kMax = internal::kMaxNativeMappingBytes;
+  auto native = [](Raw& r, uint64_t reason, uint64_t bytes, uint64_t mappings, uint64_t d = 0,
+                   uint32_t flags = 0) {
+    Request req;
+    req.op = Op::kNative;
+    req.a = reason;
+    req.b = bytes;
+    req.c = mappings;
+    req.d = d;
+    req.flags = flags;
+    return r.Call(req);
+  };
+  std::map<int, std::string> steps = {{1, "hello"},
+                                      {2, "bytes not whole pages"},
+                                      {3, "no mapping"},
+                                      {4, "less than a page a mapping"},
+                                      {5, "a mapping larger than any address space"},
+                                      {6, "2^33 mappings in one report"},
+                                      {7, "d or flags set"},
+                                      {8, "a report that is possible"},
+                                      {9, "an unknown reason did not close the connection"},
+                                      {10, "reason 2^64-1 did not close the connection"},
+                                      {11, "a report before hello did not close the connection"}};
+  int status = AsMember(kNobody, [&] {
+    Raw r(address_);
+    Request hello;
+    hello.op = Op::kHello;
+    hello.flags = internal::kHelloObserver;
+    if (r.Call(hello) != 0) return 1;
+    if (native(r, LIBSHM_NATIVE_HUGETLB, UINT64_MAX, 1) != -EINVAL) return 2;
+    if (native(r, LIBSHM_NATIVE_HUGETLB, 0, 0) != -EINVAL) return 3;
+    if (native(r, LIBSHM_NATIVE_HUGETLB, kPage, 2) != -EINVAL) return 4;
+    if (native(r, LIBSHM_NATIVE_HUGETLB, 2 * kMax, 1) != -EINVAL) return 5;
+    if (native(r, LIBSHM_NATIVE_HUGETLB, UINT64_MAX & ~(kPage - 1), 1ull << 33) != -EINVAL) {
+      return 6;
+    }
+    if (native(r, LIBSHM_NATIVE_HUGETLB, kPage, 1, 1) != -EINVAL ||
+        native(r, LIBSHM_NATIVE_HUGETLB, kPage, 1, 0, 1) != -EINVAL) {
+      return 7;
+    }
+    // 2^57 bytes at a time: the 128th report reaches 2^64; 200 of them.
+    for (int i = 0; i < 200; i++) {
+      if (native(r, LIBSHM_NATIVE_FLAGS, kMax, 1) != 0) return 8;
+    }
+    Raw bad(address_);
+    if (bad.Call(hello) != 0 || !Refused(native(bad, LIBSHM_NATIVE_REASONS, kPage, 1))) return 9;
+    Raw worse(address_);
+    if (worse.Call(hello) != 0 || !Refused(native(worse, UINT64_MAX, kPage, 1))) return 10;
+    Raw early(address_);
+    if (!Refused(native(early, LIBSHM_NATIVE_HUGETLB, kPage, 1))) return 11;
+    // The first connection is still served.
+    return native(r, LIBSHM_NATIVE_ERROR, kPage, 1) == 0 ? 0 : 8;
+  });
+  ASSERT_EQ(DescribeChild(status, steps), "ok");
+  EXPECT_EQ(Stat("native_shared_bytes.hugetlb"), 0u) << "an absurd figure was counted";
+  EXPECT_EQ(Stat("native_shared_mappings.hugetlb"), 0u);
+  EXPECT_EQ(Stat("native_shared_bytes.flags"), UINT64_MAX) << "the sum wrapped";
+  EXPECT_EQ(Stat("native_shared_mappings.flags"), 200u);
+  EXPECT_EQ(Stat("native_shared_bytes.error"), kPage);
+  EXPECT_EQ(Stat("native_shared_mappings.error"), 1u);
+  for (const char* reason : {"min_size", "no_session"}) {
+    EXPECT_EQ(Stat((std::string("native_shared_bytes.") + reason).c_str()), 0u) << reason;
+  }
+  ExpectVictimIntact();
+  ExpectHelperServes();
+}
+
 // Item 8: a helper that is not root serves its own uid only: not another
 // uid, not even root (it could write into root's memory through root's uffd).
 TEST(HostileSession, NonRootHelperServesOnlyItsOwnUid) {

@@ -119,5 +119,69 @@ TEST(StatByName, KnownAndUnknown) {
   EXPECT_FALSE(StatByName(s, "nope", &v));
 }
 
+TEST(PrintStats, NativeSharedMemoryByReasonInBothFormats) {
+  libshm_stats_t s{};
+  s.native_bytes[LIBSHM_NATIVE_HUGETLB] = 2 << 20;
+  s.native_mappings[LIBSHM_NATIVE_HUGETLB] = 1;
+  s.native_bytes[LIBSHM_NATIVE_ERROR] = 3 * 4096;
+  s.native_mappings[LIBSHM_NATIVE_ERROR] = 2;
+  std::string json, table;
+  PrintStats(s, true, Append, &json);
+  PrintStats(s, false, Append, &table);
+  EXPECT_NE(json.find("\"native_shared_bytes\": {\"hugetlb\": 2097152, \"flags\": 0, "
+                      "\"min_size\": 0, \"error\": 12288, \"no_session\": 0}"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find("\"native_shared_mappings\": {\"hugetlb\": 1, \"flags\": 0, "
+                      "\"min_size\": 0, \"error\": 2, \"no_session\": 0}"),
+            std::string::npos)
+      << json;
+  EXPECT_EQ(json.substr(json.size() - 2), "}\n") << json;
+  EXPECT_NE(table.find("native_shared_bytes{reason=\"hugetlb\"} 2097152  2.0 MiB  1  MAP_HUGETLB"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("native_shared_bytes{reason=\"error\"} 12288"), std::string::npos) << table;
+  for (int r = 0; r < LIBSHM_NATIVE_REASONS; r++) {
+    ASSERT_NE(NativeReasonName(r), nullptr);
+    EXPECT_NE(table.find(std::string("{reason=\"") + NativeReasonName(r) + "\"}"),
+              std::string::npos)
+        << r;
+  }
+  EXPECT_EQ(NativeReasonName(LIBSHM_NATIVE_REASONS), nullptr);
+  EXPECT_EQ(NativeReasonName(-1), nullptr);
+  // The brief table: only the reasons seen, within 80 columns.
+  std::string brief;
+  PrintStatsBrief(s, Append, &brief);
+  EXPECT_NE(brief.find("  native_shared_bytes{reason=\"hugetlb\"} 2.0MiB in 1 mapping\n"),
+            std::string::npos)
+      << brief;
+  EXPECT_NE(brief.find("native_shared_bytes{reason=\"error\"} 12.0KiB in 2 mappings\n"),
+            std::string::npos)
+      << brief;
+  EXPECT_EQ(brief.find("min_size"), std::string::npos) << brief;
+  s.native_bytes[LIBSHM_NATIVE_NO_SESSION] = 1ull << 40;
+  s.native_mappings[LIBSHM_NATIVE_NO_SESSION] = 123456789;
+  brief.clear();
+  PrintStatsBrief(s, Append, &brief);
+  size_t at = brief.find("native_shared_bytes{reason=\"no_session\"}");
+  ASSERT_NE(at, std::string::npos) << brief;
+  EXPECT_LE(brief.find('\n', at) - brief.rfind('\n', at) - 1, 80u) << brief;
+}
+
+TEST(StatByName, NativeSharedMemoryByReason) {
+  libshm_stats_t s{};
+  s.native_bytes[LIBSHM_NATIVE_MIN_SIZE] = 8192;
+  s.native_mappings[LIBSHM_NATIVE_MIN_SIZE] = 2;
+  uint64_t v = 0;
+  EXPECT_TRUE(StatByName(s, "native_shared_bytes.min_size", &v));
+  EXPECT_EQ(v, 8192u);
+  EXPECT_TRUE(StatByName(s, "native_shared_mappings.min_size", &v));
+  EXPECT_EQ(v, 2u);
+  EXPECT_TRUE(StatByName(s, "native_shared_bytes.no_session", &v));
+  EXPECT_EQ(v, 0u);
+  EXPECT_FALSE(StatByName(s, "native_shared_bytes.nope", &v));
+  EXPECT_FALSE(StatByName(s, "native_shared_bytes.", &v));
+}
+
 }  // namespace
 }  // namespace libshm::internal

@@ -61,6 +61,17 @@ LIBSHM_EXPORT int libshm_madvise(void* addr, size_t length, int advice);
 /* 1 if `addr` lies in a managed region of this process, else 0. */
 LIBSHM_EXPORT int libshm_is_managed(const void* addr);
 
+/* Why the shim left a shared anonymous mapping native (libshm_stats_t
+ * native_bytes/native_mappings; names in the stats output in brackets). */
+enum {
+  LIBSHM_NATIVE_HUGETLB = 0,    /* [hugetlb] MAP_HUGETLB */
+  LIBSHM_NATIVE_FLAGS = 1,      /* [flags] another flag libshm does not manage (MAP_SYNC, ...) */
+  LIBSHM_NATIVE_MIN_SIZE = 2,   /* [min_size] smaller than LIBSHM_MIN_SIZE */
+  LIBSHM_NATIVE_ERROR = 3,      /* [error] the helper refused the region (ENOMEM, EMFILE...) */
+  LIBSHM_NATIVE_NO_SESSION = 4, /* [no_session] the process could not join the session */
+  LIBSHM_NATIVE_REASONS = 5
+};
+
 /* Session statistics. Set `size` to sizeof(libshm_stats_t) before calling; a
  * smaller size (a caller built against an older header) gets only the bytes
  * that fit. Before 1.0 fields may still move; use libshm_ctl("stats.<name>")
@@ -98,6 +109,14 @@ typedef struct libshm_stats {
   uint64_t fault_us_hist[LIBSHM_FAULT_HIST_BUCKETS];
   char policy[32];
   char mode[16]; /* "full" or "restricted" */
+  /* Shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS, MAP_SHARED of
+   * /dev/zero) that the preload shim saw and left to the kernel, by reason
+   * (LIBSHM_NATIVE_*): bytes (each mapping's length rounded up to 4 KiB) and
+   * mappings, counted when the native mmap succeeded. The processes of the
+   * session report them; raw syscall(SYS_mmap) is not seen (docs/design.md
+   * "Native shared memory"). */
+  uint64_t native_bytes[LIBSHM_NATIVE_REASONS];
+  uint64_t native_mappings[LIBSHM_NATIVE_REASONS];
 } libshm_stats_t;
 
 /* Fills *out with a snapshot of the session's statistics (starting the

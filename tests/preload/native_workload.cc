@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: MIT
+// An unmodified program for the shmrun/shmstat tests (issue 10): it maps
+// shared anonymous memory that libshm leaves to the kernel, and prints what
+// the kernel (or the shim) answered, so that a run under shmrun can be
+// compared with a run without it.
+//
+//   native_workload            MAP_HUGETLB (2 MiB) and MAP_SYNC (3 pages)
+//   native_workload --no-uffd  userfaultfd(2) is refused (seccomp), then
+//                              64 KiB of plain shared anonymous memory
+//
+// Prints "NAME BYTES: mapped" or "NAME BYTES: errno N" for each mmap
+// (MAP_HUGETLB fails with ENOMEM when no huge page can be had). Exits 0, or
+// 2 if the seccomp filter cannot be installed.
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace {
+
+void Try(const char* name, size_t len, int flags) {
+  errno = 0;
+  void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | flags, -1, 0);
+  if (p == MAP_FAILED) {
+    printf("%s %zu: errno %d\n", name, len, errno);
+    return;
+  }
+  memset(p, 1, len);  // it is memory
+  printf("%s %zu: mapped\n", name, len);
+}
+
+// userfaultfd(2) fails with EPERM from now on, as where it is forbidden.
+bool RefuseUserfaultfd() {
+  struct sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_userfaultfd, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog prog = {static_cast<unsigned short>(sizeof(filter) / sizeof(filter[0])),
+                            filter};
+  return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+         prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && strcmp(argv[1], "--no-uffd") == 0) {
+    if (!RefuseUserfaultfd()) {
+      perror("seccomp");
+      return 2;
+    }
+    Try("shared", 64 << 10, 0);
+    return 0;
+  }
+  Try("hugetlb", 2 << 20, MAP_HUGETLB);
+  Try("sync", 3 * 4096, MAP_SYNC);
+  return 0;
+}
