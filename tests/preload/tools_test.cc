@@ -370,6 +370,23 @@ TEST(Shmrun, NativeSharedMemoryOfAProcessThatCannotJoinIsCounted) {
   EXPECT_EQ(JsonMember(json, "native_shared_bytes", "error"), 0) << json;
 }
 
+// The shim's execve gives a scrubbed environment the session back. It runs
+// where the caller's stack may be small (a thread's, or a vfork child's on
+// its parent's), so it must not take stack in proportion to the new
+// environment: with 20,000 variables from a 64 KiB stack the kernel execs,
+// and so must the shim, leaving such an environment as it is.
+TEST(Shmrun, ExecWithAHugeEnvironmentFromASmallStack) {
+  Result kernel = Sh(kNativeWorkload + " --exec-small-stack 20000");
+  ASSERT_EQ(kernel.exit_code, 0) << kernel.out;
+  ASSERT_EQ(kernel.out, "exec ok, session: \n");
+  Result small = Sh(kShmrun + " -- " + kNativeWorkload + " --exec-small-stack 2");
+  EXPECT_EQ(small.exit_code, 0) << small.out;
+  EXPECT_EQ(small.out, "exec ok, session: yes\n");
+  Result huge = Sh(kShmrun + " -- " + kNativeWorkload + " --exec-small-stack 20000");
+  EXPECT_EQ(huge.exit_code, 0) << huge.out;
+  EXPECT_EQ(huge.out, "exec ok, session: \n");
+}
+
 TEST(Shmrun, SessionAdmitsAnotherUserOnlyFromItsOwnTree) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root";
   // Inside the tree a process that dropped to nobody is a member (it
