@@ -7,6 +7,9 @@
 //   native_workload            MAP_HUGETLB (2 MiB) and MAP_SYNC (3 pages)
 //   native_workload --no-uffd  userfaultfd(2) is refused (seccomp), then
 //                              64 KiB of plain shared anonymous memory
+//   native_workload --errno    errno set to 1234, then this program's first
+//                              mmap (64 KiB of shared anonymous memory);
+//                              prints "mapped, errno N"
 //   native_workload --exec-small-stack N
 //                              from a thread with a 64 KiB stack, execve of
 //                              sh with N variables and no LIBSHM_SESSION; sh
@@ -99,6 +102,13 @@ int main(int argc, char** argv) {
       return 2;
     }
     Try("shared", 64 << 10, 0);
+    return 0;
+  }
+  if (argc > 1 && strcmp(argv[1], "--errno") == 0) {
+    errno = 1234;
+    void* p = mmap(nullptr, 64 << 10, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    int e = errno;
+    printf("%s, errno %d\n", p == MAP_FAILED ? "failed" : "mapped", e);
     return 0;
   }
   if (argc > 2 && strcmp(argv[1], "--exec-small-stack") == 0) {

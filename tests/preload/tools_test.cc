@@ -387,6 +387,17 @@ TEST(Shmrun, ExecWithAHugeEnvironmentFromASmallStack) {
   EXPECT_EQ(huge.out, "exec ok, session: \n");
 }
 
+// A successful mmap leaves errno alone, the process's first one included,
+// which reads the options: a policy with parameters is parsed there.
+TEST(Shmrun, FirstMmapKeepsErrnoWithAPolicyParameter) {
+  for (std::string policy : {"clock", "clock:insert_ref=0"}) {
+    Result r =
+        Sh("LIBSHM_POLICY=" + policy + " " + kShmrun + " -- " + kNativeWorkload + " --errno");
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_EQ(r.out, "mapped, errno 1234\n") << policy;
+  }
+}
+
 TEST(Shmrun, SessionAdmitsAnotherUserOnlyFromItsOwnTree) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root";
   // Inside the tree a process that dropped to nobody is a member (it
