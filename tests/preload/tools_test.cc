@@ -398,6 +398,18 @@ TEST(Shmrun, FirstMmapKeepsErrnoWithAPolicyParameter) {
   }
 }
 
+// A bad session-wide value is reported once, by shmrun, which starts the
+// session with the default it names. Under LIBSHM_STRICT=1 a member of that
+// session must not fail its mmaps with EINVAL for it, saying nothing: it
+// says nothing about it because it does not apply it.
+TEST(Shmrun, StrictMemberIsNotFailedForTheLaunchersBadValue) {
+  Result r =
+      Sh("LIBSHM_STRICT=1 LIBSHM_LIMIT=bogus " + kShmrun + " -- " + kNativeWorkload + " --errno");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("using the default 256M"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("mapped, errno 1234\n"), std::string::npos) << r.out;
+}
+
 TEST(Shmrun, SessionAdmitsAnotherUserOnlyFromItsOwnTree) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root";
   // Inside the tree a process that dropped to nobody is a member (it
