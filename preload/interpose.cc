@@ -245,8 +245,16 @@ LIBSHM_EXPORT int execve(const char* path, char* const argv[], char* const envp[
     return SetErrnoInt(sys::Syscall(SYS_execve, reinterpret_cast<long>(path),
                                     reinterpret_cast<long>(argv), reinterpret_cast<long>(envp)));
   }
+  // The copy is on the stack (no malloc: this may run in a vfork child), so
+  // it is bounded: the caller's stack may be small (a thread's), and a
+  // larger environment is passed as it is, leaving the session.
+  constexpr size_t kMaxCopied = 1024;
   size_t n = 0;
-  while (envp != nullptr && envp[n] != nullptr) n++;
+  while (envp != nullptr && envp[n] != nullptr && n + k < kMaxCopied) n++;
+  if (n + k >= kMaxCopied) {
+    return SetErrnoInt(sys::Syscall(SYS_execve, reinterpret_cast<long>(path),
+                                    reinterpret_cast<long>(argv), reinterpret_cast<long>(envp)));
+  }
   auto** env = static_cast<const char**>(alloca((n + k + 1) * sizeof(char*)));
   for (size_t i = 0; i < n; i++) env[i] = envp[i];
   for (size_t i = 0; i < k; i++) env[n + i] = missing[i];

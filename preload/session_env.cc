@@ -35,7 +35,8 @@ void SaveSessionEnv(char* const* envp) noexcept {
     if (!IsSessionVar(*e) || strchr(*e, '=') == nullptr) continue;
     size_t len = strlen(*e) + 1;
     if (saved_count == kMaxSessionVars || used + len > kStorage) continue;
-    if (strncmp(*e, "LIBSHM_SESSION=", 15) == 0) in_session = true;  // and saved
+    // An empty address names no session (the runtime starts its own helper).
+    if (strncmp(*e, "LIBSHM_SESSION=", 15) == 0 && (*e)[15] != '\0') in_session = true;
     memcpy(storage + used, *e, len);
     saved[saved_count++] = storage + used;
     used += len;

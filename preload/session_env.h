@@ -6,7 +6,8 @@
 // it). nginx's binary upgrade is the case: the master execs its new binary
 // with an environment scrubbed of everything but TZ and its own NGINX
 // variable, and the new master, in the session's tree, would map its zones
-// natively. Only a process started with LIBSHM_SESSION saves anything.
+// natively. Only a process started with a non-empty LIBSHM_SESSION saves
+// anything.
 //
 // The copies live in static storage: the host may overwrite its original
 // environment strings (nginx and PostgreSQL write their process titles over
@@ -21,7 +22,7 @@ namespace libshm::internal {
 
 constexpr size_t kMaxSessionVars = 64;
 
-// Copies LD_PRELOAD and the LIBSHM_* entries of `envp` if it has
+// Copies LD_PRELOAD and the LIBSHM_* entries of `envp` if it has a non-empty
 // LIBSHM_SESSION, replacing what an earlier call saved; entries that do not
 // fit the static storage are left out, and nothing is kept if LIBSHM_SESSION
 // is one of them.

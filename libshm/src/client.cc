@@ -89,6 +89,10 @@ ClientRuntime& ClientRuntime::Get() {
 }
 
 ClientRuntime::ClientRuntime() {
+  // Made in the program's first interposed call, which keeps errno on
+  // success: reading the options (a policy's parameters use strtoll) must
+  // not change it.
+  int saved_errno = errno;
   // In a session (shmrun's tree) the launcher reported the session's settings.
   bool joined = false;
   for (char** e = environ; e != nullptr && *e != nullptr; e++) {
@@ -97,6 +101,7 @@ ClientRuntime::ClientRuntime() {
   ParseOptions(&opts_, environ, /*warn=*/true, joined);
   SetLogVerbosity(static_cast<int>(opts_.verbose));
   pthread_atfork(&AtforkPrepare, &AtforkParent, &AtforkChild);
+  errno = saved_errno;
 }
 
 int ClientRuntime::CallLocked(const Request& req, Reply* reply, int send_fd, int* recv_fd) {

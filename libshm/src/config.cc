@@ -233,14 +233,14 @@ void ParseOptions(Options* out, char* const* envp, bool warn, bool joined) {
       value, form, (def) ? "on" : "off")
 #define WARN_kString(env, form, min, max, def) \
   Log(LogLevel::kError, "LIBSHM_" #env "='%s' is invalid: expected %s", value, form)
-#define OPTION(field, env, type, def, min, max, form, desc)                                  \
-  if ((value = MatchEnv(*e, #env)) != nullptr) {                                             \
-    PARSE_##type(field, min, max);                                                           \
-    if (!ok) {                                                                               \
-      out->bad_values++;                                                                     \
-      if (warn && !(joined && IsSessionWide(#field))) WARN_##type(env, form, min, max, def); \
-    }                                                                                        \
-    continue;                                                                                \
+#define OPTION(field, env, type, def, min, max, form, desc) \
+  if ((value = MatchEnv(*e, #env)) != nullptr) {            \
+    PARSE_##type(field, min, max);                          \
+    if (!ok && !(joined && IsSessionWide(#field))) {        \
+      out->bad_values++;                                    \
+      if (warn) WARN_##type(env, form, min, max, def);      \
+    }                                                       \
+    continue;                                               \
   }
 #include "options.def"
 #undef OPTION
@@ -260,8 +260,9 @@ void ParseOptions(Options* out, char* const* envp, bool warn, bool joined) {
   char why[160] = "";
   const libshm_policy_ops* policy = libshm_policy_resolve(out->policy, why, sizeof(why));
   if (policy == nullptr || !policy->live) {
-    out->bad_values++;
-    if (warn && !(joined && IsSessionWide("policy"))) {
+    bool own = !(joined && IsSessionWide("policy"));
+    if (own) out->bad_values++;
+    if (warn && own) {
       char live[256];
       FormatLivePolicies(live, sizeof(live));
       Log(LogLevel::kError,

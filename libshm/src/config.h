@@ -47,8 +47,9 @@ struct Options {
 // value prints one line naming the cause and the fix. `joined`: the process
 // joins a running session (LIBSHM_SESSION), whose launcher already reported
 // the options the helper applies (limit, policy, swap directory, ...) and
-// the unknown names; only this process's own options are reported then, so
-// a bad value is said once per session, not once per process.
+// the unknown names; only this process's own options are reported and
+// counted in bad_values then, so a bad value is said once per session, not
+// once per process, and LIBSHM_STRICT fails no member for one.
 void ParseOptions(Options* out, char* const* envp, bool warn, bool joined = false);
 
 // Writes the live policies' names, comma-separated ("clock, fifo, ...").

@@ -87,6 +87,16 @@ TEST(PolicyParams, RegisteredNamesCannotSpellParameters) {
   }
 }
 
+// A registered name of any length is found again (the parameter parser
+// copies the base name into a 32-byte buffer: a plain name must not go
+// through it).
+TEST(PolicyParams, LongRegisteredNameIsFound) {
+  static libshm_policy_ops custom = *libshm_policy_find("fifo");
+  custom.name = "a-policy-whose-name-is-longer-than-32-bytes";
+  ASSERT_EQ(libshm_policy_register(&custom), 0);
+  EXPECT_EQ(libshm_policy_find(custom.name), &custom);
+}
+
 // multi1 (a LIRS trace) at 5% of its distinct pages, with every hit seen.
 class PolicyParamsOnMulti1 : public testing::Test {
  protected:

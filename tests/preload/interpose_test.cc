@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace {
 
@@ -204,6 +206,60 @@ TEST_F(Shim, Map32bitIsManagedAndStaysBelow2GiB) {
   EXPECT_TRUE(Check(p, size, 32));
   EXPECT_GT(Stat("swap_outs"), outs);
   EXPECT_EQ(munmap(p, size), 0);
+}
+
+// With no room left where MAP_32BIT places mappings (the kernel uses
+// [1 GiB, 2 GiB)), the shim answers as the kernel does: MAP_FAILED and
+// ENOMEM, and counts nothing as native (the kernel refused the fallback too).
+TEST_F(Shim, Map32bitWithNoRoomLeftFailsAsTheKernelDoes) {
+  void* m = mmap(nullptr, 4 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(m, MAP_FAILED);
+  ASSERT_TRUE(Managed(m));  // the session is there
+  uint64_t error_mappings = Stat("native_shared_mappings.error");
+  // Every gap of the window, from /proc/self/maps: each MAP_32BIT call
+  // starts its search at a random point of the window's first 32 MiB, so
+  // mapping until one call fails would leave room below that point.
+  constexpr uintptr_t kLow = uintptr_t{1} << 30, kHigh = uintptr_t{1} << 31;
+  std::vector<std::pair<uintptr_t, uintptr_t>> used;
+  FILE* maps = fopen("/proc/self/maps", "r");
+  ASSERT_NE(maps, nullptr);
+  unsigned long start, end;
+  char line[512];
+  while (fgets(line, sizeof(line), maps) != nullptr) {
+    if (sscanf(line, "%lx-%lx", &start, &end) == 2) used.emplace_back(start, end);
+  }
+  fclose(maps);
+  std::vector<std::pair<void*, size_t>> held;
+  uintptr_t at = kLow;
+  used.emplace_back(kHigh, kHigh);
+  for (const auto& [s, e] : used) {
+    if (e <= at) continue;
+    uintptr_t gap_end = s < kHigh ? s : kHigh;
+    if (gap_end > at) {
+      void* q = mmap(reinterpret_cast<void*>(at), gap_end - at, PROT_NONE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+      ASSERT_NE(q, MAP_FAILED) << std::hex << at << "-" << gap_end;
+      held.emplace_back(q, gap_end - at);
+    }
+    at = e;
+    if (at >= kHigh) break;
+  }
+  long raw = syscall(SYS_mmap, nullptr, 4 * kPage, PROT_READ | PROT_WRITE,
+                     MAP_SHARED | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+  int raw_errno = raw == -1 ? errno : 0;
+  errno = 0;
+  void* p = mmap(nullptr, 4 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_32BIT,
+                 -1, 0);
+  int shim_errno = errno;
+  for (const auto& [at, len] : held) munmap(at, len);
+  if (raw != -1) munmap(reinterpret_cast<void*>(raw), 4 * kPage);
+  EXPECT_EQ(raw, -1) << "the window was not full";
+  EXPECT_EQ(raw_errno, ENOMEM);
+  EXPECT_EQ(p, MAP_FAILED);
+  EXPECT_EQ(shim_errno, ENOMEM);
+  if (p != MAP_FAILED) munmap(p, 4 * kPage);
+  EXPECT_EQ(Stat("native_shared_mappings.error"), error_mappings);
+  EXPECT_EQ(munmap(m, 4 * kPage), 0);
 }
 #endif
 
@@ -543,6 +599,7 @@ TEST_F(Shim, NativeMappingInASignalHandlerInsideTheShimIsCountedWithoutDeadlock)
               ? 0
               : 5);
   }
+  ASSERT_GT(pid, 0) << "fork failed";  // kill(-1, ...) below would signal every process
   int status = 0;
   for (int ms = 0; ms < 60000 && waitpid(pid, &status, WNOHANG) == 0; ms += 10) usleep(10000);
   if (kill(pid, 0) == 0 && waitpid(pid, &status, WNOHANG) == 0) {

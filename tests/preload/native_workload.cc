@@ -7,6 +7,13 @@
 //   native_workload            MAP_HUGETLB (2 MiB) and MAP_SYNC (3 pages)
 //   native_workload --no-uffd  userfaultfd(2) is refused (seccomp), then
 //                              64 KiB of plain shared anonymous memory
+//   native_workload --errno    errno set to 1234, then this program's first
+//                              mmap (64 KiB of shared anonymous memory);
+//                              prints "mapped, errno N"
+//   native_workload --exec-small-stack N
+//                              from a thread with a 64 KiB stack, execve of
+//                              sh with N variables and no LIBSHM_SESSION; sh
+//                              prints "exec ok, session: yes" or "no"
 //
 // Prints "NAME BYTES: mapped" or "NAME BYTES: errno N" for each mmap
 // (MAP_HUGETLB fails with ENOMEM when no huge page can be had). Exits 0, or
@@ -15,13 +22,18 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <string>
+#include <vector>
 
 namespace {
 
@@ -53,6 +65,34 @@ bool RefuseUserfaultfd() {
          prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
 }
 
+// A scrubbed environment of n variables, exec'd from a thread whose stack is
+// small (as a vfork child runs on its caller's): the shim's execve must not
+// need stack in proportion to the environment.
+std::vector<std::string> exec_vars;
+std::vector<char*> exec_env;
+
+void* ExecFromThread(void*) {
+  char sh[] = "sh", c[] = "-c", script[] = "echo \"exec ok, session: ${LIBSHM_SESSION:+yes}\"";
+  char* args[] = {sh, c, script, nullptr};
+  execve("/bin/sh", args, exec_env.data());
+  perror("execve");
+  _exit(3);
+}
+
+int ExecFromSmallStack(size_t n) {
+  for (size_t i = 0; i < n; i++) exec_vars.push_back("V" + std::to_string(i) + "=1");
+  for (std::string& v : exec_vars) exec_env.push_back(v.data());
+  exec_env.push_back(nullptr);
+  fflush(stdout);
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 64 << 10);
+  pthread_t t;
+  if (pthread_create(&t, &attr, ExecFromThread, nullptr) != 0) return 2;
+  pthread_join(t, nullptr);
+  return 3;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -63,6 +103,16 @@ int main(int argc, char** argv) {
     }
     Try("shared", 64 << 10, 0);
     return 0;
+  }
+  if (argc > 1 && strcmp(argv[1], "--errno") == 0) {
+    errno = 1234;
+    void* p = mmap(nullptr, 64 << 10, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    int e = errno;
+    printf("%s, errno %d\n", p == MAP_FAILED ? "failed" : "mapped", e);
+    return 0;
+  }
+  if (argc > 2 && strcmp(argv[1], "--exec-small-stack") == 0) {
+    return ExecFromSmallStack(strtoul(argv[2], nullptr, 10));
   }
   Try("hugetlb", 2 << 20, MAP_HUGETLB);
   Try("sync", 3 * 4096, MAP_SYNC);

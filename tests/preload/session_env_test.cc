@@ -28,6 +28,16 @@ TEST(SessionEnv, OutsideASessionNothingIsAdded) {
   EXPECT_TRUE(Missing({"TZ=UTC"}).empty());
 }
 
+// An empty LIBSHM_SESSION names no session (the runtime starts a helper of
+// its own): such a process is not a member, and its execve passes the
+// environment it is given as it is.
+TEST(SessionEnv, AnEmptySessionIsNoSession) {
+  Save({"LD_PRELOAD=/x/libshm_preload.so", "LIBSHM_LIMIT=4M", "LIBSHM_SESSION="});
+  EXPECT_TRUE(Missing({"TZ=UTC"}).empty());
+  const char* out[kMaxSessionVars];
+  EXPECT_EQ(MissingSessionEnv(nullptr, out), 0u);
+}
+
 TEST(SessionEnv, ScrubbedEnvironmentGetsTheSessionBack) {
   Save({"PATH=/bin", "LD_PRELOAD=/x/libshm_preload.so", "LIBSHM_LIMIT=4M",
         "LIBSHM_SESSION=@libshm-run-1-ab", "LIBSHMX=no", "HOME=/root"});

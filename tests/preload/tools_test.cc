@@ -370,6 +370,46 @@ TEST(Shmrun, NativeSharedMemoryOfAProcessThatCannotJoinIsCounted) {
   EXPECT_EQ(JsonMember(json, "native_shared_bytes", "error"), 0) << json;
 }
 
+// The shim's execve gives a scrubbed environment the session back. It runs
+// where the caller's stack may be small (a thread's, or a vfork child's on
+// its parent's), so it must not take stack in proportion to the new
+// environment: with 20,000 variables from a 64 KiB stack the kernel execs,
+// and so must the shim, leaving such an environment as it is.
+TEST(Shmrun, ExecWithAHugeEnvironmentFromASmallStack) {
+  Result kernel = Sh(kNativeWorkload + " --exec-small-stack 20000");
+  ASSERT_EQ(kernel.exit_code, 0) << kernel.out;
+  ASSERT_EQ(kernel.out, "exec ok, session: \n");
+  Result small = Sh(kShmrun + " -- " + kNativeWorkload + " --exec-small-stack 2");
+  EXPECT_EQ(small.exit_code, 0) << small.out;
+  EXPECT_EQ(small.out, "exec ok, session: yes\n");
+  Result huge = Sh(kShmrun + " -- " + kNativeWorkload + " --exec-small-stack 20000");
+  EXPECT_EQ(huge.exit_code, 0) << huge.out;
+  EXPECT_EQ(huge.out, "exec ok, session: \n");
+}
+
+// A successful mmap leaves errno alone, the process's first one included,
+// which reads the options: a policy with parameters is parsed there.
+TEST(Shmrun, FirstMmapKeepsErrnoWithAPolicyParameter) {
+  for (std::string policy : {"clock", "clock:insert_ref=0"}) {
+    Result r =
+        Sh("LIBSHM_POLICY=" + policy + " " + kShmrun + " -- " + kNativeWorkload + " --errno");
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_EQ(r.out, "mapped, errno 1234\n") << policy;
+  }
+}
+
+// A bad session-wide value is reported once, by shmrun, which starts the
+// session with the default it names. Under LIBSHM_STRICT=1 a member of that
+// session must not fail its mmaps with EINVAL for it, saying nothing: it
+// says nothing about it because it does not apply it.
+TEST(Shmrun, StrictMemberIsNotFailedForTheLaunchersBadValue) {
+  Result r =
+      Sh("LIBSHM_STRICT=1 LIBSHM_LIMIT=bogus " + kShmrun + " -- " + kNativeWorkload + " --errno");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("using the default 256M"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("mapped, errno 1234\n"), std::string::npos) << r.out;
+}
+
 TEST(Shmrun, SessionAdmitsAnotherUserOnlyFromItsOwnTree) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root";
   // Inside the tree a process that dropped to nobody is a member (it

@@ -201,7 +201,13 @@ extern "C" const libshm_policy_ops* libshm_policy_resolve(const char* spec, char
     return nullptr;
   }
   const char* colon = strchr(spec, ':');
-  size_t base_len = colon == nullptr ? strlen(spec) : static_cast<size_t>(colon - spec);
+  if (colon == nullptr) {  // a plain name, of any length (a registered one may be long)
+    std::lock_guard<std::mutex> lock(registry_mutex);
+    const libshm_policy_ops* ops = FindLocked(spec);
+    if (ops == nullptr) SetError(error, error_len, "unknown policy '%s'", spec);
+    return ops;
+  }
+  size_t base_len = static_cast<size_t>(colon - spec);
   char base[32];
   if (base_len >= sizeof(base)) {
     SetError(error, error_len, "unknown policy '%s'", spec);
@@ -215,7 +221,6 @@ extern "C" const libshm_policy_ops* libshm_policy_resolve(const char* spec, char
     SetError(error, error_len, "unknown policy '%s'", base);
     return nullptr;
   }
-  if (colon == nullptr) return ops;
   const PolicyParams* params = nullptr;
   for (const PolicyParams* p : kBuiltinParams) {
     if (p->ops == ops) params = p;
