@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,6 +21,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "test_util.h"
 
 namespace {
 
@@ -615,6 +618,102 @@ TEST_F(Shim, NativeMappingInASignalHandlerInsideTheShimIsCountedWithoutDeadlock)
                        "a handler mmap failed",
                        "counts differ"};
   EXPECT_EQ(WEXITSTATUS(status), 0) << why[WEXITSTATUS(status) < 6 ? WEXITSTATUS(status) : 0];
+}
+
+// The helper serving this process (it is started by a managed mapping), or 0.
+pid_t HelperPid() {
+  static auto ctl = reinterpret_cast<CtlFn>(dlsym(RTLD_DEFAULT, "libshm_ctl"));
+  uint64_t v = 0;
+  size_t len = sizeof(v);
+  if (ctl == nullptr || ctl("session.helper_pid", &v, &len, nullptr, 0) != 0) return 0;
+  return static_cast<pid_t>(v);
+}
+
+// Reads one byte from `fd` within `timeout_ms`; false if none came.
+bool ByteWithin(int fd, int timeout_ms) {
+  struct pollfd p = {fd, POLLIN, 0};
+  char c;
+  return poll(&p, 1, timeout_ms) == 1 && read(fd, &c, 1) == 1;
+}
+
+// A native mapping is a pure kernel call, even while the helper cannot
+// answer (stopped, or too busy): counting it must not wait for the helper.
+// The child is connected (forked from a process with a managed region); it
+// maps a region below LIBSHM_MIN_SIZE while the helper is SIGSTOPped.
+TEST_F(Shim, NativeMappingDoesNotWaitForAStoppedHelper) {
+  setenv("LIBSHM_MIN_SIZE", "64K", 1);
+  void* m = mmap(nullptr, 32 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(m, MAP_FAILED);
+  ASSERT_TRUE(Managed(m));
+  pid_t helper = HelperPid();
+  ASSERT_GT(helper, 0);
+  int go[2], done[2];
+  ASSERT_EQ(pipe(go), 0);
+  ASSERT_EQ(pipe(done), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    // Joined the session (fork returned here), so the stop can only stall
+    // what this child does next.
+    if (write(done[1], "r", 1) != 1) _exit(4);
+    char c;
+    if (read(go[0], &c, 1) != 1) _exit(1);
+    void* p = mmap(nullptr, 2 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED || Managed(p)) _exit(2);
+    if (write(done[1], "x", 1) != 1) _exit(3);
+    _exit(0);
+  }
+  ASSERT_GT(pid, 0) << "fork failed";
+  ASSERT_TRUE(ByteWithin(done[0], 30000)) << "the child did not start";
+  ASSERT_EQ(libshm::test::SignalProcess(helper, SIGSTOP), 0);
+  ASSERT_EQ(write(go[1], "x", 1), 1);
+  bool returned = ByteWithin(done[0], 3000);
+  libshm::test::SignalProcess(helper, SIGCONT);
+  int status = libshm::test::WaitWithDeadline(pid, 30000);
+  EXPECT_TRUE(returned) << "the native mmap waited for the stopped helper";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << libshm::test::DescribeChild(status);
+}
+
+// A burst of native mappings in a connected process reaches the session's
+// stats while the process lives, though it makes no further request (a
+// server that maps at start and then only serves).
+TEST_F(Shim, BurstOfNativeMappingsIsReportedWhileTheProcessLives) {
+  setenv("LIBSHM_MIN_SIZE", "64K", 1);
+  void* m = mmap(nullptr, 32 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(m, MAP_FAILED);
+  ASSERT_TRUE(Managed(m));
+  ASSERT_EQ(Stat("native_shared_mappings.min_size"), 0u);
+  constexpr int kBurst = 5;
+  int quit[2];
+  ASSERT_EQ(pipe(quit), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(quit[1]);
+    for (int i = 0; i < kBurst; i++) {
+      if (mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0) ==
+          MAP_FAILED) {
+        _exit(1);
+      }
+    }
+    char c;
+    while (read(quit[0], &c, 1) < 0 && errno == EINTR) {
+    }
+    _exit(0);
+  }
+  ASSERT_GT(pid, 0) << "fork failed";
+  close(quit[0]);
+  uint64_t seen = 0;
+  for (int ms = 0; ms < 5000 && seen < kBurst; ms += 20) {
+    usleep(20000);
+    seen = Stat("native_shared_mappings.min_size");
+  }
+  uint64_t bytes = Stat("native_shared_bytes.min_size");
+  bool alive = waitpid(pid, nullptr, WNOHANG) == 0;
+  close(quit[1]);
+  int status = libshm::test::WaitWithDeadline(pid, 30000);
+  EXPECT_TRUE(alive) << "the child left before the count was seen";
+  EXPECT_EQ(seen, static_cast<uint64_t>(kBurst)) << "seen while the mapping process lives";
+  EXPECT_EQ(bytes, kBurst * kPage);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << libshm::test::DescribeChild(status);
 }
 
 // Runs fn in a child with stderr captured; returns (status, stderr).
