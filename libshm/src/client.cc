@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -105,6 +106,9 @@ ClientRuntime::ClientRuntime() {
 }
 
 int ClientRuntime::CallLocked(const Request& req, Reply* reply, int send_fd, int* recv_fd) {
+  // Replies to native reports come first, in order.
+  int rc = AwaitNativeReplies(sock_, &native_owed_, kNoDeadline);
+  if (rc != 0) return rc;
   return CallHelper(sock_, req, reply, send_fd, recv_fd);
 }
 
@@ -288,6 +292,7 @@ int ClientRuntime::EnsureSessionLocked() {
                      strerror(-rc));
     close(sock_);
     sock_ = -1;
+    native_owed_ = 0;
     session_failed_ = true;
     return rc;
   }
@@ -323,63 +328,28 @@ void AddPending(std::atomic<uint64_t>& word, uint64_t pages, uint64_t mappings) 
 void ClientRuntime::NoteNative(int reason, size_t length) noexcept {
   if (reason < 0 || reason >= LIBSHM_NATIVE_REASONS || length == 0) return;
   int saved = errno;
-  // Lock-free: this mmap may come from a signal handler, or from an atfork
-  // handler of a thread that holds mu_.
+  // Lock-free and never waits: this mmap may come from a signal handler, or
+  // from a thread while another waits for a helper that is stopped.
   AddPending(native_pending_[reason], (static_cast<uint64_t>(length) + kPageSize - 1) / kPageSize,
              1);
-  // Sent now if none was sent in the last kNativeReportIntervalNs (a report
-  // is a round trip, and over a fresh observer connection several: a
-  // program that makes many small native mappings must not pay one each),
-  // and unless a request of this process is under way (another thread's, or
-  // the one this thread was in when a signal handler mapped). Otherwise with
-  // the next request, or at exit (FlushNative).
-  uint64_t now = MonotonicNs();
-  uint64_t last = native_sent_ns_.load(std::memory_order_relaxed);
-  if ((last == 0 || now - last >= kNativeReportIntervalNs) && mu_.try_lock()) {
-    native_sent_ns_.store(now, std::memory_order_relaxed);
-    ReportNativeLocked();
-    mu_.unlock();
+  // Wakes the watchdog once per burst; it sends at most once per
+  // kNativeReportIntervalNs. EFD_NONBLOCK: a full counter fails, never waits.
+  if (!native_woken_.exchange(true)) {
+    int wake = native_wake_fd_.load();
+    uint64_t one = 1;
+    if (wake >= 0 && write(wake, &one, sizeof(one)) < 0) native_woken_.store(false);
   }
   errno = saved;
 }
 
-void ClientRuntime::FlushNative() noexcept {
-  int saved = errno;
-  if (mu_.try_lock()) {
-    ReportNativeLocked();
-    mu_.unlock();
+bool ClientRuntime::NativePending() const noexcept {
+  for (const auto& word : native_pending_) {
+    if (word.load(std::memory_order_relaxed) != 0) return true;
   }
-  errno = saved;
+  return false;
 }
 
-void ClientRuntime::ReportNativeLocked() noexcept {
-  bool any = false;
-  for (const auto& word : native_pending_) any = any || word.load(std::memory_order_relaxed) != 0;
-  if (!any) return;
-  // Our own connection if we have one; else, under shmrun, a short observer
-  // connection (it does not keep the session alive and holds no fd of the
-  // host's once done). A process without a session starts no helper for this.
-  int sock = sock_ >= 0 && uffd_ >= 0 ? sock_ : -1;
-  bool own = sock >= 0;
-  if (!own) {
-    if (opts_.session[0] == '\0' || native_report_failed_) return;
-    char address[sizeof(address_)];
-    const char* hash = strchr(opts_.session, '#');
-    size_t n = hash != nullptr ? static_cast<size_t>(hash - opts_.session) : strlen(opts_.session);
-    if (n >= sizeof(address)) return;
-    memcpy(address, opts_.session, n);
-    address[n] = '\0';
-    sock = ConnectSession(address);
-    Request hello;
-    hello.op = Op::kHello;
-    hello.flags = kHelloObserver;
-    Reply reply;
-    if (sock < 0 || CallHelper(sock, hello, &reply, -1, nullptr) != 0) {
-      if (sock >= 0) close(sock);
-      native_report_failed_ = true;  // once: a helper that is not there stays so
-      return;
-    }
-  }
+int ClientRuntime::SendNativeLocked(int sock, int* owed) noexcept {
   for (int r = 0; r < LIBSHM_NATIVE_REASONS; r++) {
     uint64_t word = native_pending_[r].exchange(0, std::memory_order_relaxed);
     if (word == 0) continue;
@@ -388,14 +358,71 @@ void ClientRuntime::ReportNativeLocked() noexcept {
     req.a = static_cast<uint64_t>(r);
     req.b = (word & kPendingPages) * kPageSize;
     req.c = word >> kPendingPageBits;
-    Reply reply;
-    int rc = CallHelper(sock, req, &reply, -1, nullptr);
-    if (rc != 0 && rc != -EINVAL) {  // EINVAL: figures it will never take
+    int rc = SendPacket(sock, &req, sizeof(req), -1, MSG_DONTWAIT);
+    if (rc != 0) {
       AddPending(native_pending_[r], word & kPendingPages, word >> kPendingPageBits);
-      break;
+      return rc;
     }
+    ++*owed;
   }
-  if (!own) close(sock);
+  return 0;
+}
+
+int ClientRuntime::AwaitNativeReplies(int sock, int* owed, uint64_t deadline_ns) noexcept {
+  while (*owed > 0) {
+    if (deadline_ns != kNoDeadline) {
+      uint64_t now = MonotonicNs();
+      int ms = now >= deadline_ns ? 0 : static_cast<int>((deadline_ns - now + 999'999) / 1'000'000);
+      struct pollfd p = {sock, POLLIN, 0};
+      int rc = poll(&p, 1, ms);
+      if (rc < 0 && errno == EINTR) continue;
+      if (rc < 0) return -errno;
+      if (rc == 0) return -ETIMEDOUT;
+    }
+    Reply reply;
+    int fd = -1;
+    long n = RecvPacket(sock, &reply, sizeof(reply), &fd);
+    if (fd >= 0) close(fd);
+    if (n != static_cast<long>(sizeof(reply))) return n < 0 ? static_cast<int>(n) : -ECONNRESET;
+    --*owed;
+  }
+  return 0;
+}
+
+void ClientRuntime::ReportNativeLocked() noexcept {
+  if (sock_ >= 0 && uffd_ >= 0 && NativePending()) SendNativeLocked(sock_, &native_owed_);
+}
+
+void ClientRuntime::FlushNative() noexcept {
+  int saved = errno;
+  if (NativePending() && mu_.try_lock()) {
+    uint64_t deadline = MonotonicNs() + kNativeExitWaitNs;
+    if (sock_ >= 0 && uffd_ >= 0) {
+      if (AwaitNativeReplies(sock_, &native_owed_, deadline) == 0 &&
+          SendNativeLocked(sock_, &native_owed_) == 0) {
+        AwaitNativeReplies(sock_, &native_owed_, deadline);
+      }
+    } else if (opts_.session[0] != '\0') {
+      // No connection: under shmrun, a short observer connection (it does not
+      // keep the session alive and holds no fd of the host's once done),
+      // nonblocking so that a stopped helper costs at most the deadline. A
+      // process without a session starts no helper for this.
+      int sock = ConnectSession(opts_.session, /*nonblocking=*/true);
+      if (sock >= 0) {
+        Request hello;
+        hello.op = Op::kHello;
+        hello.flags = kHelloObserver;
+        int owed = 1;  // the hello's reply
+        if (SendPacket(sock, &hello, sizeof(hello), -1) == 0 &&
+            AwaitNativeReplies(sock, &owed, deadline) == 0 && SendNativeLocked(sock, &owed) == 0) {
+          AwaitNativeReplies(sock, &owed, deadline);
+        }
+        close(sock);
+      }
+    }
+    mu_.unlock();
+  }
+  errno = saved;
 }
 
 void ClientRuntime::StartWatchdog() {
@@ -403,28 +430,58 @@ void ClientRuntime::StartWatchdog() {
   // -1 (no pidfd: an old kernel, or pidfd_open refused): the watchdog polls
   // the helper's pid ten times a second instead of going without one.
   int pidfd = sys::PidfdOpen(helper);
+  // -1 (no eventfd): the watchdog looks for native counts every interval.
+  int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  native_wake_fd_.store(wake);
   // A detached thread that sleeps in poll until the helper exits. Clients
   // keep their uffd, so without the helper a fault would block forever; this
   // turns that into a loud exit instead (never a silent zero-fill). It blocks
   // every signal: the host's signals are the host's (issue 9).
-  int rc = StartHostThread([pidfd, helper] {
-    if (pidfd >= 0) {
-      struct pollfd p = {pidfd, POLLIN, 0};
-      while (poll(&p, 1, -1) < 0 && errno == EINTR) {
-      }
-    } else {
-      while (kill(helper, 0) == 0 || errno != ESRCH) usleep(100 * 1000);
-    }
-    LIBSHM_LOG_ERROR(
-        "the helper (pid %d) is gone: managed memory can no longer be served; "
-        "killing pid %d",
-        static_cast<int>(helper), static_cast<int>(getpid()));
-    kill(getpid(), SIGKILL);
-  });
+  int rc = StartHostThread([this, pidfd, helper, wake] { WatchdogLoop(pidfd, helper, wake); });
   if (rc != 0) {
+    native_wake_fd_.store(-1);
+    if (wake >= 0) close(wake);
     if (pidfd >= 0) close(pidfd);
     LIBSHM_LOG_WARN("cannot start the helper watchdog: %s", strerror(-rc));
   }
+}
+
+void ClientRuntime::WatchdogLoop(int pidfd, pid_t helper, int wake) noexcept {
+  constexpr int kPollMs = 100;
+  uint64_t last = 0;  // when native counts were last sent
+  for (;;) {
+    int timeout = pidfd >= 0 && wake >= 0 ? -1 : kPollMs;
+    if (NativePending()) {
+      uint64_t now = MonotonicNs(), due = last + kNativeReportIntervalNs;
+      timeout = now >= due ? 0 : static_cast<int>((due - now + 999'999) / 1'000'000);
+    }
+    struct pollfd p[2];
+    nfds_t n = 0;
+    if (pidfd >= 0) p[n++] = {pidfd, POLLIN, 0};
+    if (wake >= 0) p[n++] = {wake, POLLIN, 0};
+    if (poll(p, n, timeout) < 0 && errno != EINTR) usleep(kPollMs * 1000);
+    if (pidfd >= 0 ? p[0].revents != 0 : kill(helper, 0) != 0 && errno == ESRCH) break;
+    uint64_t count;
+    if (wake >= 0 && (p[n - 1].revents & POLLIN) != 0) (void)!read(wake, &count, sizeof(count));
+    native_woken_.store(false);  // before the counts are taken: a later one wakes us again
+    uint64_t now = MonotonicNs();
+    if (!NativePending() || now - last < kNativeReportIntervalNs) continue;
+    last = now;
+    // Only nonblocking calls under the lock, and none if a request is under
+    // way (it sends the counts itself) or the last report is unanswered
+    // (a stopped helper: retried next interval).
+    if (mu_.try_lock()) {
+      if (sock_ >= 0 && uffd_ >= 0 && AwaitNativeReplies(sock_, &native_owed_, 0) == 0) {
+        SendNativeLocked(sock_, &native_owed_);
+      }
+      mu_.unlock();
+    }
+  }
+  LIBSHM_LOG_ERROR(
+      "the helper (pid %d) is gone: managed memory can no longer be served; "
+      "killing pid %d",
+      static_cast<int>(helper), static_cast<int>(getpid()));
+  kill(getpid(), SIGKILL);
 }
 
 int ClientRuntime::Map(void* hint, size_t length, int prot, int flags, void** out) {
@@ -775,8 +832,13 @@ void ClientRuntime::AtforkChild() {
 }
 
 void ClientRuntime::ChildAfterFork() {
-  // The parent reports what it left native; the child reports its own.
+  // The parent reports what it left native; the child reports its own, on
+  // its own connection, woken through its own watchdog's eventfd.
   for (auto& word : native_pending_) word.store(0, std::memory_order_relaxed);
+  int wake = native_wake_fd_.exchange(-1);
+  if (wake >= 0) close(wake);
+  native_woken_.store(false);
+  native_owed_ = 0;
   if (uffd_ < 0) {
     // No session in the parent: nothing is registered; start afresh on use.
     if (sock_ >= 0) close(sock_);

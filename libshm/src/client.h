@@ -49,17 +49,20 @@ class ClientRuntime {
   // register it. Returns 0 or -errno.
   int RemapFilePages(void* addr, size_t size, int prot, size_t pgoff, int flags);
   // The shim left a shared anonymous mapping of `length` bytes native for
-  // `reason` (LIBSHM_NATIVE_*) and the kernel mapped it. Counted here and
-  // reported to the helper, at most once per kNativeReportIntervalNs: over
-  // this process's connection if it has one, else over a short observer
-  // connection to the session named by LIBSHM_SESSION (no helper is started
-  // for it), else when the process joins a session later. Never fails, keeps
-  // errno, takes no lock (async-signal-safe but for the report).
+  // `reason` (LIBSHM_NATIVE_*) and the kernel mapped it. Only counted here:
+  // no lock, no round trip, nothing that can wait (async-signal-safe). If the
+  // process has a connection, its watchdog thread is woken (a nonblocking
+  // eventfd write, once until it runs) and sends the count within
+  // kNativeReportIntervalNs; any request of the process (map, stats, ctl)
+  // sends it too; otherwise FlushNative does at exit. Never fails, keeps errno.
   void NoteNative(int reason, size_t length) noexcept;
-  // Sends what NoteNative has not sent yet, unless a request is under way
-  // (the shim calls it at exit). Keeps errno.
+  // At exit: sends what NoteNative counted and was not sent yet, over this
+  // process's connection or, under shmrun, a short observer connection
+  // (nonblocking), waiting at most kNativeExitWaitNs for the helper. Nothing
+  // if a request is under way. Keeps errno.
   void FlushNative() noexcept;
   static constexpr uint64_t kNativeReportIntervalNs = 100'000'000;
+  static constexpr uint64_t kNativeExitWaitNs = 200'000'000;
   int Stats(libshm_stats_t* out);
   int Ctl(const char* name, void* oldp, size_t* oldlenp, const void* newp, size_t newlen);
   const Options& options() const { return opts_; }
@@ -78,10 +81,22 @@ class ClientRuntime {
   int OpenOwnUffdLocked(bool* restricted);
   int CallLocked(const Request& req, Reply* reply, int send_fd, int* recv_fd);
   void StartWatchdog();
-  // Sends the native counts not reported yet (see NoteNative); what cannot
-  // be sent stays pending. Called with every request that makes sure of the
-  // session (map, stats, ctl), so a count NoteNative could not send goes
-  // with the next one.
+  // The watchdog thread: waits for the helper's exit (then kills this
+  // process) and sends native counts when NoteNative wakes it.
+  void WatchdogLoop(int pidfd, pid_t helper, int wake) noexcept;
+  bool NativePending() const noexcept;
+  // Sends the pending native counts on `sock` without waiting (MSG_DONTWAIT),
+  // one kNative request per reason; *owed counts the replies to read. What
+  // cannot be sent stays pending. Returns 0 or -errno.
+  int SendNativeLocked(int sock, int* owed) noexcept;
+  // Reads the *owed replies to kNative reports (their status is not needed:
+  // figures the helper refuses are dropped) until `deadline_ns`
+  // (MonotonicNs; kNoDeadline: as long as it takes). Returns 0, -ETIMEDOUT,
+  // or -errno of the connection.
+  static int AwaitNativeReplies(int sock, int* owed, uint64_t deadline_ns) noexcept;
+  static constexpr uint64_t kNoDeadline = UINT64_MAX;
+  // Sends the native counts not reported yet with a request of this process
+  // on its own connection (the request's CallLocked reads the replies first).
   void ReportNativeLocked() noexcept;
   // Forgets [start, end) of the managed ranges; a range that contains it
   // keeps its head and tail. Never throws: if the tail cannot be stored, the
@@ -109,8 +124,13 @@ class ClientRuntime {
   // may run in a signal handler. A forked child starts from zero (its parent
   // reports its own).
   std::atomic<uint64_t> native_pending_[LIBSHM_NATIVE_REASONS] = {};
-  std::atomic<uint64_t> native_sent_ns_{0};  // when NoteNative last reported
-  bool native_report_failed_ = false;        // the observer connection was refused once
+  // The watchdog's eventfd (-1: none, or no watchdog), and whether it was
+  // written since the watchdog last ran, so a burst wakes it once.
+  std::atomic<int> native_wake_fd_{-1};
+  std::atomic<bool> native_woken_{false};
+  // Replies to kNative reports sent on sock_ and not read yet (GUARDED_BY
+  // mu_): CallLocked reads them before its own request's.
+  int native_owed_ = 0;
   // Managed ranges of this process, [start, end), disjoint, keyed by start:
   // IsManaged runs on every munmap/mremap/msync/madvise of the process once
   // it has a managed region, so lookups are O(log n); there is no cap.

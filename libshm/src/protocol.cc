@@ -8,7 +8,7 @@
 
 namespace libshm::internal {
 
-int SendPacket(int sock, const void* buf, size_t len, int fd) {
+int SendPacket(int sock, const void* buf, size_t len, int fd, int flags) {
   struct iovec iov = {const_cast<void*>(buf), len};
   struct msghdr msg = {};
   msg.msg_iov = &iov;
@@ -24,7 +24,7 @@ int SendPacket(int sock, const void* buf, size_t len, int fd) {
     memcpy(CMSG_DATA(c), &fd, sizeof(int));
   }
   for (;;) {
-    ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    ssize_t n = sendmsg(sock, &msg, MSG_NOSIGNAL | flags);
     if (n >= 0) return 0;
     if (errno != EINTR) return -errno;
   }

@@ -115,8 +115,10 @@ struct Reply {
   libshm_stats_t stats{};
 };
 
-// Sends one packet with an optional fd (-1: none). Returns 0 or -errno.
-int SendPacket(int sock, const void* buf, size_t len, int fd);
+// Sends one packet with an optional fd (-1: none). `flags` are added to
+// sendmsg's (MSG_DONTWAIT: -EAGAIN instead of waiting for room). Returns 0
+// or -errno.
+int SendPacket(int sock, const void* buf, size_t len, int fd, int flags = 0);
 // *fd after RecvPacket when an fd was sent but the kernel could not install
 // it (the receiver's fd table is full: MSG_CTRUNC).
 constexpr int kFdLost = -2;

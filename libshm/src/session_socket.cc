@@ -37,11 +37,11 @@ int ListenSession(const char* address) {
   return fd;
 }
 
-int ConnectSession(const char* address) {
+int ConnectSession(const char* address, bool nonblocking) {
   struct sockaddr_un sa;
   socklen_t len = SessionAddress(address, &sa);
   if (len == 0) return -EINVAL;
-  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
   if (fd < 0) return -errno;
   if (connect(fd, reinterpret_cast<struct sockaddr*>(&sa), len) != 0) {
     int e = errno;

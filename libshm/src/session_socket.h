@@ -20,8 +20,10 @@ namespace libshm::internal {
 socklen_t SessionAddress(const char* address, struct sockaddr_un* sa);
 // A listening SOCK_SEQPACKET socket (CLOEXEC). Returns the fd or -errno.
 int ListenSession(const char* address);
-// A connected socket (CLOEXEC). Returns the fd or -errno.
-int ConnectSession(const char* address);
+// A connected socket (CLOEXEC; O_NONBLOCK if `nonblocking`: connect then
+// fails with -EAGAIN instead of waiting for a helper whose backlog is full).
+// Returns the fd or -errno.
+int ConnectSession(const char* address, bool nonblocking = false);
 // Sends `req` (with `send_fd` unless -1) and waits for its reply. *recv_fd
 // gets a passed fd, or -1 (closed if recv_fd is NULL). Returns reply->status
 // or -errno for a transport failure.
