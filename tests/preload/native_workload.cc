@@ -10,6 +10,13 @@
 //   native_workload --errno    errno set to 1234, then this program's first
 //                              mmap (64 KiB of shared anonymous memory);
 //                              prints "mapped, errno N"
+//   native_workload --stopped-helper
+//                              a forked child maps a managed region and
+//                              sends the helper's pid; then, with the helper
+//                              SIGSTOPped, 3 pages with MAP_SYNC; prints
+//                              "returned in N ms", or "blocked" if the mmap
+//                              was still waiting after 2 s (an alarm then
+//                              sends SIGCONT); SIGCONT after either way
 //   native_workload --exec-small-stack N
 //                              from a thread with a 64 KiB stack, execve of
 //                              sh with N variables and no LIBSHM_SESSION; sh
@@ -18,11 +25,13 @@
 // Prints "NAME BYTES: mapped" or "NAME BYTES: errno N" for each mmap
 // (MAP_HUGETLB fails with ENOMEM when no huge page can be had). Exits 0, or
 // 2 if the seccomp filter cannot be installed.
+#include <dlfcn.h>
 #include <errno.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +39,8 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <string>
@@ -93,6 +104,73 @@ int ExecFromSmallStack(size_t n) {
   return 3;
 }
 
+// The helper's pid, as a member of the session sees it (libshm_ctl through
+// the shim); 0 if there is none.
+pid_t HelperPidFromAChild() {
+  int fds[2];
+  if (pipe(fds) != 0) return 0;
+  pid_t child = fork();
+  if (child == 0) {
+    using CtlFn = int (*)(const char*, void*, size_t*, const void*, size_t);
+    auto ctl = reinterpret_cast<CtlFn>(dlsym(RTLD_DEFAULT, "libshm_ctl"));
+    uint64_t pid = 0;
+    size_t len = sizeof(pid);
+    void* p = mmap(nullptr, 64 << 10, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED || ctl == nullptr ||
+        ctl("session.helper_pid", &pid, &len, nullptr, 0) != 0) {
+      pid = 0;
+    }
+    _exit(write(fds[1], &pid, sizeof(pid)) == sizeof(pid) ? 0 : 1);
+  }
+  close(fds[1]);
+  uint64_t pid = 0;
+  if (child < 0 || read(fds[0], &pid, sizeof(pid)) != sizeof(pid)) pid = 0;
+  close(fds[0]);
+  if (child > 0) waitpid(child, nullptr, 0);
+  return static_cast<pid_t>(pid);
+}
+
+volatile pid_t stopped_helper = 0;
+volatile sig_atomic_t resumed_by_alarm = 0;
+
+void ResumeHelper(int) {
+  if (stopped_helper > 0) kill(stopped_helper, SIGCONT);  // never a pid <= 0
+  resumed_by_alarm = 1;
+}
+
+int MapWithHelperStopped() {
+  pid_t helper = HelperPidFromAChild();
+  if (helper <= 0) {
+    printf("no helper pid\n");
+    return 2;
+  }
+  struct sigaction sa = {};
+  sa.sa_handler = ResumeHelper;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGALRM, &sa, nullptr);
+  stopped_helper = helper;
+  if (kill(helper, SIGSTOP) != 0) return 2;
+  alarm(2);
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  void* p =
+      mmap(nullptr, 3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_SYNC, -1, 0);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  alarm(0);
+  kill(helper, SIGCONT);
+  if (p == MAP_FAILED) {
+    printf("errno %d\n", errno);
+    return 3;
+  }
+  long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+  if (resumed_by_alarm) {
+    printf("blocked\n");
+  } else {
+    printf("returned in %ld ms\n", ms);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -111,6 +189,7 @@ int main(int argc, char** argv) {
     printf("%s, errno %d\n", p == MAP_FAILED ? "failed" : "mapped", e);
     return 0;
   }
+  if (argc > 1 && strcmp(argv[1], "--stopped-helper") == 0) return MapWithHelperStopped();
   if (argc > 2 && strcmp(argv[1], "--exec-small-stack") == 0) {
     return ExecFromSmallStack(strtoul(argv[2], nullptr, 10));
   }

@@ -370,6 +370,25 @@ TEST(Shmrun, NativeSharedMemoryOfAProcessThatCannotJoinIsCounted) {
   EXPECT_EQ(JsonMember(json, "native_shared_bytes", "error"), 0) << json;
 }
 
+// A process without a connection counts a native mapping without talking to
+// the helper: with the helper SIGSTOPped, the mmap returns at once (it used to
+// open an observer connection to report it, and wait for the helper's
+// reply). The count is sent at exit, once the helper runs again.
+TEST(Shmrun, NativeMappingOfAProcessWithoutAConnectionDoesNotWaitForAStoppedHelper) {
+  std::string stats = TempPath("stopped.json");
+  Result r = Sh(kShmrun + " --stats=" + stats + " -- " + kNativeWorkload + " --stopped-helper");
+  std::string json = Slurp(stats);
+  unlink(stats.c_str());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.out.find("blocked"), std::string::npos) << r.out;
+  long ms = -1;
+  size_t at = r.out.find("returned in ");
+  if (at != std::string::npos) ms = strtol(r.out.c_str() + at + 12, nullptr, 10);
+  EXPECT_GE(ms, 0) << r.out;
+  EXPECT_LT(ms, 1000) << r.out;
+  EXPECT_EQ(JsonMember(json, "native_shared_mappings", "flags"), 1) << json;
+}
+
 // The shim's execve gives a scrubbed environment the session back. It runs
 // where the caller's stack may be small (a thread's, or a vfork child's on
 // its parent's), so it must not take stack in proportion to the new
