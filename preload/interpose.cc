@@ -112,8 +112,10 @@ void* CountedNativeMmap(int reason, void* addr, size_t len, int prot, int flags,
   return p;
 }
 
-// At exit, what was counted but not sent yet (NoteNative sends at most once
-// per interval). A process that never counted one does nothing here.
+// At exit, what was counted but not sent yet (NoteNative only counts; a
+// connected process's watchdog sends at most once per interval, a process
+// without a connection sends here). A process that never counted one does
+// nothing here.
 __attribute__((destructor)) void FlushNativeAtExit() {
   if (counted_native.load(std::memory_order_relaxed)) ClientRuntime::Get().FlushNative();
 }

@@ -334,10 +334,10 @@ void ClientRuntime::NoteNative(int reason, size_t length) noexcept {
              1);
   // Wakes the watchdog once per burst; it sends at most once per
   // kNativeReportIntervalNs. EFD_NONBLOCK: a full counter fails, never waits.
-  if (!native_woken_.exchange(true)) {
-    int wake = native_wake_fd_.load();
-    uint64_t one = 1;
-    if (wake >= 0 && write(wake, &one, sizeof(one)) < 0) native_woken_.store(false);
+  int wake = native_wake_fd_.load();
+  uint64_t one = 1;
+  if (wake >= 0 && !native_woken_.exchange(true) && write(wake, &one, sizeof(one)) < 0) {
+    native_woken_.store(false);
   }
   errno = saved;
 }
@@ -432,6 +432,7 @@ void ClientRuntime::StartWatchdog() {
   int pidfd = sys::PidfdOpen(helper);
   // -1 (no eventfd): the watchdog looks for native counts every interval.
   int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  native_woken_.store(false);  // what was counted before is seen by its first look
   native_wake_fd_.store(wake);
   // A detached thread that sleeps in poll until the helper exits. Clients
   // keep their uffd, so without the helper a fault would block forever; this

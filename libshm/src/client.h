@@ -4,7 +4,8 @@
 // this process's uffd, and forwards msync/madvise/stats/ctl. It keeps its own
 // copy of its uffd, so that if the helper dies a fault blocks instead of
 // silently reading zeros (DESIGN.md invariant 1), and a watchdog thread that
-// turns such a block into a loud exit.
+// turns such a block into a loud exit and sends the counts of native shared
+// memory (NoteNative only counts).
 //
 // Fork: pthread_atfork handlers hold the lock across fork; the child rings its
 // doorbell page (so the helper learns its pid from the fault's thread id),
