@@ -716,6 +716,46 @@ TEST_F(Shim, BurstOfNativeMappingsIsReportedWhileTheProcessLives) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << libshm::test::DescribeChild(status);
 }
 
+// The same for a process that counted native memory before it had a
+// connection: its later bursts wake the watchdog it got when it connected.
+// A grandchild (in the same session, making no native mapping) watches.
+TEST_F(Shim, BurstAfterJoiningIsReportedWhileTheProcessLives) {
+  setenv("LIBSHM_MIN_SIZE", "64K", 1);
+  constexpr uint64_t kBurst = 4;
+  int status = libshm::test::ForkAndWaitWithDeadline(
+      [] {
+        auto small = [] {
+          return mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        };
+        if (small() == MAP_FAILED) return 1;  // before any connection
+        void* m =
+            mmap(nullptr, 32 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED || !Managed(m)) return 2;
+        int quit[2];
+        if (pipe(quit) != 0) return 3;
+        pid_t watcher = fork();
+        if (watcher == 0) {
+          close(quit[0]);
+          uint64_t seen = 0;
+          for (int ms = 0; ms < 5000 && seen < 1 + kBurst; ms += 20) {
+            usleep(20000);
+            seen = Stat("native_shared_mappings.min_size");
+          }
+          _exit(seen == 1 + kBurst ? 0 : 10 + static_cast<int>(seen < 10 ? seen : 9));
+        }
+        if (watcher < 0) return 4;
+        for (uint64_t i = 0; i < kBurst; i++) {
+          if (small() == MAP_FAILED) return 5;
+        }
+        int w = libshm::test::WaitWithDeadline(watcher, 30000);
+        if (!WIFEXITED(w)) return 6;
+        return WEXITSTATUS(w);
+      },
+      60000);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << libshm::test::DescribeChild(status) << " (1x: x mappings seen, of " << 1 + kBurst << ")";
+}
+
 // Runs fn in a child with stderr captured; returns (status, stderr).
 std::pair<int, std::string> Capture(void (*fn)()) {
   int fds[2];
