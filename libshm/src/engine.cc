@@ -230,8 +230,8 @@ bool Engine::SessionOver() const {
   // come: the starter may be slow to connect (a loaded machine), and
   // observers or idle connections of others that come and go meanwhile do
   // not end a session that has not begun. Once the starter is gone, or its
-  // connection ended without joining, nobody is coming. (docs/design.md
-  // "Processes".)
+  // connection ended without joining, nobody is coming (docs/design.md,
+  // "Before the first member").
   if (starter_pid_ > 0) return had_member_ || starter_done_;
   return ever_connected_;
 }
@@ -419,8 +419,9 @@ void Engine::ReapDeadClients() {
       ++it;
       continue;
     }
-    // The starter's connection ended: it joined (had_member_) or gave up.
-    // (Its pid is the starter's while the starter lives: our pidfd pins it.)
+    // The starter's connection ended: it joined (had_member_) or gave up. (A
+    // connection with the starter's pid is the starter's: while it lives no
+    // other process has its pid, and once it is gone StarterDone is due.)
     if (starter_pid_ > 0 && c.pid == starter_pid_) StarterDone("disconnected");
     DropHandles(c);
     for (int fd : {c.uffd, c.sock, c.pidfd}) {

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 // shmd: the libshm helper process. It hosts the engine for one session and
 // exits when its last client is gone (or, while none has joined, when the
-// process that started it is), removing its (already unlinked) swap file. Started by the library
-// (posix_spawn, --listen-fd, --detach) or by shmrun; `shmd --probe` prints the kernel feature table
-// and the mode.
+// process that started it is), removing its (already unlinked) swap file.
+// Started by the library (posix_spawn, --listen-fd, --detach, --starter) or
+// by shmrun; `shmd --probe` prints the kernel feature table and the mode.
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -157,8 +157,11 @@ int main(int argc, char** argv) {
   // Another error: no pidfds (Linux < 5.3); the session begins with its
   // first connection, as before.
   bool starter_known = starter_pidfd >= 0 || starter_pidfd == -ESRCH;
-  if (starter_pidfd >= 0 && getppid() != starter) close(starter_pidfd);
-  if (starter_pidfd < 0 || getppid() != starter) starter_pidfd = -1;
+  if (starter_pidfd >= 0 && getppid() != starter) {
+    close(starter_pidfd);
+    starter_pidfd = -ESRCH;
+  }
+  if (starter_pidfd < 0) starter_pidfd = -1;
   if (detach) {
     // Double fork: the helper must not be a child of the program it serves.
     pid_t pid = fork();
@@ -186,7 +189,7 @@ int main(int argc, char** argv) {
   RaiseOpenFileLimit();
   Engine engine(opts);
   int rc = engine.Init(listen_fd);
-  if (starter_known) engine.SetStarter(starter, starter_pidfd);
+  if (starter_known) engine.SetStarter(starter, starter_pidfd);  // the engine owns it now
   if (rc != 0) {
     // Init said why: tell the launcher so, or it would add a line of its own.
     char said = 'E';
