@@ -15,6 +15,8 @@
 #include <sstream>
 #include <string>
 
+#include "test_util.h"
+
 namespace {
 
 const std::string kShmrun = LIBSHM_SHMRUN_PATH;
@@ -520,8 +522,8 @@ TEST(Shmrun, KilledRightAfterSpawningTheHelperLeavesNoHelper) {
     usleep(50 * 1000);
   }
   if (inode != 0) {
-    pid_t helper = HolderOf(inode);  // ours to end: it failed the test
-    if (helper > 0) kill(helper, SIGKILL);
+    // Ours to end: it failed the test. (-1 if none: SignalProcess refuses it.)
+    libshm::test::SignalProcess(HolderOf(inode), SIGKILL);
   }
   EXPECT_EQ(inode, 0ul) << "the helper outlived shmrun, killed before it connected";
   unlink(wrapper.c_str());
