@@ -50,6 +50,7 @@ Engine::~Engine() {
   if (epfd_ >= 0) close(epfd_);
   if (listen_fd_ >= 0) close(listen_fd_);
   if (wakeup_fd_ >= 0) close(wakeup_fd_);
+  if (starter_pidfd_ >= 0) close(starter_pidfd_);
   free(zero_page_);
 }
 
@@ -111,6 +112,27 @@ int Engine::Init(int listen_fd) {
   return 0;
 }
 
+void Engine::SetStarter(pid_t pid, int pidfd) {
+  starter_pid_ = pid;
+  starter_pidfd_ = pidfd;
+  if (pidfd < 0) {
+    StarterDone("was gone before the helper served");
+  } else {
+    Watch(pidfd, Source::kStarter, 0);
+  }
+}
+
+void Engine::StarterDone(const char* why) {
+  if (starter_done_) return;
+  LIBSHM_LOG_DEBUG("starter pid %d %s", static_cast<int>(starter_pid_), why);
+  starter_done_ = true;
+  if (starter_pidfd_ >= 0) {
+    Unwatch(starter_pidfd_);  // readable from now on: level-triggered epoll would spin
+    close(starter_pidfd_);
+    starter_pidfd_ = -1;
+  }
+}
+
 void Engine::Watch(int fd, Source src, uint64_t client_id) {
   struct epoll_event ev = {};
   ev.events = EPOLLIN;
@@ -164,6 +186,10 @@ int Engine::RunOnce(int max_wait_ms) {
         stopping_ = true;
         continue;
       }
+      if (src == Source::kStarter) {
+        StarterDone("exited");
+        continue;
+      }
       Client* c = FindClient(id);
       if (c == nullptr || c->dead) continue;
       switch (src) {
@@ -188,9 +214,26 @@ int Engine::RunOnce(int max_wait_ms) {
     Housekeeping();
     ReapDeadClients();
     CollectInodes();
-    if (ever_connected_ && !KeepsSessionAlive()) return 0;
+    if (SessionOver()) {
+      // A connection already queued (shmrun's keeper, a fork child whose
+      // parent just left) joins before the helper decides.
+      Accept();
+      if (SessionOver()) return 0;
+    }
   }
   return stopping_ ? 0 : 1;
+}
+
+bool Engine::SessionOver() const {
+  if (KeepsSessionAlive()) return false;
+  // A helper with a starter waits for it while it lives and no member has
+  // come: the starter may be slow to connect (a loaded machine), and
+  // observers or idle connections of others that come and go meanwhile do
+  // not end a session that has not begun. Once the starter is gone, or its
+  // connection ended without joining, nobody is coming (docs/design.md,
+  // "Before the first member").
+  if (starter_pid_ > 0) return had_member_ || starter_done_;
+  return ever_connected_;
 }
 
 bool Engine::KeepsSessionAlive() const {
@@ -376,6 +419,10 @@ void Engine::ReapDeadClients() {
       ++it;
       continue;
     }
+    // The starter's connection ended: it joined (had_member_) or gave up. (A
+    // connection with the starter's pid is the starter's: while it lives no
+    // other process has its pid, and once it is gone StarterDone is due.)
+    if (starter_pid_ > 0 && c.pid == starter_pid_) StarterDone("disconnected");
     DropHandles(c);
     for (int fd : {c.uffd, c.sock, c.pidfd}) {
       if (fd < 0) continue;

@@ -94,6 +94,12 @@ class Engine {
 
   // Takes ownership of `listen_fd`. Returns 0 or -errno.
   int Init(int listen_fd);
+  // The process that started the helper (shmd's parent before it detached):
+  // until a member has said hello, the session waits for it as long as it
+  // lives, and no longer. `pidfd` (taken) is a pidfd of `pid`, or -1 if it
+  // is already gone. Without a starter (an engine on a thread of the
+  // program) the session begins with its first connection.
+  void SetStarter(pid_t pid, int pidfd);
   // Serves until the last client is gone (or Stop). Returns 0 or -errno.
   int Run();
   // One turn of the loop, waiting at most `max_wait_ms` (-1: the loop's own
@@ -106,7 +112,7 @@ class Engine {
   libshm_stats_t Snapshot() const;
 
  private:
-  enum class Source : uint8_t { kListen = 1, kWakeup, kSocket, kUffd, kPidfd };
+  enum class Source : uint8_t { kListen = 1, kWakeup, kSocket, kUffd, kPidfd, kStarter };
 
   // engine.cc: the loop, accepting connections, client and inode lifetime
   void Watch(int fd, Source src, uint64_t client_id);
@@ -121,6 +127,11 @@ class Engine {
   // records whose process is gone before it ever faulted.
   void Housekeeping();
   bool KeepsSessionAlive() const;
+  // Whether nothing keeps the session and it has begun (a member said hello,
+  // or the starter is done: gone, or its connection ended); the helper then
+  // leaves.
+  bool SessionOver() const;
+  void StarterDone(const char* why);
   int RegisterRange(Client& c, Inode* inode, uintptr_t start, size_t len, uint64_t pgoff);
   void MarkDead(Client& c, const char* why);
   void ReapDeadClients();
@@ -279,6 +290,10 @@ class Engine {
   int listen_fd_ = -1;
   int wakeup_fd_ = -1;
   bool ever_connected_ = false;
+  bool had_member_ = false;    // a connection said a hello that is not an observer's
+  pid_t starter_pid_ = 0;      // 0: no starter (see SetStarter)
+  int starter_pidfd_ = -1;     // watched until the starter is done
+  bool starter_done_ = false;  // gone, or a connection of its ended
   bool stopping_ = false;
   uint64_t next_client_id_ = 1;
   uint32_t next_inode_seq_ = 1;

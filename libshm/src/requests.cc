@@ -192,6 +192,10 @@ void Engine::HandleRequest(Client& c, const Request& req, int fd) {
       return;
   }
   if (fd >= 0) close(fd);
+  if (rc == 0 && !c.observer &&
+      (req.op == Op::kHello || req.op == Op::kHelloChild || req.op == Op::kHelloRestrictedChild)) {
+    had_member_ = true;  // the session has begun: it ends with its last member
+  }
   reply.status = rc;
   int src = SendPacket(sock, &reply, sizeof(reply), reply_fd);
   if (close_reply_fd && reply_fd >= 0) close(reply_fd);

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -96,7 +97,11 @@ int SpawnHelper(const char* path, int listen_fd, char* const* envp) {
   posix_spawnattr_setflags(&attr,
                            POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   char arg0[] = "shmd", arg1[] = "--listen-fd=3", arg2[] = "--detach", arg3[] = "--ready-fd=4";
-  char* argv[] = {arg0, arg1, arg2, arg3, nullptr};
+  // Who the helper waits for until a client joins: we may be killed before
+  // it runs, and then its parent is no longer us (shmd_main.cc).
+  char arg4[32];
+  snprintf(arg4, sizeof(arg4), "--starter=%d", static_cast<int>(getpid()));
+  char* argv[] = {arg0, arg1, arg2, arg3, arg4, nullptr};
   pid_t pid;
   int rc = posix_spawn(&pid, path, &actions, &attr, argv, envp);
   posix_spawn_file_actions_destroy(&actions);

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 // shmrun and shmstat as a user runs them: exit status, flags, bad input, the
 // limit over a whole process tree, privilege separation and restricted mode.
+#include <dirent.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -12,6 +14,8 @@
 #include <initializer_list>
 #include <sstream>
 #include <string>
+
+#include "test_util.h"
 
 namespace {
 
@@ -506,6 +510,84 @@ TEST(Shmrun, DaemonMapsAfterItsLauncherExitedAndAfterExec) {
   }
   EXPECT_TRUE(gone) << "the helper outlived its tree";
   unlink(out.c_str());
+}
+
+// The inode of the listening socket bound to an abstract address that
+// starts with `prefix` ("@..."), from /proc/net/unix; 0 if none is open.
+unsigned long ListeningSocket(const std::string& prefix) {
+  std::ifstream f("/proc/net/unix");
+  std::string line;
+  while (std::getline(f, line)) {
+    std::istringstream ss(line);
+    std::string num, refs, proto, flags, type, st, path;
+    unsigned long inode = 0;
+    if (ss >> num >> refs >> proto >> flags >> type >> st >> inode >> path &&
+        path.compare(0, prefix.size(), prefix) == 0) {
+      return inode;
+    }
+  }
+  return 0;
+}
+
+// The first process with an fd on socket `inode`; -1 if none.
+pid_t HolderOf(unsigned long inode) {
+  std::string want = "socket:[" + std::to_string(inode) + "]";
+  DIR* proc = opendir("/proc");
+  pid_t found = -1;
+  while (struct dirent* e = proc != nullptr ? readdir(proc) : nullptr) {
+    if (atoi(e->d_name) <= 0) continue;
+    std::string dir = std::string("/proc/") + e->d_name + "/fd";
+    DIR* fds = opendir(dir.c_str());
+    while (struct dirent* fd = fds != nullptr ? readdir(fds) : nullptr) {
+      char target[64];
+      ssize_t n = readlink((dir + "/" + fd->d_name).c_str(), target, sizeof(target) - 1);
+      if (n > 0 && std::string(target, static_cast<size_t>(n)) == want) found = atoi(e->d_name);
+    }
+    if (fds != nullptr) closedir(fds);
+    if (found > 0) break;
+  }
+  if (proc != nullptr) closedir(proc);
+  return found;
+}
+
+// Regression (reported 2026-12-07): shmrun killed with SIGKILL right after
+// it spawned the helper, before it connected, left the helper running for
+// ever with its swap file (nobody connected, nothing timed out). Here the
+// helper's stand-in kills shmrun, its parent, then runs shmd with the
+// arguments shmrun gave: the helper starts with its starter gone already,
+// and its listening socket (the session) must go.
+TEST(Shmrun, KilledRightAfterSpawningTheHelperLeavesNoHelper) {
+  std::string wrapper = TempPath("shmd-kills-shmrun.sh");
+  std::string pidfile = TempPath("shmrun.pid");
+  unlink(pidfile.c_str());
+  {
+    std::ofstream w(wrapper);
+    w << "#!/bin/sh\necho $PPID > " << pidfile << "\nkill -KILL $PPID\nexec " << LIBSHM_SHMD_PATH
+      << " \"$@\"\n";
+  }
+  ASSERT_EQ(chmod(wrapper.c_str(), 0755), 0);
+  // Into a file: a helper left behind would hold a pipe's write end (its
+  // stderr) for ever.
+  std::string log = TempPath("shmrun.log");
+  Result r = Sh("LIBSHM_HELPER=" + wrapper + " " + kShmrun + " -- true >" + log);
+  EXPECT_EQ(r.exit_code, 128 + SIGKILL) << Slurp(log);
+  long shmrun = atol(Slurp(pidfile).c_str());
+  ASSERT_GT(shmrun, 0);
+  std::string address = "@libshm-run-" + std::to_string(shmrun) + "-";
+  unsigned long inode = 0;
+  for (int i = 0; i < 200; i++) {  // 10 s
+    inode = ListeningSocket(address);
+    if (inode == 0) break;
+    usleep(50 * 1000);
+  }
+  if (inode != 0) {
+    // Ours to end: it failed the test. (-1 if none: SignalProcess refuses it.)
+    libshm::test::SignalProcess(HolderOf(inode), SIGKILL);
+  }
+  EXPECT_EQ(inode, 0ul) << "the helper outlived shmrun, killed before it connected";
+  unlink(wrapper.c_str());
+  unlink(pidfile.c_str());
+  unlink(log.c_str());
 }
 
 TEST(Shmstat, BadInputAndNoSession) {

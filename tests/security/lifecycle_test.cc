@@ -2,7 +2,10 @@
 // Issue 9, items 10-14: the call sequences and resource limits that lost
 // writes, hung a thread or kept a helper alive. Each runs in a child with
 // its own session and a deadline, so a hang is a failure with a name.
+#include <dirent.h>
+#include <poll.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include <algorithm>
@@ -248,6 +251,193 @@ TEST_F(Lifecycle, FullDescriptorTableFailsMappingsAndNeverKillsAForkingClient) {
                                    {6, "the parent's data after the fork"},
                                    {7, "a fork child once there is room again"}}),
             "ok");
+}
+
+// The helper's start, as a program that starts its own does it (client.cc
+// StartHelperLocked: a listening socket, SpawnHelper, which detaches the
+// helper and returns once it said it serves). Its swap file goes in a fresh
+// directory, so that what it leaves there can be seen.
+class Starter : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    setenv("LIBSHM_LIMIT", "4M", 1);
+    unsetenv("LIBSHM_SESSION");
+    char dir[] = "/var/tmp/libshm-starter-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    swap_dir_ = dir;
+    setenv("LIBSHM_SWAP_DIR", dir, 1);
+    address_ = "@libshm-starter-" + std::to_string(getpid()) + "-" + std::to_string(random());
+    word_ = SharedWord();
+    ASSERT_NE(word_, nullptr);
+  }
+  void TearDown() override {
+    if (helper_pidfd_ >= 0) {
+      // A helper that is still there failed its test: it is ours to end.
+      syscall(SYS_pidfd_send_signal, helper_pidfd_, SIGKILL, nullptr, 0);
+      close(helper_pidfd_);
+    }
+    unsetenv("LIBSHM_SWAP_DIR");
+    rmdir(swap_dir_.c_str());
+  }
+
+  // In the starter (a child of the test): starts the helper on address_ and
+  // publishes its pid in word_[0]. Returns 0 or the failing step.
+  int StartHelperHere() {
+    int lfd = ListenSession(address_.c_str());
+    if (lfd < 0) return 90;
+    if (internal::SpawnHelper(LIBSHM_SHMD_PATH, lfd, environ) != 0) return 91;
+    pid_t helper = ProcessServing(lfd);
+    close(lfd);
+    if (helper <= 0) return 92;
+    word_[0] = static_cast<uint64_t>(helper);
+    return 0;
+  }
+
+  // The helper is detached, nobody's child: the process other than this one
+  // whose fd 3 (where SpawnHelper puts it) is the listening socket `lfd`.
+  static pid_t ProcessServing(int lfd) {
+    struct stat want;
+    if (fstat(lfd, &want) != 0) return -1;
+    DIR* proc = opendir("/proc");
+    if (proc == nullptr) return -1;
+    pid_t found = -1;
+    while (struct dirent* e = readdir(proc)) {
+      pid_t pid = static_cast<pid_t>(atoi(e->d_name));
+      if (pid <= 0 || pid == getpid()) continue;
+      std::string fd3 = std::string("/proc/") + e->d_name + "/fd/3";
+      struct stat st;
+      if (stat(fd3.c_str(), &st) == 0 && st.st_ino == want.st_ino && st.st_dev == want.st_dev) {
+        found = pid;
+        break;
+      }
+    }
+    closedir(proc);
+    return found;
+  }
+
+  // Waits (at most `ms`) for the starter to publish the helper's pid, and
+  // takes a pidfd of it. False if it did not.
+  bool TakeHelper(int ms) {
+    for (int t = 0; t < ms && word_[0] == 0; t += 2) usleep(2000);
+    pid_t helper = static_cast<pid_t>(word_[0]);
+    if (helper <= 0) return false;
+    helper_pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, helper, 0));
+    return helper_pidfd_ >= 0;
+  }
+
+  // True if the helper exits within `ms`.
+  bool HelperExitsWithin(int ms) {
+    struct pollfd p = {helper_pidfd_, POLLIN, 0};
+    if (poll(&p, 1, ms) != 1) return false;
+    close(helper_pidfd_);
+    helper_pidfd_ = -1;
+    return true;
+  }
+
+  // Files left in the swap directory.
+  int SwapDirEntries() {
+    DIR* d = opendir(swap_dir_.c_str());
+    if (d == nullptr) return -1;
+    int n = 0;
+    while (struct dirent* e = readdir(d))
+      n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
+  }
+
+  std::string swap_dir_;
+  std::string address_;
+  volatile uint64_t* word_ = nullptr;  // [0] the helper's pid [1] the starter's step
+  int helper_pidfd_ = -1;
+};
+
+// Regression (reported 2026-12-07): a process that starts the helper and is
+// killed before it connects left the helper running for ever, with its swap
+// file: nobody had connected, and nothing timed out.
+TEST_F(Starter, StarterKilledBeforeConnectingLeavesNoHelper) {
+  pid_t starter = fork();
+  if (starter == 0) {
+    int rc = StartHelperHere();
+    if (rc != 0) _exit(rc);
+    for (;;) pause();  // never connects; killed below
+  }
+  ASSERT_GT(starter, 0);
+  bool took = TakeHelper(30000);
+  SignalProcess(starter, SIGKILL);
+  int status;
+  waitpid(starter, &status, 0);
+  ASSERT_TRUE(took) << DescribeChild(status, {{90, "listen"}, {91, "spawn"}, {92, "find"}});
+  EXPECT_TRUE(HelperExitsWithin(10000)) << "the helper outlived its starter, which never came";
+  EXPECT_EQ(SwapDirEntries(), 0);
+}
+
+// A starter that connects, only observes (an observer hello and a native
+// report) and is killed: no member ever came, and the helper leaves.
+TEST_F(Starter, StarterThatOnlyObservedLeavesNoHelper) {
+  pid_t starter = fork();
+  if (starter == 0) {
+    int rc = StartHelperHere();
+    if (rc != 0) _exit(rc);
+    Raw r(address_);
+    Request hello;
+    hello.op = Op::kHello;
+    hello.flags = internal::kHelloObserver;
+    if (r.Call(hello) != 0) _exit(1);
+    if (r.Call(Op::kNative, LIBSHM_NATIVE_FLAGS, kPage, 1) != 0) _exit(2);
+    word_[1] = 1;
+    for (;;) pause();  // killed below, its connection open
+  }
+  ASSERT_GT(starter, 0);
+  bool took = TakeHelper(30000);
+  int status = 0;
+  bool exited = false;
+  for (int t = 0; t < 30000 && took && word_[1] == 0 && !exited; t += 2) {
+    exited = waitpid(starter, &status, WNOHANG) == starter;
+    usleep(2000);
+  }
+  if (!exited) {
+    SignalProcess(starter, SIGKILL);
+    waitpid(starter, &status, 0);
+  }
+  ASSERT_TRUE(took && word_[1] == 1) << DescribeChild(
+      status, {{90, "listen"}, {91, "spawn"}, {92, "find"}, {1, "hello"}, {2, "native"}});
+  EXPECT_TRUE(HelperExitsWithin(10000)) << "the helper outlived an observing starter";
+  EXPECT_EQ(SwapDirEntries(), 0);
+}
+
+// The other side: a starter slow to connect (2 s after the helper said it
+// serves, as under heavy load) is still served, even when another process
+// came and went meanwhile (an observer, such as shmstat): the session had
+// no member yet, and its starter lives. Then the helper leaves after it.
+TEST_F(Starter, SlowStarterIsServedAfterAnObserverCameAndWent) {
+  pid_t starter = fork();
+  if (starter == 0) {
+    int rc = StartHelperHere();
+    if (rc != 0) _exit(rc);
+    while (word_[1] == 0) usleep(1000);  // the observer came and went
+    usleep(2000 * 1000);
+    Raw r(address_);
+    if (r.Call(Op::kHello) != 0) _exit(1);
+    Request stats;
+    stats.op = Op::kStats;
+    if (r.Call(stats) != 0) _exit(2);
+    _exit(0);
+  }
+  ASSERT_GT(starter, 0);
+  bool took = TakeHelper(30000);
+  if (took) {
+    Raw observer(address_);
+    Request hello;
+    hello.op = Op::kHello;
+    hello.flags = internal::kHelloObserver;
+    EXPECT_EQ(observer.Call(hello), 0);
+  }
+  word_[1] = 1;
+  int status = WaitWithDeadline(starter, 30000);
+  ASSERT_TRUE(took) << DescribeChild(status, {{90, "listen"}, {91, "spawn"}, {92, "find"}});
+  EXPECT_EQ(DescribeChild(status, {{1, "hello (the helper was gone)"}, {2, "stats"}}), "ok");
+  EXPECT_TRUE(HelperExitsWithin(10000)) << "the helper outlived its only member";
+  EXPECT_EQ(SwapDirEntries(), 0);
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // shmd: the libshm helper process. It hosts the engine for one session and
-// exits when its last client is gone, removing its (already unlinked) swap
-// file. Started by the library (posix_spawn, --listen-fd, --detach) or by
-// shmrun; `shmd --probe` prints the kernel feature table and the mode.
+// exits when its last client is gone (or, while none has joined, when the
+// process that started it is), removing its (already unlinked) swap file.
+// Started by the library (posix_spawn, --listen-fd, --detach, --starter) or
+// by shmrun; `shmd --probe` prints the kernel feature table and the mode.
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -24,6 +25,7 @@
 #include "probe.h"
 #include "session_socket.h"
 #include "stats.h"
+#include "sys/syscalls.h"
 
 extern char** environ;
 
@@ -34,16 +36,19 @@ using namespace libshm::internal;
 void Usage(FILE* out) {
   fputs(
       "usage: shmd --probe\n"
-      "       shmd --listen-fd=FD [--ready-fd=FD] [--detach]\n"
+      "       shmd --listen-fd=FD [--ready-fd=FD] [--detach] [--starter=PID]\n"
       "       shmd --listen=ADDRESS\n"
       "The libshm helper: serves userfaultfd faults of managed regions for one session.\n"
-      "libshm and shmrun start it; it exits when the last client of its session is gone.\n"
+      "libshm and shmrun start it; it exits when the last client of its session is gone\n"
+      "(or, while none has joined, when the process that started it is).\n"
       "  --probe            print the kernel's userfaultfd features and the mode, and exit\n"
       "                     (status 1 if userfaultfd is unavailable)\n"
       "  --listen-fd=FD     serve the session on FD, an inherited listening socket\n"
       "  --listen=ADDRESS   listen on the session address ADDRESS and serve it\n"
       "  --ready-fd=FD      write one byte to FD, then close it, once serving\n"
       "  --detach           fork once more, so that the helper is no child of its launcher\n"
+      "  --starter=PID      the launcher, which must be the parent (default: the parent);\n"
+      "                     until a client joins, the helper waits for it while it lives\n"
       "  -h, --help         print this help and exit\n"
       "  --version          print the version and exit\n"
       "Configured from LIBSHM_* variables (see libshm(3)).\n",
@@ -86,6 +91,7 @@ int main(int argc, char** argv) {
   int listen_fd = -1;
   int ready_fd = -1;  // written once serving (SpawnHelper waits for it)
   bool detach = false;
+  pid_t starter_arg = 0;  // --starter: who SpawnHelper says started us
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--probe") == 0) {
       PrintProbe(ProbeKernel(), STDOUT_FILENO);
@@ -100,6 +106,8 @@ int main(int argc, char** argv) {
       }
     } else if (strncmp(argv[i], "--ready-fd=", 11) == 0) {
       ready_fd = atoi(argv[i] + 11);
+    } else if (strncmp(argv[i], "--starter=", 10) == 0) {
+      starter_arg = static_cast<pid_t>(atoi(argv[i] + 10));
     } else if (strcmp(argv[i], "--detach") == 0) {
       detach = true;
     } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -136,6 +144,24 @@ int main(int argc, char** argv) {
   CloseAllFdsExcept(listen_fd, ready_fd >= 0 ? ready_fd : listen_fd);
   fcntl(listen_fd, F_SETFD, FD_CLOEXEC);
   fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
+  // Who started us (the library, shmrun; by hand: a shell): until a member
+  // says hello, the session waits for it while it lives, and not after (a
+  // starter killed before it connected left the helper for ever). It is our
+  // parent; taken before the detach. SpawnHelper names itself (--starter):
+  // a parent killed before we got here has left us to a reaper (init, a
+  // subreaper) that getppid() would name instead. getppid() is read again
+  // after pidfd_open: if it changed, the starter is gone and the pidfd may
+  // name another process.
+  pid_t starter = starter_arg > 0 ? starter_arg : getppid();
+  int starter_pidfd = getppid() == starter ? sys::PidfdOpen(starter) : -ESRCH;
+  // Another error: no pidfds (Linux < 5.3); the session begins with its
+  // first connection, as before.
+  bool starter_known = starter_pidfd >= 0 || starter_pidfd == -ESRCH;
+  if (starter_pidfd >= 0 && getppid() != starter) {
+    close(starter_pidfd);
+    starter_pidfd = -ESRCH;
+  }
+  if (starter_pidfd < 0) starter_pidfd = -1;
   if (detach) {
     // Double fork: the helper must not be a child of the program it serves.
     pid_t pid = fork();
@@ -163,6 +189,7 @@ int main(int argc, char** argv) {
   RaiseOpenFileLimit();
   Engine engine(opts);
   int rc = engine.Init(listen_fd);
+  if (starter_known) engine.SetStarter(starter, starter_pidfd);  // the engine owns it now
   if (rc != 0) {
     // Init said why: tell the launcher so, or it would add a line of its own.
     char said = 'E';
