@@ -50,6 +50,7 @@ libshm_stats_t Engine::Snapshot() const {
     s.dirty_bytes += sample.before == PageState::kDirty ? kPageSize : 0;
   }
   s.swap_reserved_bytes = swap_.reserved_pages() * kPageSize;
+  s.swap_syncs = swap_.syncs();
   s.fault_ns_p50 = fault_latency_.Percentile(50);
   s.fault_ns_p99 = fault_latency_.Percentile(99);
   fault_latency_.Log2Microseconds(s.fault_us_hist, LIBSHM_FAULT_HIST_BUCKETS);

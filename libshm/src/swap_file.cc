@@ -159,6 +159,10 @@ ssize_t SwapFile::WritePages(uint64_t slot, const void* buf, uint64_t pages) con
   return sys::Pwrite(fd_, buf, pages * kPageSize, static_cast<off_t>(slot * kPageSize));
 }
 
-int SwapFile::Sync() const { return sys::Fdatasync(fd_); }
+int SwapFile::Sync() {
+  int rc = sys::Fdatasync(fd_);
+  if (rc == 0) syncs_++;
+  return rc;
+}
 
 }  // namespace libshm::internal

@@ -52,9 +52,10 @@ class SwapFile {
 
   ssize_t ReadPages(uint64_t slot, void* buf, uint64_t pages) const;
   ssize_t WritePages(uint64_t slot, const void* buf, uint64_t pages) const;
-  // Makes written pages durable (MS_SYNC).
-  int Sync() const;
+  // Makes written pages durable (MS_SYNC); counts the flushes that succeeded.
+  int Sync();
 
+  uint64_t syncs() const { return syncs_; }
   uint64_t reserved_pages() const { return reserved_pages_; }
   int fd() const { return fd_; }
 
@@ -63,6 +64,7 @@ class SwapFile {
   uint64_t max_pages_ = 0;  // 0: no cap
   uint64_t end_pages_ = 0;  // file length in slots
   uint64_t reserved_pages_ = 0;
+  uint64_t syncs_ = 0;                 // successful fdatasync calls (stats: swap_syncs)
   std::map<uint64_t, uint64_t> free_;  // base -> pages, coalesced
 };
 

@@ -81,6 +81,63 @@ TEST_F(Fork, FourWritersDisjointAndSharedPagesNoWriteLost) {
   EXPECT_GE(Stat("forks"), static_cast<uint64_t>(kWorkers));
 }
 
+// Two processes fault on the same missing page while the helper is stopped:
+// both faults wait in their uffds. The helper fills the page for the first;
+// for the second, UFFDIO_COPY finds the page there (EEXIST) and must wake
+// that process's thread, or it sleeps in the fault for ever.
+TEST_F(Fork, LoserOfAFillRaceIsWoken) {
+  constexpr size_t kPages = 4;
+  setenv("LIBSHM_CLUSTER", "1", 1);  // page 3 is filled by its own fault only
+  void* mem;
+  ASSERT_EQ(libshm_map(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, 0, &mem), 0);
+  char* base = static_cast<char*>(mem);
+  uint64_t helper = 0;
+  size_t len = sizeof(helper);
+  ASSERT_EQ(libshm_ctl("session.helper_pid", &helper, &len, nullptr, 0), 0);
+  ASSERT_GT(helper, 0u);
+  uint64_t eexist = Stat("eexist");
+  int ready[2], go[2];
+  ASSERT_EQ(pipe(ready), 0);
+  ASSERT_EQ(pipe(go), 0);
+  pid_t kids[2];
+  for (int k = 0; k < 2; k++) {
+    kids[k] = fork();
+    ASSERT_GE(kids[k], 0);
+    if (kids[k] == 0) {
+      // A fault of its own first: the helper serves this child's uffd.
+      base[(1 + k) * kPage] = 1;
+      char byte = 'r';
+      if (write(ready[1], &byte, 1) != 1 || read(go[0], &byte, 1) != 1) _exit(2);
+      _exit(base[3 * kPage] == 0 ? 0 : 3);  // page 3: never touched, read by both
+    }
+  }
+  char byte;
+  for (int k = 0; k < 2; k++) ASSERT_EQ(read(ready[0], &byte, 1), 1);
+  ASSERT_EQ(SignalProcess(static_cast<pid_t>(helper), SIGSTOP), 0);
+  ASSERT_EQ(write(go[1], "gg", 2), 2);
+  // Both children now fault on page 3: wait until the kernel shows both
+  // waiting in userfaultfd (at most 3 s; then go on, and the eexist check
+  // below says whether they raced).
+  auto in_fault = [](pid_t pid) {
+    char path[64], wchan[64] = "";
+    snprintf(path, sizeof(path), "/proc/%d/wchan", static_cast<int>(pid));
+    FILE* f = fopen(path, "r");
+    if (f == nullptr) return false;
+    bool got = fgets(wchan, sizeof(wchan), f) != nullptr;
+    fclose(f);
+    return got && strcmp(wchan, "handle_userfault") == 0;
+  };
+  for (int i = 0; i < 300 && !(in_fault(kids[0]) && in_fault(kids[1])); i++) usleep(10 * 1000);
+  ASSERT_EQ(SignalProcess(static_cast<pid_t>(helper), SIGCONT), 0);
+  for (int k = 0; k < 2; k++) {
+    int status = WaitWithDeadline(kids[k], 5000);
+    EXPECT_EQ(DescribeChild(status, {{2, "pipe"}, {3, "read data in a page never written"}}), "ok")
+        << "child " << k << " (a thread whose page another process filled first, EEXIST, "
+        << "was never woken)";
+  }
+  EXPECT_GT(Stat("eexist"), eexist) << "the two faults did not race: the test proved nothing";
+}
+
 TEST_F(Fork, CreatorExitsRightAfterForkChildKeepsData) {
   // We become the subreaper so the orphaned child is ours to wait for.
   ASSERT_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);

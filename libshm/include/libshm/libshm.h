@@ -117,6 +117,7 @@ typedef struct libshm_stats {
    * "Native shared memory"). */
   uint64_t native_bytes[LIBSHM_NATIVE_REASONS];
   uint64_t native_mappings[LIBSHM_NATIVE_REASONS];
+  uint64_t swap_syncs; /* fdatasync calls on the swap file that succeeded (MS_SYNC) */
 } libshm_stats_t;
 
 /* Fills *out with a snapshot of the session's statistics (starting the
