@@ -368,10 +368,14 @@ MUTANTS = [
         (("  if (p != MAP_FAILED) {\n    counted_native", "  if (true) {\n    counted_native"),),
         "the shim counts a native mapping the kernel refused (MAP_HUGETLB without huge pages)",
         r"^Shim\.Hugetlb"),
+    # (Was native-not-sent-on-join: since the watchdog thread sends pending
+    # counts on its first look, the report at join is redundant, and removing
+    # it changed nothing observable: the mutation run of d6beeb7 missed it.)
     Mutant(
-        "native-not-sent-on-join", "extra", "libshm/src/client.cc",
-        (("  if (!in_process_engine_) StartWatchdog();\n  ReportNativeLocked();\n  return 0;",
-          "  if (!in_process_engine_) StartWatchdog();\n  return 0;"),),
-        "native mappings made before the process joined its session are not sent when it joins",
-        r"^Shim\.NativeSharedMemoryIsCounted"),
+        "native-watchdog-never-sends", "extra", "libshm/src/client.cc",
+        (("        SendNativeLocked(sock_, &native_owed_);\n      }\n      mu_.unlock();",
+          "        (void)0;\n      }\n      mu_.unlock();"),),
+        "the watchdog thread never sends native counts: a connected process's wait for its next "
+        "request or its exit",
+        r"^Shim\.Burst"),
 ]
