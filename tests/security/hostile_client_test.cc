@@ -411,19 +411,54 @@ TEST_F(Hostile, RegisterOverlappingARegisteredRangeIsRefused) {
 // (the engine reads every uffd from its one thread: a blocking read stopped
 // it for every client), and ranges that wrap around the address space.
 TEST_F(Hostile, BlockingUffdAndWrappingRangesDoNotStopTheHelper) {
-  int status = AsMember(kNobody, [&] {
-    Raw r(address_);
-    Request req;
-    req.op = Op::kUffdDevice;
-    int dev = -1;
-    if (r.Call(req, -1, &dev) != 0 || dev < 0) return 1;
-    int uffd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC);  // blocking
-    if (uffd < 0 || Hello(r, uffd) != 0) return 2;
-    if (r.Call(Op::kDiscard, 0x10000, UINT64_MAX) != -EINVAL) return 3;
-    if (r.Call(Op::kDiscard, UINT64_MAX & ~(kPage - 1), 2 * kPage) != -EINVAL) return 4;
-    if (r.Call(Op::kMsync, UINT64_MAX & ~(kPage - 1), 2 * kPage, MS_SYNC) != -ENOMEM) return 5;
-    return 0;
-  });
+  // Forked now, while the helper serves: once it is stopped, a fork of this
+  // process (a client: its fork event waits for the helper) would hang too.
+  // It asks for an answer on another connection when told to.
+  volatile uint64_t* go = SharedWord();
+  ASSERT_NE(go, nullptr);
+  pid_t probe = fork();
+  if (probe == 0) {
+    for (int ms = 0; go[0] == 0; ms += 2) {
+      if (ms > 60000) _exit(3);
+      usleep(2000);
+    }
+    Raw other(address_);
+    if (!other.connected()) _exit(1);
+    Request hello;
+    hello.op = Op::kHello;
+    hello.flags = internal::kHelloObserver;
+    _exit(other.Call(hello) == 0 ? 0 : 2);
+  }
+  ASSERT_GT(probe, 0);
+  // Short deadlines: each step is one request, answered in milliseconds; a
+  // helper stopped in a read of the blocking uffd never answers.
+  int status = AsMember(
+      kNobody,
+      [&] {
+        Raw r(address_);
+        Request req;
+        req.op = Op::kUffdDevice;
+        int dev = -1;
+        if (r.Call(req, -1, &dev) != 0 || dev < 0) return 1;
+        int uffd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC);  // blocking
+        if (uffd < 0 || Hello(r, uffd) != 0) return 2;
+        if (r.Call(Op::kDiscard, 0x10000, UINT64_MAX) != -EINVAL) return 3;
+        if (r.Call(Op::kDiscard, UINT64_MAX & ~(kPage - 1), 2 * kPage) != -EINVAL) return 4;
+        if (r.Call(Op::kMsync, UINT64_MAX & ~(kPage - 1), 2 * kPage, MS_SYNC) != -ENOMEM) return 5;
+        return 0;
+      },
+      5000);
+  go[0] = 1;
+  int answered = WaitWithDeadline(probe, 3000);
+  if (answered == kChildTimedOut || status == kChildTimedOut) {
+    // A stopped helper would stop this process too on its way out (the
+    // library says goodbye and waits): it is ours to end.
+    SignalProcess(helper_, SIGKILL);
+  }
+  ASSERT_EQ(DescribeChild(answered, {{1, "connecting"}, {2, "a hello refused"}}), "ok")
+      << "a blocking uffd stopped the helper: another connection's hello got no answer";
+  ASSERT_NE(status, kChildTimedOut)
+      << "a blocking uffd stopped the helper: the member's own requests got no answer";
   ASSERT_EQ(DescribeChild(status, {{1, "borrowing the device"},
                                    {2, "hello with a blocking uffd"},
                                    {3, "discard of a length that wraps"},
