@@ -344,23 +344,121 @@ TEST_F(Hostile, ProtocolBreachesCloseOnlyThatConnection) {
   ExpectHelperServes();
 }
 
+// One page table entry per address: a range that overlaps one the
+// connection registered (its head, its tail, inside it, around it, the same
+// range) is refused with EEXIST, and the first registration still serves.
+TEST_F(Hostile, RegisterOverlappingARegisteredRangeIsRefused) {
+  int status = AsMember(
+      kNobody,
+      [&] {
+        Raw r(address_);
+        int uffd = BorrowUffd(r);
+        if (uffd < 0 || Hello(r, uffd) != 0) return 1;
+        int first_fd = Memfd(16);
+        int second_fd = Memfd(16);
+        uint64_t first = 0, second = 0;
+        if (Create(r, first_fd, 16 * kPage, &first) != 0) return 2;
+        if (Create(r, second_fd, 16 * kPage, &second) != 0) return 2;
+        void* m = mmap(nullptr, 16 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, first_fd, 0);
+        if (m == MAP_FAILED) return 2;
+        auto* base = static_cast<char*>(m);
+        auto addr = reinterpret_cast<uintptr_t>(m);
+        // The first: pages [4, 12).
+        if (r.Call(Op::kRegister, first, addr + 4 * kPage, 8 * kPage, 4) != 0) return 3;
+        for (size_t i = 4; i < 12; i++) FillPage(base + i * kPage, i, 3);
+        struct {
+          uint64_t first_page, pages;
+          int code;
+        } overlaps[] = {
+            {2, 4, 4},   // over its head
+            {10, 4, 5},  // over its tail
+            {6, 2, 6},   // inside it
+            {0, 16, 7},  // around it
+            {4, 8, 8},   // the same range
+            {11, 1, 9},  // its last page only
+        };
+        for (const auto& o : overlaps) {
+          if (r.Call(Op::kRegister, second, addr + o.first_page * kPage, o.pages * kPage,
+                     o.first_page) != -EEXIST) {
+            return o.code;
+          }
+        }
+        // The first still serves what it holds, and the handle refused
+        // everywhere is good where nothing is registered.
+        if (ChildCheckPages(base, 4, 8, 3, 10) != 0) return 10;
+        if (r.Call(Op::kRegister, second, addr + 12 * kPage, 4 * kPage, 12) != 0) return 11;
+        if (ChildCheckPages(base, 4, 8, 3, 10) != 0) return 10;
+        return 0;
+      },
+      20000);
+  ASSERT_EQ(DescribeChild(status, {{1, "hello"},
+                                   {2, "create or mmap"},
+                                   {3, "the first registration"},
+                                   {4, "a range over the first's head was registered"},
+                                   {5, "a range over the first's tail was registered"},
+                                   {6, "a range inside the first was registered"},
+                                   {7, "a range around the first was registered"},
+                                   {8, "the first's own range was registered again"},
+                                   {9, "the first's last page was registered again"},
+                                   {10, "the first's pages no longer hold what was written"},
+                                   {11, "a range next to the first was refused"}}),
+            "ok");
+  ExpectVictimIntact();
+  ExpectHelperServes();
+}
+
 // Found by the fuzzer (docs/fuzzing.md): a uffd sent without O_NONBLOCK
 // (the engine reads every uffd from its one thread: a blocking read stopped
 // it for every client), and ranges that wrap around the address space.
 TEST_F(Hostile, BlockingUffdAndWrappingRangesDoNotStopTheHelper) {
-  int status = AsMember(kNobody, [&] {
-    Raw r(address_);
-    Request req;
-    req.op = Op::kUffdDevice;
-    int dev = -1;
-    if (r.Call(req, -1, &dev) != 0 || dev < 0) return 1;
-    int uffd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC);  // blocking
-    if (uffd < 0 || Hello(r, uffd) != 0) return 2;
-    if (r.Call(Op::kDiscard, 0x10000, UINT64_MAX) != -EINVAL) return 3;
-    if (r.Call(Op::kDiscard, UINT64_MAX & ~(kPage - 1), 2 * kPage) != -EINVAL) return 4;
-    if (r.Call(Op::kMsync, UINT64_MAX & ~(kPage - 1), 2 * kPage, MS_SYNC) != -ENOMEM) return 5;
-    return 0;
-  });
+  // Forked now, while the helper serves: once it is stopped, a fork of this
+  // process (a client: its fork event waits for the helper) would hang too.
+  // It asks for an answer on another connection when told to.
+  volatile uint64_t* go = SharedWord();
+  ASSERT_NE(go, nullptr);
+  pid_t probe = fork();
+  if (probe == 0) {
+    for (int ms = 0; go[0] == 0; ms += 2) {
+      if (ms > 60000) _exit(3);
+      usleep(2000);
+    }
+    Raw other(address_);
+    if (!other.connected()) _exit(1);
+    Request hello;
+    hello.op = Op::kHello;
+    hello.flags = internal::kHelloObserver;
+    _exit(other.Call(hello) == 0 ? 0 : 2);
+  }
+  ASSERT_GT(probe, 0);
+  // Short deadlines: each step is one request, answered in milliseconds; a
+  // helper stopped in a read of the blocking uffd never answers.
+  int status = AsMember(
+      kNobody,
+      [&] {
+        Raw r(address_);
+        Request req;
+        req.op = Op::kUffdDevice;
+        int dev = -1;
+        if (r.Call(req, -1, &dev) != 0 || dev < 0) return 1;
+        int uffd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC);  // blocking
+        if (uffd < 0 || Hello(r, uffd) != 0) return 2;
+        if (r.Call(Op::kDiscard, 0x10000, UINT64_MAX) != -EINVAL) return 3;
+        if (r.Call(Op::kDiscard, UINT64_MAX & ~(kPage - 1), 2 * kPage) != -EINVAL) return 4;
+        if (r.Call(Op::kMsync, UINT64_MAX & ~(kPage - 1), 2 * kPage, MS_SYNC) != -ENOMEM) return 5;
+        return 0;
+      },
+      5000);
+  go[0] = 1;
+  int answered = WaitWithDeadline(probe, 3000);
+  if (answered == kChildTimedOut || status == kChildTimedOut) {
+    // A stopped helper would stop this process too on its way out (the
+    // library says goodbye and waits): it is ours to end.
+    SignalProcess(helper_, SIGKILL);
+  }
+  ASSERT_EQ(DescribeChild(answered, {{1, "connecting"}, {2, "a hello refused"}}), "ok")
+      << "a blocking uffd stopped the helper: another connection's hello got no answer";
+  ASSERT_NE(status, kChildTimedOut)
+      << "a blocking uffd stopped the helper: the member's own requests got no answer";
   ASSERT_EQ(DescribeChild(status, {{1, "borrowing the device"},
                                    {2, "hello with a blocking uffd"},
                                    {3, "discard of a length that wraps"},

@@ -253,6 +253,109 @@ TEST_F(Lifecycle, FullDescriptorTableFailsMappingsAndNeverKillsAForkingClient) {
             "ok");
 }
 
+// What the helper's fd table holds: its fd numbers, and how many are
+// /dev/null (its reserve fds, and what it was started with) and memfds.
+struct HelperFds {
+  std::vector<int> fds;
+  int dev_null = 0;
+  int memfds = 0;
+};
+
+HelperFds ReadHelperFds(pid_t helper) {
+  HelperFds out;
+  std::string dir = "/proc/" + std::to_string(helper) + "/fd";
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return out;
+  while (struct dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    char target[256];
+    ssize_t n = readlink((dir + "/" + e->d_name).c_str(), target, sizeof(target) - 1);
+    if (n < 0) continue;
+    target[n] = '\0';
+    out.fds.push_back(atoi(e->d_name));
+    out.dev_null += strcmp(target, "/dev/null") == 0;
+    out.memfds += strncmp(target, "/memfd:", 7) == 0;
+  }
+  closedir(d);
+  std::sort(out.fds.begin(), out.fds.end());
+  return out;
+}
+
+// The n-th (0-based) fd number the table does not hold.
+int FreeFd(const std::vector<int>& fds, int n) {
+  for (int fd = 0;; fd++) {
+    if (!std::binary_search(fds.begin(), fds.end(), fd) && n-- == 0) return fd;
+  }
+}
+
+// Item 11, the reserve: a fork with the table full spends one of the
+// helper's reserve fds (its event installs the child's uffd), and none comes
+// back while the table stays full. A new region then is refused (EMFILE),
+// even when its memfd did arrive: the reserve is for forks and connections.
+// The table is left exactly one descriptor of room (the memfd's), so that
+// only the reserve check can refuse it; nothing of it is kept.
+TEST_F(Lifecycle, FullDescriptorTableRefusesARegionWhileTheReservesAreMissing) {
+  if (geteuid() != 0) GTEST_SKIP() << "prlimit of the helper needs root";
+  volatile uint64_t* seen = SharedWord();  // [0] reserves before [1] after the fork
+  int status;
+  RunSession(
+      [&](volatile uint64_t*) {
+        char* p = MapFilled(kPages, 1);
+        if (p == nullptr) return 1;
+        pid_t h = HelperPid();
+        if (h <= 0) return 1;
+        HelperFds start = ReadHelperFds(h);
+        int other_dev_null = start.dev_null - 8;  // kReserveFds open at start
+        // The hard limit stays: raising it again would need CAP_SYS_RESOURCE.
+        struct rlimit small;
+        if (prlimit(h, RLIMIT_NOFILE, nullptr, &small) != 0) return 2;
+        small.rlim_cur = 64;
+        if (prlimit(h, RLIMIT_NOFILE, &small, nullptr) != 0) return 2;
+        int rc = 0;
+        std::vector<void*> regions;
+        for (int i = 0; i < 200 && rc == 0; i++) {
+          void* q = nullptr;
+          rc = libshm_map(nullptr, kPage, PROT_READ | PROT_WRITE, 0, &q);
+          if (rc == 0) regions.push_back(q);
+        }
+        if (rc != -EMFILE) return 3;
+        seen[0] = static_cast<uint64_t>(ReadHelperFds(h).dev_null - other_dev_null);
+        int st =
+            ForkAndWaitWithDeadline([&] { return ChildCheckPages(p, 0, kPages, 1, 4); }, 20000);
+        std::string child = DescribeChild(st);
+        if (child != "ok" && child != "failed at an unnamed step (exit 127)") return 4;
+        HelperFds full = ReadHelperFds(h);
+        seen[1] = static_cast<uint64_t>(full.dev_null - other_dev_null);
+        if (full.dev_null - other_dev_null >= 8) return 5;
+        // Room for one descriptor: the memfd of the next region.
+        rlimit one = small;
+        one.rlim_cur = static_cast<rlim_t>(FreeFd(full.fds, 1));
+        if (prlimit(h, RLIMIT_NOFILE, &one, nullptr) != 0) return 2;
+        void* q = nullptr;
+        rc = libshm_map(nullptr, kPage, PROT_READ | PROT_WRITE, 0, &q);
+        if (rc == 0) return 6;
+        if (rc != -EMFILE) return 7;
+        if (ReadHelperFds(h).memfds > full.memfds) return 8;
+        if (ChildCheckPages(p, 0, kPages, 1, 9) != 0) return 9;
+        for (void* r : regions) libshm_unmap(r, kPage);
+        return 0;
+      },
+      &status, 30000);
+  ASSERT_EQ(DescribeChild(status, {{1, "map"},
+                                   {2, "prlimit"},
+                                   {3, "a full table did not fail mappings with EMFILE"},
+                                   {4, "the fork child while full (hung or wrong data)"},
+                                   {5, "the fork while full spent no reserve fd"},
+                                   {6,
+                                    "a new region was accepted while the helper's reserve "
+                                    "fds were missing"},
+                                   {7, "a new region failed, but not with EMFILE"},
+                                   {8, "the refused region's memfd stayed in the helper"},
+                                   {9, "the parent's data after the refused region"}}),
+            "ok")
+      << "reserve fds at full: " << seen[0] << ", after the fork: " << seen[1];
+}
+
 // The helper's start, as a program that starts its own does it (client.cc
 // StartHelperLocked: a listening socket, SpawnHelper, which detaches the
 // helper and returns once it said it serves). Its swap file goes in a fresh
