@@ -244,8 +244,9 @@ void ParseOptions(Options* out, char* const* envp, bool warn, bool joined) {
   }
 #include "options.def"
 #undef OPTION
-    // LIBSHM_TEST_* are test hooks read where they act (evictor.cc), not
-    // options: not in the table, not documented, and not "ignored".
+    // LIBSHM_TEST_* are test hooks read where they act (evictor.cc,
+    // fault_handler.cc, peer.cc), not options: not in the table, not
+    // documented, and not "ignored".
     if (warn && !joined && strncmp(*e, "LIBSHM_TEST_", 12) != 0) {
       char name[64];
       size_t i = 0;

@@ -5,9 +5,14 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
 
 #include "sys/syscalls.h"
 
@@ -60,6 +65,27 @@ bool PidfdExited(int pidfd) {
   return poll(&p, 1, 0) != 0;  // readable (exited) or error
 }
 
+namespace {
+
+// Test hook (issue 15), not an option: LIBSHM_TEST_PAUSE_IN_ANCESTRY_CHECK_US=N
+// makes every ancestry check that found a member sleep N microseconds (at
+// most 10 s) between its two reads of the parent chain, so that a test can
+// change the chain (a process of it exits) in that window every time.
+// Read once; unset (the only case outside tests) it costs one load per check.
+void TestPauseInAncestryCheck() {
+  static const uint64_t us = [] {
+    const char* v = secure_getenv("LIBSHM_TEST_PAUSE_IN_ANCESTRY_CHECK_US");
+    return v == nullptr ? 0 : std::min<uint64_t>(strtoull(v, nullptr, 10), 10'000'000);
+  }();
+  if (us == 0) return;
+  struct timespec ts = {static_cast<time_t>(us / 1'000'000),
+                        static_cast<long>(us % 1'000'000) * 1000};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace
+
 bool DescendsFromMember(pid_t pid, const std::function<bool(pid_t)>& is_member) {
   constexpr int kMaxDepth = 64;
   pid_t chain[kMaxDepth + 1];
@@ -77,6 +103,7 @@ bool DescendsFromMember(pid_t pid, const std::function<bool(pid_t)>& is_member) 
     if (parent == 1) return false;
   }
   if (!found) return false;
+  TestPauseInAncestryCheck();
   // Read every link again: if a process of the chain died and its pid was
   // reused in between, its child was reparented and the links differ.
   for (int i = 0; i < n; i++) {

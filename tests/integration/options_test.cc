@@ -128,6 +128,36 @@ TEST(Options, UnusableSwapDirectoryFailsTheMapLoudly) {
   EXPECT_NE(o.err.find("/nonexistent/libshm"), std::string::npos) << o.err;
 }
 
+// The client probes LIBSHM_SWAP_DIR before it starts a helper: the map fails
+// with the directory's own error and the client's one line, and no helper is
+// started (one started for it only fails after starting, ECHILD, saying so
+// in its own words).
+TEST(Options, UnusableSwapDirectoryIsRefusedBeforeAHelperStarts) {
+  char file[] = "/tmp/libshm-not-a-dir-XXXXXX";
+  int fd = mkstemp(file);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  for (auto [dir, want] : {std::pair<std::string, int>{"/nonexistent/libshm", ENOENT},
+                           std::pair<std::string, int>{file, ENOTDIR}}) {
+    SCOPED_TRACE(dir);
+    Outcome o = RunCapturingStderr([&] {
+      setenv("LIBSHM_SWAP_DIR", dir.c_str(), 1);
+      return MapSome();
+    });
+    ASSERT_TRUE(WIFEXITED(o.status));
+    int got = WEXITSTATUS(o.status);
+    EXPECT_EQ(got, want) << "libshm_map failed with " << strerror(got)
+                         << (got == ECHILD ? ": a helper was started, and failed on the directory"
+                                           : "")
+                         << ", not with the directory's error; stderr: " << o.err;
+    EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
+    EXPECT_NE(o.err.find("libshm: LIBSHM_SWAP_DIR=" + dir + " cannot hold the swap file"),
+              std::string::npos)
+        << "not the client's line: " << o.err;
+  }
+  unlink(file);
+}
+
 TEST(Options, StatsFileIsWrittenWhenTheSessionEnds) {
   char path[] = "/tmp/libshm-stats-XXXXXX";
   int fd = mkstemp(path);

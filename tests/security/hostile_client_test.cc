@@ -5,6 +5,7 @@
 // another client's region: the attack is refused, the victim's data is
 // unchanged (every page checked, after eviction), and the helper goes on
 // serving (a new region mapped, evicted and read back).
+#include <dirent.h>
 #include <grp.h>
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
@@ -640,6 +641,82 @@ TEST(HostileSession, IdleConnectionsDoNotKeepTheHelperAlive) {
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   EXPECT_TRUE(ExitsWithin(helper, 20000)) << "the helper outlived its session";
   EXPECT_TRUE(idle.ClosedByHelper());
+}
+
+// Whether a thread of process `pid` is in nanosleep or clock_nanosleep now
+// (/proc/PID/task/TID/syscall; root reads it).
+bool Sleeping(pid_t pid) {
+  std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return false;
+  bool sleeping = false;
+  while (struct dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    FILE* f = fopen((dir + "/" + e->d_name + "/syscall").c_str(), "r");
+    if (f == nullptr) continue;
+    long nr = -1;
+    if (fscanf(f, "%ld", &nr) == 1 && (nr == SYS_nanosleep || nr == SYS_clock_nanosleep)) {
+      sleeping = true;
+    }
+    fclose(f);
+  }
+  closedir(d);
+  return sleeping;
+}
+
+// The ancestry check's second read (peer.cc): the parent links that
+// proved a process of another uid descends from a member are read again,
+// after the member was found. Here the intermediate parent exits between the
+// two reads (the helper pauses there: LIBSHM_TEST_PAUSE_IN_ANCESTRY_CHECK_US),
+// so the process is re-parented and the chain no longer holds: its pid could
+// have been reused by anyone. The connection is refused.
+TEST(HostileSession, ChainThatChangesDuringTheAncestryCheckIsRefused) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root: the test switches uids";
+  setenv("LIBSHM_LIMIT", "4M", 1);
+  setenv("LIBSHM_TEST_PAUSE_IN_ANCESTRY_CHECK_US", "3000000", 1);  // the helper starts with it
+  pid_t helper = -1;
+  std::string address = StartHelper(0, &helper);
+  unsetenv("LIBSHM_TEST_PAUSE_IN_ANCESTRY_CHECK_US");
+  ASSERT_FALSE(address.empty());
+  setenv("LIBSHM_SESSION", address.c_str(), 1);
+  void* p = nullptr;
+  ASSERT_EQ(libshm_map(nullptr, 4 * kPage, PROT_READ | PROT_WRITE, 0, &p), 0);  // a member
+  memset(p, 1, 4 * kPage);
+  volatile uint64_t* word = SharedWord();  // [0]: done flag, [1]: result
+  pid_t parent = fork();
+  if (parent == 0) {
+    if (fork() == 0) {
+      int rc = 99;
+      if (BecomeUid(kNobody)) {
+        Raw r(address);
+        Request req;
+        req.op = Op::kUffdDevice;  // what a member of another uid asks first
+        int dev = -1;
+        rc = !r.connected() ? 2 : Refused(r.Call(req, -1, &dev)) ? 0 : 1;
+        if (dev >= 0) close(dev);
+      }
+      word[1] = static_cast<uint64_t>(rc);
+      word[0] = 1;
+      _exit(0);
+    }
+    for (;;) pause();  // until killed, in the helper's pause
+  }
+  ASSERT_GT(parent, 0);
+  bool paused = false;
+  for (int ms = 0; ms < 8000 && !(paused = Sleeping(helper)) && word[0] == 0; ms++) usleep(1000);
+  SignalProcess(parent, SIGKILL);
+  int status;
+  waitpid(parent, &status, 0);
+  ASSERT_TRUE(paused) << "the helper never paused in the ancestry check (child said " << word[1]
+                      << ")";
+  for (int ms = 0; ms < 10000 && word[0] == 0; ms += 2) usleep(2000);
+  ASSERT_NE(word[0], 0u) << "the re-parented process did not finish";
+  EXPECT_NE(word[1], 2u) << "could not connect";
+  EXPECT_EQ(word[1], 0u) << "a process of uid 65534 whose parent exited during the ancestry check "
+                            "was admitted (the chain was not read again)";
+  // The helper leaves with its last client (killed, it would take this
+  // process, a member, with it).
+  EXPECT_EQ(libshm_unmap(p, 4 * kPage), 0);
 }
 
 }  // namespace
