@@ -23,6 +23,7 @@
 #include "engine.h"
 #include "log.h"
 #include "proc_maps.h"
+#include "test_hooks.h"
 #include "uffd.h"
 
 namespace libshm::internal {
@@ -38,20 +39,12 @@ void ForOverlap(const Vma& v, const Inode& inode, uint64_t p0, uint64_t p1, F f)
   f(v.start + (a - vp0) * kPageSize, (b - a) * kPageSize);
 }
 
-// Test hook (issue 15), not an option: LIBSHM_TEST_PAUSE_BEFORE_PUNCH_US=N
-// makes every eviction sleep N microseconds (at most 10 s) between writeback
-// and punch, so that a test can land a write in that window every time.
-// Read once; unset (the only case outside tests) it costs one load per run.
+// Test hook (test_hooks.h): LIBSHM_TEST_PAUSE_BEFORE_PUNCH_US=N makes every eviction sleep N
+// microseconds (at most 10 s) between writeback and punch, so that a test can land a write in that
+// window every time.
 void TestPauseBeforePunch() {
-  static const uint64_t us = [] {
-    const char* v = secure_getenv("LIBSHM_TEST_PAUSE_BEFORE_PUNCH_US");
-    return v == nullptr ? 0 : std::min<uint64_t>(strtoull(v, nullptr, 10), 10'000'000);
-  }();
-  if (us == 0) return;
-  struct timespec ts = {static_cast<time_t>(us / 1'000'000),
-                        static_cast<long>(us % 1'000'000) * 1000};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
+  static const uint64_t us = TestPauseUs("LIBSHM_TEST_PAUSE_BEFORE_PUNCH_US");
+  SleepUs(us);
 }
 
 // The end of [addr, addr + len) rounded up to a page, or false if that wraps

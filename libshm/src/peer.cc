@@ -15,6 +15,7 @@
 #include <cstdint>
 
 #include "sys/syscalls.h"
+#include "test_hooks.h"
 
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77  // Linux 6.5
@@ -67,21 +68,12 @@ bool PidfdExited(int pidfd) {
 
 namespace {
 
-// Test hook (issue 15), not an option: LIBSHM_TEST_PAUSE_IN_ANCESTRY_CHECK_US=N
-// makes every ancestry check that found a member sleep N microseconds (at
-// most 10 s) between its two reads of the parent chain, so that a test can
-// change the chain (a process of it exits) in that window every time.
-// Read once; unset (the only case outside tests) it costs one load per check.
+// Test hook (test_hooks.h): LIBSHM_TEST_PAUSE_IN_ANCESTRY_CHECK_US=N makes every ancestry check
+// that found a member sleep N microseconds (at most 10 s) between its two reads of the parent
+// chain, so that a test can change the chain (a process of it exits) in that window every time.
 void TestPauseInAncestryCheck() {
-  static const uint64_t us = [] {
-    const char* v = secure_getenv("LIBSHM_TEST_PAUSE_IN_ANCESTRY_CHECK_US");
-    return v == nullptr ? 0 : std::min<uint64_t>(strtoull(v, nullptr, 10), 10'000'000);
-  }();
-  if (us == 0) return;
-  struct timespec ts = {static_cast<time_t>(us / 1'000'000),
-                        static_cast<long>(us % 1'000'000) * 1000};
-  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-  }
+  static const uint64_t us = TestPauseUs("LIBSHM_TEST_PAUSE_IN_ANCESTRY_CHECK_US");
+  SleepUs(us);
 }
 
 }  // namespace

@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: MIT
+// Test hooks, not options: a LIBSHM_TEST_PAUSE_*_US=N variable makes the
+// helper sleep N microseconds (at most 10 s) at one point of a sequence, so
+// that a test can act in that window every time. Each hook reads its
+// variable once; unset (the only case outside tests) it costs one load.
+#ifndef LIBSHM_TEST_HOOKS_H
+#define LIBSHM_TEST_HOOKS_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <algorithm>
+
+namespace libshm::internal {
+
+// The pause `name` asks for, in microseconds (0: none).
+inline uint64_t TestPauseUs(const char* name) {
+  const char* v = secure_getenv(name);
+  return v == nullptr ? 0 : std::min<uint64_t>(strtoull(v, nullptr, 10), 10'000'000);
+}
+
+inline void SleepUs(uint64_t us) {
+  if (us == 0) return;
+  struct timespec ts = {static_cast<time_t>(us / 1'000'000),
+                        static_cast<long>(us % 1'000'000) * 1000};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+}  // namespace libshm::internal
+
+#endif  // LIBSHM_TEST_HOOKS_H
