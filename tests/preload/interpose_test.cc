@@ -134,6 +134,38 @@ TEST_F(Shim, SharedDevZeroIsManagedPrivateIsNot) {
   close(fd);
 }
 
+// execve through the shim (which may give a scrubbed environment the
+// session back) fails exactly as the kernel's: same result, same errno, for
+// a missing file, a directory, a file without the execute bit, a null envp
+// and a scrubbed one.
+TEST_F(Shim, FailedExecveIsTheKernelsFailure) {
+  char dir[] = "/tmp/libshm-execve.XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  std::string plain = std::string(dir) + "/plain";
+  int fd = open(plain.c_str(), O_CREAT | O_WRONLY, 0644);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  std::string missing = std::string(dir) + "/missing";
+  char arg0[] = "x";
+  char* argv[] = {arg0, nullptr};
+  char tz[] = "TZ=UTC";
+  char* scrubbed[] = {tz, nullptr};
+  for (const std::string& path : {missing, std::string(dir), plain}) {
+    for (char** envp : {environ, scrubbed, static_cast<char**>(nullptr)}) {
+      errno = 0;
+      long kernel = syscall(SYS_execve, path.c_str(), argv, envp);
+      int kernel_errno = errno;
+      errno = 0;
+      int shim = execve(path.c_str(), argv, envp);
+      EXPECT_EQ(shim, kernel) << path;
+      EXPECT_EQ(errno, kernel_errno)
+          << path << ": " << strerror(errno) << " vs the kernel's " << strerror(kernel_errno);
+    }
+  }
+  unlink(plain.c_str());
+  rmdir(dir);
+}
+
 TEST_F(Shim, EverythingElsePassesThrough) {
   void* priv = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(priv, MAP_FAILED);
