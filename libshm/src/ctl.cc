@@ -67,7 +67,8 @@ int Engine::SetPolicy(const char* name) {
   if (rc != 0) return rc;
   // The new policy learns the resident set as if it had just faulted in.
   for (const auto& [id, inode] : inodes_) {
-    for (uint64_t p = 0; p < inode->pages(); p++) {
+    for (uint64_t p = inode->SkipUntouched(0, inode->pages()); p < inode->pages();
+         p = inode->SkipUntouched(p + 1, inode->pages())) {
       PageState st = inode->state(p);
       if (IsHeld(st)) policy_.Miss(Key(*inode, p), st == PageState::kDirty);
     }

@@ -448,7 +448,10 @@ void Engine::CollectInodes() {
       ++it;
       continue;
     }
-    for (uint64_t p = 0; p < inode.pages(); p++) ForgetPage(inode, p);
+    for (uint64_t p = inode.SkipUntouched(0, inode.pages()); p < inode.pages();
+         p = inode.SkipUntouched(p + 1, inode.pages())) {
+      ForgetPage(inode, p);
+    }
     swap_.Release(inode.extent());
     virtual_pages_ -= inode.pages();
     inode_by_ino_.erase(inode.ino());

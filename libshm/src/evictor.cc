@@ -322,14 +322,15 @@ int Engine::Msync(Client& c, uintptr_t addr, size_t len, int flags) {
         {v.inode, v.pgoff + (s - v.start) / kPageSize, v.pgoff + (e - v.start) / kPageSize});
   }
   for (const Segment& seg : segments) {
-    for (uint64_t p = seg.p0; p < seg.p1; p++) {
+    for (uint64_t p = seg.inode->SkipUntouched(seg.p0, seg.p1); p < seg.p1;
+         p = seg.inode->SkipUntouched(p + 1, seg.p1)) {
       if (seg.inode->state(p) == PageState::kSampled && WriteBackSample(*seg.inode, p) != 0) {
         return -EIO;
       }
     }
-    for (uint64_t a = seg.p0; a < seg.p1;) {
+    for (uint64_t a = seg.inode->SkipUntouched(seg.p0, seg.p1); a < seg.p1;) {
       if (seg.inode->state(a) != PageState::kDirty) {
-        a++;
+        a = seg.inode->SkipUntouched(a + 1, seg.p1);
         continue;
       }
       uint64_t b = a + 1;
@@ -356,7 +357,10 @@ int Engine::Discard(Client& c, uintptr_t addr, size_t len) {
     uint64_t p0 = v.pgoff + (s - v.start) / kPageSize, p1 = v.pgoff + (e - v.start) / kPageSize;
     int rc = v.inode->Punch(p0, p1 - p0);
     if (rc != 0) return rc;
-    for (uint64_t p = p0; p < p1; p++) {
+    // Pages of untouched chunks are empty already (and setting them would
+    // allocate every chunk of a huge range).
+    for (uint64_t p = v.inode->SkipUntouched(p0, p1); p < p1;
+         p = v.inode->SkipUntouched(p + 1, p1)) {
       ForgetPage(*v.inode, p);
       v.inode->set_state(p, PageState::kEmpty);
     }

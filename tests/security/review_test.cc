@@ -371,6 +371,45 @@ TEST(ReviewSession, HugeCreatesNeitherKillNorBloatTheHelper) {
   waitpid(helper, &status, 0);
 }
 
+// The session's cap on pages (kMaxSessionPages, 2^38 pages: 1 PiB) bounds
+// what page tables all of a session's regions may ask the helper for, however
+// they are split: four creates just under 2^36 pages fit, a fifth is refused
+// with ENOMEM (as the kernel refuses a mapping it cannot account for), and
+// the pages count again once a region is gone.
+TEST(ReviewSession, HugeCreatesStopAtTheSessionsPageCap) {
+  unsetenv("LIBSHM_SESSION");
+  setenv("LIBSHM_SWAP_DIR", "/dev/shm", 1);  // sparse swap extents of any size
+  pid_t helper = -1;
+  std::string address = StartHelper(0, &helper);
+  unsetenv("LIBSHM_SWAP_DIR");
+  ASSERT_FALSE(address.empty());
+  Raw r(address);
+  ASSERT_EQ(r.Call(Op::kHello), 0);
+  const uint64_t bytes = ((uint64_t{1} << 36) - 1) * kPage;
+  auto create = [&](uint64_t* h) {
+    int fd = memfd_create("libshm", MFD_ALLOW_SEALING);
+    if (fd < 0 || ftruncate(fd, static_cast<off_t>(bytes)) != 0) return -errno;
+    int rc = Create(r, fd, bytes, h, internal::kCreateNoReserve);
+    close(fd);
+    return rc;
+  };
+  uint64_t handles[4];
+  for (uint64_t& h : handles) ASSERT_EQ(create(&h), 0) << "a create below the cap was refused";
+  uint64_t extra = 0;
+  EXPECT_EQ(create(&extra), -ENOMEM) << "a fifth 256 TiB region took the session past 1 PiB";
+  ASSERT_EQ(r.Call(Op::kRelease, handles[0]), 0);
+  int rc = -ENOMEM;
+  for (int i = 0; i < 100 && rc == -ENOMEM; i++) {
+    usleep(20 * 1000);  // the helper collects the released inode between requests
+    rc = create(&extra);
+  }
+  EXPECT_EQ(rc, 0) << "a released region's pages still count against the cap";
+  EXPECT_TRUE(HelperAlive(helper));
+  SignalProcess(helper, SIGKILL);
+  int status;
+  waitpid(helper, &status, 0);
+}
+
 // FINDING 4 (medium, (b)). One member fills the helper's fd table with
 // connections (each costs a socket and a pidfd; the cap is 65,536
 // connections, far above any fd limit; no cap per process or uid). From then
