@@ -905,6 +905,48 @@ TEST_F(Shim, MremapShrinkThenGrowTracksTheRegrownPart) {
   }
 }
 
+// The same shrink-then-grow on more regions than the helper remembers cut
+// tails for (kMaxCutTails, 64): past that number the only thing that tracks
+// a regrown part is the shim's growth report (kExtend). A first write into
+// the regrown part must survive eviction in every region; a region whose
+// growth went untracked reads back its pre-shrink data instead.
+TEST_F(Shim, MremapGrowthOfManyShrunkRegionsIsTrackedInEach) {
+  for (bool managed : {false, true}) {
+    SCOPED_TRACE(managed ? "libshm" : "kernel");
+    int status = ForkAndWaitStatus([managed] {
+      if (!managed) setenv("LIBSHM_MIN_SIZE", "1G", 1);
+      constexpr int kRegions = 80;  // more than kMaxCutTails
+      const size_t n = 16 * kPage;
+      char* regions[kRegions];
+      for (auto& p : regions) {
+        p = static_cast<char*>(
+            mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+        if (p == MAP_FAILED || Managed(p) != managed) _exit(1);
+        Fill(p, n, 1);
+        if (msync(p, n, MS_SYNC) != 0) _exit(2);
+      }
+      for (char* p : regions) {
+        if (mremap(p, n, n / 2, 0) != p) _exit(3);
+      }
+      for (char* p : regions) {
+        if (mremap(p, n / 2, n, 0) != p) _exit(4);
+        Fill(p + n / 2, n / 2, 2);  // first writes into the regrown part
+      }
+      if (managed) EvictAll();
+      for (int i = 0; i < kRegions; i++) {
+        if (!Check(regions[i], n / 2, 1)) _exit(5);
+        // Exit status 10 + i names the first region whose write was lost.
+        if (!Check(regions[i] + n / 2, n / 2, 2)) _exit(10 + i);
+      }
+      _exit(0);
+    });
+    ASSERT_TRUE(WIFEXITED(status)) << "signal " << WTERMSIG(status);
+    EXPECT_EQ(WEXITSTATUS(status), 0)
+        << "1-4: setup failed; 5: a head lost data; >= 10: region (status - 10) read back "
+           "its pre-shrink data in the regrown part (growth not tracked)";
+  }
+}
+
 // MREMAP_DONTUNMAP: on this kernel (6.18) the kernel's own shared memory
 // accepts it and leaves the old range mapped to the same pages. libshm
 // refuses it with EINVAL, a documented difference (docs/design.md): the old

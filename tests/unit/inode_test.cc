@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: MIT
+// Inode: which /proc/<pid>/maps entries are this inode's mappings, and where
+// its pages live in the swap file.
+#include "inode.h"
+
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace libshm::internal {
+namespace {
+
+class InodeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    int fd = memfd_create("libshm-inode-test", MFD_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(fstat(fd, &st_), 0);
+    inode_ = std::make_unique<Inode>(1, static_cast<uint64_t>(st_.st_ino), fd, kPages,
+                                     Extent{kBase, kPages});
+    inode_->set_dev(st_.st_dev);
+  }
+
+  static constexpr uint64_t kPages = 100;
+  static constexpr uint64_t kBase = 1000;
+  struct stat st_ {};
+  std::unique_ptr<Inode> inode_;
+};
+
+// Inode numbers are per file system: a file elsewhere (a tmpfs in /dev/shm,
+// a library on disk) can carry the memfd's number. Only the device and the
+// number together name the memfd; a maps entry with the number alone must
+// not be taken for a mapping of it (the helper would register and serve
+// this region's pages in someone else's mapping).
+TEST_F(InodeTest, AMapsEntryIsItsMappingOnlyWithTheSameDeviceAndInode) {
+  EXPECT_TRUE(inode_->IsMappedBy(st_.st_dev, st_.st_ino));
+  struct stat other;
+  ASSERT_EQ(stat("/proc/self/exe", &other), 0);
+  ASSERT_NE(other.st_dev, st_.st_dev) << "the test needs a file on another file system";
+  EXPECT_FALSE(inode_->IsMappedBy(other.st_dev, st_.st_ino))
+      << "an entry from another device with the same inode number was taken for the memfd";
+  EXPECT_FALSE(inode_->IsMappedBy(st_.st_dev, st_.st_ino + 1));
+}
+
+// Page p of the inode lives in slot base + p of its extent, one to one: the
+// first page in the extent's first slot, the last in its last.
+TEST_F(InodeTest, EachPageHasItsOwnSlotInTheExtent) {
+  EXPECT_EQ(inode_->slot(0), kBase);
+  EXPECT_EQ(inode_->slot(kPages - 1), kBase + kPages - 1);
+  EXPECT_EQ(inode_->extent().base, kBase);
+  EXPECT_EQ(inode_->extent().pages, kPages);
+}
+
+// A new inode's pages are all empty: nothing is resident or swapped.
+TEST_F(InodeTest, ANewInodesPagesAreEmpty) {
+  EXPECT_EQ(inode_->pages(), kPages);
+  for (uint64_t p = 0; p < kPages; p++) ASSERT_EQ(inode_->state(p), PageState::kEmpty) << p;
+}
+
+// SkipUntouched steps over chunks never allocated (all their pages empty)
+// and stops at any page of an allocated chunk, whatever its state; it never
+// returns a page at or past the end it is given or the inode's last page.
+TEST(InodeChunks, SkipUntouchedStopsOnlyInAllocatedChunks) {
+  int fd = memfd_create("libshm-inode-test", MFD_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  const uint64_t c = Inode::kChunkPages;
+  const uint64_t pages = 4 * c + 10;  // a short fifth chunk
+  Inode inode(1, 1, fd, pages, Extent{0, pages});
+  EXPECT_EQ(inode.SkipUntouched(0, pages), pages) << "a new inode has no allocated chunk";
+  inode.set_state(2 * c + 5, PageState::kDirty);    // allocates the third chunk
+  inode.set_state(4 * c + 9, PageState::kZero);     // and the last page's chunk
+  EXPECT_EQ(inode.SkipUntouched(0, pages), 2 * c);  // the chunk's first page, not the dirty one
+  EXPECT_EQ(inode.SkipUntouched(2 * c + 7, pages), 2 * c + 7);
+  EXPECT_EQ(inode.SkipUntouched(3 * c - 1, pages), 3 * c - 1);
+  EXPECT_EQ(inode.SkipUntouched(3 * c, pages), 4 * c);
+  EXPECT_EQ(inode.SkipUntouched(3 * c, 3 * c + 7), 3 * c + 7) << "stops at the end given";
+  EXPECT_EQ(inode.SkipUntouched(4 * c + 9, pages), 4 * c + 9);
+  EXPECT_EQ(inode.SkipUntouched(pages, pages), pages);
+  EXPECT_EQ(inode.SkipUntouched(0, pages + 100), 2 * c);
+  EXPECT_EQ(inode.SkipUntouched(4 * c + 10, pages + 100), pages) << "clamped to the inode";
+}
+
+}  // namespace
+}  // namespace libshm::internal
