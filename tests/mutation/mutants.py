@@ -350,7 +350,7 @@ MUTANTS = [
         (("bool IsMappedBy(dev_t dev, uint64_t ino) const { return dev == dev_ && ino == ino_; }",
           "bool IsMappedBy(dev_t dev, uint64_t ino) const { return (void)dev, ino == ino_; }"),),
         "a /proc maps entry is matched to a region by inode number alone, not device and inode",
-        r"^Review\.AForgedMapsLine|^Restricted\."),
+        r"^Review\.AForgedMapsLine|^Restricted\.|^InodeTest\."),
     # Native shared memory (issue 10).
     Mutant(
         "native-sum-wraps", "extra", "libshm/src/requests.cc",
@@ -378,4 +378,18 @@ MUTANTS = [
         "the watchdog thread never sends native counts: a connected process's wait for its next "
         "request or its exit",
         r"^Shim\.Burst"),
+    # Sparse regions (found while closing issue 15's gaps).
+    Mutant(
+        "skip-untouched-skips-everything", "extra", "libshm/src/inode.h",
+        (("    return page < end ? page : end;\n  }", "    return (void)page, end;\n  }"),),
+        "SkipUntouched steps over allocated chunks too: msync, MADV_REMOVE and collection "
+        "skip every page",
+        r"^InodeChunks\.|^SparseRegion\."),
+    Mutant(
+        "discard-walks-every-page", "extra", "libshm/src/evictor.cc",
+        (("    for (uint64_t p = v.inode->SkipUntouched(p0, p1); p < p1;\n         p = v.inode->SkipUntouched(p + 1, p1)) {",
+          "    for (uint64_t p = p0; p < p1; p++) {"),),
+        "MADV_REMOVE sets the state of every page of the range: allocates page state for "
+        "untouched chunks of a huge region",
+        r"^SparseRegion\."),
 ]
