@@ -44,27 +44,19 @@ load() {  # load PHASE WHAT: nginx_load.py PHASE, quiet unless it fails
 # status 1, why not: PID must run the shim and map every zone as a libshm
 # region (and no shared memory of a zone's size natively: /dev/zero).
 zones() {
-  "$PY" - "$1" "$2" $ZONES <<'PYEOF'
+  PYTHONPATH="$HERE" PYTHONDONTWRITEBYTECODE=1 "$PY" - "$1" "$2" $ZONES <<'PYEOF'
 import sys
+from shared_maps import shared_mappings
 def fail(msg):
     print(msg)
     sys.exit(1)
 pid, what, want = sys.argv[1], sys.argv[2], [int(z) for z in sys.argv[3:]]
-try:
-    lines = open(f"/proc/{pid}/maps").read().splitlines()
-except OSError as e:
-    fail(f"{what}: pid {pid}: {e}")
-if not any("libshm_preload" in l for l in lines):
+got = shared_mappings(pid)
+if got is None:
+    fail(f"{what}: pid {pid} is gone")
+runs_shim, managed, native = got
+if not runs_shim:
     fail(f"{what}: pid {pid} runs without the shim")
-managed, native = [], []
-for l in lines:
-    f = l.split(None, 5)
-    lo, hi = (int(x, 16) for x in f[0].split("-"))
-    path = f[5] if len(f) > 5 else ""
-    if path.startswith("/memfd:libshm"):
-        managed.append((hi - lo, int(f[4])))
-    elif path.startswith("/dev/zero") and "s" in f[1]:
-        native.append(hi - lo)
 inodes = []
 for size in want:
     hit = [m for m in managed if m[0] == size]

@@ -20,6 +20,8 @@
 TEST_NAME=postgres_restart
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
+
+HERE=$(cd "$(dirname "$0")" && pwd)
 require_root
 SHMRUN=$1
 require_cmd "$(dirname "$SHMRUN")/shmstat" "(build shmstat)"
@@ -59,28 +61,20 @@ check_segment() {
   live=$(live_stats "$SHMRUN" "$addr") ||
     die "$what: shmstat --session $addr failed"
   # shellcheck disable=SC2046
-  "$PY" - "$what" "$live" "$pm" $(pgrep -P "$pm") <<'PYEOF'
+  PYTHONPATH="$HERE" PYTHONDONTWRITEBYTECODE=1 "$PY" - "$what" "$live" "$pm" $(pgrep -P "$pm") <<'PYEOF'
 import json, sys
+from shared_maps import shared_mappings
 what, live, pm, kids = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4:]
 def fail(msg):
     print(f"{what}: {msg}")
     sys.exit(1)
 def segments(pid):
-    try:
-        lines = open(f"/proc/{pid}/maps").read().splitlines()
-    except OSError:
-        return None
-    managed, native = [], []
-    for l in lines:
-        f = l.split(None, 5)
-        lo, hi = (int(x, 16) for x in f[0].split("-"))
-        path = f[5] if len(f) > 5 else ""
-        if path.startswith("/memfd:libshm"):
-            managed.append((hi - lo, int(f[4])))
-        elif path.startswith("/dev/zero") and "s" in f[1] and hi - lo >= 1 << 20:
-            native.append(hi - lo)
-    return managed, native
-managed, native = segments(pm)
+    got = shared_mappings(pid, min_native=1 << 20)
+    return None if got is None else got[1:]
+got = segments(pm)
+if got is None:
+    fail(f"postmaster {pm} is gone")
+managed, native = got
 if native:
     fail(f"postmaster {pm} maps shared memory natively: {native}")
 if not managed or max(managed)[0] < 128 << 20:
