@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -105,7 +104,23 @@ ClientRuntime::ClientRuntime() {
   errno = saved_errno;
 }
 
+bool ClientRuntime::SockStillOursLocked() {
+  if (sock_ < 0) return false;
+  if (sock_id_.StillOurs()) return true;
+  LIBSHM_LOG_ERROR(
+      "the program closed libshm's connection to its helper (fd %d): new shared memory stays "
+      "native; the regions made before are still served (keep descriptors you did not open "
+      "when closing the rest)",
+      sock_);
+  sock_ = -1;
+  sock_id_ = HostFd();
+  native_owed_ = 0;
+  session_failed_ = true;
+  return false;
+}
+
 int ClientRuntime::CallLocked(const Request& req, Reply* reply, int send_fd, int* recv_fd) {
+  if (!SockStillOursLocked()) return -ECONNRESET;
   // Replies to native reports come first, in order.
   int rc = AwaitNativeReplies(sock_, &native_owed_, kNoDeadline);
   if (rc != 0) return rc;
@@ -182,6 +197,7 @@ int ClientRuntime::ConnectLocked(const char* address) {
   int fd = ConnectSession(address);
   if (fd < 0) return fd;
   sock_ = fd;
+  sock_id_ = HostFd::Remember(fd);
   return 0;
 }
 
@@ -237,6 +253,7 @@ int ClientRuntime::HelloLocked() {
     return rc;
   }
   uffd_ = uffd;  // our own copy: helper death then blocks faults, never zero-fills
+  uffd_id_ = HostFd::Remember(uffd);
   helper_pid_ = static_cast<pid_t>(reply.a);
   // A session's launcher (shmrun) reported the mode once for its whole tree.
   if (restricted_ && opts_.session[0] == '\0') {
@@ -254,6 +271,7 @@ int ClientRuntime::HelloLocked() {
 }
 
 int ClientRuntime::EnsureSessionLocked() {
+  if (sock_ >= 0 && !SockStillOursLocked()) return -ECONNRESET;
   if (sock_ >= 0 && uffd_ >= 0) {
     ReportNativeLocked();
     return 0;
@@ -292,6 +310,7 @@ int ClientRuntime::EnsureSessionLocked() {
                      strerror(-rc));
     close(sock_);
     sock_ = -1;
+    sock_id_ = HostFd();
     native_owed_ = 0;
     session_failed_ = true;
     return rc;
@@ -333,10 +352,12 @@ void ClientRuntime::NoteNative(int reason, size_t length) noexcept {
   AddPending(native_pending_[reason], (static_cast<uint64_t>(length) + kPageSize - 1) / kPageSize,
              1);
   // Wakes the watchdog once per burst; it sends at most once per
-  // kNativeReportIntervalNs. EFD_NONBLOCK: a full counter fails, never waits.
-  int wake = native_wake_fd_.load();
-  uint64_t one = 1;
-  if (wake >= 0 && !native_woken_.exchange(true) && write(wake, &one, sizeof(one)) < 0) {
+  // kNativeReportIntervalNs. O_NONBLOCK: a full pipe fails, never waits. The
+  // number is written only while it is still our pipe (HostFd).
+  int wake = native_wake_fd_.load(std::memory_order_acquire);
+  char one = 1;
+  if (wake >= 0 && !native_woken_.exchange(true) &&
+      (!wake_write_id_.StillOurs() || write(wake, &one, sizeof(one)) < 0)) {
     native_woken_.store(false);
   }
   errno = saved;
@@ -390,7 +411,9 @@ int ClientRuntime::AwaitNativeReplies(int sock, int* owed, uint64_t deadline_ns)
 }
 
 void ClientRuntime::ReportNativeLocked() noexcept {
-  if (sock_ >= 0 && uffd_ >= 0 && NativePending()) SendNativeLocked(sock_, &native_owed_);
+  if (uffd_ >= 0 && NativePending() && SockStillOursLocked()) {
+    SendNativeLocked(sock_, &native_owed_);
+  }
 }
 
 void ClientRuntime::FlushNative() noexcept {
@@ -398,7 +421,7 @@ void ClientRuntime::FlushNative() noexcept {
   if (NativePending() && mu_.try_lock()) {
     uint64_t deadline = MonotonicNs() + kNativeExitWaitNs;
     if (sock_ >= 0 && uffd_ >= 0) {
-      if (AwaitNativeReplies(sock_, &native_owed_, deadline) == 0 &&
+      if (SockStillOursLocked() && AwaitNativeReplies(sock_, &native_owed_, deadline) == 0 &&
           SendNativeLocked(sock_, &native_owed_) == 0) {
         AwaitNativeReplies(sock_, &native_owed_, deadline);
       }
@@ -429,11 +452,18 @@ void ClientRuntime::StartWatchdog() {
   pid_t helper = helper_pid_;
   // -1 (no pidfd: an old kernel, or pidfd_open refused): the watchdog polls
   // the helper's pid ten times a second instead of going without one.
-  int pidfd = sys::PidfdOpen(helper);
-  // -1 (no eventfd): the watchdog looks for native counts every interval.
-  int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  HostFd pidfd = HostFd::Remember(sys::PidfdOpen(helper));
+  // No pipe: the watchdog looks for native counts every interval. A pipe,
+  // not an eventfd: its inode is its own, so HostFd can tell it from any
+  // descriptor the program opens on its number after closing it.
+  int ends[2] = {-1, -1};
+  if (pipe2(ends, O_CLOEXEC | O_NONBLOCK) != 0) ends[0] = ends[1] = -1;
+  HostFd wake = HostFd::Remember(ends[0]);
+  watchdog_pidfd_ = pidfd;
+  wake_read_id_ = wake;
+  wake_write_id_ = HostFd::Remember(ends[1]);
   native_woken_.store(false);  // what was counted before is seen by its first look
-  native_wake_fd_.store(wake);
+  native_wake_fd_.store(ends[1], std::memory_order_release);
   // A detached thread that sleeps in poll until the helper exits. Clients
   // keep their uffd, so without the helper a fault would block forever; this
   // turns that into a loud exit instead (never a silent zero-fill). It blocks
@@ -441,29 +471,45 @@ void ClientRuntime::StartWatchdog() {
   int rc = StartHostThread([this, pidfd, helper, wake] { WatchdogLoop(pidfd, helper, wake); });
   if (rc != 0) {
     native_wake_fd_.store(-1);
-    if (wake >= 0) close(wake);
-    if (pidfd >= 0) close(pidfd);
+    for (int fd : {ends[0], ends[1], pidfd.fd}) {
+      if (fd >= 0) close(fd);
+    }
+    watchdog_pidfd_ = wake_read_id_ = wake_write_id_ = HostFd();
     LIBSHM_LOG_WARN("cannot start the helper watchdog: %s", strerror(-rc));
   }
 }
 
-void ClientRuntime::WatchdogLoop(int pidfd, pid_t helper, int wake) noexcept {
+void ClientRuntime::WatchdogLoop(HostFd pidfd, pid_t helper, HostFd wake) noexcept {
   constexpr int kPollMs = 100;
   uint64_t last = 0;  // when native counts were last sent
   for (;;) {
-    int timeout = pidfd >= 0 && wake >= 0 ? -1 : kPollMs;
+    int timeout = pidfd.fd >= 0 && wake.fd >= 0 ? -1 : kPollMs;
     if (NativePending()) {
       uint64_t now = MonotonicNs(), due = last + kNativeReportIntervalNs;
       timeout = now >= due ? 0 : static_cast<int>((due - now + 999'999) / 1'000'000);
     }
     struct pollfd p[2];
     nfds_t n = 0;
-    if (pidfd >= 0) p[n++] = {pidfd, POLLIN, 0};
-    if (wake >= 0) p[n++] = {wake, POLLIN, 0};
+    if (pidfd.fd >= 0) p[n++] = {pidfd.fd, POLLIN, 0};
+    if (wake.fd >= 0) p[n++] = {wake.fd, POLLIN, 0};
     if (poll(p, n, timeout) < 0 && errno != EINTR) usleep(kPollMs * 1000);
-    if (pidfd >= 0 ? p[0].revents != 0 : kill(helper, 0) != 0 && errno == ESRCH) break;
-    uint64_t count;
-    if (wake >= 0 && (p[n - 1].revents & POLLIN) != 0) (void)!read(wake, &count, sizeof(count));
+    // A program may close our descriptors (closefrom in a forked child) and
+    // reuse their numbers: an event on a number that is no longer ours says
+    // nothing about the helper. Such a number is dropped, not closed (it is
+    // the program's), and the helper's pid is polled instead.
+    if (pidfd.fd >= 0 && p[0].revents != 0 && !pidfd.StillOurs()) {
+      pidfd = HostFd();
+      continue;
+    }
+    if (wake.fd >= 0 && p[n - 1].revents != 0 && !wake.StillOurs()) {
+      wake = HostFd();
+      native_wake_fd_.store(-1);
+      continue;
+    }
+    if (pidfd.fd >= 0 ? p[0].revents != 0 : kill(helper, 0) != 0 && errno == ESRCH) break;
+    char drain[64];
+    if (wake.fd >= 0 && (p[n - 1].revents & POLLIN) != 0)
+      (void)!read(wake.fd, drain, sizeof(drain));
     native_woken_.store(false);  // before the counts are taken: a later one wakes us again
     uint64_t now = MonotonicNs();
     if (!NativePending() || now - last < kNativeReportIntervalNs) continue;
@@ -472,7 +518,7 @@ void ClientRuntime::WatchdogLoop(int pidfd, pid_t helper, int wake) noexcept {
     // way (it sends the counts itself) or the last report is unanswered
     // (a stopped helper: retried next interval).
     if (mu_.try_lock()) {
-      if (sock_ >= 0 && uffd_ >= 0 && AwaitNativeReplies(sock_, &native_owed_, 0) == 0) {
+      if (uffd_ >= 0 && SockStillOursLocked() && AwaitNativeReplies(sock_, &native_owed_, 0) == 0) {
         SendNativeLocked(sock_, &native_owed_);
       }
       mu_.unlock();
@@ -834,23 +880,24 @@ void ClientRuntime::AtforkChild() {
 
 void ClientRuntime::ChildAfterFork() {
   // The parent reports what it left native; the child reports its own, on
-  // its own connection, woken through its own watchdog's eventfd.
+  // its own connection, woken through its own watchdog's pipe. The parent's
+  // descriptors are closed only if they are still ours: the parent may have
+  // closed them and opened files of its own on their numbers.
   for (auto& word : native_pending_) word.store(0, std::memory_order_relaxed);
-  int wake = native_wake_fd_.exchange(-1);
-  if (wake >= 0) close(wake);
+  native_wake_fd_.store(-1);
+  for (HostFd* inherited : {&wake_write_id_, &wake_read_id_, &watchdog_pidfd_, &sock_id_}) {
+    if (inherited->StillOurs()) close(inherited->fd);
+    *inherited = HostFd();
+  }
   native_woken_.store(false);
   native_owed_ = 0;
-  if (uffd_ < 0) {
-    // No session in the parent: nothing is registered; start afresh on use.
-    if (sock_ >= 0) close(sock_);
-    sock_ = -1;
-    return;
-  }
-  // The inherited socket and uffd belong to the parent.
-  close(sock_);
-  close(uffd_);
+  if (uffd_ >= 0 && StillOurUffd(uffd_id_)) close(uffd_);
+  uffd_id_ = HostFd();
+  bool had_session = uffd_ >= 0;
   sock_ = -1;
   uffd_ = -1;
+  // No session in the parent: nothing is registered; start afresh on use.
+  if (!had_session) return;
   int rc;
   if (!restricted_) {
     // Ring the doorbell: the helper resolves this fault on our new uffd (from
@@ -864,7 +911,10 @@ void ClientRuntime::ChildAfterFork() {
       int fd = -1;
       rc = CallLocked(req, &reply, -1, &fd);
       if (rc == 0 && fd < 0) rc = -EPROTO;
-      if (rc == 0) uffd_ = fd;
+      if (rc == 0) {
+        uffd_ = fd;
+        uffd_id_ = HostFd::Remember(fd);
+      }
     }
     // Re-arm the doorbell for our own children.
     sys::Madvise(doorbell_, kPageSize, MADV_DONTNEED);
@@ -878,7 +928,10 @@ void ClientRuntime::ChildAfterFork() {
       req.a = fork_token_;  // inherited: names the pin our parent took for us
       Reply reply;
       rc = CallLocked(req, &reply, fd, nullptr);
-      if (rc == 0) uffd_ = fd;
+      if (rc == 0) {
+        uffd_ = fd;
+        uffd_id_ = HostFd::Remember(fd);
+      }
     }
     if (rc != 0 && fd >= 0) close(fd);
   }

@@ -25,6 +25,7 @@
 #include <mutex>
 
 #include "config.h"
+#include "host_fd.h"
 #include "libshm/libshm.h"
 #include "protocol.h"
 
@@ -53,7 +54,7 @@ class ClientRuntime {
   // `reason` (LIBSHM_NATIVE_*) and the kernel mapped it. Only counted here:
   // no lock, no round trip, nothing that can wait (async-signal-safe). If the
   // process has a connection, its watchdog thread is woken (a nonblocking
-  // eventfd write, once until it runs) and sends the count within
+  // pipe write, once until it runs) and sends the count within
   // kNativeReportIntervalNs; any request of the process (map, stats, ctl)
   // sends it too; otherwise FlushNative does at exit. Never fails, keeps errno.
   void NoteNative(int reason, size_t length) noexcept;
@@ -84,7 +85,12 @@ class ClientRuntime {
   void StartWatchdog();
   // The watchdog thread: waits for the helper's exit (then kills this
   // process) and sends native counts when NoteNative wakes it.
-  void WatchdogLoop(int pidfd, pid_t helper, int wake) noexcept;
+  void WatchdogLoop(HostFd pidfd, pid_t helper, HostFd wake) noexcept;
+  // False, and the connection forgotten (not closed: the number is the
+  // program's now), if the program closed sock_; new mappings then stay
+  // native, with one line. The regions made before are still served: the
+  // helper holds their uffd.
+  bool SockStillOursLocked();
   bool NativePending() const noexcept;
   // Sends the pending native counts on `sock` without waiting (MSG_DONTWAIT),
   // one kNative request per reason; *owed counts the replies to read. What
@@ -114,6 +120,7 @@ class ClientRuntime {
   bool session_failed_ = false;  // do not retry a helper that cannot start
   int sock_ = -1;
   int uffd_ = -1;
+  HostFd sock_id_, uffd_id_;  // what sock_ and uffd_ named when opened
   bool restricted_ = false;
   uint64_t fork_token_ = 0;  // restricted mode: the pin of the fork in progress
   void* doorbell_ = nullptr;
@@ -125,9 +132,14 @@ class ClientRuntime {
   // may run in a signal handler. A forked child starts from zero (its parent
   // reports its own).
   std::atomic<uint64_t> native_pending_[LIBSHM_NATIVE_REASONS] = {};
-  // The watchdog's eventfd (-1: none, or no watchdog), and whether it was
-  // written since the watchdog last ran, so a burst wakes it once.
+  // The write end of the watchdog's wake-up pipe (-1: none, or no
+  // watchdog), what it named (set before it is published), and whether it
+  // was written since the watchdog last ran, so a burst wakes it once.
   std::atomic<int> native_wake_fd_{-1};
+  HostFd wake_write_id_;
+  // The watchdog's pidfd and the pipe's read end, for a forked child to close
+  // (the thread does not follow it across fork).
+  HostFd watchdog_pidfd_, wake_read_id_;
   std::atomic<bool> native_woken_{false};
   // Replies to kNative reports sent on sock_ and not read yet (GUARDED_BY
   // mu_): CallLocked reads them before its own request's.

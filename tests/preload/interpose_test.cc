@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -486,6 +488,120 @@ TEST_F(Shim, MsyncAndMadviseRemoveKeepTheirMeaning) {
     memcpy(&v, p + i, sizeof(v));
     ASSERT_EQ(v, 4 * 1000003 + i / kPage);
   }
+}
+
+// A forked child that closes every descriptor it inherited (Python's
+// subprocess between fork and exec with preexec_fn, daemons, closefrom)
+// closes libshm's too, and reuses their numbers for files and pipes of its
+// own. libshm must act only on descriptors that are still its own: its
+// watchdog took a closed or reused one for the helper's death and killed the
+// child (8 of 100 subprocess.run(preexec_fn=...) children), and a native
+// mapping's wake-up was written into whatever file got the number. Each
+// child here makes native mappings (so that the watchdog polls again soon),
+// fills the freed numbers with a file and readable pipes, makes another,
+// waits, and checks its memory and that its file is still empty.
+TEST_F(Shim, ChildrenThatCloseAndReuseEveryInheritedDescriptorLive) {
+  const size_t n = 64 * kPage;
+  char* p = static_cast<char*>(
+      mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(p, MAP_FAILED);
+  ASSERT_TRUE(Managed(p));
+  Fill(p, n, 3);
+  constexpr int kChildren = 8;
+  pid_t kids[kChildren];
+  for (pid_t& kid : kids) {
+    kid = fork();
+    ASSERT_GE(kid, 0);
+    if (kid != 0) continue;
+    alarm(30);
+    char path[64];
+    snprintf(path, sizeof(path), "/tmp/libshm-reused-fd-%d", static_cast<int>(getpid()));
+    // MAP_SYNC without MAP_SHARED_VALIDATE: native and counted. The first
+    // mapping's counts are sent at once; the second's wait for the report
+    // interval, so the watchdog polls its descriptors again within ~100 ms,
+    // after they were closed and their numbers reused below.
+    for (int j = 0; j < 2; j++) {
+      if (mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_SYNC, -1,
+               0) == MAP_FAILED) {
+        _exit(4);
+      }
+      if (j == 0) usleep(30 * 1000);
+    }
+    if (syscall(SYS_close_range, 3, ~0U, 0) != 0) _exit(1);
+    int file = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (file < 0) _exit(2);
+    for (int j = 0; j < 8; j++) {
+      int fds[2];
+      if (pipe(fds) != 0 || write(fds[1], "x", 1) != 1) _exit(3);
+    }
+    for (int j = 0; j < 4; j++) {  // more numbers naming the same file
+      if (dup(file) < 0) _exit(2);
+    }
+    // A third native mapping: its wake-up must not go into the child's file.
+    if (mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_SYNC, -1,
+             0) == MAP_FAILED) {
+      _exit(4);
+    }
+    usleep(400 * 1000);  // the watchdog polls its numbers again, and sends
+    struct stat st;
+    if (fstat(file, &st) != 0 || st.st_size != 0) _exit(5);
+    unlink(path);
+    _exit(Check(p, n, 3) ? 0 : 6);
+  }
+  for (int i = 0; i < kChildren; i++) {
+    int status = 0;
+    ASSERT_EQ(waitpid(kids[i], &status, 0), kids[i]);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "child " << i << ": "
+        << (WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status)) +
+                                      " (libshm took a descriptor the child closed or reused "
+                                      "for the helper's death)"
+            : WEXITSTATUS(status) == 5
+                ? std::string("libshm wrote into the child's own file (a reused number)")
+                : "exit " + std::to_string(WEXITSTATUS(status)));
+  }
+  EXPECT_TRUE(Check(p, n, 3));
+}
+
+// The program closes libshm's connection and reuses its number for a
+// socket of its own. A later mmap must not send a request into the
+// program's socket (nor read its data as a reply): it falls back to native
+// memory, and the regions made before keep working.
+TEST_F(Shim, AClosedAndReusedConnectionIsNeverWrittenTo) {
+  int status = ForkAndWaitStatus([] {
+    const size_t n = 64 * kPage;
+    char* p = static_cast<char*>(
+        mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+    if (p == MAP_FAILED || !Managed(p)) _exit(1);
+    Fill(p, n, 4);
+    if (syscall(SYS_close_range, 3, ~0U, 0) != 0) _exit(2);
+    // Pairs of the program's own sockets take the freed numbers, with data
+    // waiting in each direction.
+    int ends[16][2];
+    for (auto& e : ends) {
+      if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, e) != 0) _exit(3);
+      if (write(e[0], "program", 7) != 7 || write(e[1], "program", 7) != 7) _exit(3);
+    }
+    char* q = static_cast<char*>(
+        mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+    if (q == MAP_FAILED) _exit(4);
+    if (Managed(q)) _exit(5);  // no connection: it cannot be managed
+    Fill(q, n, 5);
+    // Every socket still holds exactly the program's one message.
+    for (auto& e : ends) {
+      for (int side : {0, 1}) {
+        char buf[64];
+        if (recv(e[side], buf, sizeof(buf), MSG_DONTWAIT) != 7) _exit(6);
+        if (recv(e[side], buf, sizeof(buf), MSG_DONTWAIT) != -1 || errno != EAGAIN) _exit(7);
+      }
+    }
+    if (msync(p, n, MS_SYNC) != 0) _exit(8);
+    _exit(Check(p, n, 4) && Check(q, n, 5) ? 0 : 9);
+  });
+  ASSERT_TRUE(WIFEXITED(status)) << "signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0)
+      << "1: setup; 4: mmap failed; 5: managed without a connection; 6: a program's message "
+         "was read by libshm; 7: libshm wrote into a program's socket; 8: msync; 9: data";
 }
 
 TEST_F(Shim, DaemonKeepsTheDataOfItsCreator) {
