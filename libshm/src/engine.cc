@@ -19,6 +19,7 @@
 #include "log.h"
 #include "probe.h"
 #include "sys/syscalls.h"
+#include "test_hooks.h"
 #include "uffd.h"
 
 namespace libshm::internal {
@@ -35,6 +36,13 @@ constexpr size_t kMaxClients = 65536;
 constexpr size_t kMaxConnectionsPerMember = 8;
 // A connection must say hello within this time or is closed.
 constexpr uint64_t kHelloTimeoutNs = 10ull * 1000000000ull;
+
+// The hello timeout, shortened by a test (LIBSHM_TEST_HELLO_TIMEOUT_US,
+// test_hooks.h) so that a test of it takes a second, not ten.
+uint64_t HelloTimeoutNs() {
+  static const uint64_t test_us = TestPauseUs("LIBSHM_TEST_HELLO_TIMEOUT_US");
+  return test_us != 0 ? test_us * 1000 : kHelloTimeoutNs;
+}
 
 }  // namespace
 
@@ -384,7 +392,7 @@ void Engine::Housekeeping() {
   for (auto& [id, cp] : clients_) {
     Client& c = *cp;
     if (c.dead) continue;
-    if (!c.greeted && c.uffd < 0 && now - c.accepted_ns > kHelloTimeoutNs) {
+    if (!c.greeted && c.uffd < 0 && now - c.accepted_ns > HelloTimeoutNs()) {
       MarkDead(c, "never said hello");
       continue;
     }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // Test hooks, not options: a LIBSHM_TEST_PAUSE_*_US=N variable makes the
 // helper sleep N microseconds (at most 10 s) at one point of a sequence, so
-// that a test can act in that window every time. Each hook reads its
-// variable once; unset (the only case outside tests) it costs one load.
+// that a test can act in that window every time; LIBSHM_TEST_HELLO_TIMEOUT_US
+// shortens how long a connection may wait before its hello. Each hook reads
+// its variable once; unset (the only case outside tests) it costs one load.
 #ifndef LIBSHM_TEST_HOOKS_H
 #define LIBSHM_TEST_HOOKS_H
 

@@ -190,8 +190,8 @@ MUTANTS = [
         r"^Hostile\.Member|^Shmstat\."),
     Mutant(
         "hello-timeout-disabled", "security", "libshm/src/engine.cc",
-        (("    if (!c.greeted && c.uffd < 0 && now - c.accepted_ns > kHelloTimeoutNs) {",
-          "    if (!c.greeted && c.uffd < 0 && now - c.accepted_ns > kHelloTimeoutNs && false) {"),),
+        (("    if (!c.greeted && c.uffd < 0 && now - c.accepted_ns > HelloTimeoutNs()) {",
+          "    if (!c.greeted && c.uffd < 0 && now - c.accepted_ns > HelloTimeoutNs() && false) {"),),
         "a connection that never says hello is never closed (Housekeeping)",
         r"^HostileSession\."),
     Mutant(

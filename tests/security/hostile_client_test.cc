@@ -643,6 +643,28 @@ TEST(HostileSession, IdleConnectionsDoNotKeepTheHelperAlive) {
   EXPECT_TRUE(idle.ClosedByHelper());
 }
 
+// A connection that never says hello is closed after the hello timeout (10
+// s; 0.3 s here, by a test hook), while the member beside it is served.
+TEST(HostileSession, AConnectionThatNeverSaysHelloIsClosedInTime) {
+  setenv("LIBSHM_TEST_HELLO_TIMEOUT_US", "300000", 1);
+  pid_t helper = -1;
+  std::string address = StartHelper(0, &helper);
+  unsetenv("LIBSHM_TEST_HELLO_TIMEOUT_US");
+  ASSERT_FALSE(address.empty());
+  Raw member(address);
+  ASSERT_EQ(member.Call(Op::kHello), 0);
+  Raw idle(address);  // same uid, never says hello
+  ASSERT_TRUE(idle.connected());
+  bool closed = false;
+  for (int i = 0; i < 5 && !closed; i++) closed = idle.ClosedByHelper();  // 1 s each
+  EXPECT_TRUE(closed) << "a connection that never said hello was still open after 5 s "
+                         "(the hello timeout is 0.3 s here)";
+  EXPECT_EQ(member.Call(Op::kStats), 0) << "the member beside it was dropped";
+  SignalProcess(helper, SIGKILL);
+  int status;
+  waitpid(helper, &status, 0);
+}
+
 // Whether a thread of process `pid` is in nanosleep or clock_nanosleep now
 // (/proc/PID/task/TID/syscall; root reads it).
 bool Sleeping(pid_t pid) {
