@@ -4,8 +4,8 @@
 // become managed regions; munmap/mremap/msync/madvise of them keep their
 // meaning (remap_file_pages included: the kernel would map the memfd again,
 // unregistered); dlopen loses RTLD_DEEPBIND (so plugins such as php-fpm's opcache
-// still see this mmap); execve keeps the session's variables when the new
-// environment drops them (session_env.h). Everything else goes straight to
+// still see this mmap); the exec family keeps the session's variables when
+// the new environment drops them (exec.cc). Everything else goes straight to
 // the kernel.
 //
 // Rules (DESIGN.md invariant 7): never break the host program. No malloc
@@ -15,7 +15,6 @@
 // LIBSHM_STRICT=1, which fails the call instead. Shared anonymous memory left
 // native (MAP_HUGETLB, other flags, LIBSHM_MIN_SIZE, a fallback) is counted
 // by reason when the kernel made it (docs/design.md "Native shared memory").
-#include <alloca.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -234,35 +233,6 @@ LIBSHM_EXPORT int remap_file_pages(void* addr, size_t size, int prot, size_t pgo
   }
   return SetErrnoInt(sys::Syscall(SYS_remap_file_pages, reinterpret_cast<long>(addr),
                                   static_cast<long>(size), prot, static_cast<long>(pgoff), flags));
-}
-
-// A session member that execs with an environment without LIBSHM_SESSION
-// (nginx's binary upgrade keeps only TZ) gets the session's variables back,
-// so the new image runs the shim in the same session instead of mapping
-// natively. Variables the new environment sets itself are left alone.
-LIBSHM_EXPORT int execve(const char* path, char* const argv[], char* const envp[]) {
-  const char* missing[libshm::internal::kMaxSessionVars];
-  size_t k = libshm::internal::MissingSessionEnv(envp, missing);
-  if (k == 0) {
-    return SetErrnoInt(sys::Syscall(SYS_execve, reinterpret_cast<long>(path),
-                                    reinterpret_cast<long>(argv), reinterpret_cast<long>(envp)));
-  }
-  // The copy is on the stack (no malloc: this may run in a vfork child), so
-  // it is bounded: the caller's stack may be small (a thread's), and a
-  // larger environment is passed as it is, leaving the session.
-  constexpr size_t kMaxCopied = 1024;
-  size_t n = 0;
-  while (envp != nullptr && envp[n] != nullptr && n + k < kMaxCopied) n++;
-  if (n + k >= kMaxCopied) {
-    return SetErrnoInt(sys::Syscall(SYS_execve, reinterpret_cast<long>(path),
-                                    reinterpret_cast<long>(argv), reinterpret_cast<long>(envp)));
-  }
-  auto** env = static_cast<const char**>(alloca((n + k + 1) * sizeof(char*)));
-  for (size_t i = 0; i < n; i++) env[i] = envp[i];
-  for (size_t i = 0; i < k; i++) env[n + i] = missing[i];
-  env[n + k] = nullptr;
-  return SetErrnoInt(sys::Syscall(SYS_execve, reinterpret_cast<long>(path),
-                                  reinterpret_cast<long>(argv), reinterpret_cast<long>(env)));
 }
 
 LIBSHM_EXPORT void* dlopen(const char* file, int flags) {

@@ -21,17 +21,26 @@
 //                              from a thread with a 64 KiB stack, execve of
 //                              sh with N variables and no LIBSHM_SESSION; sh
 //                              prints "exec ok, session: yes" or "no"
+//   native_workload --exec-scrubbed VIA PROGRAM
+//                              starts PROGRAM (a path, or a name for the
+//                              PATH-searching VIAs) as sh with only TZ in its
+//                              environment, by VIA: execve, execle, execvpe,
+//                              fexecve, execveat, posix_spawn or posix_spawnp;
+//                              sh prints "VIA: session: yes" or "VIA: session: ";
+//                              a failure prints "VIA: errno N"
 //
 // Prints "NAME BYTES: mapped" or "NAME BYTES: errno N" for each mmap
 // (MAP_HUGETLB fails with ENOMEM when no huge page can be had). Exits 0, or
 // 2 if the seccomp filter cannot be installed.
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +111,45 @@ int ExecFromSmallStack(size_t n) {
   if (pthread_create(&t, &attr, ExecFromThread, nullptr) != 0) return 2;
   pthread_join(t, nullptr);
   return 3;
+}
+
+int ExecScrubbed(const std::string& via, const char* program) {
+  char tz[] = "TZ=UTC";
+  char* env[] = {tz, nullptr};
+  std::string script = "echo \"" + via + ": session: ${LIBSHM_SESSION:+yes}\"";
+  char* argv[] = {const_cast<char*>("sh"), const_cast<char*>("-c"), script.data(), nullptr};
+  fflush(stdout);
+  int rc = 0;
+  if (via == "execve") {
+    rc = execve(program, argv, env) == 0 ? 0 : errno;
+  } else if (via == "execle") {
+    rc = execle(program, "sh", "-c", script.c_str(), static_cast<char*>(nullptr), env) == 0 ? 0
+                                                                                            : errno;
+  } else if (via == "execvpe") {
+    rc = execvpe(program, argv, env) == 0 ? 0 : errno;
+  } else if (via == "fexecve" || via == "execveat") {
+    int fd = open(program, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      rc = errno;
+    } else if (via == "fexecve") {
+      rc = fexecve(fd, argv, env) == 0 ? 0 : errno;
+    } else {
+      rc = execveat(fd, "", argv, env, AT_EMPTY_PATH) == 0 ? 0 : errno;
+    }
+  } else if (via == "posix_spawn" || via == "posix_spawnp") {
+    pid_t pid;
+    rc = via == "posix_spawn" ? posix_spawn(&pid, program, nullptr, nullptr, argv, env)
+                              : posix_spawnp(&pid, program, nullptr, nullptr, argv, env);
+    if (rc == 0) {
+      int status;
+      waitpid(pid, &status, 0);
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 3;
+    }
+  } else {
+    return 2;
+  }
+  printf("%s: errno %d\n", via.c_str(), rc);
+  return 0;
 }
 
 // The helper's pid, as a member of the session sees it (libshm_ctl through
@@ -190,6 +238,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (argc > 1 && strcmp(argv[1], "--stopped-helper") == 0) return MapWithHelperStopped();
+  if (argc > 3 && strcmp(argv[1], "--exec-scrubbed") == 0) return ExecScrubbed(argv[2], argv[3]);
   if (argc > 2 && strcmp(argv[1], "--exec-small-stack") == 0) {
     return ExecFromSmallStack(strtoul(argv[2], nullptr, 10));
   }

@@ -410,6 +410,35 @@ TEST(Shmrun, ExecWithAHugeEnvironmentFromASmallStack) {
   EXPECT_EQ(huge.out, "exec ok, session: \n");
 }
 
+// Every libc entry point that takes an environment keeps the session when
+// that environment lacks it (glibc's execle, execvpe, fexecve, execveat and
+// posix_spawn(p) do not go through the execve symbol; Rust's env_clear and
+// Python's posix_spawn(env=...) use them). Side by side with the kernel:
+// without shmrun the scrubbed environment stays scrubbed, and a failure
+// (a missing program) fails with the same errno under shmrun as without.
+TEST(Shmrun, EveryExecWithAnEnvironmentKeepsTheSession) {
+  for (std::string via :
+       {"execve", "execle", "execvpe", "fexecve", "execveat", "posix_spawn", "posix_spawnp"}) {
+    SCOPED_TRACE(via);
+    bool searches = via == "execvpe" || via == "posix_spawnp";
+    std::string program = searches ? "sh" : "/bin/sh";
+    std::string run = kNativeWorkload + " --exec-scrubbed " + via + " " + program;
+    Result kernel = Sh(run);
+    EXPECT_EQ(kernel.exit_code, 0) << kernel.out;
+    EXPECT_EQ(kernel.out, via + ": session: \n");
+    Result managed = Sh(kShmrun + " -- " + run);
+    EXPECT_EQ(managed.exit_code, 0) << managed.out;
+    EXPECT_EQ(managed.out, via + ": session: yes\n") << "the new program left the session";
+    std::string missing = searches ? "no-such-program-libshm" : "/no/such/program";
+    Result kernel_fail = Sh(kNativeWorkload + " --exec-scrubbed " + via + " " + missing);
+    Result managed_fail =
+        Sh(kShmrun + " -- " + kNativeWorkload + " --exec-scrubbed " + via + " " + missing);
+    EXPECT_EQ(kernel_fail.out, via + ": errno " + std::to_string(ENOENT) + "\n");
+    EXPECT_EQ(managed_fail.out, kernel_fail.out);
+    EXPECT_EQ(managed_fail.exit_code, kernel_fail.exit_code);
+  }
+}
+
 // A successful mmap leaves errno alone, the process's first one included,
 // which reads the options: a policy with parameters is parsed there.
 TEST(Shmrun, FirstMmapKeepsErrnoWithAPolicyParameter) {
