@@ -392,4 +392,23 @@ MUTANTS = [
         "MADV_REMOVE sets the state of every page of the range: allocates page state for "
         "untouched chunks of a huge region",
         r"^SparseRegion\."),
+    # Descriptors of the host program (host_fd.h) and the exec family (exec.cc).
+    Mutant(
+        "watchdog-trusts-lost-pidfd", "extra", "libshm/src/client.cc",
+        (("    if (pidfd.fd >= 0 && p[0].revents != 0 && !pidfd.StillOurs()) {",
+          "    if (pidfd.fd >= 0 && p[0].revents != 0 && !pidfd.StillOurs() && false) {"),),
+        "the watchdog takes an event on a pidfd number the program closed or reused for the "
+        "helper's death (and kills the process)",
+        r"^Shim\.ChildrenThatClose"),
+    Mutant(
+        "lost-connection-used", "extra", "libshm/src/client.cc",
+        (("  if (sock_id_.StillOurs()) return true;", "  if (true) return true;"),),
+        "requests go to libshm's socket number after the program closed it and reused the number",
+        r"^Shim\.AClosedAndReused"),
+    Mutant(
+        "execvpe-not-given-the-session", "extra", "preload/exec.cc",
+        (("  return WithSessionEnv(envp, [&](char* const* env) { return real_execvpe(file, argv, env); });",
+          "  return real_execvpe(file, argv, envp);"),),
+        "execvpe passes a scrubbed environment as it is: the new program leaves the session",
+        r"^Shmrun\.EveryExec"),
 ]
