@@ -497,7 +497,7 @@ void ClientRuntime::WatchdogLoop(HostFd pidfd, pid_t helper, HostFd wake) noexce
     // reuse their numbers: an event on a number that is no longer ours says
     // nothing about the helper. Such a number is dropped, not closed (it is
     // the program's), and the helper's pid is polled instead.
-    if (pidfd.fd >= 0 && p[0].revents != 0 && !pidfd.StillOurs()) {
+    if (pidfd.fd >= 0 && p[0].revents != 0 && !IsOurPidfdOfExited(pidfd, helper)) {
       pidfd = HostFd();
       continue;
     }

@@ -6,8 +6,9 @@
 // libshm reads, writes, polls or closes one of its descriptors only while
 // fstat still names the file it opened: sockets, pipes and pidfds each have
 // an inode of their own, so (st_dev, st_ino) tells them from anything the
-// program opened since. A userfaultfd is an anonymous inode, shared with
-// every eventfd, epoll and timerfd: its kind is checked as well.
+// program opened since. A userfaultfd (and a pidfd before Linux 6.9) is an
+// anonymous inode, shared with every eventfd, epoll and timerfd: its kind is
+// checked as well.
 //
 // fstat is async-signal-safe: NoteNative may run in a signal handler.
 #ifndef LIBSHM_SRC_HOST_FD_H_
@@ -42,10 +43,16 @@ struct HostFd {
   }
 };
 
-// True if `fd` is a userfaultfd whose inode is `h`'s (/proc/self/fd says
-// its kind; without /proc, false: a descriptor of unknown kind is left open,
-// never closed as if it were ours).
+// True if `h` is still a userfaultfd with the inode remembered
+// (/proc/self/fd says its kind; without /proc, false: a descriptor of unknown
+// kind is left open, never closed as if it were ours).
 bool StillOurUffd(const HostFd& h);
+
+// After an event on `h`, a pidfd of `pid` (the helper): true if it is still
+// that pidfd and `pid` has exited; false if the number is no longer ours (a
+// pidfd is an anonymous inode before Linux 6.9, so its kind and the pid it
+// names are checked too). Not async-signal-safe (reads /proc).
+bool IsOurPidfdOfExited(const HostFd& h, pid_t pid);
 
 }  // namespace libshm::internal
 

@@ -395,8 +395,8 @@ MUTANTS = [
     # Descriptors of the host program (host_fd.h) and the exec family (exec.cc).
     Mutant(
         "watchdog-trusts-lost-pidfd", "extra", "libshm/src/client.cc",
-        (("    if (pidfd.fd >= 0 && p[0].revents != 0 && !pidfd.StillOurs()) {",
-          "    if (pidfd.fd >= 0 && p[0].revents != 0 && !pidfd.StillOurs() && false) {"),),
+        (("    if (pidfd.fd >= 0 && p[0].revents != 0 && !IsOurPidfdOfExited(pidfd, helper)) {",
+          "    if (pidfd.fd >= 0 && p[0].revents != 0 && !IsOurPidfdOfExited(pidfd, helper) && false) {"),),
         "the watchdog takes an event on a pidfd number the program closed or reused for the "
         "helper's death (and kills the process)",
         r"^Shim\.ChildrenThatClose"),
