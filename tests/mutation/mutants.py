@@ -392,4 +392,26 @@ MUTANTS = [
         "MADV_REMOVE sets the state of every page of the range: allocates page state for "
         "untouched chunks of a huge region",
         r"^SparseRegion\."),
+    # swapoff and swap moves (issue 11 item 3).
+    Mutant(
+        "swapoff-clean-stays-clean", "extra", "libshm/src/swap_ops.cc",
+        (("      if (inode.state(p) != PageState::kClean) continue;",
+          "      if (inode.state(p) != PageState::kClean || true) continue;"),),
+        "swapoff leaves clean pages clean although their slot is gone: once swap is on "
+        "again they are evicted without a write and read back wrong",
+        r"^SwapOps\.SwapDirAfterSwapoff"),
+    Mutant(
+        "swap-move-copies-swapped-only", "extra", "libshm/src/swap_ops.cc",
+        (("  return s == PageState::kSwapped || s == PageState::kClean || s == PageState::kSampled;",
+          "  return s == PageState::kSwapped || (s == PageState::kClean && false) ||\n"
+          "         (s == PageState::kSampled && false);"),),
+        "a swap move copies only swapped slots: a clean page's copy is lost, and its next "
+        "clean eviction reads back the new file's zeros",
+        r"^SwapOps\.SwapMoves"),
+    Mutant(
+        "swapoff-ignores-limit", "extra", "libshm/src/swap_ops.cc",
+        (("  if (need > limit || swapped * kPageSize > avail) {",
+          "  if ((need > limit && false) || swapped * kPageSize > avail) {"),),
+        "swapoff does not check the limit: a region 6x the limit is brought back",
+        r"^SwapOps\.SwapoffThatDoesNotFit|^Shmstat\.Swapoff"),
 ]
