@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include <string>
 #include <vector>
@@ -92,6 +93,83 @@ class SwapOps : public ::testing::Test {
   pid_t helper_ = -1;
   std::string dir_, dir2_;
 };
+
+// A ctl through a raw connection: its status; *out gets the number.
+int RawCtl(Raw& r, const char* name, bool write, uint64_t value = 0, uint64_t* out = nullptr) {
+  Request req;
+  req.op = Op::kCtl;
+  snprintf(req.text, sizeof(req.text), "%s", name);
+  req.a = write ? 1 : 0;
+  req.b = value;
+  Reply reply;
+  int rc = r.Call(req, -1, nullptr, &reply);
+  if (out != nullptr) *out = reply.a;
+  return rc;
+}
+
+// The bug the 1998 proposal named: a region partly swapped out and mapped by
+// nobody at the moment (its inode alive because a connection holds a
+// handle on it). Swapoff walks inodes, not mappers, so it finds it: its
+// pages are back in the memfd, read with pread (which never fills a hole).
+// Done on a raw connection of this process, with its own uffd, as the
+// library would, so that it can hold the handle after unmapping.
+TEST_F(SwapOps, SwapoffFindsARegionNobodyMaps) {
+  Start("1M");
+  constexpr uint64_t kPages = 128;
+  Raw r(address_);
+  int uffd = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
+  ASSERT_GE(uffd, 0) << strerror(errno);
+  Request hello;
+  hello.op = Op::kHello;
+  ASSERT_EQ(r.Call(hello, uffd), 0);
+  int memfd = memfd_create("libshm", MFD_ALLOW_SEALING | MFD_CLOEXEC);
+  ASSERT_GE(memfd, 0);
+  ASSERT_EQ(ftruncate(memfd, kPages * kPage), 0);
+  Request create;
+  create.op = Op::kCreate;
+  create.a = kPages * kPage;
+  Reply reply;
+  ASSERT_EQ(r.Call(create, memfd, nullptr, &reply), 0);
+  uint64_t handle = reply.a;
+  void* p = mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+  ASSERT_NE(p, MAP_FAILED);
+  close(memfd);
+  char* a = static_cast<char*>(p);
+  ASSERT_EQ(r.Call(Op::kRegister, handle, reinterpret_cast<uintptr_t>(a), kPages * kPage, 0), 0);
+  for (uint64_t i = 0; i < kPages; i++) FillPage(a + i * kPage, i, 1);
+  uint64_t half = kPages / 2 * kPage, v = 0;
+  ASSERT_EQ(RawCtl(r, "evict.run", true, half), 0);  // partly swapped
+  ASSERT_EQ(RawCtl(r, "stats.swap_outs", false, 0, &v), 0);
+  ASSERT_GE(v, kPages / 2);
+  int fd = -1;
+  Request inode_fd;
+  inode_fd.op = Op::kInodeFd;
+  inode_fd.a = reinterpret_cast<uintptr_t>(a);
+  ASSERT_EQ(r.Call(inode_fd, -1, &fd, &reply), 0);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(munmap(a, kPages * kPage), 0);  // mapped by nobody now; the handle keeps it
+  ASSERT_EQ(RawCtl(r, "stats.regions", false, 0, &v), 0);
+  ASSERT_EQ(v, 1u);
+  uint64_t swapped = 0;
+  ASSERT_EQ(RawCtl(r, "stats.swapped_bytes", false, 0, &swapped), 0);
+  ASSERT_GE(swapped, half);
+  ASSERT_LT(swapped, kPages * kPage);
+
+  uint64_t restored = 0;
+  ASSERT_EQ(RawCtl(r, "swap.off", true, 1, &restored), 0);
+  EXPECT_EQ(restored, swapped);
+  ASSERT_EQ(RawCtl(r, "stats.swapped_bytes", false, 0, &v), 0);
+  EXPECT_EQ(v, 0u);
+  EXPECT_EQ(FdsIn(helper_, dir_), 0);
+  std::vector<char> page(kPage);
+  for (uint64_t i = 0; i < kPages; i++) {
+    ASSERT_EQ(pread(fd, page.data(), kPage, static_cast<off_t>(i * kPage)),
+              static_cast<ssize_t>(kPage));
+    ASSERT_TRUE(CheckPage(page.data(), i, 1)) << "page " << i << " of the region nobody maps";
+  }
+  close(fd);
+  close(uffd);
+}
 
 // A region 6x the limit, written and evicted: swapoff would need 6 MiB of
 // memory under a 1 MiB limit. Refused with ENOMEM and a line saying why;

@@ -414,4 +414,11 @@ MUTANTS = [
           "  if ((need > limit && false) || swapped * kPageSize > avail) {"),),
         "swapoff does not check the limit: a region 6x the limit is brought back",
         r"^SwapOps\.SwapoffThatDoesNotFit|^Shmstat\.Swapoff"),
+    Mutant(
+        "swapoff-skips-unmapped", "extra", "libshm/src/swap_ops.cc",
+        (("    Inode& inode = *up;\n    for (uint64_t a = inode.SkipUntouched(0, inode.pages()); a < inode.pages();) {\n      if (inode.state(a) != PageState::kSwapped) {",
+          "    Inode& inode = *up;\n    if (inode.mappings == 0) continue;\n    for (uint64_t a = inode.SkipUntouched(0, inode.pages()); a < inode.pages();) {\n      if (inode.state(a) != PageState::kSwapped) {"),),
+        "swapoff restores only regions someone maps (the 1998 SysV bug): a partly swapped "
+        "region nobody maps loses its swapped pages with the file",
+        r"^SwapOps\.SwapoffFindsARegionNobodyMaps"),
 ]
