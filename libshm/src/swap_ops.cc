@@ -12,6 +12,10 @@
 // Neither loses data if it stops half way: a slot stays valid until its page
 // is in the memfd (swapoff), and the old file stays in use until every copy
 // has been written (move).
+//
+// A refusal is told to whoever asked (the ctl reply's text, which shmstat
+// prints) and logged at info level only: the programs of the session, whose
+// stderr the helper shares, did not ask.
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -85,7 +89,7 @@ int Engine::SwapOff(uint64_t* restored, char* why, size_t len) {
       snprintf(why, len, "swapoff refused: %s swapped does not fit in MemAvailable %s",
                Human(swapped * kPageSize).c_str(), Human(avail).c_str());
     }
-    LIBSHM_LOG_WARN("%s", why);
+    LIBSHM_LOG_INFO("%s", why);
     return -ENOMEM;
   }
   // The evictor stops here: nothing on this thread evicts until we return
@@ -164,7 +168,7 @@ int Engine::MoveSwap(const char* dir, char* why, size_t len) {
   int rc = ProbeSwapDir(dir, reason, sizeof(reason));
   if (rc != 0) {
     snprintf(why, len, "swap move to %s refused: %s", dir, reason);
-    LIBSHM_LOG_WARN("%s", why);
+    LIBSHM_LOG_INFO("%s", why);
     return rc;
   }
   SwapFile next;
@@ -172,7 +176,7 @@ int Engine::MoveSwap(const char* dir, char* why, size_t len) {
   if (rc != 0) {
     snprintf(why, len, "swap move to %s refused: cannot create the swap file: %s", dir,
              strerror(-rc));
-    LIBSHM_LOG_WARN("%s", why);
+    LIBSHM_LOG_INFO("%s", why);
     return rc;
   }
   // 1. Every extent first, one per inode (this also compacts the file).
@@ -185,7 +189,7 @@ int Engine::MoveSwap(const char* dir, char* why, size_t len) {
       snprintf(why, len, "swap move to %s refused: cannot reserve %s of swap there (%s)", dir,
                Human(next.reserved_pages() * kPageSize + inode->pages() * kPageSize).c_str(),
                rc == -ENOMEM ? "no space, or LIBSHM_SWAP_MAX" : strerror(-rc));
-      LIBSHM_LOG_WARN("%s", why);
+      LIBSHM_LOG_INFO("%s", why);
       return rc == -ENOMEM ? -ENOSPC : rc;  // `next` closes: its file is gone
     }
     extents.push_back(e);
