@@ -60,6 +60,13 @@ bool PageRangeEnd(uintptr_t addr, uint64_t len, uintptr_t* end) {
 }  // namespace
 
 bool Engine::BackgroundEvictionDue() {
+  // After swapoff there is nothing to evict to: never due (the loop would
+  // otherwise wait 0 ms and spin a CPU while resident memory is above the
+  // high watermark).
+  if (EvictionSuspended()) {
+    background_reclaim_ = false;
+    return false;
+  }
   // Hysteresis: start above the high watermark, go on down to the low one,
   // then wait for the high one again.
   if (resident_pages_ > high_pages_) background_reclaim_ = true;

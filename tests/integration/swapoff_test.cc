@@ -308,6 +308,13 @@ TEST_F(SwapOps, SwapoffBringsEverythingBackForParentAndForkedChild) {
   EXPECT_EQ(Stat("evictions"), evictions);
   uint64_t zero = 0;
   EXPECT_EQ(libshm_ctl("evict.run", nullptr, nullptr, &zero, sizeof(zero)), -ENOSPC);
+  // Above the high watermark with nothing to evict to, the idle helper does
+  // not spin trying to reclaim.
+  long before = CpuTicks(helper_);
+  usleep(1500 * 1000);
+  long after = CpuTicks(helper_);
+  ASSERT_GE(before, 0);
+  EXPECT_LT(after - before, sysconf(_SC_CLK_TCK) / 3) << "the idle helper is using CPU";
   for (uint64_t p = 0; p < kMore; p++) ASSERT_TRUE(CheckPage(b + p * kPage, p, 4)) << p;
   for (uint64_t p = 0; p < kPages; p++) {
     ASSERT_TRUE(CheckPage(a + p * kPage, p, p % 2 == 0 ? 3 : 2)) << p;

@@ -421,4 +421,11 @@ MUTANTS = [
         "swapoff restores only regions someone maps (the 1998 SysV bug): a partly swapped "
         "region nobody maps loses its swapped pages with the file",
         r"^SwapOps\.SwapoffFindsARegionNobodyMaps"),
+    Mutant(
+        "reclaim-due-after-swapoff", "extra", "libshm/src/evictor.cc",
+        (("  if (EvictionSuspended()) {\n    background_reclaim_ = false;\n    return false;\n  }",
+          "  if (EvictionSuspended() && false) {\n    background_reclaim_ = false;\n    return false;\n  }"),),
+        "background reclaim stays due after swapoff: the loop waits 0 ms and the idle "
+        "helper spins a CPU above the high watermark",
+        r"^SwapOps\.SwapoffBringsEverythingBack"),
 ]
