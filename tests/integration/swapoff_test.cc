@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -419,8 +420,9 @@ TEST_F(SwapOps, SwapMovesUnderConcurrentFaultsAndNothingIsLost) {
 }
 
 // A move to a directory that does not exist, to a file, to where no file
-// can be made (/proc), or to a relative path is refused with nothing
-// changed: same directory, same extents, same file, every page intact.
+// can be made (/proc), to a relative path, or to a file system without room
+// for the extents is refused with nothing changed: same directory, same
+// extents, same file, every page intact.
 TEST_F(SwapOps, SwapMoveToABadDirectoryIsRefusedWithNothingChanged) {
   Start("1M");
   constexpr uint64_t kPages = 512;
@@ -438,6 +440,19 @@ TEST_F(SwapOps, SwapMoveToABadDirectoryIsRefusedWithNothingChanged) {
   EXPECT_LT(SetSwapDir("/proc"), 0);
   EXPECT_EQ(SetSwapDir("relative/dir"), -EINVAL);
   unlink(file.c_str());
+  // A file system too small for the extents (a 256 KiB tmpfs; 2 MiB to
+  // reserve): ENOSPC, and the new file is dropped with nothing changed.
+  dir2_ = MakeDir();
+  ASSERT_FALSE(dir2_.empty());
+  if (mount("none", dir2_.c_str(), "tmpfs", 0, "size=256k") == 0) {
+    int rc = SetSwapDir(dir2_);
+    int left = FdsIn(helper_, dir2_);
+    umount(dir2_.c_str());
+    EXPECT_EQ(rc, -ENOSPC);
+    EXPECT_EQ(left, 0) << "the new file must be dropped";
+  } else {
+    printf("no tmpfs mount here (%s): ENOSPC not tried\n", strerror(errno));
+  }
   EXPECT_EQ(SwapDir(), dir_);
   EXPECT_EQ(Stat("swap_off"), 0u);
   EXPECT_EQ(Stat("swap_reserved_bytes"), kPages * kPage);
