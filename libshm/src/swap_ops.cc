@@ -128,7 +128,7 @@ int Engine::SwapOff(uint64_t* restored, char* why, size_t len) {
       for (uint64_t p = a; p < b; p++) {
         inode.set_state(p, PageState::kDirty);
         policy_.Miss(Key(inode, p), true);
-        trace_.Record('S', Region(inode), p, 'w');
+        trace_.Record('P', Region(inode), p, 'w');  // resident without a fault
       }
       stats_.swap_ins += b - a;
       inode.swap_ins += b - a;

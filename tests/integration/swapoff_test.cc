@@ -215,6 +215,39 @@ TEST_F(SwapOps, SwapoffThatDoesNotFitIsRefusedWithEnomemAndNothingChanges) {
   EXPECT_EQ(Stat("resident_bytes"), 0u);
 }
 
+// A swap read that fails (a disk error, made by a test hook that fails
+// every swap read) stops swapoff with EIO and the reason; swap stays on with
+// its file, and the pages stay in their slots.
+TEST_F(SwapOps, SwapoffThatCannotReadStopsWithEioAndSwapStaysOn) {
+  setenv("LIBSHM_TEST_FAIL_SWAP_READ", "1", 1);
+  Start("4M");
+  unsetenv("LIBSHM_TEST_FAIL_SWAP_READ");
+  constexpr uint64_t kPages = 256;
+  char* a = Map(kPages);
+  ASSERT_NE(a, nullptr);
+  for (uint64_t p = 0; p < kPages; p++) FillPage(a + p * kPage, p, 1);
+  EvictAll();
+  ASSERT_GE(Stat("swap_outs"), kPages);
+  Raw r(address_);
+  Request hello;
+  hello.op = Op::kHello;
+  hello.flags = internal::kHelloObserver;
+  ASSERT_EQ(r.Call(hello), 0);
+  Reply reply;
+  Request ctl;
+  ctl.op = Op::kCtl;
+  ctl.a = 1;
+  ctl.b = 1;
+  snprintf(ctl.text, sizeof(ctl.text), "swap.off");
+  ASSERT_EQ(r.Call(ctl, -1, nullptr, &reply), -EIO);
+  EXPECT_NE(strstr(reply.text, "swapoff stopped at region"), nullptr) << reply.text;
+  EXPECT_EQ(Stat("swap_off"), 0u);
+  EXPECT_EQ(Stat("swapped_bytes"), kPages * kPage);
+  EXPECT_EQ(Stat("swap_reserved_bytes"), kPages * kPage);
+  EXPECT_EQ(SwapDir(), dir_);
+  EXPECT_EQ(FdsIn(helper_, dir_), 1);
+}
+
 // Under the limit but not in MemAvailable (a test hook stands in for it):
 // refused the same way.
 TEST_F(SwapOps, SwapoffThatDoesNotFitInMemAvailableIsRefused) {
