@@ -18,10 +18,12 @@
 // stderr the helper shares, did not ask.
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <string>
 
 #include "config.h"
 #include "engine.h"
@@ -33,26 +35,72 @@
 namespace libshm::internal {
 namespace {
 
-// MemAvailable of /proc/meminfo in bytes, or UINT64_MAX if it cannot be read
-// (the limit still applies). Test hook, not an option:
+// A number read from a one-line file, or false ("max" and missing files
+// say there is no limit).
+bool ReadNumberFile(const std::string& path, uint64_t* out) {
+  FILE* f = fopen(path.c_str(), "re");
+  if (f == nullptr) return false;
+  unsigned long long v = 0;
+  bool ok = fscanf(f, "%llu", &v) == 1;
+  fclose(f);
+  *out = v;
+  return ok;
+}
+
+// Room left in the helper's memory cgroup (v2 memory.max - memory.current,
+// or v1 limit_in_bytes - usage_in_bytes), or UINT64_MAX if it has no limit.
+// The pages swapoff writes into the memfds are charged to the helper's
+// cgroup, so they must fit there as well as in the machine.
+uint64_t CgroupRoomBytes() {
+  FILE* f = fopen("/proc/self/cgroup", "re");
+  if (f == nullptr) return UINT64_MAX;
+  char line[4096];
+  uint64_t room = UINT64_MAX;
+  while (fgets(line, sizeof(line), f) != nullptr) {
+    line[strcspn(line, "\n")] = '\0';
+    std::string l = line;
+    std::string dir, max_file, cur_file;
+    if (l.rfind("0::", 0) == 0) {
+      dir = "/sys/fs/cgroup" + l.substr(3);
+      max_file = "/memory.max";
+      cur_file = "/memory.current";
+    } else if (size_t at = l.find(":memory:"); at != std::string::npos) {
+      dir = "/sys/fs/cgroup/memory" + l.substr(at + 8);
+      max_file = "/memory.limit_in_bytes";
+      cur_file = "/memory.usage_in_bytes";
+    } else {
+      continue;
+    }
+    uint64_t max = 0, cur = 0;
+    if (ReadNumberFile(dir + max_file, &max) && ReadNumberFile(dir + cur_file, &cur)) {
+      room = std::min(room, max > cur ? max - cur : 0);
+    }
+  }
+  fclose(f);
+  return room;
+}
+
+// Memory swapoff may fill: MemAvailable of /proc/meminfo, or less if the
+// helper's memory cgroup has less room; UINT64_MAX if neither says (the
+// limit still applies). Test hook, not an option:
 // LIBSHM_TEST_MEM_AVAILABLE=BYTES stands in for it.
 uint64_t MemAvailableBytes() {
   const char* fake = secure_getenv("LIBSHM_TEST_MEM_AVAILABLE");
   if (fake != nullptr) return strtoull(fake, nullptr, 10);
+  uint64_t avail = UINT64_MAX;
   FILE* f = fopen("/proc/meminfo", "re");
-  if (f == nullptr) return UINT64_MAX;
-  char line[256];
-  uint64_t kb = 0;
-  bool found = false;
-  while (!found && fgets(line, sizeof(line), f) != nullptr) {
-    unsigned long long v;
-    if (sscanf(line, "MemAvailable: %llu kB", &v) == 1) {
-      kb = v;
-      found = true;
+  if (f != nullptr) {
+    char line[256];
+    unsigned long long kb;
+    while (fgets(line, sizeof(line), f) != nullptr) {
+      if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) {
+        avail = kb * 1024;
+        break;
+      }
     }
+    fclose(f);
   }
-  fclose(f);
-  return found ? kb * 1024 : UINT64_MAX;
+  return std::min(avail, CgroupRoomBytes());
 }
 
 std::string Human(uint64_t bytes) {
@@ -86,7 +134,9 @@ int Engine::SwapOff(uint64_t* restored, char* why, size_t len) {
                Human(resident_pages_ * kPageSize).c_str(), Human(swapped * kPageSize).c_str(),
                Human(limit).c_str());
     } else {
-      snprintf(why, len, "swapoff refused: %s swapped does not fit in MemAvailable %s",
+      snprintf(why, len,
+               "swapoff refused: %s swapped does not fit in the memory available %s "
+               "(MemAvailable, or the helper's memory cgroup)",
                Human(swapped * kPageSize).c_str(), Human(avail).c_str());
     }
     LIBSHM_LOG_INFO("%s", why);
