@@ -2,13 +2,15 @@
 // shmstat: a live view of a running libshm session.
 //
 //   shmstat [--session ADDRESS] [--json] [--watch SECS] [--count N]
+//   shmstat [--session ADDRESS] --swapoff | --swap-dir DIR
 //
 // Per region: size, resident, dirty, swapped, mappings, faults/s, swap-ins/s,
 // swap-outs/s; the session totals, the fault-latency percentiles and the
 // shared anonymous memory left native, by reason (native_shared_bytes). Rates
 // need two samples: with --watch they are per interval, otherwise shmstat
 // samples twice, one second apart. It connects as an observer, which does
-// not keep the session alive.
+// not keep the session alive. --swapoff and --swap-dir act on the session's
+// swap (ctl swap.off and swap.dir; the helper's own uid or root only).
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,7 @@ using namespace libshm::internal;
 
 const char kUsage[] =
     "usage: shmstat [--session ADDRESS] [--json] [--watch SECS] [--count N]\n"
+    "       shmstat [--session ADDRESS] --swapoff | --swap-dir DIR\n"
     "Show a running libshm session: per region size, resident, dirty, swapped,\n"
     "faults/s, swap-ins/s and swap-outs/s, the totals, and the shared memory the\n"
     "processes left native, by reason (native_shared_bytes{reason=...}).\n"
@@ -39,6 +42,11 @@ const char kUsage[] =
     "  --json             one JSON object per sample\n"
     "  --watch SECS       sample every SECS seconds until the session ends\n"
     "  --count N          stop after N samples (with --watch)\n"
+    "  --swapoff          bring every swapped page back into memory and close the swap\n"
+    "                     file; eviction is then suspended (the limit is not enforced)\n"
+    "                     until --swap-dir; refused if it would not fit under the limit\n"
+    "  --swap-dir DIR     move the session's swap file to DIR while programs run, or\n"
+    "                     turn swap on again there after --swapoff\n"
     "  -h, --help         print this help and exit\n"
     "  --version          print the version and exit\n";
 
@@ -129,13 +137,13 @@ void Print(const std::string& session, const Sample& s, const Sample& prev, bool
         "\"limit_bytes\": %llu, \"resident_bytes\": %llu, \"peak_resident_bytes\": %llu, "
         "\"dirty_bytes\": %llu, \"swapped_bytes\": %llu, \"faults_per_s\": %.1f, "
         "\"swap_ins_per_s\": %.1f, \"swap_outs_per_s\": %.1f, \"fault_ns_p50\": %llu, "
-        "\"fault_ns_p99\": %llu, \"regions\": [",
+        "\"fault_ns_p99\": %llu, \"swap_off\": %s, \"regions\": [",
         session.c_str(), secs, t.policy, t.mode, (unsigned long long)t.limit_bytes,
         (unsigned long long)t.resident_bytes, (unsigned long long)t.peak_resident_bytes,
         (unsigned long long)t.dirty_bytes, (unsigned long long)t.swapped_bytes,
         Rate(t.faults, prev.stats.faults, secs), Rate(t.swap_ins, prev.stats.swap_ins, secs),
         Rate(t.swap_outs, prev.stats.swap_outs, secs), (unsigned long long)t.fault_ns_p50,
-        (unsigned long long)t.fault_ns_p99);
+        (unsigned long long)t.fault_ns_p99, t.swap_off != 0 ? "true" : "false");
     for (size_t i = 0; i < s.regions.size(); i++) {
       const RegionInfo& r = s.regions[i];
       const RegionInfo* b = before.count(r.id) ? before[r.id] : &r;
@@ -168,6 +176,11 @@ void Print(const std::string& session, const Sample& s, const Sample& prev, bool
          session.c_str(), t.policy, t.mode, Size(t.limit_bytes).c_str(),
          Size(t.resident_bytes).c_str(), Size(t.peak_resident_bytes).c_str(),
          (unsigned long long)t.clients);
+  if (t.swap_off != 0) {
+    printf(
+        "swap off: eviction suspended, the limit is not enforced (shmstat --swap-dir DIR "
+        "turns it on)\n");
+  }
   printf("%-12s %9s %9s %9s %9s %5s %10s %10s %10s\n", "region", "size", "resident", "dirty",
          "swapped", "maps", "faults/s", "swapin/s", "swapout/s");
   for (const RegionInfo& r : s.regions) {
@@ -203,6 +216,45 @@ void Print(const std::string& session, const Sample& s, const Sample& prev, bool
   fflush(stdout);
 }
 
+// --swapoff / --swap-dir: one ctl write. Prints what happened, or the
+// helper's one line on why it refused. Returns the exit status.
+int SwapAction(int sock, const std::string& session, bool off, const std::string& dir) {
+  Request req;
+  req.op = Op::kCtl;
+  req.a = 1;
+  if (off) {
+    snprintf(req.text, sizeof(req.text), "swap.off");
+    req.b = 1;
+  } else {
+    snprintf(req.text, sizeof(req.text), "swap.dir");
+    if (dir.size() >= sizeof(req.text2)) {
+      fprintf(stderr, "shmstat: --swap-dir %s: path too long\n", dir.c_str());
+      return 2;
+    }
+    snprintf(req.text2, sizeof(req.text2), "%s", dir.c_str());
+  }
+  Reply reply;
+  int rc = Call(sock, req, &reply);
+  if (rc != 0) {
+    if (reply.text[0] != '\0') {
+      fprintf(stderr, "shmstat: %s (%s)\n", reply.text, strerror(-rc));
+    } else {
+      fprintf(stderr, "shmstat: %s: %s%s\n", off ? "swapoff" : "swap move", strerror(-rc),
+              rc == -EPERM ? " (only the session's own user or root may change it)" : "");
+    }
+    return 1;
+  }
+  if (off) {
+    printf(
+        "%s: swap off, %s brought back into memory; eviction is suspended until "
+        "shmstat --swap-dir DIR\n",
+        session.c_str(), Size(reply.a).c_str());
+  } else {
+    printf("%s: swap file now in %s\n", session.c_str(), reply.text);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -210,6 +262,8 @@ int main(int argc, char** argv) {
   bool json = false;
   double watch = 0;
   long count = -1;
+  bool swapoff = false;
+  std::string swap_dir;
   for (int i = 1; i < argc; i++) {
     std::string a = argv[i];
     if (a == "--help" || a == "-h") {
@@ -220,6 +274,14 @@ int main(int argc, char** argv) {
       return 0;
     } else if (a == "--json") {
       json = true;
+    } else if (a == "--swapoff") {
+      swapoff = true;
+    } else if (a == "--swap-dir" && i + 1 < argc) {
+      swap_dir = argv[++i];
+      if (swap_dir.empty()) {
+        fprintf(stderr, "shmstat: --swap-dir needs a directory\n%s", kUsage);
+        return 2;
+      }
     } else if ((a == "--session" || a == "--watch" || a == "--count") && i + 1 < argc) {
       const char* v = argv[++i];
       char* end = nullptr;
@@ -243,6 +305,19 @@ int main(int argc, char** argv) {
       fprintf(stderr, "shmstat: unknown or incomplete option %s\n%s", argv[i], kUsage);
       return 2;
     }
+  }
+  if (swapoff && !swap_dir.empty()) {
+    fprintf(stderr, "shmstat: --swapoff and --swap-dir exclude each other\n%s", kUsage);
+    return 2;
+  }
+  if (!swap_dir.empty() && swap_dir[0] != '/') {
+    // The helper resolves nothing relative to its own directory.
+    char cwd[4096];
+    if (getcwd(cwd, sizeof(cwd)) == nullptr) {
+      fprintf(stderr, "shmstat: --swap-dir %s: %s\n", swap_dir.c_str(), strerror(errno));
+      return 1;
+    }
+    swap_dir = std::string(cwd) + "/" + swap_dir;
   }
   if (session.empty() && getenv("LIBSHM_SESSION") != nullptr) session = getenv("LIBSHM_SESSION");
   if (session.empty()) {
@@ -274,6 +349,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::string name = session.substr(0, hash);
+  if (swapoff || !swap_dir.empty()) return SwapAction(sock, name, swapoff, swap_dir);
   Sample prev, cur;
   if (!Take(sock, &prev)) return 1;
   double interval = watch > 0 ? watch : 1.0;

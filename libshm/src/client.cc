@@ -830,7 +830,7 @@ int ClientRuntime::Ctl(const char* name, void* oldp, size_t* oldlenp, const void
   snprintf(req.text, sizeof(req.text), "%s", name);
   if (newp != nullptr) {
     req.a = 1;
-    if (strcmp(name, "evict.policy") == 0) {
+    if (strcmp(name, "evict.policy") == 0 || strcmp(name, "swap.dir") == 0) {
       if (newlen == 0 || newlen >= sizeof(req.text2)) return -EINVAL;
       memcpy(req.text2, newp, newlen);
     } else {

@@ -2,7 +2,7 @@
 // The helper side of libshm_ctl and the stats snapshot (Engine methods).
 // Names: version, epoch, opt.<option>, stats.<field>, stats.policy,
 // kernel.mode, kernel.uffd.features, session.helper_pid, evict.policy (rw),
-// evict.run (-w).
+// evict.run (-w), swap.off (-w), swap.dir (rw).
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,6 +51,7 @@ libshm_stats_t Engine::Snapshot() const {
   }
   s.swap_reserved_bytes = swap_.reserved_pages() * kPageSize;
   s.swap_syncs = swap_.syncs();
+  s.swap_off = swap_.is_open() ? 0 : 1;
   s.fault_ns_p50 = fault_latency_.Percentile(50);
   s.fault_ns_p99 = fault_latency_.Percentile(99);
   fault_latency_.Log2Microseconds(s.fault_us_hist, LIBSHM_FAULT_HIST_BUCKETS);
@@ -92,6 +93,10 @@ int Engine::Ctl(const Client& c, const Request& req, Reply* reply) {
   }
   if (strcmp(name, "evict.run") == 0) {
     if (!writing) return -EPERM;
+    if (EvictionSuspended()) {
+      snprintf(reply->text, sizeof(reply->text), "swap is off: nothing can be evicted");
+      return -ENOSPC;
+    }
     uint64_t target_pages = req.b / kPageSize;  // evict this much; 0: everything
     uint64_t goal =
         target_pages == 0 || target_pages > resident_pages_ ? 0 : resident_pages_ - target_pages;
@@ -99,6 +104,29 @@ int Engine::Ctl(const Client& c, const Request& req, Reply* reply) {
       if (EvictBatch(opts_.evict_batch) == 0) break;
     }
     return SetNumber(reply, resident_pages_ * kPageSize);
+  }
+  if (strcmp(name, "swap.off") == 0) {
+    if (!writing) return -EPERM;
+    uint64_t restored = 0;
+    int rc = SwapOff(&restored, reply->text, sizeof(reply->text));
+    if (rc != 0) return rc;
+    return SetNumber(reply, restored);
+  }
+  if (strcmp(name, "swap.dir") == 0) {
+    if (writing) {
+      // text2 comes from the wire: NUL-terminate it, and only absolute paths
+      // (the helper's working directory is nobody's business).
+      char dir[sizeof(req.text2)];
+      memcpy(dir, req.text2, sizeof(dir));
+      dir[sizeof(dir) - 1] = '\0';
+      if (dir[0] != '/') {
+        snprintf(reply->text, sizeof(reply->text), "swap.dir: not an absolute path: %.200s", dir);
+        return -EINVAL;
+      }
+      int rc = MoveSwap(dir, reply->text, sizeof(reply->text));
+      if (rc != 0) return rc;
+    }
+    return SetString(reply, swap_.dir());
   }
   if (writing) return -EPERM;
   if (strcmp(name, "version") == 0) return SetString(reply, LIBSHM_VERSION_STRING);

@@ -262,6 +262,24 @@ class Engine {
   int Ctl(const Client& c, const Request& req, Reply* reply);
   int SetPolicy(const char* name);
 
+  // swap_ops.cc: whole-swap operations (docs/named.md "Segments nobody
+  // maps, and swapoff"). Both walk the inode registry, never mappers, so a
+  // region nobody maps at the moment is found too. `why` gets one line for
+  // whoever asked (the ctl reply's text) when they refuse.
+  // swapoff: every swapped page back into its memfd (dirty, no slot), then
+  // the swap file closed. -ENOMEM, with nothing changed, unless resident +
+  // swapped fits under the limit and the swapped pages under MemAvailable.
+  // *restored gets the bytes brought back.
+  int SwapOff(uint64_t* restored, char* why, size_t len);
+  // Moves the swap to a new file in `dir`, or turns it on again after
+  // swapoff: every inode's extent reserved in the new file first (refused
+  // with nothing changed: -ENOSPC, -EACCES, -ENOTDIR, -ENOENT), the slots
+  // that hold data copied, then the switch; the old file is closed.
+  int MoveSwap(const char* dir, char* why, size_t len);
+  // Eviction needs a swap file: after swapoff it is suspended, so faults
+  // are served above the limit rather than wait for room that cannot come.
+  bool EvictionSuspended() const { return !swap_.is_open(); }
+
   // Policy keys: region number (28 bits, reused after the region is gone) and
   // page (36 bits).
   uint32_t Region(const Inode& inode) const { return inode.seq(); }

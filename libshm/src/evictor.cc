@@ -60,6 +60,13 @@ bool PageRangeEnd(uintptr_t addr, uint64_t len, uintptr_t* end) {
 }  // namespace
 
 bool Engine::BackgroundEvictionDue() {
+  // After swapoff there is nothing to evict to: never due (the loop would
+  // otherwise wait 0 ms and spin a CPU while resident memory is above the
+  // high watermark).
+  if (EvictionSuspended()) {
+    background_reclaim_ = false;
+    return false;
+  }
   // Hysteresis: start above the high watermark, go on down to the low one,
   // then wait for the high one again.
   if (resident_pages_ > high_pages_) background_reclaim_ = true;
@@ -68,6 +75,9 @@ bool Engine::BackgroundEvictionDue() {
 }
 
 void Engine::MakeRoom(uint64_t pages) {
+  // After swapoff nothing can be evicted: the fault is served above the
+  // limit rather than wait for room that cannot come.
+  if (EvictionSuspended()) return;
   while (resident_pages_ + pages > limit_pages_) {
     if (EvictBatch(opts_.evict_batch) == 0) {
       LIBSHM_LOG_DEBUG("could not make room for %llu pages (%llu resident)",
@@ -79,6 +89,7 @@ void Engine::MakeRoom(uint64_t pages) {
 }
 
 size_t Engine::EvictBatch(size_t max) {
+  if (EvictionSuspended()) return 0;
   std::vector<libshm_page_key_t> victims(max);
   size_t n = policy_.ChooseVictims(victims.data(), max);
   std::map<Inode*, std::vector<uint64_t>> by_inode;
@@ -314,6 +325,9 @@ int Engine::Msync(Client& c, uintptr_t addr, size_t len, int flags) {
     Inode* inode;
     uint64_t p0, p1;
   };
+  // After swapoff there is nowhere to write to: as msync of tmpfs, nothing
+  // to do (the pages stay dirty, and are written when swap is on again).
+  if (EvictionSuspended()) return partial;
   std::vector<Segment> segments;
   for (const Vma& v : c.vmas) {
     if (v.inode == nullptr || v.end <= addr || v.start >= end) continue;

@@ -63,6 +63,9 @@ class Inode {
   uint64_t pages() const { return pages_; }
   const Extent& extent() const { return extent_; }
   uint64_t slot(uint64_t page) const { return extent_.base + page; }
+  // A swap move gives the inode its extent in the new file; swapoff takes it
+  // away ({0, 0}: no swap; the inode cannot be evicted until it gets one).
+  void set_extent(const Extent& e) { extent_ = e; }
 
   PageState state(uint64_t page) const {
     LIBSHM_ASSERT(page < pages_);
@@ -112,6 +115,8 @@ class Inode {
   // How many VMAs in all clients map this inode, and how many connection
   // handles name it; the inode dies when both are 0.
   int mappings = 0;
+  // Made with MAP_NORESERVE: its extent is sparse (a swap move keeps it so).
+  bool sparse_extent = false;
   int holders = 0;
   // Per-region counters (shmstat).
   uint64_t faults = 0, swap_ins = 0, swap_outs = 0;

@@ -37,7 +37,8 @@ enum class Op : uint32_t {
   // a: the token of its parent's kForkPending (0: none).
   kHelloRestrictedChild,
   // Create an inode. fd: the memfd (sized, sealable). a: bytes.
-  // Reply a: a handle of this connection. The swap extent is reserved here.
+  // Reply a: a handle of this connection. The swap extent is reserved here
+  // (none after swapoff: swap.dir reserves it when swap is on again).
   kCreate,
   // Register a mapping of a held inode. a: handle, b: address, c: length,
   // d: page offset. The handle is released when the registration succeeds.

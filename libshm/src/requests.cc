@@ -353,7 +353,10 @@ int Engine::HandleCreate(Client& c, const Request& req, int fd, Reply* reply) {
     return -ENOMEM;
   }
   Extent extent;
-  int rc = swap_.Reserve(pages, &extent, (req.flags & kCreateNoReserve) == 0);
+  // After swapoff a region gets no extent (nothing is evicted); swap.dir
+  // reserves one for every region when it turns swap on again.
+  int rc =
+      EvictionSuspended() ? 0 : swap_.Reserve(pages, &extent, (req.flags & kCreateNoReserve) == 0);
   if (rc != 0) {
     free_seqs_.push_back(seq);
     close(fd);
@@ -378,6 +381,7 @@ int Engine::HandleCreate(Client& c, const Request& req, int fd, Reply* reply) {
   virtual_pages_ += pages;
   Inode* raw = inode.get();
   raw->set_dev(st.st_dev);
+  raw->sparse_extent = (req.flags & kCreateNoReserve) != 0;
   inodes_[seq] = std::move(inode);
   inode_by_ino_[raw->ino()] = raw;
   reply->a = AddHandle(c, raw);

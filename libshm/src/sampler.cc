@@ -28,7 +28,9 @@
 namespace libshm::internal {
 
 bool Engine::SamplingEnabled() const {
-  return opts_.sample_rate > 0 && (policy_.ops()->access_info & LIBSHM_ACCESS_SAMPLED) != 0;
+  // After swapoff nothing is evicted: references would inform no choice.
+  return opts_.sample_rate > 0 && (policy_.ops()->access_info & LIBSHM_ACCESS_SAMPLED) != 0 &&
+         !EvictionSuspended();
 }
 
 void Engine::SampleTick() {

@@ -12,6 +12,8 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <utility>
+
 #include "log.h"
 #include "sys/syscalls.h"
 #include "uffd.h"
@@ -79,7 +81,26 @@ int SwapFile::Open(const char* dir, uint64_t max_bytes, bool dir_was_set) {
     LIBSHM_LOG_WARN("swap directory %s is in memory (tmpfs): eviction will not free memory", dir);
   }
   fd_ = fd;
+  dir_ = dir;
   return 0;
+}
+
+void SwapFile::Close() {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+  dir_.clear();
+  end_pages_ = 0;
+  reserved_pages_ = 0;
+  free_.clear();
+}
+
+void SwapFile::Exchange(SwapFile& other) {
+  std::swap(fd_, other.fd_);
+  std::swap(dir_, other.dir_);
+  std::swap(max_pages_, other.max_pages_);
+  std::swap(end_pages_, other.end_pages_);
+  std::swap(reserved_pages_, other.reserved_pages_);
+  std::swap(free_, other.free_);
 }
 
 int SwapFile::Reserve(uint64_t pages, Extent* out, bool allocate) {

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include <map>
+#include <string>
 
 namespace libshm::internal {
 
@@ -55,12 +56,24 @@ class SwapFile {
   // Makes written pages durable (MS_SYNC); counts the flushes that succeeded.
   int Sync();
 
+  // Closes the file (swapoff, or the old file after a move): its blocks go
+  // back to the file system at once (it was never linked). Every extent is
+  // forgotten; Open may be called again.
+  void Close();
+  // Takes `other`'s file, directory and extents and gives it ours (a swap
+  // move switches files in one step). The sync count stays with this object.
+  void Exchange(SwapFile& other);
+
+  bool is_open() const { return fd_ >= 0; }
+  // The directory given to Open; "" when closed.
+  const char* dir() const { return fd_ >= 0 ? dir_.c_str() : ""; }
   uint64_t syncs() const { return syncs_; }
   uint64_t reserved_pages() const { return reserved_pages_; }
   int fd() const { return fd_; }
 
  private:
   int fd_ = -1;
+  std::string dir_;
   uint64_t max_pages_ = 0;  // 0: no cap
   uint64_t end_pages_ = 0;  // file length in slots
   uint64_t reserved_pages_ = 0;

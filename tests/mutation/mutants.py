@@ -411,4 +411,40 @@ MUTANTS = [
           "  return real_execvpe(file, argv, envp);"),),
         "execvpe passes a scrubbed environment as it is: the new program leaves the session",
         r"^Shmrun\.EveryExec"),
+    # swapoff and swap moves (issue 11 item 3).
+    Mutant(
+        "swapoff-clean-stays-clean", "extra", "libshm/src/swap_ops.cc",
+        (("      if (inode.state(p) != PageState::kClean) continue;",
+          "      if (inode.state(p) != PageState::kClean || true) continue;"),),
+        "swapoff leaves clean pages clean although their slot is gone: once swap is on "
+        "again they are evicted without a write and read back wrong",
+        r"^SwapOps\.SwapDirAfterSwapoff"),
+    Mutant(
+        "swap-move-copies-swapped-only", "extra", "libshm/src/swap_ops.cc",
+        (("  return s == PageState::kSwapped || s == PageState::kClean || s == PageState::kSampled;",
+          "  return s == PageState::kSwapped || (s == PageState::kClean && false) ||\n"
+          "         (s == PageState::kSampled && false);"),),
+        "a swap move copies only swapped slots: a clean page's copy is lost, and its next "
+        "clean eviction reads back the new file's zeros",
+        r"^SwapOps\.SwapMoves"),
+    Mutant(
+        "swapoff-ignores-limit", "extra", "libshm/src/swap_ops.cc",
+        (("  if (need > limit || swapped * kPageSize > avail) {",
+          "  if ((need > limit && false) || swapped * kPageSize > avail) {"),),
+        "swapoff does not check the limit: a region 6x the limit is brought back",
+        r"^SwapOps\.SwapoffThatDoesNotFit|^Shmstat\.Swapoff"),
+    Mutant(
+        "swapoff-skips-unmapped", "extra", "libshm/src/swap_ops.cc",
+        (("    Inode& inode = *up;\n    for (uint64_t a = inode.SkipUntouched(0, inode.pages()); a < inode.pages();) {\n      if (inode.state(a) != PageState::kSwapped) {",
+          "    Inode& inode = *up;\n    if (inode.mappings == 0) continue;\n    for (uint64_t a = inode.SkipUntouched(0, inode.pages()); a < inode.pages();) {\n      if (inode.state(a) != PageState::kSwapped) {"),),
+        "swapoff restores only regions someone maps (the 1998 SysV bug): a partly swapped "
+        "region nobody maps loses its swapped pages with the file",
+        r"^SwapOps\.SwapoffFindsARegionNobodyMaps"),
+    Mutant(
+        "reclaim-due-after-swapoff", "extra", "libshm/src/evictor.cc",
+        (("  if (EvictionSuspended()) {\n    background_reclaim_ = false;\n    return false;\n  }",
+          "  if (EvictionSuspended() && false) {\n    background_reclaim_ = false;\n    return false;\n  }"),),
+        "background reclaim stays due after swapoff: the loop waits 0 ms and the idle "
+        "helper spins a CPU above the high watermark",
+        r"^SwapOps\.SwapoffBringsEverythingBack"),
 ]

@@ -619,6 +619,86 @@ TEST(Shmrun, KilledRightAfterSpawningTheHelperLeavesNoHelper) {
   unlink(log.c_str());
 }
 
+// The session of `shmrun --limit LIMIT -- shm_workload MB 1 --hold SECS`
+// started in a child (*pid); "" if it did not show up.
+std::string StartHeldSession(const std::string& limit, int mb, int secs, const std::string& log,
+                             pid_t* pid) {
+  *pid = fork();
+  if (*pid == 0) {
+    std::string cmd = "exec " + kShmrun + " --limit " + limit + " -- " + kWorkload + " " +
+                      std::to_string(mb) + " 1 --hold " + std::to_string(secs) + " > " + log +
+                      " 2>&1";
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string prefix = "@libshm-run-" + std::to_string(*pid) + "-";
+  std::string session;
+  for (int i = 0; i < 100 && session.empty(); i++) {
+    usleep(50 * 1000);
+    FILE* f = fopen("/proc/net/unix", "r");
+    char line[512];
+    while (f != nullptr && fgets(line, sizeof(line), f) != nullptr) {
+      std::string l(line);
+      size_t at = l.find(prefix);
+      if (at != std::string::npos) session = l.substr(at, l.find_first_of(" \n", at) - at);
+    }
+    if (f != nullptr) fclose(f);
+  }
+  return session;
+}
+
+// shmstat --swapoff and --swap-dir as an operator runs them: a refusal is
+// exit 1 with the helper's one line; success says what happened; the table
+// and the JSON say when swap is off.
+TEST(Shmstat, SwapoffAndSwapDirFromTheCommandLine) {
+  EXPECT_EQ(Sh(kShmstat + " --swapoff --swap-dir /var/tmp").exit_code, 2);
+  char tmpl[] = "/var/tmp/libshm-tools-swap-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  std::string log = TempPath("swapoff.log");
+  // 16 MiB under a 4 MiB limit: swapoff cannot fit.
+  pid_t pid;
+  std::string session = StartHeldSession("4M", 16, 3, log, &pid);
+  ASSERT_FALSE(session.empty());
+  usleep(500 * 1000);
+  Result r = Sh(kShmstat + " --session " + session + " --swapoff");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("swapoff refused: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("does not fit under the limit 4M (Cannot allocate memory)"),
+            std::string::npos)
+      << r.out;
+  r = Sh(kShmstat + " --session " + session + " --swap-dir " + dir + "/no-such-dir");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_NE(r.out.find("refused"), std::string::npos) << r.out;
+  r = Sh(kShmstat + " --session " + session + " --swap-dir " + dir);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("swap file now in " + dir), std::string::npos) << r.out;
+  int status;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << Slurp(log);
+  // 8 MiB under 64 MiB: swapoff fits; then swap on again in `dir`.
+  session = StartHeldSession("64M", 8, 6, log, &pid);
+  ASSERT_FALSE(session.empty());
+  usleep(500 * 1000);
+  r = Sh(kShmstat + " --session " + session + " --swapoff");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find(": swap off, "), std::string::npos) << r.out;
+  r = Sh(kShmstat + " --session " + session + " --count 1");
+  EXPECT_NE(r.out.find("swap off: eviction suspended, the limit is not enforced"),
+            std::string::npos)
+      << r.out;
+  r = Sh(kShmstat + " --session " + session + " --json");
+  EXPECT_NE(r.out.find("\"swap_off\": true"), std::string::npos) << r.out;
+  r = Sh(kShmstat + " --session " + session + " --swap-dir " + dir);
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  r = Sh(kShmstat + " --session " + session + " --json");
+  EXPECT_NE(r.out.find("\"swap_off\": false"), std::string::npos) << r.out;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << Slurp(log);
+  unlink(log.c_str());
+  EXPECT_EQ(rmdir(dir.c_str()), 0) << "the swap file should be gone from " << dir;
+}
+
 TEST(Shmstat, BadInputAndNoSession) {
   EXPECT_EQ(Sh(kShmstat + " --watch 0").exit_code, 2);
   EXPECT_EQ(Sh(kShmstat + " --count x").exit_code, 2);

@@ -118,6 +118,7 @@ typedef struct libshm_stats {
   uint64_t native_bytes[LIBSHM_NATIVE_REASONS];
   uint64_t native_mappings[LIBSHM_NATIVE_REASONS];
   uint64_t swap_syncs; /* fdatasync calls on the swap file that succeeded (MS_SYNC) */
+  uint64_t swap_off;   /* 1 after swapoff: no swap file, eviction suspended, limit not enforced */
 } libshm_stats_t;
 
 /* Fills *out with a snapshot of the session's statistics (starting the
@@ -138,7 +139,9 @@ LIBSHM_EXPORT int libshm_stats_print(void (*write_cb)(void*, const char*), void*
  * are copied into `oldp` (a char buffer of *oldlenp bytes) and written from
  * a NUL-terminated `newp`. Names: version, epoch, opt.<option> (r-),
  * stats.<field> (r-), kernel.mode, kernel.uffd.features (r-),
- * evict.policy (rw), evict.run (-w: evict newp bytes, 0 = everything).
+ * evict.policy (rw), evict.run (-w: evict newp bytes, 0 = everything),
+ * swap.off (-w: bring every swapped page back and close the swap file),
+ * swap.dir (rw: the swap file's directory; writing moves the swap there).
  * Returns 0, -ENOENT (unknown name), -EPERM (read-only), -EINVAL. */
 LIBSHM_EXPORT int libshm_ctl(const char* name, void* oldp, size_t* oldlenp, const void* newp,
                              size_t newlen);
