@@ -61,8 +61,8 @@ MUTANTS = [
         r"^Traces/LirsTraceTest\.ClockMatchesReference/|^ClockReference\."),
     Mutant(
         "fork-child-no-uffd", "issue", "libshm/src/client.cc",
-        (("      if (rc == 0 && fd < 0) rc = -EPROTO;\n      if (rc == 0) uffd_ = fd;",
-          "      if (rc == 0 && fd < 0) rc = -EPROTO;\n      if (rc == 0) close(fd);"),),
+        (("      if (rc == 0 && fd < 0) rc = -EPROTO;\n      if (rc == 0) {\n        uffd_ = fd;",
+          "      if (rc == 0 && fd < 0) rc = -EPROTO;\n      if (rc == 0) close(fd);\n      if (false) {\n        uffd_ = fd;"),),
         "a fork child drops the uffd kHelloChild sends it (uffd_ stays -1)",
         r"^ForkUffd\.|^Fork\."),
     Mutant(
