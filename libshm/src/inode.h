@@ -13,10 +13,11 @@
 #define LIBSHM_SRC_INODE_H_
 
 #include <stdint.h>
+#include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 
 #include <memory>
-#include <new>
 #include <vector>
 
 #include "log.h"
@@ -32,8 +33,9 @@ class Inode {
   static constexpr uint64_t kMaxPages = 1ull << kPageBits;
 
   // The page table is sparse: chunks of kChunkPages states, allocated when a
-  // page of theirs first leaves kEmpty, so a huge region that is barely
-  // touched costs the helper a pointer per chunk, not a byte per page.
+  // page of theirs first leaves kEmpty and freed when all are kEmpty again,
+  // so a huge region that is barely touched costs the helper a pointer per
+  // chunk, not a byte per page.
   static constexpr int kChunkShift = 16;
   static constexpr uint64_t kChunkPages = 1ull << kChunkShift;
 
@@ -82,13 +84,23 @@ class Inode {
     return page < end ? page : end;
   }
   // Changes a page's state, checking the transition in debug builds.
+  // A chunk whose pages are all empty again is freed: a member that touches
+  // one page per chunk and lets it go (evicted as zeros, removed) cost the
+  // helper 128 KiB per touch, kept for the region's life, until it ran out
+  // of memory. (Its zero-fill counters go with it: only a hint.)
   void set_state(uint64_t page, PageState to) {
+    LIBSHM_ASSERT(page < pages_);
+    std::unique_ptr<Chunk, FreeChunk>& slot = chunks_[page >> kChunkShift];
+    if (slot == nullptr && to == PageState::kEmpty) return;  // empty already
     Chunk& c = ChunkOf(page);
     PageState& s = c.states[page & (kChunkPages - 1)];
     LIBSHM_ASSERT(IsLegalTransition(s, to));
     counts_[static_cast<int>(s)]--;
     counts_[static_cast<int>(to)]++;
+    if (s == PageState::kEmpty && to != PageState::kEmpty) c.used++;
+    if (s != PageState::kEmpty && to == PageState::kEmpty) c.used--;
     s = to;
+    if (c.used == 0) slot.reset();
   }
 
   // Punches [page, page+n) out of the memfd (eviction or discard).
@@ -98,8 +110,10 @@ class Inode {
 
   // Counts a zero fill in `page`'s aligned cluster of `cluster` pages and
   // returns how many that cluster has had (saturating at 255).
+  // pre: `page` is not kEmpty (its chunk exists, and is kept).
   // (Kept per chunk: a cluster that straddles two chunks counts in each.)
   int CountZeroFill(uint64_t page, uint64_t cluster) {
+    LIBSHM_ASSERT(state(page) != PageState::kEmpty);
     Chunk& c = ChunkOf(page);
     uint8_t& n = c.zero_fills[(page & (kChunkPages - 1)) / cluster];
     if (n < 255) n++;
@@ -121,24 +135,45 @@ class Inode {
   uint64_t ino_;
   dev_t dev_ = 0;
   int memfd_;
+  // All zeros is a chunk of empty pages. A chunk is its own anonymous
+  // mapping, so that only the pages of it that are used take memory (one
+  // page touched in a chunk costs the helper a few KiB, not 128) and a
+  // freed chunk goes back to the kernel at once; where mmap fails (the
+  // helper's map count) it comes zeroed from the heap.
   struct Chunk {
-    PageState states[kChunkPages];    // value-initialized: kEmpty
+    uint32_t used;                    // pages not kEmpty
+    bool heap;                        // calloc'd, not mapped
+    PageState states[kChunkPages];    // kEmpty is 0
     uint8_t zero_fills[kChunkPages];  // per cluster, for FillCluster
+  };
+  struct FreeChunk {
+    void operator()(Chunk* c) const {
+      if (c->heap) {
+        free(c);
+      } else {
+        munmap(c, sizeof(Chunk));
+      }
+    }
   };
   Chunk& ChunkOf(uint64_t page) {
     LIBSHM_ASSERT(page < pages_);
-    std::unique_ptr<Chunk>& c = chunks_[page >> kChunkShift];
+    std::unique_ptr<Chunk, FreeChunk>& c = chunks_[page >> kChunkShift];
     if (c == nullptr) {
-      c.reset(new (std::nothrow) Chunk());
+      void* m =
+          mmap(nullptr, sizeof(Chunk), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      bool heap = m == MAP_FAILED;
+      if (heap) m = calloc(1, sizeof(Chunk));
       // The helper cannot go on without its page table; this is its OOM.
-      if (c == nullptr) AssertFail(__FILE__, __LINE__, "out of memory for a page table chunk");
+      if (m == nullptr) AssertFail(__FILE__, __LINE__, "out of memory for a page table chunk");
+      c.reset(static_cast<Chunk*>(m));
+      c->heap = heap;
     }
     return *c;
   }
 
   Extent extent_;
   uint64_t pages_;
-  std::vector<std::unique_ptr<Chunk>> chunks_;
+  std::vector<std::unique_ptr<Chunk, FreeChunk>> chunks_;
   uint64_t counts_[kPageStates] = {};
 };
 
