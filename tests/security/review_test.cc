@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -442,6 +443,80 @@ TEST_F(Review, OneMembersConnectionsCannotStarveOtherForks) {
   EXPECT_EQ(DescribeChild(st), "ok") << "after one member opened " << w[1] << " connections";
   w[2] = 1;
   waitpid(attacker, &st, 0);
+}
+
+// FINDING (high). The reference sampler picked each candidate region by
+// walking the region map from its start (std::advance: O(regions)), up to
+// 256 candidates on every turn of the engine loop while memory is near the
+// limit, and a candidate page that is not resident does not use up the
+// turn's budget. A member that holds tens of thousands of one-page regions
+// it never touches (each a memfd and a create; registered anywhere in its
+// own memory) made every turn walk millions of map nodes: every fault of
+// every process of the session waited tens of milliseconds behind it. Here
+// a program that pages 32 MiB through a 4 MiB limit never finished.
+TEST_F(Review, AMembersManyRegionsDoNotStallEveryTurnOfTheLoop) {
+  // As many as the helper has fds for (each region holds its memfd), up to
+  // 40,000. Raise the hard RLIMIT_NOFILE where one may (production hosts
+  // commonly allow 524,288 or more, and the stall grew with it).
+  struct rlimit fds = {44000, 44000};
+  if (prlimit(helper_, RLIMIT_NOFILE, &fds, nullptr) != 0) {
+    ASSERT_EQ(prlimit(helper_, RLIMIT_NOFILE, nullptr, &fds), 0);
+  }
+  ASSERT_GT(fds.rlim_max, 6000u) << "the helper's RLIMIT_NOFILE is too small for the attack";
+  const uint64_t kRegions = std::min<uint64_t>(40000, fds.rlim_max - 4000);
+  volatile uint64_t* w = SharedWord();
+  pid_t attacker = fork();
+  if (attacker == 0) {
+    if (!BecomeUid(kNobody)) _exit(99);
+    int uffd = UserModeUffd();
+    if (uffd < 0) _exit(1);
+    Raw r(address_);
+    if (HelloWith(r, Op::kHello, uffd, internal::kHelloRestricted) != 0) _exit(2);
+    void* p = mmap(nullptr, kRegions * kPage, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) _exit(3);
+    auto base = reinterpret_cast<uintptr_t>(p);
+    uint64_t made = 0;
+    for (; made < kRegions; made++) {
+      int memfd = Memfd(1);
+      uint64_t h = 0;
+      if (memfd < 0 || Create(r, memfd, kPage, &h, internal::kCreateNoReserve) != 0) break;
+      close(memfd);
+      if (r.Call(Op::kRegister, h, base + made * kPage, kPage, 0) != 0) break;
+    }
+    w[1] = made;
+    w[0] = 1;
+    while (w[2] == 0) usleep(1000);
+    _exit(0);
+  }
+  for (int i = 0; i < 120000 && w[0] == 0; i++) usleep(1000);
+  ASSERT_EQ(w[0], 1u) << "the attacker did not finish its regions";
+  EXPECT_EQ(w[1], kRegions) << "regions the attacker made";
+  // Pages 32 MiB through the 4 MiB limit, in an order that neither
+  // fill-ahead nor readahead shortens: a fault, and a turn of the loop, per
+  // page or so, with memory at the limit (the sampler at work).
+  int status = ForkAndWaitWithDeadline(
+      [] {
+        constexpr uint64_t kPages = 8192, kStride = 67;
+        void* p;
+        if (libshm_map(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, 0, &p) != 0) return 1;
+        char* base = static_cast<char*>(p);
+        for (uint64_t i = 0, pg = 0; i < kPages; i++, pg = (pg + kStride) % kPages) {
+          FillPage(base + pg * kPage, pg, 3);
+        }
+        for (int round = 0; round < 2; round++) {
+          for (uint64_t i = 0, pg = 0; i < kPages; i++, pg = (pg + kStride) % kPages) {
+            if (!CheckPage(base + pg * kPage, pg, 3)) return 2;
+          }
+        }
+        return 0;
+      },
+      60000);
+  EXPECT_EQ(DescribeChild(status, {{1, "map"}, {2, "a page lost its data"}}), "ok")
+      << "with a member holding " << w[1] << " regions";
+  w[2] = 1;
+  waitpid(attacker, &status, 0);
+  EXPECT_TRUE(HelperAlive(helper_));
 }
 
 }  // namespace
