@@ -83,6 +83,11 @@ int Engine::Init(int listen_fd) {
     return rc;
   }
   RestoreReserveFd();
+  if (FILE* f = fopen("/proc/sys/vm/max_map_count", "re")) {
+    unsigned long n = 0;
+    if (fscanf(f, "%lu", &n) == 1 && n > 0) max_vmas_ = n;
+    fclose(f);
+  }
   limit_pages_ = opts_.limit / kPageSize;
   low_pages_ = limit_pages_ * opts_.low_watermark / 100;
   high_pages_ = low_pages_ + (limit_pages_ - low_pages_) / 2;

@@ -307,6 +307,11 @@ class Engine {
   // pointers of a session stay small (32 MiB at most) whatever its members ask.
   static constexpr uint64_t kMaxSessionPages = 1ull << 38;
   uint64_t virtual_pages_ = 0;
+  // Registered ranges per client: at most as many as a process may have
+  // VMAs (vm.max_map_count, read at Init). A connection could register one
+  // page at a time over one mapping (the kernel merges them into one VMA),
+  // and each kept an entry that evictions, wakes, msync and forks walk.
+  size_t max_vmas_ = 65530;
   uint64_t events_handled_ = 0;
   bool collect_due_ = false;  // an inode lost a mapping or a holder since CollectInodes
   pid_t fault_tid_ = 0;       // thread of the fault being served (UFFD_FEATURE_THREAD_ID)  //

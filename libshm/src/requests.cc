@@ -426,6 +426,8 @@ int Engine::RegisterRange(Client& c, Inode* inode, uintptr_t start, size_t len, 
       pgoff > inode->pages() || pages > inode->pages() - pgoff) {
     return -EINVAL;
   }
+  // As mmap(2) past vm.max_map_count (see max_vmas_).
+  if (c.vmas.size() >= max_vmas_) return -ENOMEM;
   // One page table entry per address: a range already registered here
   // (possibly for another inode) is refused.
   auto next = std::lower_bound(c.vmas.begin(), c.vmas.end(), start,

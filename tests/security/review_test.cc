@@ -445,6 +445,92 @@ TEST_F(Review, OneMembersConnectionsCannotStarveOtherForks) {
   waitpid(attacker, &st, 0);
 }
 
+// Registers one page of `inode_at` (a mapping this connection holds) at
+// `addr` through kInodeFd + kRegister. Returns kRegister's status.
+int RegisterOnePageMore(Raw& r, uintptr_t inode_at, uintptr_t addr, uint64_t pgoff) {
+  Request req;
+  req.op = Op::kInodeFd;
+  req.a = inode_at;
+  Reply reply;
+  int memfd = -1;
+  int rc = r.Call(req, -1, &memfd, &reply);
+  if (memfd >= 0) close(memfd);
+  if (rc != 0) return rc;
+  uint64_t handle = reply.a;
+  rc = r.Call(Op::kRegister, handle, addr, kPage, pgoff);
+  if (rc != 0) r.Call(Op::kRelease, handle);
+  return rc;
+}
+
+long MaxMapCount() {
+  std::ifstream f("/proc/sys/vm/max_map_count");
+  long n = 0;
+  f >> n;
+  return n > 0 ? n : 65530;
+}
+
+// FINDING (medium). A connection could register any number of ranges: one
+// page at a time over one mapping (kInodeFd gives a new handle on it each
+// time), the kernel merges them into one VMA, but the helper kept an entry
+// for each, in memory that grows without end and in lists that every
+// eviction, wake, msync and fork walks. A connection now registers at most
+// as many ranges as the kernel lets a process have VMAs (vm.max_map_count);
+// past that kRegister fails with ENOMEM, as mmap(2) does.
+TEST_F(Review, OneConnectionRegistersAtMostMaxMapCountRanges) {
+  const long cap = MaxMapCount();
+  const uint64_t pages = static_cast<uint64_t>(cap) + 64;
+  volatile uint64_t* w = SharedWord();
+  int status = AsMember(
+      kNobody,
+      [&] {
+        int uffd = UserModeUffd();
+        if (uffd < 0) return 1;
+        Raw r(address_);
+        if (HelloWith(r, Op::kHello, uffd, internal::kHelloRestricted) != 0) return 2;
+        int memfd = Memfd(pages);
+        if (memfd < 0) return 3;
+        void* p = mmap(nullptr, pages * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+        if (p == MAP_FAILED) return 3;
+        uint64_t h = 0;
+        if (Create(r, memfd, pages * kPage, &h, internal::kCreateNoReserve) != 0) return 4;
+        close(memfd);
+        auto base = reinterpret_cast<uintptr_t>(p);
+        if (r.Call(Op::kRegister, h, base, kPage, 0) != 0) return 5;
+        uint64_t i = 1;
+        int rc = 0;
+        for (; i < pages; i++) {
+          rc = RegisterOnePageMore(r, base, base + i * kPage, i);
+          if (rc != 0) break;
+        }
+        w[0] = i;
+        w[1] = static_cast<uint64_t>(-rc);
+        if (i == pages) return 10;
+        if (rc != -ENOMEM || i < 1000) return 6;
+        // The connection goes on: what it holds still works.
+        if (r.Call(Op::kStats) != 0) return 7;
+        memset(p, 7, kPage);
+        if (*static_cast<volatile char*>(p) != 7) return 8;
+        return 0;
+      },
+      120000);
+  EXPECT_EQ(DescribeChild(status, {{1, "a user-mode-only uffd"},
+                                   {2, "hello"},
+                                   {3, "memfd"},
+                                   {4, "create"},
+                                   {5, "the first registration"},
+                                   {6, "a registration was refused early or not with ENOMEM"},
+                                   {7, "the connection after its refusal"},
+                                   {8, "the registered page"},
+                                   {10,
+                                    "ATTACK WORKED: the helper kept more registrations of one "
+                                    "connection than a process may have VMAs"}}),
+            "ok")
+      << "registrations accepted: " << w[0] << " (vm.max_map_count " << cap << "), then "
+      << -static_cast<int64_t>(w[1]);
+  EXPECT_TRUE(HelperAlive(helper_));
+  ExpectVictimIntact();
+}
+
 // FINDING (high). The reference sampler picked each candidate region by
 // walking the region map from its start (std::advance: O(regions)), up to
 // 256 candidates on every turn of the engine loop while memory is near the
