@@ -605,5 +605,81 @@ TEST_F(Review, AMembersManyRegionsDoNotStallEveryTurnOfTheLoop) {
   EXPECT_TRUE(HelperAlive(helper_));
 }
 
+// FINDING (high). Before evicting pages of a region, the helper looks at
+// every cut tail over them (a mapping's end unmapped, which mremap may grow
+// back in place without an event) in the process's /proc/<pid>/maps, read
+// line by line from its start: a member that cut 64 tails (the most a
+// connection keeps) over its own region and made its maps long (60,000 VMAs
+// of its own) cost the engine thread 64 reads of its whole maps for every
+// run of pages evicted. Paging that region through the limit stalled the
+// helper for everyone; it never finished.
+TEST_F(Review, CutTailsAndALongMapsFileDoNotStallEviction) {
+  int status = AsMember(
+      kNobody,
+      [&] {
+        constexpr uint64_t kPages = 4096, kStride = 67;
+        int uffd = UserModeUffd();
+        if (uffd < 0) return 1;
+        Raw r(address_);
+        if (HelloWith(r, Op::kHello, uffd, internal::kHelloRestricted) != 0) return 2;
+        int memfd = Memfd(kPages);
+        if (memfd < 0) return 3;
+        char* base = static_cast<char*>(
+            mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0));
+        if (base == MAP_FAILED) return 3;
+        uint64_t h = 0;
+        if (Create(r, memfd, kPages * kPage, &h, internal::kCreateNoReserve) != 0) return 4;
+        auto b = reinterpret_cast<uintptr_t>(base);
+        if (r.Call(Op::kRegister, h, b, kPages * kPage, 0) != 0) return 5;
+        // 64 more mappings of the region, each cut to its first page.
+        for (int i = 0; i < 64; i++) {
+          void* a = mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+          if (a == MAP_FAILED) return 6;
+          Request req;
+          req.op = Op::kInodeFd;
+          req.a = b;
+          Reply reply;
+          int fd = -1;
+          if (r.Call(req, -1, &fd, &reply) != 0) return 6;
+          close(fd);
+          if (r.Call(Op::kRegister, reply.a, reinterpret_cast<uintptr_t>(a), kPages * kPage, 0) !=
+              0) {
+            return 6;
+          }
+          if (munmap(static_cast<char*>(a) + kPage, (kPages - 1) * kPage) != 0) return 6;
+        }
+        close(memfd);
+        // A long maps file: 60,000 VMAs (every other page of a range read-only).
+        constexpr size_t kFat = 30000;
+        char* fat = static_cast<char*>(mmap(nullptr, 2 * kFat * kPage, PROT_READ | PROT_WRITE,
+                                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+        if (fat == MAP_FAILED) return 7;
+        for (size_t j = 0; j < kFat; j++) {
+          if (mprotect(fat + 2 * j * kPage, kPage, PROT_READ) != 0) return 7;
+        }
+        // Page the region through the 4 MiB limit, in an order that makes
+        // many runs of eviction.
+        for (uint64_t i = 0, pg = 0; i < kPages; i++, pg = (pg + kStride) % kPages) {
+          FillPage(base + pg * kPage, pg, 2);
+        }
+        for (uint64_t i = 0, pg = 0; i < kPages; i++, pg = (pg + kStride) % kPages) {
+          if (!CheckPage(base + pg * kPage, pg, 2)) return 8;
+        }
+        return 0;
+      },
+      60000);
+  EXPECT_EQ(DescribeChild(status, {{1, "a user-mode-only uffd"},
+                                   {2, "hello"},
+                                   {3, "memfd"},
+                                   {4, "create"},
+                                   {5, "register"},
+                                   {6, "a cut mapping"},
+                                   {7, "a long maps file"},
+                                   {8, "a page lost its data"}}),
+            "ok");
+  EXPECT_TRUE(HelperAlive(helper_));
+  ExpectVictimIntact();
+}
+
 }  // namespace
 }  // namespace libshm::test
