@@ -284,6 +284,9 @@ class Engine {
     std::vector<Inode*> inodes;
   };
   static constexpr size_t kMaxForkPins = 4096;
+  // Regions held by all pins together (a pointer each: 32 MiB).
+  static constexpr size_t kMaxPinnedInodes = size_t{1} << 22;
+  size_t pinned_inodes_ = 0;
   static constexpr uint64_t kForkPinTimeoutNs = 30ull * 1000000000ull;
   std::vector<ForkPin> fork_pins_;
   uint64_t last_housekeeping_ns_ = 0;

@@ -681,5 +681,85 @@ TEST_F(Review, CutTailsAndALongMapsFileDoNotStallEviction) {
   ExpectVictimIntact();
 }
 
+// FINDING (high). kForkPending (restricted mode: hold my regions for the
+// child I am forking) made its list of distinct regions with a linear search
+// per mapping: O(regions^2) on the engine thread for each request, and kept
+// a pointer per region per pin (4,096 pins, each 30 s). A member holding
+// thousands of regions that sends kForkPending in a loop stalled every
+// fault of the session behind each request, and could pin gigabytes.
+TEST_F(Review, ForkPinsOfAMemberWithManyRegionsNeitherStallNorBloatTheHelper) {
+  struct rlimit fds = {24000, 24000};
+  if (prlimit(helper_, RLIMIT_NOFILE, &fds, nullptr) != 0) {
+    ASSERT_EQ(prlimit(helper_, RLIMIT_NOFILE, nullptr, &fds), 0);
+  }
+  ASSERT_GT(fds.rlim_max, 6000u) << "the helper's RLIMIT_NOFILE is too small for the attack";
+  const uint64_t kRegions = std::min<uint64_t>(20000, fds.rlim_max - 4000);
+  auto rss_kb = [&] {
+    std::ifstream st("/proc/" + std::to_string(helper_) + "/status");
+    std::string line;
+    while (std::getline(st, line)) {
+      if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    }
+    return -1L;
+  };
+  volatile uint64_t* w = SharedWord();
+  pid_t attacker = fork();
+  if (attacker == 0) {
+    if (!BecomeUid(kNobody)) _exit(99);
+    int uffd = UserModeUffd();
+    if (uffd < 0) _exit(1);
+    Raw r(address_);
+    if (HelloWith(r, Op::kHello, uffd, internal::kHelloRestricted) != 0) _exit(2);
+    void* p = mmap(nullptr, kRegions * kPage, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) _exit(3);
+    auto base = reinterpret_cast<uintptr_t>(p);
+    uint64_t made = 0;
+    for (; made < kRegions; made++) {
+      int memfd = Memfd(1);
+      uint64_t h = 0;
+      if (memfd < 0 || Create(r, memfd, kPage, &h, internal::kCreateNoReserve) != 0) break;
+      close(memfd);
+      if (r.Call(Op::kRegister, h, base + made * kPage, kPage, 0) != 0) break;
+    }
+    w[1] = made;
+    w[0] = 1;
+    uint64_t pins = 0;
+    while (w[2] == 0) pins += r.Call(Op::kForkPending) == 0;
+    w[3] = pins;
+    w[4] = 1;
+    _exit(0);
+  }
+  for (int i = 0; i < 120000 && w[0] == 0; i++) usleep(1000);
+  ASSERT_EQ(w[0], 1u) << "the attacker did not finish its regions";
+  long before = rss_kb();
+  int status = ForkAndWaitWithDeadline(
+      [] {
+        constexpr uint64_t kPages = 4096, kStride = 67;
+        void* p;
+        if (libshm_map(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, 0, &p) != 0) return 1;
+        char* base = static_cast<char*>(p);
+        for (uint64_t i = 0, pg = 0; i < kPages; i++, pg = (pg + kStride) % kPages) {
+          FillPage(base + pg * kPage, pg, 3);
+        }
+        for (uint64_t i = 0, pg = 0; i < kPages; i++, pg = (pg + kStride) % kPages) {
+          if (!CheckPage(base + pg * kPage, pg, 3)) return 2;
+        }
+        return 0;
+      },
+      60000);
+  // Let the attacker go on pinning for a while longer (each pin lasts 30 s).
+  for (int i = 0; i < 10; i++) usleep(1000000);
+  long after = rss_kb();
+  w[2] = 1;
+  for (int i = 0; i < 60000 && w[4] == 0; i++) usleep(1000);
+  EXPECT_EQ(DescribeChild(status, {{1, "map"}, {2, "a page lost its data"}}), "ok")
+      << "while a member holding " << w[1] << " regions sent kForkPending in a loop";
+  EXPECT_LT(after - before, 128 * 1024) << "the helper's RSS grew by " << (after - before) / 1024
+                                        << " MiB for " << w[3] << " fork pins of one member";
+  waitpid(attacker, &status, 0);
+  EXPECT_TRUE(HelperAlive(helper_));
+}
+
 }  // namespace
 }  // namespace libshm::test
