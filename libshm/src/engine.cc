@@ -453,8 +453,8 @@ void Engine::CollectInodes() {
       ++it;
       continue;
     }
-    for (uint64_t p = inode.SkipUntouched(0, inode.pages()); p < inode.pages();
-         p = inode.SkipUntouched(p + 1, inode.pages())) {
+    for (uint64_t p = inode.NextIn(0, inode.pages(), Inode::kHeldMask); p < inode.pages();
+         p = inode.NextIn(p + 1, inode.pages(), Inode::kHeldMask)) {
       ForgetPage(inode, p);
     }
     swap_.Release(inode.extent());

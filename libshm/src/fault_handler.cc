@@ -333,12 +333,13 @@ bool Engine::AdoptMapping(Client& c, uintptr_t addr) {
   if (RegisterRange(c, &inode, start, end - start, pgoff) != 0) return false;
   // Until now this process could write its resident pages there unseen:
   // count them dirty, so nothing it wrote is dropped as clean.
-  for (uint64_t p = pgoff; p < pgoff + (end - start) / kPageSize; p++) {
-    PageState st = inode.state(p);
-    if (st == PageState::kZero || st == PageState::kClean) {
-      inode.set_state(p, PageState::kDirty);
-      policy_.SetDirty(Key(inode, p), true);
-    }
+  // (Only the pages in those states are visited: the range can be huge.)
+  const unsigned mask = Inode::Mask(PageState::kZero) | Inode::Mask(PageState::kClean);
+  const uint64_t last = pgoff + (end - start) / kPageSize;
+  for (uint64_t p = inode.NextIn(pgoff, last, mask); p < last;
+       p = inode.NextIn(p + 1, last, mask)) {
+    inode.set_state(p, PageState::kDirty);
+    policy_.SetDirty(Key(inode, p), true);
   }
   return true;
 }

@@ -761,5 +761,76 @@ TEST_F(Review, ForkPinsOfAMemberWithManyRegionsNeitherStallNorBloatTheHelper) {
   EXPECT_TRUE(HelperAlive(helper_));
 }
 
+// FINDING (high). msync, MADV_REMOVE and a region's collection stepped over
+// page-state chunks never allocated (Inode::SkipUntouched), but walked every
+// page of every chunk that exists: 64 Ki pages for each page a member
+// touched, one per chunk. A member that wrote one page in each 256 MiB of a
+// 2 TiB region (through one-page windows, so its own page tables stay small)
+// and msync'ed the region (registered over address space of its own) cost
+// the engine thread 2^29 page visits per msync: it never answered.
+TEST_F(Review, OnePagePerChunkDoesNotMakeEveryPageOfTheRegionCost) {
+  constexpr uint64_t kChunk = 65536, kChunks = 8192, kPages = kChunk * kChunks;
+  int status = AsMember(
+      kNobody,
+      [&] {
+        int uffd = UserModeUffd();
+        if (uffd < 0) return 1;
+        Raw r(address_);
+        if (HelloWith(r, Op::kHello, uffd, internal::kHelloRestricted) != 0) return 2;
+        int memfd = memfd_create("libshm", MFD_ALLOW_SEALING);
+        if (memfd < 0 || ftruncate(memfd, static_cast<off_t>(kPages * kPage)) != 0) return 3;
+        char* anchor =
+            static_cast<char*>(mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0));
+        if (anchor == MAP_FAILED) return 3;
+        uint64_t h = 0;
+        if (Create(r, memfd, kPages * kPage, &h, internal::kCreateNoReserve) != 0) return 4;
+        auto a = reinterpret_cast<uintptr_t>(anchor);
+        if (r.Call(Op::kRegister, h, a, kPage, 0) != 0) return 5;
+        *static_cast<volatile char*>(anchor) = 1;
+        // One page written in each chunk, through a one-page window.
+        for (uint64_t k = 1; k < kChunks; k++) {
+          void* w = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED, memfd,
+                         static_cast<off_t>(k * kChunk * kPage));
+          if (w == MAP_FAILED) return 6;
+          if (RegisterOnePageMore(r, a, reinterpret_cast<uintptr_t>(w), k * kChunk) != 0) return 6;
+          *static_cast<volatile char*>(w) = 1;
+          if (munmap(w, kPage) != 0) return 6;
+        }
+        // The whole region registered over address space of its own.
+        void* all = mmap(nullptr, kPages * kPage, PROT_NONE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (all == MAP_FAILED) return 7;
+        Request req;
+        req.op = Op::kInodeFd;
+        req.a = a;
+        Reply reply;
+        int fd = -1;
+        if (r.Call(req, -1, &fd, &reply) != 0) return 7;
+        close(fd);
+        auto b = reinterpret_cast<uintptr_t>(all);
+        if (r.Call(Op::kRegister, reply.a, b, kPages * kPage, 0) != 0) return 7;
+        for (int i = 0; i < 3; i++) {
+          if (r.Call(Op::kMsync, b, kPages * kPage, MS_SYNC) != 0) return 8;
+        }
+        if (r.Call(Op::kDiscard, b, kPages * kPage) != 0) return 9;
+        if (*static_cast<volatile char*>(anchor) != 0) return 10;
+        return 0;
+      },
+      60000);
+  EXPECT_EQ(DescribeChild(status, {{1, "a user-mode-only uffd"},
+                                   {2, "hello"},
+                                   {3, "memfd"},
+                                   {4, "create"},
+                                   {5, "register"},
+                                   {6, "a window"},
+                                   {7, "the region over address space of its own"},
+                                   {8, "msync"},
+                                   {9, "discard"},
+                                   {10, "a discarded page still holds data"}}),
+            "ok");
+  EXPECT_TRUE(HelperAlive(helper_));
+  ExpectVictimIntact();
+}
+
 }  // namespace
 }  // namespace libshm::test
