@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "security_util.h"
@@ -830,6 +831,67 @@ TEST_F(Review, OnePagePerChunkDoesNotMakeEveryPageOfTheRegionCost) {
             "ok");
   EXPECT_TRUE(HelperAlive(helper_));
   ExpectVictimIntact();
+}
+
+// FINDING (high). The engine read a client's uffd until a read came back
+// short (OnUffdReadable) or empty (DrainEvents). A non-cooperative event
+// blocks its thread only until the helper reads it, so a member with more
+// threads than one read takes (64), each calling MADV_DONTNEED on a
+// registered page in a loop (an EVENT_REMOVE each), kept every read full:
+// the engine thread never left that uffd and served nobody else.
+TEST_F(Review, AFloodOfUffdEventsDoesNotStarveOtherProcesses) {
+  constexpr int kThreads = 160;
+  volatile uint64_t* w = SharedWord();
+  pid_t attacker = fork();
+  if (attacker == 0) {
+    if (!BecomeUid(kNobody)) _exit(99);
+    int uffd = UserModeUffd();
+    if (uffd < 0) _exit(1);
+    Raw r(address_);
+    if (HelloWith(r, Op::kHello, uffd, internal::kHelloRestricted) != 0) _exit(2);
+    int memfd = Memfd(kThreads);
+    if (memfd < 0) _exit(3);
+    char* p = static_cast<char*>(
+        mmap(nullptr, kThreads * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0));
+    if (p == MAP_FAILED) _exit(3);
+    uint64_t h = 0;
+    if (Create(r, memfd, kThreads * kPage, &h, internal::kCreateNoReserve) != 0) _exit(4);
+    if (r.Call(Op::kRegister, h, reinterpret_cast<uintptr_t>(p), kThreads * kPage, 0) != 0) {
+      _exit(5);
+    }
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; t++) {
+      threads.emplace_back([&, t] {
+        while (w[2] == 0) madvise(p + t * kPage, kPage, MADV_DONTNEED);
+      });
+    }
+    w[0] = 1;
+    for (auto& t : threads) t.join();
+    _exit(0);
+  }
+  for (int i = 0; i < 30000 && w[0] == 0; i++) usleep(1000);
+  ASSERT_EQ(w[0], 1u) << "the attacker did not start";
+  usleep(200 * 1000);
+  int status = ForkAndWaitWithDeadline(
+      [] {
+        constexpr uint64_t kPages = 1024 + 512, kStride = 67;
+        void* p;
+        if (libshm_map(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, 0, &p) != 0) return 1;
+        char* base = static_cast<char*>(p);
+        for (uint64_t i = 0, pg = 0; i < kPages; i++, pg = (pg + kStride) % kPages) {
+          FillPage(base + pg * kPage, pg, 3);
+        }
+        for (uint64_t i = 0, pg = 0; i < kPages; i++, pg = (pg + kStride) % kPages) {
+          if (!CheckPage(base + pg * kPage, pg, 3)) return 2;
+        }
+        return 0;
+      },
+      60000);
+  w[2] = 1;
+  EXPECT_EQ(DescribeChild(status, {{1, "map"}, {2, "a page lost its data"}}), "ok")
+      << "while a member's " << kThreads << " threads raised uffd events in a loop";
+  WaitWithDeadline(attacker, 30000);
+  EXPECT_TRUE(HelperAlive(helper_));
 }
 
 }  // namespace
