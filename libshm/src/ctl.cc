@@ -68,8 +68,8 @@ int Engine::SetPolicy(const char* name) {
   if (rc != 0) return rc;
   // The new policy learns the resident set as if it had just faulted in.
   for (const auto& [id, inode] : inodes_) {
-    for (uint64_t p = inode->SkipUntouched(0, inode->pages()); p < inode->pages();
-         p = inode->SkipUntouched(p + 1, inode->pages())) {
+    for (uint64_t p = inode->NextIn(0, inode->pages(), Inode::kHeldMask); p < inode->pages();
+         p = inode->NextIn(p + 1, inode->pages(), Inode::kHeldMask)) {
       PageState st = inode->state(p);
       if (IsHeld(st)) policy_.Miss(Key(*inode, p), st == PageState::kDirty);
     }

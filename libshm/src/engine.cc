@@ -91,6 +91,11 @@ int Engine::Init(int listen_fd) {
     return rc;
   }
   RestoreReserveFd();
+  if (FILE* f = fopen("/proc/sys/vm/max_map_count", "re")) {
+    unsigned long n = 0;
+    if (fscanf(f, "%lu", &n) == 1 && n > 0) max_vmas_ = n;
+    fclose(f);
+  }
   limit_pages_ = opts_.limit / kPageSize;
   low_pages_ = limit_pages_ * opts_.low_watermark / 100;
   high_pages_ = low_pages_ + (limit_pages_ - low_pages_) / 2;
@@ -456,8 +461,8 @@ void Engine::CollectInodes() {
       ++it;
       continue;
     }
-    for (uint64_t p = inode.SkipUntouched(0, inode.pages()); p < inode.pages();
-         p = inode.SkipUntouched(p + 1, inode.pages())) {
+    for (uint64_t p = inode.NextIn(0, inode.pages(), Inode::kHeldMask); p < inode.pages();
+         p = inode.NextIn(p + 1, inode.pages(), Inode::kHeldMask)) {
       ForgetPage(inode, p);
     }
     swap_.Release(inode.extent());

@@ -302,6 +302,9 @@ class Engine {
     std::vector<Inode*> inodes;
   };
   static constexpr size_t kMaxForkPins = 4096;
+  // Regions held by all pins together (a pointer each: 32 MiB).
+  static constexpr size_t kMaxPinnedInodes = size_t{1} << 22;
+  size_t pinned_inodes_ = 0;
   static constexpr uint64_t kForkPinTimeoutNs = 30ull * 1000000000ull;
   std::vector<ForkPin> fork_pins_;
   uint64_t last_housekeeping_ns_ = 0;
@@ -325,6 +328,11 @@ class Engine {
   // pointers of a session stay small (32 MiB at most) whatever its members ask.
   static constexpr uint64_t kMaxSessionPages = 1ull << 38;
   uint64_t virtual_pages_ = 0;
+  // Registered ranges per client: at most as many as a process may have
+  // VMAs (vm.max_map_count, read at Init). A connection could register one
+  // page at a time over one mapping (the kernel merges them into one VMA),
+  // and each kept an entry that evictions, wakes, msync and forks walk.
+  size_t max_vmas_ = 65530;
   uint64_t events_handled_ = 0;
   bool collect_due_ = false;  // an inode lost a mapping or a holder since CollectInodes
   pid_t fault_tid_ = 0;       // thread of the fault being served (UFFD_FEATURE_THREAD_ID)  //

@@ -335,18 +335,14 @@ int Engine::Msync(Client& c, uintptr_t addr, size_t len, int flags) {
     segments.push_back(
         {v.inode, v.pgoff + (s - v.start) / kPageSize, v.pgoff + (e - v.start) / kPageSize});
   }
+  const unsigned sampled = Inode::Mask(PageState::kSampled), dirty = Inode::Mask(PageState::kDirty);
   for (const Segment& seg : segments) {
-    for (uint64_t p = seg.inode->SkipUntouched(seg.p0, seg.p1); p < seg.p1;
-         p = seg.inode->SkipUntouched(p + 1, seg.p1)) {
-      if (seg.inode->state(p) == PageState::kSampled && WriteBackSample(*seg.inode, p) != 0) {
-        return -EIO;
-      }
+    for (uint64_t p = seg.inode->NextIn(seg.p0, seg.p1, sampled); p < seg.p1;
+         p = seg.inode->NextIn(p + 1, seg.p1, sampled)) {
+      if (WriteBackSample(*seg.inode, p) != 0) return -EIO;
     }
-    for (uint64_t a = seg.inode->SkipUntouched(seg.p0, seg.p1); a < seg.p1;) {
-      if (seg.inode->state(a) != PageState::kDirty) {
-        a = seg.inode->SkipUntouched(a + 1, seg.p1);
-        continue;
-      }
+    for (uint64_t a = seg.inode->NextIn(seg.p0, seg.p1, dirty); a < seg.p1;
+         a = seg.inode->NextIn(a, seg.p1, dirty)) {
       uint64_t b = a + 1;
       while (b < seg.p1 && seg.inode->state(b) == PageState::kDirty) b++;
       int rc = ProtectEverywhere(*seg.inode, a, b);
@@ -373,8 +369,8 @@ int Engine::Discard(Client& c, uintptr_t addr, size_t len) {
     if (rc != 0) return rc;
     // Pages of untouched chunks are empty already (and setting them would
     // allocate every chunk of a huge range).
-    for (uint64_t p = v.inode->SkipUntouched(p0, p1); p < p1;
-         p = v.inode->SkipUntouched(p + 1, p1)) {
+    for (uint64_t p = v.inode->NextIn(p0, p1, Inode::kNotEmptyMask); p < p1;
+         p = v.inode->NextIn(p + 1, p1, Inode::kNotEmptyMask)) {
       ForgetPage(*v.inode, p);
       v.inode->set_state(p, PageState::kEmpty);
     }

@@ -29,6 +29,12 @@ namespace libshm::internal {
 namespace {
 
 constexpr size_t kMessagesPerRead = 64;
+// Full reads of one uffd per call. A non-cooperative event blocks its thread
+// only until it is read, so a client with more threads than a read takes
+// can raise events as fast as the helper reads them (MADV_DONTNEED in a
+// loop): reading until a short read kept the engine thread on that uffd for
+// ever. Level-triggered epoll brings the loop back to what is left.
+constexpr int kReadsPerCall = 4;
 
 }  // namespace
 
@@ -63,7 +69,7 @@ ssize_t Engine::ReadUffd(Client& c, uffd_msg* msgs, size_t count) {
 
 void Engine::OnUffdReadable(Client& c) {
   uffd_msg msgs[kMessagesPerRead];
-  while (!c.dead) {
+  for (int reads = 0; !c.dead && reads < kReadsPerCall; reads++) {
     ssize_t n = ReadUffd(c, msgs, kMessagesPerRead);
     if (n < 0) {
       if (errno != EAGAIN && errno != EINTR) MarkDead(c, "uffd read failed");
@@ -83,7 +89,9 @@ void Engine::OnUffdReadable(Client& c) {
 
 bool Engine::DrainEvents(Client& c) {
   uffd_msg msgs[kMessagesPerRead];
-  for (;;) {
+  // Bounded (see kReadsPerCall): a caller that meets EAGAIN again retries a
+  // bounded number of times.
+  for (int reads = 0; reads < kReadsPerCall; reads++) {
     ssize_t n = ReadUffd(c, msgs, kMessagesPerRead);
     if (n < 0) {
       if (errno == EAGAIN) return true;
@@ -99,6 +107,7 @@ bool Engine::DrainEvents(Client& c) {
       }
     }
   }
+  return true;
 }
 
 void Engine::ProcessDeferred(Client& c) {
@@ -333,12 +342,13 @@ bool Engine::AdoptMapping(Client& c, uintptr_t addr) {
   if (RegisterRange(c, &inode, start, end - start, pgoff) != 0) return false;
   // Until now this process could write its resident pages there unseen:
   // count them dirty, so nothing it wrote is dropped as clean.
-  for (uint64_t p = pgoff; p < pgoff + (end - start) / kPageSize; p++) {
-    PageState st = inode.state(p);
-    if (st == PageState::kZero || st == PageState::kClean) {
-      inode.set_state(p, PageState::kDirty);
-      policy_.SetDirty(Key(inode, p), true);
-    }
+  // (Only the pages in those states are visited: the range can be huge.)
+  const unsigned mask = Inode::Mask(PageState::kZero) | Inode::Mask(PageState::kClean);
+  const uint64_t last = pgoff + (end - start) / kPageSize;
+  for (uint64_t p = inode.NextIn(pgoff, last, mask); p < last;
+       p = inode.NextIn(p + 1, last, mask)) {
+    inode.set_state(p, PageState::kDirty);
+    policy_.SetDirty(Key(inode, p), true);
   }
   return true;
 }

@@ -28,6 +28,9 @@ constexpr int kPageStates = 6;
 constexpr int kPageBits = 36;
 constexpr uint32_t kMaxRegions = (1u << (64 - kPageBits)) - 1;
 
+// A set of states: a bit per state.
+constexpr unsigned StateMask(PageState s) { return 1u << static_cast<int>(s); }
+
 // In the page cache (mapped or mappable without a fault).
 inline bool IsResident(PageState s) {
   return s == PageState::kZero || s == PageState::kClean || s == PageState::kDirty;

@@ -27,6 +27,8 @@ struct MapsEntry {
 // false if the maps cannot be read.
 bool ForEachMapsEntry(pid_t pid, const std::function<bool(const MapsEntry&)>& fn);
 // The entry of `pid`'s maps that contains `addr`. Returns false if none.
+// Asks the kernel for that one entry (PROCMAP_QUERY), reading the maps only
+// where the kernel cannot answer: its cost does not grow with the maps.
 bool FindMapsEntry(pid_t pid, uintptr_t addr, MapsEntry* out);
 // True if anything is mapped at `addr` in `pid`.
 bool MappedAt(pid_t pid, uintptr_t addr);

@@ -430,6 +430,8 @@ int Engine::RegisterRange(Client& c, Inode* inode, uintptr_t start, size_t len, 
       pgoff > inode->pages() || pages > inode->pages() - pgoff) {
     return -EINVAL;
   }
+  // As mmap(2) past vm.max_map_count (see max_vmas_).
+  if (c.vmas.size() >= max_vmas_) return -ENOMEM;
   // One page table entry per address: a range already registered here
   // (possibly for another inode) is refused.
   auto next = std::lower_bound(c.vmas.begin(), c.vmas.end(), start,
@@ -509,6 +511,10 @@ int Engine::HandleExtend(Client& c, const Request& req, Reply* reply) {
 int Engine::HandleForkPending(Client& c, Reply* reply) {
   if (!c.restricted || c.uffd < 0) return -EINVAL;  // full mode has fork events
   if (fork_pins_.size() >= kMaxForkPins) return -EAGAIN;
+  // Every pin holds a pointer per region of its parent: bounded in all, or a
+  // member with many regions asking in a loop pinned gigabytes.
+  size_t distinct_max = std::min(c.vmas.size(), inodes_.size());
+  if (pinned_inodes_ + distinct_max > kMaxPinnedInodes) return -EAGAIN;
   ForkPin pin;
   pin.parent = c.pid;
   if (getrandom(&pin.token, sizeof(pin.token), 0) != sizeof(pin.token) || pin.token == 0) {
@@ -516,28 +522,38 @@ int Engine::HandleForkPending(Client& c, Reply* reply) {
   }
   reply->a = pin.token;
   pin.created_ns = MonotonicNs();
+  // Distinct regions by sorting, not a search per mapping: that was
+  // O(mappings * regions) on the engine thread for each request.
   for (const Vma& v : c.vmas) {
-    if (v.inode == nullptr ||
-        std::find(pin.inodes.begin(), pin.inodes.end(), v.inode) != pin.inodes.end()) {
-      continue;
-    }
-    v.inode->holders++;
-    pin.inodes.push_back(v.inode);
+    if (v.inode != nullptr) pin.inodes.push_back(v.inode);
   }
+  std::sort(pin.inodes.begin(), pin.inodes.end());
+  pin.inodes.erase(std::unique(pin.inodes.begin(), pin.inodes.end()), pin.inodes.end());
+  pin.inodes.shrink_to_fit();
+  for (Inode* inode : pin.inodes) inode->holders++;
+  pinned_inodes_ += pin.inodes.size();
   fork_pins_.push_back(std::move(pin));
   return 0;
 }
 
 void Engine::ReleaseForkPin(size_t i, const std::vector<Inode*>& only) {
+  // One pass (held is sorted; `only` sorted here): a search and an erase per
+  // region was O(regions^2).
   auto& held = fork_pins_[i].inodes;
-  for (auto it = held.begin(); it != held.end();) {
-    if (!only.empty() && std::find(only.begin(), only.end(), *it) == only.end()) {
-      ++it;
-      continue;
-    }
-    (*it)->holders--;
-    it = held.erase(it);
-  }
+  std::vector<Inode*> release(only);
+  std::sort(release.begin(), release.end());
+  size_t before = held.size();
+  held.erase(std::remove_if(held.begin(), held.end(),
+                            [&](Inode* inode) {
+                              if (!only.empty() &&
+                                  !std::binary_search(release.begin(), release.end(), inode)) {
+                                return false;
+                              }
+                              inode->holders--;
+                              return true;
+                            }),
+             held.end());
+  pinned_inodes_ -= before - held.size();
   collect_due_ = true;
   if (held.empty()) fork_pins_.erase(fork_pins_.begin() + static_cast<long>(i));
 }

@@ -88,5 +88,69 @@ TEST(SparseRegion, AHugeRegionCostsTheHelperOnlyItsTouchedPages) {
             "ok");
 }
 
+// A member that touches one page in every 256 MiB of a region made the
+// helper allocate a whole chunk of page state (64 Ki states and as many
+// zero-fill counters: 128 KiB) for each, and keep it for the region's life
+// after the page was evicted or removed: 32 times what the member touched,
+// growing with every touch until the helper ran out of memory (and every
+// client with it). A chunk whose pages are all empty again is given back,
+// and a chunk costs the helper the pages of it that are used.
+TEST(SparseRegion, ChunksOfPagesThatAreEmptyAgainAreGivenBack) {
+  setenv("LIBSHM_LIMIT", "16M", 1);
+  int status = ForkAndWaitWithDeadline(
+      [] {
+        // 64 GiB: 256 chunks of page state (32 MiB if all kept).
+        const size_t bytes = size_t{1} << 36;
+        const uint64_t chunk = 65536;  // pages per chunk (Inode::kChunkPages)
+        const uint64_t chunks = bytes / kPage / chunk;
+        void* p;
+        if (libshm_map(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_NORESERVE, &p) != 0) return 1;
+        char* base = static_cast<char*>(p);
+        pid_t helper = HelperPid();
+        long before = RssKb(helper);
+        if (helper <= 0 || before < 0) return 2;
+        // Even chunks: one page read (a zero page the evictor drops). Odd
+        // chunks: one page written, then removed (MADV_REMOVE).
+        for (uint64_t k = 0; k < chunks; k++) {
+          char* page = base + k * chunk * kPage;
+          if (k % 2 == 0) {
+            if (*static_cast<volatile char*>(page) != 0) return 3;
+          } else {
+            FillPage(page, k, 1);
+            if (libshm_madvise(page, kPage, MADV_REMOVE) != 0) return 4;
+          }
+        }
+        if (ChildEvictAll(5) != 0) return 5;
+        uint64_t resident = 1;
+        if (ChildStat("resident_bytes", &resident, 2) != 0 || resident != 0) return 6;
+        if (RssKb(helper) - before > 8 * 1024) return 7;
+        // One page written in every chunk and swapped out: the chunks stay,
+        // but cost what of them is used, not 128 KiB each.
+        for (uint64_t k = 0; k < chunks; k++) FillPage(base + (k * chunk + 7) * kPage, k, 2);
+        if (ChildEvictAll(5) != 0) return 5;
+        if (RssKb(helper) - before > 8 * 1024) return 9;
+        for (uint64_t k = 0; k < chunks; k++) {
+          if (!CheckPage(base + (k * chunk + 7) * kPage, k, 2)) return 8;
+          if (base[k * chunk * kPage] != 0) return 8;
+        }
+        return 0;
+      },
+      60 * 1000);
+  EXPECT_EQ(DescribeChild(status, {{1, "mapping 64 GiB with MAP_NORESERVE"},
+                                   {2, "the helper's pid, RSS or stats"},
+                                   {3, "a page never written read non-zero"},
+                                   {4, "MADV_REMOVE of a written page"},
+                                   {5, "eviction"},
+                                   {6, "pages are still resident after evicting everything"},
+                                   {7,
+                                    "the helper's RSS grew by > 8 MiB: it kept a 128 KiB chunk of "
+                                    "page state for each touched page after all were empty again"},
+                                   {8, "a page of a chunk given back lost its data"},
+                                   {9,
+                                    "the helper's RSS grew by > 8 MiB for one swapped page per "
+                                    "chunk: 128 KiB of page state each"}}),
+            "ok");
+}
+
 }  // namespace
 }  // namespace libshm::test

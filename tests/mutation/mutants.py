@@ -387,7 +387,7 @@ MUTANTS = [
         r"^InodeChunks\.|^SparseRegion\."),
     Mutant(
         "discard-walks-every-page", "extra", "libshm/src/evictor.cc",
-        (("    for (uint64_t p = v.inode->SkipUntouched(p0, p1); p < p1;\n         p = v.inode->SkipUntouched(p + 1, p1)) {",
+        (("    for (uint64_t p = v.inode->NextIn(p0, p1, Inode::kNotEmptyMask); p < p1;\n         p = v.inode->NextIn(p + 1, p1, Inode::kNotEmptyMask)) {",
           "    for (uint64_t p = p0; p < p1; p++) {"),),
         "MADV_REMOVE sets the state of every page of the range: allocates page state for "
         "untouched chunks of a huge region",

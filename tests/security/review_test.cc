@@ -10,8 +10,10 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include "security_util.h"
@@ -442,6 +444,454 @@ TEST_F(Review, OneMembersConnectionsCannotStarveOtherForks) {
   EXPECT_EQ(DescribeChild(st), "ok") << "after one member opened " << w[1] << " connections";
   w[2] = 1;
   waitpid(attacker, &st, 0);
+}
+
+// Registers one page of `inode_at` (a mapping this connection holds) at
+// `addr` through kInodeFd + kRegister. Returns kRegister's status.
+int RegisterOnePageMore(Raw& r, uintptr_t inode_at, uintptr_t addr, uint64_t pgoff) {
+  Request req;
+  req.op = Op::kInodeFd;
+  req.a = inode_at;
+  Reply reply;
+  int memfd = -1;
+  int rc = r.Call(req, -1, &memfd, &reply);
+  if (memfd >= 0) close(memfd);
+  if (rc != 0) return rc;
+  uint64_t handle = reply.a;
+  rc = r.Call(Op::kRegister, handle, addr, kPage, pgoff);
+  if (rc != 0) r.Call(Op::kRelease, handle);
+  return rc;
+}
+
+long MaxMapCount() {
+  std::ifstream f("/proc/sys/vm/max_map_count");
+  long n = 0;
+  f >> n;
+  return n > 0 ? n : 65530;
+}
+
+// FINDING (medium). A connection could register any number of ranges: one
+// page at a time over one mapping (kInodeFd gives a new handle on it each
+// time), the kernel merges them into one VMA, but the helper kept an entry
+// for each, in memory that grows without end and in lists that every
+// eviction, wake, msync and fork walks. A connection now registers at most
+// as many ranges as the kernel lets a process have VMAs (vm.max_map_count);
+// past that kRegister fails with ENOMEM, as mmap(2) does.
+TEST_F(Review, OneConnectionRegistersAtMostMaxMapCountRanges) {
+  const long cap = MaxMapCount();
+  const uint64_t pages = static_cast<uint64_t>(cap) + 64;
+  volatile uint64_t* w = SharedWord();
+  int status = AsMember(
+      kNobody,
+      [&] {
+        int uffd = UserModeUffd();
+        if (uffd < 0) return 1;
+        Raw r(address_);
+        if (HelloWith(r, Op::kHello, uffd, internal::kHelloRestricted) != 0) return 2;
+        int memfd = Memfd(pages);
+        if (memfd < 0) return 3;
+        void* p = mmap(nullptr, pages * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+        if (p == MAP_FAILED) return 3;
+        uint64_t h = 0;
+        if (Create(r, memfd, pages * kPage, &h, internal::kCreateNoReserve) != 0) return 4;
+        close(memfd);
+        auto base = reinterpret_cast<uintptr_t>(p);
+        if (r.Call(Op::kRegister, h, base, kPage, 0) != 0) return 5;
+        uint64_t i = 1;
+        int rc = 0;
+        for (; i < pages; i++) {
+          rc = RegisterOnePageMore(r, base, base + i * kPage, i);
+          if (rc != 0) break;
+        }
+        w[0] = i;
+        w[1] = static_cast<uint64_t>(-rc);
+        if (i == pages) return 10;
+        if (rc != -ENOMEM || i < 1000) return 6;
+        // The connection goes on: what it holds still works.
+        if (r.Call(Op::kStats) != 0) return 7;
+        memset(p, 7, kPage);
+        if (*static_cast<volatile char*>(p) != 7) return 8;
+        return 0;
+      },
+      120000);
+  EXPECT_EQ(DescribeChild(status, {{1, "a user-mode-only uffd"},
+                                   {2, "hello"},
+                                   {3, "memfd"},
+                                   {4, "create"},
+                                   {5, "the first registration"},
+                                   {6, "a registration was refused early or not with ENOMEM"},
+                                   {7, "the connection after its refusal"},
+                                   {8, "the registered page"},
+                                   {10,
+                                    "ATTACK WORKED: the helper kept more registrations of one "
+                                    "connection than a process may have VMAs"}}),
+            "ok")
+      << "registrations accepted: " << w[0] << " (vm.max_map_count " << cap << "), then "
+      << -static_cast<int64_t>(w[1]);
+  EXPECT_TRUE(HelperAlive(helper_));
+  ExpectVictimIntact();
+}
+
+// FINDING (high). The reference sampler picked each candidate region by
+// walking the region map from its start (std::advance: O(regions)), up to
+// 256 candidates on every turn of the engine loop while memory is near the
+// limit, and a candidate page that is not resident does not use up the
+// turn's budget. A member that holds tens of thousands of one-page regions
+// it never touches (each a memfd and a create; registered anywhere in its
+// own memory) made every turn walk millions of map nodes: every fault of
+// every process of the session waited tens of milliseconds behind it. Here
+// a program that pages 32 MiB through a 4 MiB limit never finished.
+TEST_F(Review, AMembersManyRegionsDoNotStallEveryTurnOfTheLoop) {
+  // As many as the helper has fds for (each region holds its memfd), up to
+  // 40,000. Raise the hard RLIMIT_NOFILE where one may (production hosts
+  // commonly allow 524,288 or more, and the stall grew with it).
+  struct rlimit fds = {44000, 44000};
+  if (prlimit(helper_, RLIMIT_NOFILE, &fds, nullptr) != 0) {
+    ASSERT_EQ(prlimit(helper_, RLIMIT_NOFILE, nullptr, &fds), 0);
+  }
+  ASSERT_GT(fds.rlim_max, 6000u) << "the helper's RLIMIT_NOFILE is too small for the attack";
+  const uint64_t kRegions = std::min<uint64_t>(40000, fds.rlim_max - 4000);
+  volatile uint64_t* w = SharedWord();
+  pid_t attacker = fork();
+  if (attacker == 0) {
+    if (!BecomeUid(kNobody)) _exit(99);
+    int uffd = UserModeUffd();
+    if (uffd < 0) _exit(1);
+    Raw r(address_);
+    if (HelloWith(r, Op::kHello, uffd, internal::kHelloRestricted) != 0) _exit(2);
+    void* p = mmap(nullptr, kRegions * kPage, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) _exit(3);
+    auto base = reinterpret_cast<uintptr_t>(p);
+    uint64_t made = 0;
+    for (; made < kRegions; made++) {
+      int memfd = Memfd(1);
+      uint64_t h = 0;
+      if (memfd < 0 || Create(r, memfd, kPage, &h, internal::kCreateNoReserve) != 0) break;
+      close(memfd);
+      if (r.Call(Op::kRegister, h, base + made * kPage, kPage, 0) != 0) break;
+    }
+    w[1] = made;
+    w[0] = 1;
+    while (w[2] == 0) usleep(1000);
+    _exit(0);
+  }
+  for (int i = 0; i < 120000 && w[0] == 0; i++) usleep(1000);
+  ASSERT_EQ(w[0], 1u) << "the attacker did not finish its regions";
+  EXPECT_EQ(w[1], kRegions) << "regions the attacker made";
+  // Pages 32 MiB through the 4 MiB limit, in an order that neither
+  // fill-ahead nor readahead shortens: a fault, and a turn of the loop, per
+  // page or so, with memory at the limit (the sampler at work).
+  int status = ForkAndWaitWithDeadline(
+      [] {
+        constexpr uint64_t kPages = 8192, kStride = 67;
+        void* p;
+        if (libshm_map(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, 0, &p) != 0) return 1;
+        char* base = static_cast<char*>(p);
+        for (uint64_t i = 0, pg = 0; i < kPages; i++, pg = (pg + kStride) % kPages) {
+          FillPage(base + pg * kPage, pg, 3);
+        }
+        for (int round = 0; round < 2; round++) {
+          for (uint64_t i = 0, pg = 0; i < kPages; i++, pg = (pg + kStride) % kPages) {
+            if (!CheckPage(base + pg * kPage, pg, 3)) return 2;
+          }
+        }
+        return 0;
+      },
+      60000);
+  EXPECT_EQ(DescribeChild(status, {{1, "map"}, {2, "a page lost its data"}}), "ok")
+      << "with a member holding " << w[1] << " regions";
+  w[2] = 1;
+  waitpid(attacker, &status, 0);
+  EXPECT_TRUE(HelperAlive(helper_));
+}
+
+// FINDING (high). Before evicting pages of a region, the helper looks at
+// every cut tail over them (a mapping's end unmapped, which mremap may grow
+// back in place without an event) in the process's /proc/<pid>/maps, read
+// line by line from its start: a member that cut 64 tails (the most a
+// connection keeps) over its own region and made its maps long (60,000 VMAs
+// of its own) cost the engine thread 64 reads of its whole maps for every
+// run of pages evicted. Paging that region through the limit stalled the
+// helper for everyone; it never finished.
+TEST_F(Review, CutTailsAndALongMapsFileDoNotStallEviction) {
+  int status = AsMember(
+      kNobody,
+      [&] {
+        constexpr uint64_t kPages = 4096, kStride = 67;
+        int uffd = UserModeUffd();
+        if (uffd < 0) return 1;
+        Raw r(address_);
+        if (HelloWith(r, Op::kHello, uffd, internal::kHelloRestricted) != 0) return 2;
+        int memfd = Memfd(kPages);
+        if (memfd < 0) return 3;
+        char* base = static_cast<char*>(
+            mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0));
+        if (base == MAP_FAILED) return 3;
+        uint64_t h = 0;
+        if (Create(r, memfd, kPages * kPage, &h, internal::kCreateNoReserve) != 0) return 4;
+        auto b = reinterpret_cast<uintptr_t>(base);
+        if (r.Call(Op::kRegister, h, b, kPages * kPage, 0) != 0) return 5;
+        // 64 more mappings of the region, each cut to its first page.
+        for (int i = 0; i < 64; i++) {
+          void* a = mmap(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+          if (a == MAP_FAILED) return 6;
+          Request req;
+          req.op = Op::kInodeFd;
+          req.a = b;
+          Reply reply;
+          int fd = -1;
+          if (r.Call(req, -1, &fd, &reply) != 0) return 6;
+          close(fd);
+          if (r.Call(Op::kRegister, reply.a, reinterpret_cast<uintptr_t>(a), kPages * kPage, 0) !=
+              0) {
+            return 6;
+          }
+          if (munmap(static_cast<char*>(a) + kPage, (kPages - 1) * kPage) != 0) return 6;
+        }
+        close(memfd);
+        // A long maps file: 60,000 VMAs (every other page of a range read-only).
+        constexpr size_t kFat = 30000;
+        char* fat = static_cast<char*>(mmap(nullptr, 2 * kFat * kPage, PROT_READ | PROT_WRITE,
+                                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0));
+        if (fat == MAP_FAILED) return 7;
+        for (size_t j = 0; j < kFat; j++) {
+          if (mprotect(fat + 2 * j * kPage, kPage, PROT_READ) != 0) return 7;
+        }
+        // Page the region through the 4 MiB limit, in an order that makes
+        // many runs of eviction.
+        for (uint64_t i = 0, pg = 0; i < kPages; i++, pg = (pg + kStride) % kPages) {
+          FillPage(base + pg * kPage, pg, 2);
+        }
+        for (uint64_t i = 0, pg = 0; i < kPages; i++, pg = (pg + kStride) % kPages) {
+          if (!CheckPage(base + pg * kPage, pg, 2)) return 8;
+        }
+        return 0;
+      },
+      60000);
+  EXPECT_EQ(DescribeChild(status, {{1, "a user-mode-only uffd"},
+                                   {2, "hello"},
+                                   {3, "memfd"},
+                                   {4, "create"},
+                                   {5, "register"},
+                                   {6, "a cut mapping"},
+                                   {7, "a long maps file"},
+                                   {8, "a page lost its data"}}),
+            "ok");
+  EXPECT_TRUE(HelperAlive(helper_));
+  ExpectVictimIntact();
+}
+
+// FINDING (high). kForkPending (restricted mode: hold my regions for the
+// child I am forking) made its list of distinct regions with a linear search
+// per mapping: O(regions^2) on the engine thread for each request, and kept
+// a pointer per region per pin (4,096 pins, each 30 s). A member holding
+// thousands of regions that sends kForkPending in a loop stalled every
+// fault of the session behind each request, and could pin gigabytes.
+TEST_F(Review, ForkPinsOfAMemberWithManyRegionsNeitherStallNorBloatTheHelper) {
+  struct rlimit fds = {24000, 24000};
+  if (prlimit(helper_, RLIMIT_NOFILE, &fds, nullptr) != 0) {
+    ASSERT_EQ(prlimit(helper_, RLIMIT_NOFILE, nullptr, &fds), 0);
+  }
+  ASSERT_GT(fds.rlim_max, 6000u) << "the helper's RLIMIT_NOFILE is too small for the attack";
+  const uint64_t kRegions = std::min<uint64_t>(20000, fds.rlim_max - 4000);
+  auto rss_kb = [&] {
+    std::ifstream st("/proc/" + std::to_string(helper_) + "/status");
+    std::string line;
+    while (std::getline(st, line)) {
+      if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    }
+    return -1L;
+  };
+  volatile uint64_t* w = SharedWord();
+  pid_t attacker = fork();
+  if (attacker == 0) {
+    if (!BecomeUid(kNobody)) _exit(99);
+    int uffd = UserModeUffd();
+    if (uffd < 0) _exit(1);
+    Raw r(address_);
+    if (HelloWith(r, Op::kHello, uffd, internal::kHelloRestricted) != 0) _exit(2);
+    void* p = mmap(nullptr, kRegions * kPage, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) _exit(3);
+    auto base = reinterpret_cast<uintptr_t>(p);
+    uint64_t made = 0;
+    for (; made < kRegions; made++) {
+      int memfd = Memfd(1);
+      uint64_t h = 0;
+      if (memfd < 0 || Create(r, memfd, kPage, &h, internal::kCreateNoReserve) != 0) break;
+      close(memfd);
+      if (r.Call(Op::kRegister, h, base + made * kPage, kPage, 0) != 0) break;
+    }
+    w[1] = made;
+    w[0] = 1;
+    uint64_t pins = 0;
+    while (w[2] == 0) pins += r.Call(Op::kForkPending) == 0;
+    w[3] = pins;
+    w[4] = 1;
+    _exit(0);
+  }
+  for (int i = 0; i < 120000 && w[0] == 0; i++) usleep(1000);
+  ASSERT_EQ(w[0], 1u) << "the attacker did not finish its regions";
+  long before = rss_kb();
+  int status = ForkAndWaitWithDeadline(
+      [] {
+        constexpr uint64_t kPages = 4096, kStride = 67;
+        void* p;
+        if (libshm_map(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, 0, &p) != 0) return 1;
+        char* base = static_cast<char*>(p);
+        for (uint64_t i = 0, pg = 0; i < kPages; i++, pg = (pg + kStride) % kPages) {
+          FillPage(base + pg * kPage, pg, 3);
+        }
+        for (uint64_t i = 0, pg = 0; i < kPages; i++, pg = (pg + kStride) % kPages) {
+          if (!CheckPage(base + pg * kPage, pg, 3)) return 2;
+        }
+        return 0;
+      },
+      60000);
+  // Let the attacker go on pinning for a while longer (each pin lasts 30 s).
+  for (int i = 0; i < 10; i++) usleep(1000000);
+  long after = rss_kb();
+  w[2] = 1;
+  for (int i = 0; i < 60000 && w[4] == 0; i++) usleep(1000);
+  EXPECT_EQ(DescribeChild(status, {{1, "map"}, {2, "a page lost its data"}}), "ok")
+      << "while a member holding " << w[1] << " regions sent kForkPending in a loop";
+  EXPECT_LT(after - before, 128 * 1024) << "the helper's RSS grew by " << (after - before) / 1024
+                                        << " MiB for " << w[3] << " fork pins of one member";
+  waitpid(attacker, &status, 0);
+  EXPECT_TRUE(HelperAlive(helper_));
+}
+
+// FINDING (high). msync, MADV_REMOVE and a region's collection stepped over
+// page-state chunks never allocated (Inode::SkipUntouched), but walked every
+// page of every chunk that exists: 64 Ki pages for each page a member
+// touched, one per chunk. A member that wrote one page in each 256 MiB of a
+// 2 TiB region (through one-page windows, so its own page tables stay small)
+// and msync'ed the region (registered over address space of its own) cost
+// the engine thread 2^29 page visits per msync: it never answered.
+TEST_F(Review, OnePagePerChunkDoesNotMakeEveryPageOfTheRegionCost) {
+  constexpr uint64_t kChunk = 65536, kChunks = 8192, kPages = kChunk * kChunks;
+  int status = AsMember(
+      kNobody,
+      [&] {
+        int uffd = UserModeUffd();
+        if (uffd < 0) return 1;
+        Raw r(address_);
+        if (HelloWith(r, Op::kHello, uffd, internal::kHelloRestricted) != 0) return 2;
+        int memfd = memfd_create("libshm", MFD_ALLOW_SEALING);
+        if (memfd < 0 || ftruncate(memfd, static_cast<off_t>(kPages * kPage)) != 0) return 3;
+        char* anchor =
+            static_cast<char*>(mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0));
+        if (anchor == MAP_FAILED) return 3;
+        uint64_t h = 0;
+        if (Create(r, memfd, kPages * kPage, &h, internal::kCreateNoReserve) != 0) return 4;
+        auto a = reinterpret_cast<uintptr_t>(anchor);
+        if (r.Call(Op::kRegister, h, a, kPage, 0) != 0) return 5;
+        *static_cast<volatile char*>(anchor) = 1;
+        // One page written in each chunk, through a one-page window.
+        for (uint64_t k = 1; k < kChunks; k++) {
+          void* w = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED, memfd,
+                         static_cast<off_t>(k * kChunk * kPage));
+          if (w == MAP_FAILED) return 6;
+          if (RegisterOnePageMore(r, a, reinterpret_cast<uintptr_t>(w), k * kChunk) != 0) return 6;
+          *static_cast<volatile char*>(w) = 1;
+          if (munmap(w, kPage) != 0) return 6;
+        }
+        // The whole region registered over address space of its own.
+        void* all = mmap(nullptr, kPages * kPage, PROT_NONE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (all == MAP_FAILED) return 7;
+        Request req;
+        req.op = Op::kInodeFd;
+        req.a = a;
+        Reply reply;
+        int fd = -1;
+        if (r.Call(req, -1, &fd, &reply) != 0) return 7;
+        close(fd);
+        auto b = reinterpret_cast<uintptr_t>(all);
+        if (r.Call(Op::kRegister, reply.a, b, kPages * kPage, 0) != 0) return 7;
+        for (int i = 0; i < 3; i++) {
+          if (r.Call(Op::kMsync, b, kPages * kPage, MS_SYNC) != 0) return 8;
+        }
+        if (r.Call(Op::kDiscard, b, kPages * kPage) != 0) return 9;
+        if (*static_cast<volatile char*>(anchor) != 0) return 10;
+        return 0;
+      },
+      60000);
+  EXPECT_EQ(DescribeChild(status, {{1, "a user-mode-only uffd"},
+                                   {2, "hello"},
+                                   {3, "memfd"},
+                                   {4, "create"},
+                                   {5, "register"},
+                                   {6, "a window"},
+                                   {7, "the region over address space of its own"},
+                                   {8, "msync"},
+                                   {9, "discard"},
+                                   {10, "a discarded page still holds data"}}),
+            "ok");
+  EXPECT_TRUE(HelperAlive(helper_));
+  ExpectVictimIntact();
+}
+
+// FINDING (high). The engine read a client's uffd until a read came back
+// short (OnUffdReadable) or empty (DrainEvents). A non-cooperative event
+// blocks its thread only until the helper reads it, so a member with more
+// threads than one read takes (64), each calling MADV_DONTNEED on a
+// registered page in a loop (an EVENT_REMOVE each), kept every read full:
+// the engine thread never left that uffd and served nobody else.
+TEST_F(Review, AFloodOfUffdEventsDoesNotStarveOtherProcesses) {
+  constexpr int kThreads = 160;
+  volatile uint64_t* w = SharedWord();
+  pid_t attacker = fork();
+  if (attacker == 0) {
+    if (!BecomeUid(kNobody)) _exit(99);
+    int uffd = UserModeUffd();
+    if (uffd < 0) _exit(1);
+    Raw r(address_);
+    if (HelloWith(r, Op::kHello, uffd, internal::kHelloRestricted) != 0) _exit(2);
+    int memfd = Memfd(kThreads);
+    if (memfd < 0) _exit(3);
+    char* p = static_cast<char*>(
+        mmap(nullptr, kThreads * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0));
+    if (p == MAP_FAILED) _exit(3);
+    uint64_t h = 0;
+    if (Create(r, memfd, kThreads * kPage, &h, internal::kCreateNoReserve) != 0) _exit(4);
+    if (r.Call(Op::kRegister, h, reinterpret_cast<uintptr_t>(p), kThreads * kPage, 0) != 0) {
+      _exit(5);
+    }
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; t++) {
+      threads.emplace_back([&, t] {
+        while (w[2] == 0) madvise(p + t * kPage, kPage, MADV_DONTNEED);
+      });
+    }
+    w[0] = 1;
+    for (auto& t : threads) t.join();
+    _exit(0);
+  }
+  for (int i = 0; i < 30000 && w[0] == 0; i++) usleep(1000);
+  ASSERT_EQ(w[0], 1u) << "the attacker did not start";
+  usleep(200 * 1000);
+  int status = ForkAndWaitWithDeadline(
+      [] {
+        constexpr uint64_t kPages = 1024 + 512, kStride = 67;
+        void* p;
+        if (libshm_map(nullptr, kPages * kPage, PROT_READ | PROT_WRITE, 0, &p) != 0) return 1;
+        char* base = static_cast<char*>(p);
+        for (uint64_t i = 0, pg = 0; i < kPages; i++, pg = (pg + kStride) % kPages) {
+          FillPage(base + pg * kPage, pg, 3);
+        }
+        for (uint64_t i = 0, pg = 0; i < kPages; i++, pg = (pg + kStride) % kPages) {
+          if (!CheckPage(base + pg * kPage, pg, 3)) return 2;
+        }
+        return 0;
+      },
+      60000);
+  w[2] = 1;
+  EXPECT_EQ(DescribeChild(status, {{1, "map"}, {2, "a page lost its data"}}), "ok")
+      << "while a member's " << kThreads << " threads raised uffd events in a loop";
+  WaitWithDeadline(attacker, 30000);
+  EXPECT_TRUE(HelperAlive(helper_));
 }
 
 }  // namespace

@@ -81,5 +81,41 @@ TEST(InodeChunks, SkipUntouchedStopsOnlyInAllocatedChunks) {
   EXPECT_EQ(inode.SkipUntouched(4 * c + 10, pages + 100), pages) << "clamped to the inode";
 }
 
+// NextIn finds the next page in one of the given states, across chunks and
+// across blocks of empty pages, and a chunk whose pages are all empty again
+// is freed (SkipUntouched steps over it).
+TEST(InodeChunks, NextInFindsPagesByStateAndEmptyChunksAreFreed) {
+  int fd = memfd_create("libshm-inode-test", MFD_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  const uint64_t c = Inode::kChunkPages;
+  const uint64_t pages = 4 * c + 10;
+  const unsigned dirty = Inode::Mask(PageState::kDirty);
+  Inode inode(1, 1, fd, pages, Extent{0, pages});
+  EXPECT_EQ(inode.NextIn(0, pages, Inode::kHeldMask), pages);
+  inode.set_state(c + 200, PageState::kDirty);
+  inode.set_state(c + 300, PageState::kDirty);
+  inode.set_state(c + 300, PageState::kClean);
+  inode.set_state(c + 300, PageState::kSwapped);
+  inode.set_state(3 * c + 63, PageState::kZero);
+  inode.set_state(4 * c + 9, PageState::kDirty);
+  EXPECT_EQ(inode.NextIn(0, pages, dirty), c + 200);
+  EXPECT_EQ(inode.NextIn(c + 201, pages, dirty), 4 * c + 9) << "skips a chunk with none dirty";
+  EXPECT_EQ(inode.NextIn(0, pages, Inode::kHeldMask), c + 200);
+  EXPECT_EQ(inode.NextIn(c + 201, pages, Inode::kHeldMask), 3 * c + 63);
+  EXPECT_EQ(inode.NextIn(c + 201, pages, Inode::kNotEmptyMask), c + 300);
+  EXPECT_EQ(inode.NextIn(c + 201, c + 300, Inode::kNotEmptyMask), c + 300) << "the end given";
+  EXPECT_EQ(inode.NextIn(3 * c, 3 * c + 64, Inode::kHeldMask), 3 * c + 63);
+  EXPECT_EQ(inode.NextIn(3 * c + 64, pages, Inode::kHeldMask), 4 * c + 9);
+  EXPECT_EQ(inode.NextIn(4 * c + 10, pages + 100, Inode::kHeldMask), pages) << "clamped";
+  inode.set_state(3 * c + 63, PageState::kEmpty);
+  EXPECT_EQ(inode.SkipUntouched(2 * c, pages), 4 * c) << "an empty chunk was kept";
+  inode.set_state(c + 200, PageState::kEmpty);
+  EXPECT_EQ(inode.SkipUntouched(c, pages), c) << "a chunk with a swapped page was freed";
+  inode.set_state(c + 300, PageState::kEmpty);
+  EXPECT_EQ(inode.SkipUntouched(0, pages), 4 * c);
+  EXPECT_EQ(inode.CountState(PageState::kDirty), 1u);
+  EXPECT_EQ(inode.CountState(PageState::kEmpty), pages - 1);
+}
+
 }  // namespace
 }  // namespace libshm::internal
