@@ -305,8 +305,8 @@ MUTANTS = [
         r"^Lifecycle\.FullDescriptor"),
     Mutant(
         "adopted-pages-not-dirty", "extra", "libshm/src/fault_handler.cc",
-        (("    if (st == PageState::kZero || st == PageState::kClean) {\n      inode.set_state(p, PageState::kDirty);",
-          "    if ((st == PageState::kZero || st == PageState::kClean) && false) {\n      inode.set_state(p, PageState::kDirty);"),),
+        (("       p = inode.NextIn(p + 1, last, mask)) {\n    inode.set_state(p, PageState::kDirty);",
+          "       p = inode.NextIn(p + 1, last, mask)) {\n    if (mask != 0) continue;\n    inode.set_state(p, PageState::kDirty);"),),
         "a mapping adopted from /proc maps (raw mremap growth) keeps its resident pages clean",
         r"^KernelAndLibshm/Remap\.|^Shim\.Mremap"),
     Mutant(
