@@ -90,6 +90,17 @@ class SwapOps : public ::testing::Test {
     return static_cast<char*>(p);
   }
 
+  // A region of `pages` pages, each written (version 1) and evicted to the
+  // swap file; nullptr (a failure recorded) if it cannot be had.
+  char* MapWrittenAndEvicted(uint64_t pages) {
+    char* a = Map(pages);
+    if (a == nullptr) return nullptr;
+    for (uint64_t p = 0; p < pages; p++) FillPage(a + p * kPage, p, 1);
+    EvictAll();
+    EXPECT_GE(Stat("swap_outs"), pages) << "the region was not evicted";
+    return Stat("swap_outs") >= pages ? a : nullptr;
+  }
+
   std::string address_;
   pid_t helper_ = -1;
   std::string dir_, dir2_;
@@ -223,11 +234,8 @@ TEST_F(SwapOps, SwapoffThatCannotReadStopsWithEioAndSwapStaysOn) {
   Start("4M");
   unsetenv("LIBSHM_TEST_FAIL_SWAP_READ");
   constexpr uint64_t kPages = 256;
-  char* a = Map(kPages);
+  char* a = MapWrittenAndEvicted(kPages);
   ASSERT_NE(a, nullptr);
-  for (uint64_t p = 0; p < kPages; p++) FillPage(a + p * kPage, p, 1);
-  EvictAll();
-  ASSERT_GE(Stat("swap_outs"), kPages);
   Raw r(address_);
   Request hello;
   hello.op = Op::kHello;
@@ -255,11 +263,8 @@ TEST_F(SwapOps, SwapoffThatDoesNotFitInMemAvailableIsRefused) {
   Start("8M");
   unsetenv("LIBSHM_TEST_MEM_AVAILABLE");
   constexpr uint64_t kPages = 256;
-  char* a = Map(kPages);
+  char* a = MapWrittenAndEvicted(kPages);
   ASSERT_NE(a, nullptr);
-  for (uint64_t p = 0; p < kPages; p++) FillPage(a + p * kPage, p, 1);
-  EvictAll();
-  ASSERT_GE(Stat("swap_outs"), kPages);
   EXPECT_EQ(SwapOffCtl(), -ENOMEM);
   EXPECT_EQ(Stat("swap_off"), 0u);
   EXPECT_EQ(Stat("swapped_bytes"), kPages * kPage);
@@ -361,11 +366,8 @@ TEST_F(SwapOps, SwapoffBringsEverythingBackForParentAndForkedChild) {
 TEST_F(SwapOps, SwapDirAfterSwapoffTurnsEvictionBackOn) {
   Start("2M");
   constexpr uint64_t kPages = 256;
-  char* a = Map(kPages);
+  char* a = MapWrittenAndEvicted(kPages);
   ASSERT_NE(a, nullptr);
-  for (uint64_t p = 0; p < kPages; p++) FillPage(a + p * kPage, p, 1);
-  EvictAll();
-  ASSERT_GE(Stat("swap_outs"), kPages);
   // Some pages read back: clean, their only other copy in the old file. After
   // swapoff they must count as dirty, or the next eviction would drop them
   // without writing them to the new file.
@@ -405,11 +407,8 @@ TEST_F(SwapOps, SwapMovesUnderConcurrentFaultsAndNothingIsLost) {
   Start("1M");
   unsetenv("LIBSHM_TEST_PAUSE_SWAP_MOVE_US");
   constexpr uint64_t kPages = 1024;  // 4x the limit
-  char* a = Map(kPages);
+  char* a = MapWrittenAndEvicted(kPages);
   ASSERT_NE(a, nullptr);
-  for (uint64_t p = 0; p < kPages; p++) FillPage(a + p * kPage, p, 1);
-  EvictAll();
-  ASSERT_GE(Stat("swap_outs"), kPages);
   ASSERT_EQ(Stat("swapped_bytes"), kPages * kPage);
   dir2_ = MakeDir();
   ASSERT_FALSE(dir2_.empty());
@@ -459,11 +458,8 @@ TEST_F(SwapOps, SwapMovesUnderConcurrentFaultsAndNothingIsLost) {
 TEST_F(SwapOps, SwapMoveToABadDirectoryIsRefusedWithNothingChanged) {
   Start("1M");
   constexpr uint64_t kPages = 512;
-  char* a = Map(kPages);
+  char* a = MapWrittenAndEvicted(kPages);
   ASSERT_NE(a, nullptr);
-  for (uint64_t p = 0; p < kPages; p++) FillPage(a + p * kPage, p, 1);
-  EvictAll();
-  ASSERT_GE(Stat("swap_outs"), kPages);
   std::string file = dir_ + "/not-a-dir";
   int fd = open(file.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
   ASSERT_GE(fd, 0);
@@ -499,11 +495,8 @@ TEST_F(SwapOps, SwapMoveToABadDirectoryIsRefusedWithNothingChanged) {
 TEST_F(SwapOps, UntrustedMemberGetsEperm) {
   Start("1M");
   constexpr uint64_t kPages = 512;
-  char* a = Map(kPages);
+  char* a = MapWrittenAndEvicted(kPages);
   ASSERT_NE(a, nullptr);
-  for (uint64_t p = 0; p < kPages; p++) FillPage(a + p * kPage, p, 1);
-  EvictAll();
-  ASSERT_GE(Stat("swap_outs"), kPages);
   std::map<int, std::string> steps = {{1, "hello"},
                                       {2, "swap.off was not refused with EPERM"},
                                       {3, "swap.dir write was not refused with EPERM"},

@@ -48,6 +48,48 @@ int Create(Raw& r, int memfd, uint64_t bytes, uint64_t* handle, uint32_t flags =
   return rc;
 }
 
+// The helper's resident memory in KiB (-1 if it cannot be read).
+long RssKb(pid_t pid) {
+  std::ifstream st("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(st, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1L;
+}
+
+// Raises the helper's RLIMIT_NOFILE where one may (each region holds a
+// memfd; production hosts commonly allow 524,288 or more) and returns how
+// many regions an attack may make: up to `want`, leaving 4,000 fds spare.
+uint64_t RegionsTheHelperCanHold(pid_t helper, uint64_t want) {
+  struct rlimit fds = {want + 4000, want + 4000};
+  if (prlimit(helper, RLIMIT_NOFILE, &fds, nullptr) != 0) {
+    EXPECT_EQ(prlimit(helper, RLIMIT_NOFILE, nullptr, &fds), 0);
+  }
+  EXPECT_GT(fds.rlim_max, 6000u) << "the helper's RLIMIT_NOFILE is too small for the attack";
+  if (fds.rlim_max <= 6000) return 0;  // the caller stops
+  return std::min<uint64_t>(want, fds.rlim_max - 4000);
+}
+
+// As a member on `r`: `n` one-page regions (sparse), each registered over a
+// page of its own anonymous memory. Returns how many were made (it stops at
+// the first refusal), or UINT64_MAX if the memory cannot be had.
+uint64_t MakeOnePageRegions(Raw& r, uint64_t n) {
+  void* p = mmap(nullptr, n * kPage, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return UINT64_MAX;
+  auto base = reinterpret_cast<uintptr_t>(p);
+  uint64_t made = 0;
+  for (; made < n; made++) {
+    int memfd = Memfd(1);
+    uint64_t h = 0;
+    if (memfd < 0 || Create(r, memfd, kPage, &h, internal::kCreateNoReserve) != 0) break;
+    close(memfd);
+    if (r.Call(Op::kRegister, h, base + made * kPage, kPage, 0) != 0) break;
+  }
+  return made;
+}
+
 int HelloWith(Raw& r, Op op, int fd, uint32_t flags = 0) {
   Request req;
   req.op = op;
@@ -325,14 +367,7 @@ TEST(ReviewSession, HugeCreatesNeitherKillNorBloatTheHelper) {
   ASSERT_FALSE(address.empty());
   Raw owner(address);  // a live member the attacker descends from
   ASSERT_EQ(owner.Call(Op::kHello), 0);
-  auto rss_kb = [&] {
-    std::ifstream s("/proc/" + std::to_string(helper) + "/status");
-    std::string line;
-    while (std::getline(s, line)) {
-      if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-    }
-    return -1L;
-  };
+  auto rss_kb = [&] { return RssKb(helper); };
   long before = rss_kb();
   volatile uint64_t* w = SharedWord();
   pid_t attacker = fork();
@@ -545,12 +580,8 @@ TEST_F(Review, AMembersManyRegionsDoNotStallEveryTurnOfTheLoop) {
   // As many as the helper has fds for (each region holds its memfd), up to
   // 40,000. Raise the hard RLIMIT_NOFILE where one may (production hosts
   // commonly allow 524,288 or more, and the stall grew with it).
-  struct rlimit fds = {44000, 44000};
-  if (prlimit(helper_, RLIMIT_NOFILE, &fds, nullptr) != 0) {
-    ASSERT_EQ(prlimit(helper_, RLIMIT_NOFILE, nullptr, &fds), 0);
-  }
-  ASSERT_GT(fds.rlim_max, 6000u) << "the helper's RLIMIT_NOFILE is too small for the attack";
-  const uint64_t kRegions = std::min<uint64_t>(40000, fds.rlim_max - 4000);
+  const uint64_t kRegions = RegionsTheHelperCanHold(helper_, 40000);
+  ASSERT_GT(kRegions, 0u);
   volatile uint64_t* w = SharedWord();
   pid_t attacker = fork();
   if (attacker == 0) {
@@ -559,18 +590,8 @@ TEST_F(Review, AMembersManyRegionsDoNotStallEveryTurnOfTheLoop) {
     if (uffd < 0) _exit(1);
     Raw r(address_);
     if (HelloWith(r, Op::kHello, uffd, internal::kHelloRestricted) != 0) _exit(2);
-    void* p = mmap(nullptr, kRegions * kPage, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) _exit(3);
-    auto base = reinterpret_cast<uintptr_t>(p);
-    uint64_t made = 0;
-    for (; made < kRegions; made++) {
-      int memfd = Memfd(1);
-      uint64_t h = 0;
-      if (memfd < 0 || Create(r, memfd, kPage, &h, internal::kCreateNoReserve) != 0) break;
-      close(memfd);
-      if (r.Call(Op::kRegister, h, base + made * kPage, kPage, 0) != 0) break;
-    }
+    uint64_t made = MakeOnePageRegions(r, kRegions);
+    if (made == UINT64_MAX) _exit(3);
     w[1] = made;
     w[0] = 1;
     while (w[2] == 0) usleep(1000);
@@ -689,20 +710,9 @@ TEST_F(Review, CutTailsAndALongMapsFileDoNotStallEviction) {
 // thousands of regions that sends kForkPending in a loop stalled every
 // fault of the session behind each request, and could pin gigabytes.
 TEST_F(Review, ForkPinsOfAMemberWithManyRegionsNeitherStallNorBloatTheHelper) {
-  struct rlimit fds = {24000, 24000};
-  if (prlimit(helper_, RLIMIT_NOFILE, &fds, nullptr) != 0) {
-    ASSERT_EQ(prlimit(helper_, RLIMIT_NOFILE, nullptr, &fds), 0);
-  }
-  ASSERT_GT(fds.rlim_max, 6000u) << "the helper's RLIMIT_NOFILE is too small for the attack";
-  const uint64_t kRegions = std::min<uint64_t>(20000, fds.rlim_max - 4000);
-  auto rss_kb = [&] {
-    std::ifstream st("/proc/" + std::to_string(helper_) + "/status");
-    std::string line;
-    while (std::getline(st, line)) {
-      if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-    }
-    return -1L;
-  };
+  const uint64_t kRegions = RegionsTheHelperCanHold(helper_, 20000);
+  ASSERT_GT(kRegions, 0u);
+  auto rss_kb = [&] { return RssKb(helper_); };
   volatile uint64_t* w = SharedWord();
   pid_t attacker = fork();
   if (attacker == 0) {
@@ -711,18 +721,8 @@ TEST_F(Review, ForkPinsOfAMemberWithManyRegionsNeitherStallNorBloatTheHelper) {
     if (uffd < 0) _exit(1);
     Raw r(address_);
     if (HelloWith(r, Op::kHello, uffd, internal::kHelloRestricted) != 0) _exit(2);
-    void* p = mmap(nullptr, kRegions * kPage, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED) _exit(3);
-    auto base = reinterpret_cast<uintptr_t>(p);
-    uint64_t made = 0;
-    for (; made < kRegions; made++) {
-      int memfd = Memfd(1);
-      uint64_t h = 0;
-      if (memfd < 0 || Create(r, memfd, kPage, &h, internal::kCreateNoReserve) != 0) break;
-      close(memfd);
-      if (r.Call(Op::kRegister, h, base + made * kPage, kPage, 0) != 0) break;
-    }
+    uint64_t made = MakeOnePageRegions(r, kRegions);
+    if (made == UINT64_MAX) _exit(3);
     w[1] = made;
     w[0] = 1;
     uint64_t pins = 0;
