@@ -17,6 +17,7 @@
 // by reason when the kernel made it (docs/design.md "Native shared memory").
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -119,7 +120,52 @@ __attribute__((destructor)) void FlushNativeAtExit() {
   if (counted_native.load(std::memory_order_relaxed)) ClientRuntime::Get().FlushNative();
 }
 
+// mmap of a managed object's fd (a POSIX shm object or a memfd of the
+// program: objects.cc). A shared mapping of a read-write fd is registered; a
+// mapping libshm cannot register (private, a read-only fd: facts 2 and 14 of
+// named_kernel_facts.md) would read evicted pages as zeros, so the object is
+// pinned first (every page back in memory, kept) and the mapping is the
+// kernel's. An fd that is not a managed object is the kernel's business.
+void* ObjectMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
+  ClientRuntime& rt = ClientRuntime::Get();
+  int type = flags & MAP_TYPE;
+  long fl = sys::Syscall(SYS_fcntl, fd, F_GETFL);
+  if ((type == MAP_SHARED || type == MAP_SHARED_VALIDATE) && fl >= 0 &&
+      (fl & O_ACCMODE) == O_RDWR &&
+      (flags & ~(MAP_TYPE | (kManagedFlags & ~MAP_ANONYMOUS) | kIgnoredFlags)) == 0) {
+    void* out = nullptr;
+    bool kernel_refused = false;
+    int rc = rt.MapObject(addr, len, prot, flags, fd, off, &out, &kernel_refused);
+    if (rc == 0) return out;
+    if (rc == -ENOENT) return NativeMmap(addr, len, prot, flags, fd, off);
+    if (kernel_refused) {
+      errno = -rc;
+      return MAP_FAILED;
+    }
+    if (rt.options().strict) {
+      errno = -rc;
+      return MAP_FAILED;
+    }
+    if (fallback_messages.fetch_add(1) < 3) {
+      int saved = errno;
+      LIBSHM_LOG_ERROR("mmap of a shared memory object cannot be managed (%s): it stays in memory",
+                       strerror(-rc));
+      errno = saved;
+    }
+  }
+  int rc = rt.PinObject(fd);
+  if (rc == -ENOMEM) {
+    errno = ENOMEM;  // as a mapping the kernel cannot account for
+    return MAP_FAILED;
+  }
+  return NativeMmap(addr, len, prot, flags, fd, off);
+}
+
 void* ManagedMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
+  if (len != 0 && fd >= 0 && (flags & MAP_ANONYMOUS) == 0 &&
+      ClientRuntime::Get().MayBeObjectFd(fd)) {
+    return ObjectMmap(addr, len, prot, flags, fd, off);
+  }
   if (len == 0 || !IsSharedAnonymous(flags, fd)) return NativeMmap(addr, len, prot, flags, fd, off);
   if ((flags & MAP_HUGETLB) != 0) {
     return CountedNativeMmap(LIBSHM_NATIVE_HUGETLB, addr, len, prot, flags, fd, off);

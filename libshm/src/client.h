@@ -16,6 +16,7 @@
 #ifndef LIBSHM_SRC_CLIENT_H_
 #define LIBSHM_SRC_CLIENT_H_
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -65,6 +66,34 @@ class ClientRuntime {
   void FlushNative() noexcept;
   static constexpr uint64_t kNativeReportIntervalNs = 100'000'000;
   static constexpr uint64_t kNativeExitWaitNs = 200'000'000;
+  // Program objects (client_objects.cc, docs/named.md): POSIX shm objects
+  // and the program's memfds, managed only in a session (shmrun), where
+  // names are shared by the whole tree. kNoSession: not managed here, the
+  // caller does what the kernel would.
+  static constexpr int kNoSession = -ENOTCONN;
+  bool ManagesObjects() const { return opts_.session[0] != '\0' && !session_failed_; }
+  // Whether `fd` may be a managed object: a regular file on the memfd
+  // device. One fstat; no request.
+  bool MayBeObjectFd(int fd) const;
+  // shm_open of `name` (glibc's rules applied, leading slashes removed).
+  // Returns an fd or -errno (-ENOENT without O_CREAT: no managed object of
+  // that name; the kernel's may exist).
+  int ShmOpen(const char* name, int oflag, mode_t mode);
+  int ShmUnlink(const char* name);
+  // memfd_create made `fd`: the helper manages it from now on. 0 or -errno.
+  int AdoptNewMemfd(int fd);
+  // mmap(MAP_SHARED) of a managed object's O_RDWR fd, registered before it
+  // can be touched. -ENOENT: not a managed object (map it natively). Other
+  // errors: the kernel's answer to this mmap (*kernel_refused), or libshm's
+  // failure (then the object must be pinned before a native mapping).
+  int MapObject(void* addr, size_t len, int prot, int flags, int fd, off_t off, void** out,
+                bool* kernel_refused);
+  // A mapping libshm cannot register is about to be made of `fd`: every page
+  // of the object comes back into memory and stays. 0, -ENOENT (not ours), -ENOMEM.
+  int PinObject(int fd);
+  // ftruncate of a managed object (the helper truncates through `fd`);
+  // `grow_only`: to at least `length` (fallocate). -ENOENT: not ours.
+  int ResizeObject(int fd, off_t length, bool grow_only = false);
   int Stats(libshm_stats_t* out);
   int Ctl(const char* name, void* oldp, size_t* oldlenp, const void* newp, size_t newlen);
   const Options& options() const { return opts_; }

@@ -41,7 +41,11 @@ libshm_stats_t Engine::Snapshot() const {
   s.resident_bytes = resident_pages_ * kPageSize;
   s.peak_resident_bytes = peak_resident_pages_ * kPageSize;
   s.dirty_bytes = s.swapped_bytes = 0;
+  s.shm_objects = shm_names_.size();
+  s.program_objects = s.pinned_objects = 0;
   for (const auto& [id, inode] : inodes_) {
+    s.program_objects += inode->program;
+    s.pinned_objects += inode->pinned;
     s.dirty_bytes += inode->CountState(PageState::kDirty) * kPageSize;
     s.swapped_bytes += inode->CountState(PageState::kSwapped) * kPageSize;
   }

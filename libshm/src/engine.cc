@@ -373,6 +373,7 @@ void Engine::Housekeeping() {
   uint64_t now = MonotonicNs();
   if (now - last_housekeeping_ns_ < 1000000000ull) return;
   last_housekeeping_ns_ = now;
+  if (orphans_waiting_) collect_due_ = true;  // their grace may be over
   // Watch again what a full fd table made us stop watching, once there is
   // room (the reserve fd opens again). Each source finds its owner by fd.
   for (size_t i = 0; i < fork_pins_.size();) {
@@ -455,11 +456,35 @@ void Engine::CollectInodes() {
   // turn of the loop cost O(regions) per fault.
   if (!collect_due_) return;
   collect_due_ = false;
+  orphans_waiting_ = false;
+  const uint64_t now = MonotonicNs();
   for (auto it = inodes_.begin(); it != inodes_.end();) {
     Inode& inode = *it->second;
-    if (inode.mappings > 0 || inode.holders > 0) {
+    if (inode.mappings > 0 || inode.holders > 0 || inode.named || inode.awaiting_first_map ||
+        inode.kept) {
       ++it;
       continue;
+    }
+    if (inode.program && (inode.orphan_since_ns == 0 || now - inode.orphan_since_ns < OrphanGraceNs())) {
+      if (inode.orphan_since_ns == 0) inode.orphan_since_ns = now;
+      orphans_waiting_ = true;  // Housekeeping looks again
+      ++it;
+      continue;
+    }
+    if (inode.program) {
+      // Nothing the helper sees holds it, but the program may still hold
+      // its fd (a memfd passed on, an unlinked object): hand it back to the
+      // kernel whole. Its swapped pages go into the memfd; a later mapping
+      // of that fd stays the kernel's (docs/named.md "Objects and lifetime").
+      int rc = RestorePages(inode, 0, inode.pages());
+      if (rc != 0) {
+        LIBSHM_LOG_ERROR("region %u cannot be handed back (%s): kept", inode.seq(),
+                         strerror(-rc));
+        inode.kept = true;  // for the session: its data is only in swap
+        ++it;
+        continue;
+      }
+      stats_.handed_back++;
     }
     for (uint64_t p = inode.NextIn(0, inode.pages(), Inode::kHeldMask); p < inode.pages();
          p = inode.NextIn(p + 1, inode.pages(), Inode::kHeldMask)) {

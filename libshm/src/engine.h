@@ -18,11 +18,13 @@
 
 #include <linux/userfaultfd.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <deque>
 #include <map>
 #include <memory>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -174,6 +176,32 @@ class Engine {
   uint64_t AddHandle(Client& c, Inode* inode);
   void DropHandles(Client& c);
 
+  // program_objects.cc: POSIX shm objects and program memfds (docs/named.md)
+  int HandleShmOpen(Client& c, const Request& req, int fd, Reply* reply, int* reply_fd);
+  int HandleShmUnlink(Client& c, const Request& req);
+  int HandleAdoptFd(Client& c, const Request& req, int fd, Reply* reply);
+  int HandleResize(Client& c, const Request& req, int fd);
+  // A new program object over memfd `fd` (taken, closed on failure), of
+  // st.st_size bytes. Returns 0 or -errno.
+  int NewProgramInode(int fd, const struct stat& st, Inode** out);
+  // The program object `fd` (the caller's) is, or nullptr; *st gets its fstat.
+  Inode* FindProgramInode(int fd, struct stat* st);
+  // Gives `inode` `pages` pages: growth reserves a new extent first (and
+  // copies the slots that hold data: the extent stays one contiguous run);
+  // a shrink forgets the pages past the end. Runs after the memfd has that
+  // size (or before, for growth: ReserveGrowth). Returns 0 or -errno.
+  int ReserveGrowth(Inode& inode, uint64_t pages, Extent* out);
+  void ApplySize(Inode& inode, uint64_t pages, const Extent& grown);
+  // The memfd's size changed with no kResize (a raw ftruncate): follow its
+  // growth. True if the inode has more pages now.
+  bool FollowSize(Inode& inode);
+  // Writes the swapped and sampled pages of [p0, p1) back into the memfd
+  // (dirty, resident, their mappers woken), as swapoff does for one object.
+  // Returns 0 or -errno (what was written stays written).
+  int RestorePages(Inode& inode, uint64_t p0, uint64_t p1);
+  // Brings every page of `inode` back and keeps it (Inode::pinned).
+  int Pin(Inode& inode);
+
   // fault_handler.cc
   // read(2) of a client's uffd that survives a full fd table (EMFILE is
   // turned into EAGAIN after one try with the reserve fd).
@@ -288,6 +316,12 @@ class Engine {
   }
   uint32_t AllocateSeq();
 
+  // Handles per connection not yet registered: a client holds one briefly per
+  // mapping it is making, so this only bounds what a hostile one can pin.
+  static constexpr size_t kMaxHandles = 4096;
+  // POSIX names per session: each holds an object and a descriptor.
+  static constexpr size_t kMaxShmNames = 65536;
+
   Options opts_;
   int epfd_ = -1;
   static constexpr size_t kReserveFds = 8;
@@ -335,12 +369,18 @@ class Engine {
   size_t max_vmas_ = 65530;
   uint64_t events_handled_ = 0;
   bool collect_due_ = false;  // an inode lost a mapping or a holder since CollectInodes
+  bool orphans_waiting_ = false;  // a program object nothing holds, in its grace period
+  // How long a program object nothing holds stays managed before it is
+  // handed back (Inode::orphan_since_ns): 10 s. Test hook, not an option:
+  // LIBSHM_TEST_ORPHAN_GRACE_US.
+  static uint64_t OrphanGraceNs();
   pid_t fault_tid_ = 0;       // thread of the fault being served (UFFD_FEATURE_THREAD_ID)  //
                               // non-cooperative uffd events read so far
   uint64_t peak_resident_pages_ = 0;
   std::map<uint64_t, std::unique_ptr<Client>> clients_;
   std::map<uint32_t, std::unique_ptr<Inode>> inodes_;  // by seq
   std::unordered_map<uint64_t, Inode*> inode_by_ino_;  // memfd st_ino: one inode per memfd
+  std::map<std::string, Inode*> shm_names_;            // POSIX names of program objects
   SwapFile swap_;
   Policy policy_;
   TraceLog trace_;

@@ -100,6 +100,8 @@ size_t Engine::EvictBatch(size_t max) {
     if (it == inodes_.end() || page >= it->second->pages() || !IsHeld(it->second->state(page))) {
       continue;  // stale: the page left without the policy hearing of it
     }
+    // A pinned object's pages stay (its choice forgot them in the policy).
+    if (it->second->pinned) continue;
     if (it->second->state(page) == PageState::kSampled) {
       EvictSample(*it->second, page);  // already out of the page cache
       evicted++;
@@ -332,8 +334,10 @@ int Engine::Msync(Client& c, uintptr_t addr, size_t len, int flags) {
   for (const Vma& v : c.vmas) {
     if (v.inode == nullptr || v.end <= addr || v.start >= end) continue;
     uintptr_t s = std::max(v.start, addr), e = std::min(v.end, end);
-    segments.push_back(
-        {v.inode, v.pgoff + (s - v.start) / kPageSize, v.pgoff + (e - v.start) / kPageSize});
+    // A program object's mapping may reach past its end (fact 12).
+    uint64_t p0 = v.pgoff + (s - v.start) / kPageSize;
+    uint64_t p1 = std::min(v.pgoff + (e - v.start) / kPageSize, v.inode->pages());
+    if (p0 < p1) segments.push_back({v.inode, p0, p1});
   }
   const unsigned sampled = Inode::Mask(PageState::kSampled), dirty = Inode::Mask(PageState::kDirty);
   for (const Segment& seg : segments) {

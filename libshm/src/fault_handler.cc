@@ -188,6 +188,9 @@ void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
     }
     Inode& inode = *v->inode;
     uint64_t page = v->pgoff + (addr - v->start) / kPageSize;
+    if (page >= inode.pages() && inode.program && FollowSize(inode) && page < inode.pages()) {
+      continue;  // the object grew without telling us (no kResize): again
+    }
     if (page >= inode.pages()) {
       UffdWake(c.uffd, addr, kPageSize);
       return;
@@ -374,7 +377,7 @@ void Engine::FillAhead(Client& c, Inode& inode, uintptr_t addr, uint64_t page, P
   auto count_ahead = [&]() -> uint64_t {
     Vma* v = FindVma(c, addr);
     if (v == nullptr || v->inode != &inode) return 0;
-    uint64_t vma_end = v->pgoff + (v->end - v->start) / kPageSize;
+    uint64_t vma_end = std::min(v->pgoff + (v->end - v->start) / kPageSize, inode.pages());
     uint64_t n = 0;
     while (n + 1 < c.seq_window && page + 1 + n < vma_end && inode.state(page + 1 + n) == state) {
       n++;
@@ -426,7 +429,10 @@ void Engine::AccountFilledAhead(Inode& inode, uint64_t first, uint64_t n, PageSt
 void Engine::FillCluster(Client& c, Inode& inode, uintptr_t addr, uint64_t page, bool write) {
   Vma* v = FindVma(c, addr);
   if (v == nullptr || v->inode != &inode) return;
-  uint64_t vma_first = v->pgoff, vma_end = v->pgoff + (v->end - v->start) / kPageSize;
+  // A program object's mapping may reach past its end (fact 12).
+  uint64_t vma_first = v->pgoff,
+           vma_end = std::min(v->pgoff + (v->end - v->start) / kPageSize, inode.pages());
+  if (vma_first >= vma_end) return;
   uint64_t first = std::max(page / opts_.cluster * opts_.cluster, vma_first);
   uint64_t end = std::min(first + opts_.cluster, vma_end);
   uint64_t empty = 0;
@@ -468,7 +474,22 @@ void Engine::ResolveWriteProtect(Client& c, uintptr_t addr) {
     }
     Inode& inode = *v->inode;
     uint64_t page = v->pgoff + (addr - v->start) / kPageSize;
+    if (page >= inode.pages() && !(inode.program && FollowSize(inode) && page < inode.pages())) {
+      UffdWake(c.uffd, addr, kPageSize);
+      return;
+    }
     PageState state = inode.state(page);
+    if (state == PageState::kEmpty && inode.program) {
+      // A write-protect fault needs a page: this one came through file I/O
+      // (write, pwrite of the program's fd), which the helper does not see.
+      // It is resident now, and written (background eviction makes room).
+      inode.set_state(page, PageState::kDirty);
+      resident_pages_++;
+      peak_resident_pages_ = std::max(peak_resident_pages_, resident_pages_);
+      policy_.Miss(Key(inode, page), true);
+      trace_.Record('P', Region(inode), page, 'w');
+      state = PageState::kDirty;
+    }
     if (!IsResident(state)) {
       // Evicted while the writer waited: it re-faults as MISSING and is
       // served from swap (KERNEL_FACTS Q3, safe-eviction sequence).

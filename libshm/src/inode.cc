@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <linux/falloc.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,7 +29,12 @@ int Inode::ReadPages(uint64_t page, uint64_t n, void* buf) const {
     ssize_t r = sys::Pread(memfd_, static_cast<char*>(buf) + done, want - done,
                            static_cast<off_t>(page * kPageSize + done));
     if (r < 0) return static_cast<int>(r);
-    if (r == 0) return -EIO;
+    if (r == 0) {
+      // Past the end of a program object whose size is not whole pages:
+      // the rest of its last page reads zeros, as through a mapping.
+      memset(static_cast<char*>(buf) + done, 0, want - done);
+      return 0;
+    }
     done += static_cast<size_t>(r);
   }
   return 0;

@@ -75,17 +75,11 @@ class Inode {
     const Chunk* c = chunks_[page >> kChunkShift].get();
     return c == nullptr ? PageState::kEmpty : c->states[page & (kChunkPages - 1)];
   }
-  // The first page at or after `page` (below `end`) whose chunk exists, or
-  // `end`. Pages of a chunk never allocated are all kEmpty, so a loop that
-  // acts only on pages in another state steps with this and costs O(chunks)
-  // over the untouched parts of a huge sparse region, not O(pages): a
-  // member's 256 TiB region must not stall the engine thread for minutes.
-  uint64_t SkipUntouched(uint64_t page, uint64_t end) const {
-    end = end < pages_ ? end : pages_;
-    while (page < end && chunks_[page >> kChunkShift] == nullptr) {
-      page = ((page >> kChunkShift) + 1) << kChunkShift;
-    }
-    return page < end ? page : end;
+  // Chunks of page state that exist (tests: an empty chunk is freed).
+  uint64_t AllocatedChunks() const {
+    uint64_t n = 0;
+    for (const auto& c : chunks_) n += c != nullptr;
+    return n;
   }
   // Sets of page states for NextIn (never kEmpty).
   static constexpr unsigned Mask(PageState s) { return StateMask(s); }
@@ -96,8 +90,8 @@ class Inode {
   // The first page at or after `page` (below `end`) whose state is in `mask`,
   // or `end`. Steps over chunks that hold no such page (each counts its
   // pages per state) and, inside one that does, over runs of kBlock empty
-  // pages a few words at a time. SkipUntouched alone walked every page of
-  // every chunk that exists: a member that wrote one page in each 256 MiB of
+  // pages a few words at a time. Walking every page of every chunk that
+  // exists was not enough: a member that wrote one page in each 256 MiB of
   // a region made each msync, MADV_REMOVE or collection of it 64 Ki steps
   // per page written (2^29 for a 2 TiB region: the helper never answered).
   uint64_t NextIn(uint64_t page, uint64_t end, unsigned mask) const {
@@ -168,9 +162,44 @@ class Inode {
   // Count of pages per state (for stats and checks), kept as states change.
   uint64_t CountState(PageState s) const { return counts_[static_cast<int>(s)]; }
 
+  // Changes the size to `pages` (a program object's ftruncate).
+  // pre: when shrinking, every page at or past `pages` is kEmpty.
+  // Throws std::bad_alloc only for the chunk table (the caller: ENOMEM).
+  void Resize(uint64_t pages) {
+    LIBSHM_ASSERT(pages < kMaxPages);
+    LIBSHM_ASSERT(pages >= pages_ || NextIn(pages, pages_, kNotEmptyMask) == pages_);
+    chunks_.resize((pages + kChunkPages - 1) >> kChunkShift);
+    counts_[static_cast<int>(PageState::kEmpty)] += pages;
+    counts_[static_cast<int>(PageState::kEmpty)] -= pages_;
+    pages_ = pages;
+  }
+
   // How many VMAs in all clients map this inode, and how many connection
-  // handles name it; the inode dies when both are 0.
+  // handles name it; the inode dies when both are 0 (a program object:
+  // see below).
   int mappings = 0;
+  // A program object (docs/named.md): a POSIX shm object or a memfd the
+  // program made, which the program holds by fd and may map, resize and
+  // name; not sealed, its size may change. An anonymous region's memfd is
+  // libshm's own (sealed against shrinking, never seen by the program).
+  bool program = false;
+  // A program object with a POSIX name (the engine's name table holds it).
+  bool named = false;
+  // A program object not mapped yet: held, because the program holds its
+  // fd (shm_open, then ftruncate, then mmap; or unlinked before its map).
+  bool awaiting_first_map = false;
+  // Every page is resident and stays so: a mapper libshm cannot register
+  // (MAP_PRIVATE, a read-only descriptor) would read an evicted page as
+  // zeros. The evictor and the sampler pass it by.
+  bool pinned = false;
+  // When a program object was last seen held by nothing the helper sees
+  // (0: it is held). It is handed back after a grace period: a memfd in
+  // flight between processes (unmapped by its sender, in a socket, not yet
+  // mapped by its receiver: PyTorch's DataLoader) stays managed.
+  uint64_t orphan_since_ns = 0;
+  // A program object that could not be handed back (its swap could not be
+  // read): kept, with its slots, for the session's life.
+  bool kept = false;
   // Made with MAP_NORESERVE: its extent is sparse (a swap move keeps it so).
   bool sparse_extent = false;
   int holders = 0;

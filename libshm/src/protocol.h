@@ -76,7 +76,37 @@ enum class Op : uint32_t {
   // it is possible (below) and adds it without overflow; an unknown reason
   // closes the connection.
   kNative,
+  // Program objects (docs/named.md): POSIX shm objects and memfds the
+  // program made, managed like anonymous regions. Each names them by a
+  // name, checked against the caller's current ids at every call as the
+  // kernel does, or by an fd the caller holds (possession is the right).
+  //
+  // shm_open. text2: the name (glibc's rules already applied, no slash).
+  // a: O_ACCMODE|O_CREAT|O_EXCL|O_TRUNC; b: the mode (umask applied). fd: a
+  // new memfd of size 0 with O_CREAT, kept if the name is new.
+  // Reply a: 1 if the caller's memfd became the object (it keeps using
+  // it), 0 if the name existed (reply fd: a new open file description of the
+  // object with the access mode asked for).
+  kShmOpen,
+  // shm_unlink. text2: the name. -ENOENT, -EACCES (not the owner).
+  kShmUnlink,
+  // fd: a descriptor of the caller. If it is a program object of this
+  // session: reply a: a handle on it (for kRegister), b: its size in bytes.
+  // -ENOENT: not one (the mapping stays the kernel's). Flag kAdoptPin: the
+  // caller will map it where libshm cannot register the mapping (private,
+  // read-only): every page is brought back into memory and stays (no handle).
+  kAdoptFd,
+  // ftruncate of a program object. fd: the caller's descriptor; a: bytes.
+  // The helper truncates through that descriptor (the kernel checks its
+  // access mode and seals) and follows: swap reserved for growth, pages past
+  // a shrink forgotten. -ENOENT: not a program object of this session.
+  kResize,
 };
+
+// kAdoptFd flags.
+constexpr uint32_t kAdoptPin = 1;
+// kResize flags: never shrink (a is a minimum: fallocate, posix_fallocate).
+constexpr uint32_t kResizeGrowOnly = 1;
 
 // kNative: one report is at most this many mappings, each of at least one
 // page and at most kMaxNativeMappingBytes (more than any address space).
@@ -85,6 +115,10 @@ constexpr uint64_t kMaxNativeMappingBytes = 1ull << 57;
 
 // kCreate flags.
 constexpr uint32_t kCreateNoReserve = 1;  // MAP_NORESERVE: a sparse swap extent
+// memfd_create of the program: a program object of any size (0 too), not
+// sealed, held until it is first mapped (docs/named.md). No handle in the
+// reply: a mapping adopts it by fd (kAdoptFd).
+constexpr uint32_t kCreateProgram = 2;
 
 // kHello flags.
 constexpr uint32_t kHelloRestricted = 1;  // the uffd is UFFD_USER_MODE_ONLY

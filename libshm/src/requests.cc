@@ -38,7 +38,8 @@ namespace {
 
 // Ops that carry an fd; any other op with an fd attached is malformed.
 bool TakesFd(Op op) {
-  return op == Op::kHello || op == Op::kHelloRestrictedChild || op == Op::kCreate;
+  return op == Op::kHello || op == Op::kHelloRestrictedChild || op == Op::kCreate ||
+         op == Op::kShmOpen || op == Op::kAdoptFd || op == Op::kResize;
 }
 
 // A connection's first request introduces it, once.
@@ -61,10 +62,6 @@ bool MakeNonblocking(int fd) {
 // Features asked for when this kernel has them: POISON turns data that
 // cannot be served (a failed swap read) into SIGBUS.
 uint64_t OptionalFeatures() { return ProbeKernel().features & UFFD_FEATURE_POISON; }
-
-// Handles per connection not yet registered: a client holds one briefly per
-// mapping it is making, so this only bounds what a hostile one can pin.
-constexpr size_t kMaxHandles = 4096;
 
 }  // namespace
 
@@ -174,6 +171,20 @@ void Engine::HandleRequest(Client& c, const Request& req, int fd) {
       break;
     case Op::kForkPending:
       rc = HandleForkPending(c, &reply);
+      break;
+    case Op::kShmOpen:
+      rc = HandleShmOpen(c, req, fd, &reply, &reply_fd);
+      fd = -1;
+      close_reply_fd = true;
+      break;
+    case Op::kShmUnlink:
+      rc = HandleShmUnlink(c, req);
+      break;
+    case Op::kAdoptFd:
+      rc = HandleAdoptFd(c, req, fd, &reply);
+      break;
+    case Op::kResize:
+      rc = HandleResize(c, req, fd);
       break;
     case Op::kNative:
       if (req.a >= LIBSHM_NATIVE_REASONS) {
@@ -317,6 +328,23 @@ int Engine::HandleCreate(Client& c, const Request& req, int fd, Reply* reply) {
   if (fd < 0) return -EINVAL;
   struct stat st;
   struct statfs sfs;
+  if ((req.flags & kCreateProgram) != 0) {
+    // The program's own memfd (memfd_create), of whatever size it has now.
+    if (req.flags != kCreateProgram) {
+      close(fd);
+      return -EINVAL;
+    }
+    if (fstat(fd, &st) != 0) {
+      close(fd);
+      return -EINVAL;
+    }
+    Inode* inode = nullptr;
+    int rc = NewProgramInode(fd, st, &inode);
+    if (rc != 0) return rc;
+    // No handle: the program holds it by fd, and mmap adopts it (kAdoptFd).
+    inode->awaiting_first_map = true;
+    return 0;
+  }
   uint64_t pages = req.a / kPageSize + (req.a % kPageSize != 0);
   // Only a memfd (shmem) of at least that size, not yet known: a second
   // create of the same memfd would give one memfd two page tables.
@@ -392,6 +420,7 @@ uint64_t Engine::AddHandle(Client& c, Inode* inode) {
   uint64_t h = c.next_handle++;
   c.handles[h] = inode;
   inode->holders++;
+  inode->orphan_since_ns = 0;
   return h;
 }
 
@@ -426,8 +455,12 @@ int Engine::HandleRegister(Client& c, const Request& req) {
 int Engine::RegisterRange(Client& c, Inode* inode, uintptr_t start, size_t len, uint64_t pgoff) {
   // Overflow-safe: every sum below is checked before it is formed.
   uint64_t pages = len / kPageSize;
+  // A program object's mapping may reach past its end, as the kernel's may:
+  // the kernel answers SIGBUS there before userfaultfd sees a fault, and
+  // after the object grows the registration already covers it (fact 12).
+  uint64_t bound = inode->program ? Inode::kMaxPages : inode->pages();
   if (len == 0 || start % kPageSize != 0 || len % kPageSize != 0 || start > UINTPTR_MAX - len ||
-      pgoff > inode->pages() || pages > inode->pages() - pgoff) {
+      pgoff > bound || pages > bound - pgoff) {
     return -EINVAL;
   }
   // As mmap(2) past vm.max_map_count (see max_vmas_).
@@ -462,6 +495,8 @@ int Engine::RegisterRange(Client& c, Inode* inode, uintptr_t start, size_t len, 
     return rc;
   }
   AddVma(c, Vma{start, start + len, inode, pgoff});
+  inode->awaiting_first_map = false;  // the mapping holds it now
+  inode->orphan_since_ns = 0;
   return 0;
 }
 

@@ -63,8 +63,9 @@ void Engine::SampleTick() {
     auto it = inodes_.lower_bound(static_cast<uint32_t>(sample_rng_ % next_inode_seq_));
     if (it == inodes_.end()) it = inodes_.begin();
     Inode& inode = *it->second;
+    if (inode.pages() == 0) continue;  // a program object not sized yet
     uint64_t page = (sample_rng_ >> 20) % inode.pages();
-    if (!IsResident(inode.state(page)) || inode.mappings == 0) continue;
+    if (!IsResident(inode.state(page)) || inode.mappings == 0 || inode.pinned) continue;
     if (SamplePage(inode, page)) sample_credit_ -= 1;
   }
 }

@@ -145,56 +145,26 @@ int Engine::SwapOff(uint64_t* restored, char* why, size_t len) {
   // The evictor stops here: nothing on this thread evicts until we return
   // (no fault is served meanwhile), and once the file is closed
   // EvictionSuspended() keeps it stopped.
-  const uint64_t chunk = io_buffer_.size() / kPageSize;
   for (auto& [seq, up] : inodes_) {
     Inode& inode = *up;
-    for (uint64_t a = inode.SkipUntouched(0, inode.pages()); a < inode.pages();) {
-      if (inode.state(a) != PageState::kSwapped) {
-        a = inode.SkipUntouched(a + 1, inode.pages());
-        continue;
-      }
-      uint64_t b = a + 1;
-      while (b < inode.pages() && b - a < chunk && inode.state(b) == PageState::kSwapped) b++;
-      ssize_t want = static_cast<ssize_t>((b - a) * kPageSize);
-      ssize_t r = ReadSwap(inode, a, b - a);
-      ssize_t w = r == want ? sys::Pwrite(inode.memfd(), io_buffer_.data(), (b - a) * kPageSize,
-                                          static_cast<off_t>(a * kPageSize))
-                            : 0;
-      if (w != want) {
-        // What was brought back stays (dirty, resident); the rest stays in
-        // its slots and swap stays on.
-        ssize_t bad = r != want ? r : w;
-        snprintf(why, len, "swapoff stopped at region %u pages %llu-%llu: %s: %s", inode.seq(),
-                 static_cast<unsigned long long>(a), static_cast<unsigned long long>(b),
-                 r != want ? "swap read" : "memfd write",
-                 bad < 0 ? strerror(static_cast<int>(-bad)) : "short");
-        LIBSHM_LOG_ERROR("%s", why);
-        return -EIO;
-      }
-      // The pages have no slot any more: dirty. Mappers keep their
-      // write-protect markers (the pwrite leaves them), so a write to a page
-      // is still seen; a fault already queued for one finds it resident and
-      // is woken (EEXIST).
-      for (uint64_t p = a; p < b; p++) {
-        inode.set_state(p, PageState::kDirty);
-        policy_.Miss(Key(inode, p), true);
-        trace_.Record('P', Region(inode), p, 'w');  // resident without a fault
-      }
-      stats_.swap_ins += b - a;
-      inode.swap_ins += b - a;
-      resident_pages_ += b - a;
-      *restored += (b - a) * kPageSize;
-      WakeEverywhere(inode, a, b);
-      a = b;
+    uint64_t before = inode.swap_ins;
+    int rc = RestorePages(inode, 0, inode.pages());
+    *restored += (inode.swap_ins - before) * kPageSize;
+    if (rc != 0) {
+      // What was brought back stays (dirty, resident); the rest stays in
+      // its slots and swap stays on.
+      snprintf(why, len, "swapoff stopped at region %u: %s", inode.seq(), strerror(-rc));
+      LIBSHM_LOG_ERROR("%s", why);
+      return -EIO;
     }
   }
   peak_resident_pages_ = std::max(peak_resident_pages_, resident_pages_);
   // A clean page's only other copy was its slot: it is dirty now.
+  const unsigned clean = Inode::Mask(PageState::kClean);
   for (auto& [seq, up] : inodes_) {
     Inode& inode = *up;
-    for (uint64_t p = inode.SkipUntouched(0, inode.pages()); p < inode.pages();
-         p = inode.SkipUntouched(p + 1, inode.pages())) {
-      if (inode.state(p) != PageState::kClean) continue;
+    for (uint64_t p = inode.NextIn(0, inode.pages(), clean); p < inode.pages();
+         p = inode.NextIn(p + 1, inode.pages(), clean)) {
       inode.set_state(p, PageState::kDirty);
       policy_.SetDirty(Key(inode, p), true);
     }
@@ -234,7 +204,8 @@ int Engine::MoveSwap(const char* dir, char* why, size_t len) {
   extents.reserve(inodes_.size());
   for (const auto& [seq, inode] : inodes_) {
     Extent e;
-    rc = next.Reserve(inode->pages(), &e, !inode->sparse_extent);
+    // (A program object of size 0 has no extent.)
+    rc = inode->pages() == 0 ? 0 : next.Reserve(inode->pages(), &e, !inode->sparse_extent);
     if (rc != 0) {
       snprintf(why, len, "swap move to %s refused: cannot reserve %s of swap there (%s)", dir,
                Human(next.reserved_pages() * kPageSize + inode->pages() * kPageSize).c_str(),
@@ -254,11 +225,10 @@ int Engine::MoveSwap(const char* dir, char* why, size_t len) {
     for (const auto& [seq, up] : inodes_) {
       const Inode& inode = *up;
       const Extent& to = extents[i++];
-      for (uint64_t a = inode.SkipUntouched(0, inode.pages()); a < inode.pages();) {
-        if (!SlotHoldsData(inode.state(a))) {
-          a = inode.SkipUntouched(a + 1, inode.pages());
-          continue;
-        }
+      const unsigned holds = Inode::Mask(PageState::kSwapped) | Inode::Mask(PageState::kClean) |
+                             Inode::Mask(PageState::kSampled);
+      for (uint64_t a = inode.NextIn(0, inode.pages(), holds); a < inode.pages();
+           a = inode.NextIn(a, inode.pages(), holds)) {
         uint64_t b = a + 1;
         while (b < inode.pages() && b - a < chunk && SlotHoldsData(inode.state(b))) b++;
         ssize_t want = static_cast<ssize_t>((b - a) * kPageSize);

@@ -90,6 +90,14 @@ inline std::string MapsDevIno(const std::string& line) {
 
 inline bool IsRoot() { return geteuid() == 0; }
 
+// True when this test runs under shmrun (its side-by-side run: the same
+// facts held against libshm's managed objects, tests/kernel/CMakeLists.txt).
+// The few facts that are about /dev/shm itself (a path, its device, a raw
+// unlink of the path, userfaultfd on the file) are libshm's documented
+// differences (docs/named.md "Differences from the kernel") and are checked
+// only against the kernel.
+inline bool UnderLibshm() { return getenv("LIBSHM_SESSION") != nullptr; }
+
 }  // namespace libshm::test
 
 #endif  // LIBSHM_TESTS_KERNEL_KERNEL_PROBE_H_

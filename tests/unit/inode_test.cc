@@ -58,32 +58,37 @@ TEST_F(InodeTest, ANewInodesPagesAreEmpty) {
   for (uint64_t p = 0; p < kPages; p++) ASSERT_EQ(inode_->state(p), PageState::kEmpty) << p;
 }
 
-// SkipUntouched steps over chunks never allocated (all their pages empty)
-// and stops at any page of an allocated chunk, whatever its state; it never
-// returns a page at or past the end it is given or the inode's last page.
-TEST(InodeChunks, SkipUntouchedStopsOnlyInAllocatedChunks) {
+// Resize (a program object's ftruncate) grows with empty pages and shrinks
+// only over empty ones; the counts and chunks follow.
+TEST(InodeChunks, ResizeGrowsWithEmptyPagesAndShrinksTheTable) {
   int fd = memfd_create("libshm-inode-test", MFD_CLOEXEC);
   ASSERT_GE(fd, 0);
   const uint64_t c = Inode::kChunkPages;
-  const uint64_t pages = 4 * c + 10;  // a short fifth chunk
-  Inode inode(1, 1, fd, pages, Extent{0, pages});
-  EXPECT_EQ(inode.SkipUntouched(0, pages), pages) << "a new inode has no allocated chunk";
-  inode.set_state(2 * c + 5, PageState::kDirty);    // allocates the third chunk
-  inode.set_state(4 * c + 9, PageState::kZero);     // and the last page's chunk
-  EXPECT_EQ(inode.SkipUntouched(0, pages), 2 * c);  // the chunk's first page, not the dirty one
-  EXPECT_EQ(inode.SkipUntouched(2 * c + 7, pages), 2 * c + 7);
-  EXPECT_EQ(inode.SkipUntouched(3 * c - 1, pages), 3 * c - 1);
-  EXPECT_EQ(inode.SkipUntouched(3 * c, pages), 4 * c);
-  EXPECT_EQ(inode.SkipUntouched(3 * c, 3 * c + 7), 3 * c + 7) << "stops at the end given";
-  EXPECT_EQ(inode.SkipUntouched(4 * c + 9, pages), 4 * c + 9);
-  EXPECT_EQ(inode.SkipUntouched(pages, pages), pages);
-  EXPECT_EQ(inode.SkipUntouched(0, pages + 100), 2 * c);
-  EXPECT_EQ(inode.SkipUntouched(4 * c + 10, pages + 100), pages) << "clamped to the inode";
+  Inode inode(1, 1, fd, 0, Extent{});
+  EXPECT_EQ(inode.pages(), 0u);
+  EXPECT_EQ(inode.NextIn(0, 100, Inode::kNotEmptyMask), 0u) << "clamped to no pages";
+  inode.Resize(2 * c + 3);
+  EXPECT_EQ(inode.pages(), 2 * c + 3);
+  EXPECT_EQ(inode.CountState(PageState::kEmpty), 2 * c + 3);
+  inode.set_state(2 * c + 2, PageState::kDirty);
+  EXPECT_EQ(inode.AllocatedChunks(), 1u);
+  EXPECT_EQ(inode.NextIn(0, inode.pages(), Inode::kHeldMask), 2 * c + 2);
+  inode.set_state(2 * c + 2, PageState::kEmpty);
+  EXPECT_EQ(inode.AllocatedChunks(), 0u) << "an empty chunk is freed";
+  inode.set_state(5, PageState::kZero);
+  inode.Resize(6);
+  EXPECT_EQ(inode.pages(), 6u);
+  EXPECT_EQ(inode.CountState(PageState::kEmpty), 5u);
+  EXPECT_EQ(inode.CountState(PageState::kZero), 1u);
+  EXPECT_EQ(inode.state(5), PageState::kZero) << "a shrink keeps the pages before the end";
+  inode.Resize(c + 1);
+  EXPECT_EQ(inode.state(c), PageState::kEmpty) << "regrown pages are empty";
+  EXPECT_EQ(inode.CountState(PageState::kEmpty), c);
 }
 
 // NextIn finds the next page in one of the given states, across chunks and
 // across blocks of empty pages, and a chunk whose pages are all empty again
-// is freed (SkipUntouched steps over it).
+// is freed.
 TEST(InodeChunks, NextInFindsPagesByStateAndEmptyChunksAreFreed) {
   int fd = memfd_create("libshm-inode-test", MFD_CLOEXEC);
   ASSERT_GE(fd, 0);
@@ -107,12 +112,13 @@ TEST(InodeChunks, NextInFindsPagesByStateAndEmptyChunksAreFreed) {
   EXPECT_EQ(inode.NextIn(3 * c, 3 * c + 64, Inode::kHeldMask), 3 * c + 63);
   EXPECT_EQ(inode.NextIn(3 * c + 64, pages, Inode::kHeldMask), 4 * c + 9);
   EXPECT_EQ(inode.NextIn(4 * c + 10, pages + 100, Inode::kHeldMask), pages) << "clamped";
+  EXPECT_EQ(inode.AllocatedChunks(), 3u);
   inode.set_state(3 * c + 63, PageState::kEmpty);
-  EXPECT_EQ(inode.SkipUntouched(2 * c, pages), 4 * c) << "an empty chunk was kept";
+  EXPECT_EQ(inode.AllocatedChunks(), 2u) << "an empty chunk was kept";
   inode.set_state(c + 200, PageState::kEmpty);
-  EXPECT_EQ(inode.SkipUntouched(c, pages), c) << "a chunk with a swapped page was freed";
+  EXPECT_EQ(inode.AllocatedChunks(), 2u) << "a chunk with a swapped page was freed";
   inode.set_state(c + 300, PageState::kEmpty);
-  EXPECT_EQ(inode.SkipUntouched(0, pages), 4 * c);
+  EXPECT_EQ(inode.AllocatedChunks(), 1u);
   EXPECT_EQ(inode.CountState(PageState::kDirty), 1u);
   EXPECT_EQ(inode.CountState(PageState::kEmpty), pages - 1);
 }

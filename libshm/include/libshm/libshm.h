@@ -119,6 +119,12 @@ typedef struct libshm_stats {
   uint64_t native_mappings[LIBSHM_NATIVE_REASONS];
   uint64_t swap_syncs; /* fdatasync calls on the swap file that succeeded (MS_SYNC) */
   uint64_t swap_off;   /* 1 after swapoff: no swap file, eviction suspended, limit not enforced */
+  /* Program objects (shm_open, memfd_create under the shim). */
+  uint64_t shm_objects;     /* POSIX shm names held */
+  uint64_t program_objects; /* POSIX shm objects and memfds managed */
+  uint64_t handed_back;     /* objects handed back to the kernel when nothing held them */
+  uint64_t pinned_objects;  /* objects kept resident: a private or read-only mapper */
+  uint64_t objects_made;    /* program objects made in the session */
 } libshm_stats_t;
 
 /* Fills *out with a snapshot of the session's statistics (starting the

@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: MIT
+#include "caller_creds.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <algorithm>
+
+namespace libshm::internal {
+namespace {
+
+constexpr int kCapDacOverride = 1;
+constexpr int kCapDacReadSearch = 2;
+constexpr int kCapFowner = 3;
+
+}  // namespace
+
+bool CallerCreds::InGroup(gid_t gid) const {
+  return gid == egid || std::find(groups.begin(), groups.end(), gid) != groups.end();
+}
+
+int ReadCallerCreds(pid_t pid, CallerCreds* out) {
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/status", static_cast<int>(pid));
+  FILE* f = fopen(path, "re");
+  if (f == nullptr) return errno == ENOENT ? -ESRCH : -errno;
+  *out = CallerCreds();
+  char line[4096];
+  int found = 0;
+  while (fgets(line, sizeof(line), f) != nullptr) {
+    unsigned long r, e;
+    unsigned long long cap;
+    if (sscanf(line, "Uid: %lu %lu", &r, &e) == 2) {
+      out->euid = static_cast<uid_t>(e);
+      found |= 1;
+    } else if (sscanf(line, "Gid: %lu %lu", &r, &e) == 2) {
+      out->egid = static_cast<gid_t>(e);
+      found |= 2;
+    } else if (strncmp(line, "Groups:", 7) == 0) {
+      char* p = line + 7;
+      for (;;) {
+        char* end;
+        unsigned long g = strtoul(p, &end, 10);
+        if (end == p) break;
+        out->groups.push_back(static_cast<gid_t>(g));
+        p = end;
+      }
+      found |= 4;
+    } else if (sscanf(line, "CapEff: %llx", &cap) == 1) {
+      out->cap_eff = cap;
+      found |= 8;
+    }
+  }
+  fclose(f);
+  // A zombie's status has no ids worth trusting for a new open.
+  return found == 15 ? 0 : -ESRCH;
+}
+
+bool MayAccess(const CallerCreds& who, const struct stat& st, int want) {
+  if (who.HasCap(kCapDacOverride)) return true;
+  if (want == kMayRead && who.HasCap(kCapDacReadSearch)) return true;
+  int bits;
+  if (who.euid == st.st_uid) {
+    bits = (st.st_mode >> 6) & 7;
+  } else if (who.InGroup(st.st_gid)) {
+    bits = (st.st_mode >> 3) & 7;
+  } else {
+    bits = st.st_mode & 7;
+  }
+  return (bits & want) == want;
+}
+
+bool MayUnlinkSticky(const CallerCreds& who, const struct stat& st) {
+  return who.euid == st.st_uid || who.euid == 0 || who.HasCap(kCapFowner);
+}
+
+}  // namespace libshm::internal

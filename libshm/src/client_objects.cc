@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: MIT
+// ClientRuntime, program objects (see client.h, docs/named.md): the process
+// side of shm_open, shm_unlink, memfd_create, ftruncate and mmap of a managed
+// object. The helper holds names and decides; this side makes the memfd a
+// new object is (so its owner is this process's, as the kernel would make
+// it), maps the program's own fd (so the kernel judges access mode, offset
+// and seals) and has the mapping registered before anything can touch it.
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "client.h"
+#include "log.h"
+#include "sys/syscalls.h"
+#include "uffd.h"
+
+namespace libshm::internal {
+namespace {
+
+#ifdef MAP_32BIT
+constexpr int kMap32Bit = MAP_32BIT;
+#else
+constexpr int kMap32Bit = 0;
+#endif
+
+// The device of memfds (the kernel's internal tmpfs), learned once from a
+// memfd of our own; 0 if none could be made.
+dev_t MemfdDevice() {
+  static std::atomic<uint64_t> dev{0};
+  static std::atomic<bool> known{false};
+  if (known.load(std::memory_order_acquire)) return static_cast<dev_t>(dev.load());
+  int fd = sys::MemfdCreate("libshm-probe", MFD_CLOEXEC);
+  struct stat st;
+  if (fd >= 0 && sys::Syscall(SYS_fstat, fd, reinterpret_cast<long>(&st)) == 0) {
+    dev.store(st.st_dev);
+  }
+  if (fd >= 0) sys::Close(fd);
+  known.store(true, std::memory_order_release);
+  return static_cast<dev_t>(dev.load());
+}
+
+// This process's umask, without changing it (umask(2) would, for a moment,
+// under every other thread): the Umask line of /proc/self/status.
+mode_t CurrentUmask() {
+  int fd = static_cast<int>(sys::Syscall(SYS_openat, AT_FDCWD,
+                                         reinterpret_cast<long>("/proc/self/status"),
+                                         O_RDONLY | O_CLOEXEC));
+  if (fd < 0) return 022;
+  char buf[4096];
+  ssize_t n = sys::Read(fd, buf, sizeof(buf) - 1);
+  sys::Close(fd);
+  if (n <= 0) return 022;
+  buf[n] = '\0';
+  const char* p = strstr(buf, "\nUmask:");
+  unsigned mask = 022;
+  if (p == nullptr || sscanf(p + 7, "%o", &mask) != 1) return 022;
+  return static_cast<mode_t>(mask & 0777);
+}
+
+// A new open file description of `fd` with access mode `acc`.
+int Reopen(int fd, int acc) {
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+  long r = sys::Syscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>(path), acc | O_CLOEXEC);
+  return static_cast<int>(r);
+}
+
+}  // namespace
+
+bool ClientRuntime::MayBeObjectFd(int fd) const {
+  if (fd < 0 || !ManagesObjects()) return false;
+  struct stat st;
+  if (sys::Syscall(SYS_fstat, fd, reinterpret_cast<long>(&st)) != 0) return false;
+  return S_ISREG(st.st_mode) && st.st_dev == MemfdDevice() && MemfdDevice() != 0;
+}
+
+int ClientRuntime::ShmOpen(const char* name, int oflag, mode_t mode) {
+  if (!ManagesObjects()) return kNoSession;
+  size_t n = strlen(name);
+  Request req;
+  if (n >= sizeof(req.text2)) return -ENAMETOOLONG;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (EnsureSessionLocked() != 0) return kNoSession;
+  int memfd = -1;
+  if ((oflag & O_CREAT) != 0) {
+    // The object is born as this process's memfd: its owner is ours. No
+    // MFD_ALLOW_SEALING: like a /dev/shm file it cannot be sealed (fact 10).
+    // Its label is the name (shown in /proc/PID/maps as /memfd:NAME), cut
+    // to what memfd_create takes (249 bytes; a POSIX name may have 255).
+    char label[240];
+    snprintf(label, sizeof(label), "%s", name);
+    memfd = sys::MemfdCreate(label, MFD_CLOEXEC);
+    if (memfd < 0) return memfd;
+  }
+  req.op = Op::kShmOpen;
+  req.a = static_cast<uint64_t>(oflag & (O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC));
+  req.b = (mode & 07777) & ~CurrentUmask();
+  memcpy(req.text2, name, n + 1);
+  Reply reply;
+  int got = -1;
+  int rc = CallLocked(req, &reply, memfd, &got);
+  if (rc != 0) {
+    if (memfd >= 0) sys::Close(memfd);
+    if (got >= 0) sys::Close(got);
+    return rc == -ECONNRESET || rc == -EPIPE ? kNoSession : rc;
+  }
+  if (reply.a == 1) {
+    // The name was new: our memfd is the object (read-write). A read-only
+    // open of a new object gets its own read-only description, as open(2).
+    if (got >= 0) sys::Close(got);
+    if ((oflag & O_ACCMODE) == O_RDWR) return memfd;
+    int fd = Reopen(memfd, oflag & O_ACCMODE);
+    sys::Close(memfd);
+    return fd;
+  }
+  if (memfd >= 0) sys::Close(memfd);
+  return got >= 0 ? got : -EPROTO;
+}
+
+int ClientRuntime::ShmUnlink(const char* name) {
+  if (!ManagesObjects()) return kNoSession;
+  Request req;
+  size_t n = strlen(name);
+  if (n >= sizeof(req.text2)) return -ENOENT;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (EnsureSessionLocked() != 0) return kNoSession;
+  req.op = Op::kShmUnlink;
+  memcpy(req.text2, name, n + 1);
+  Reply reply;
+  int rc = CallLocked(req, &reply, -1, nullptr);
+  return rc == -ECONNRESET || rc == -EPIPE ? kNoSession : rc;
+}
+
+int ClientRuntime::AdoptNewMemfd(int fd) {
+  if (!ManagesObjects()) return kNoSession;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (EnsureSessionLocked() != 0) return kNoSession;
+  Request req;
+  req.op = Op::kCreate;
+  req.flags = kCreateProgram;
+  Reply reply;
+  return CallLocked(req, &reply, fd, nullptr);
+}
+
+int ClientRuntime::PinObject(int fd) {
+  if (!ManagesObjects()) return -ENOENT;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (EnsureSessionLocked() != 0) return -ENOENT;
+  Request req;
+  req.op = Op::kAdoptFd;
+  req.flags = kAdoptPin;
+  Reply reply;
+  return CallLocked(req, &reply, fd, nullptr);
+}
+
+int ClientRuntime::ResizeObject(int fd, off_t length, bool grow_only) {
+  if (!ManagesObjects()) return -ENOENT;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (EnsureSessionLocked() != 0) return -ENOENT;
+  Request req;
+  req.op = Op::kResize;
+  req.flags = grow_only ? kResizeGrowOnly : 0;
+  req.a = static_cast<uint64_t>(length);
+  Reply reply;
+  return CallLocked(req, &reply, fd, nullptr);
+}
+
+int ClientRuntime::MapObject(void* addr, size_t len, int prot, int flags, int fd, off_t off,
+                             void** out, bool* kernel_refused) {
+  *kernel_refused = false;
+  if (len == 0 || off < 0 || off % static_cast<off_t>(kPageSize) != 0) return -ENOENT;
+  size_t size = (len + kPageSize - 1) & ~(kPageSize - 1);
+  if (size < len) return -ENOENT;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (EnsureSessionLocked() != 0) return -ENOENT;
+  RangeMap::node_type range = NewRangeNode();
+  if (range.empty()) return -ENOMEM;
+  Request req;
+  req.op = Op::kAdoptFd;
+  Reply reply;
+  int rc = CallLocked(req, &reply, fd, nullptr);
+  if (rc != 0) return rc;
+  uint64_t handle = reply.a;
+  auto release = [&] {
+    Request r;
+    r.op = Op::kRelease;
+    r.a = handle;
+    Reply ignored;
+    CallLocked(r, &ignored, -1, nullptr);
+  };
+  // PROT_NONE until registered: a racing access (another thread, over a
+  // MAP_FIXED range) gets SIGSEGV, never a zero page filled into a swapped
+  // page's hole for every mapper (DESIGN.md invariant 1).
+  int mflags = MAP_SHARED | (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE | kMap32Bit));
+  long mapped = sys::Mmap(addr, size, PROT_NONE, mflags, fd, off);
+  if (sys::IsErr(mapped)) {
+    release();
+    *kernel_refused = true;
+    return static_cast<int>(mapped);
+  }
+  req = Request();
+  req.op = Op::kRegister;
+  req.a = handle;
+  req.b = static_cast<uint64_t>(mapped);
+  req.c = size;
+  req.d = static_cast<uint64_t>(off) / kPageSize;
+  rc = CallLocked(req, &reply, -1, nullptr);
+  if (rc == 0) {
+    rc = static_cast<int>(
+        sys::Syscall(SYS_mprotect, mapped, static_cast<long>(size), static_cast<long>(prot)));
+    if (rc != 0) {
+      sys::Munmap(reinterpret_cast<void*>(mapped), size);
+      *kernel_refused = true;  // as mmap with that protection would be
+    }
+  } else {
+    sys::Munmap(reinterpret_cast<void*>(mapped), size);
+    release();
+    // libshm's failure, not the kernel's answer: the caller pins and maps
+    // natively. (-ENOENT means "not ours" to the caller: keep it apart.)
+    return rc == -ENOENT ? -EIO : rc;
+  }
+  if (rc != 0) return rc;
+  AddRangeLocked(std::move(range), static_cast<uintptr_t>(mapped),
+                 static_cast<uintptr_t>(mapped) + size, prot);
+  ever_managed_.store(true, std::memory_order_release);
+  if ((flags & (MAP_POPULATE | MAP_LOCKED)) != 0 && size <= opts_.limit) {
+    sys::Madvise(reinterpret_cast<void*>(mapped), size, MADV_POPULATE_READ);
+  }
+  *out = reinterpret_cast<void*>(mapped);
+  return 0;
+}
+
+}  // namespace libshm::internal

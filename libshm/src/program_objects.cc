@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: MIT
+// Program objects (Engine methods; see engine.h): POSIX shm objects
+// (shm_open, shm_unlink) and memfds the program made (memfd_create), managed
+// like anonymous regions: the same inode, extent, dirty bit, msync and
+// eviction (docs/named.md). What differs is that the program holds them by
+// fd and name, and may resize them:
+//
+// - A name is looked up and checked against the caller's *current* ids at
+//   every shm_open, as the kernel checks a path; an fd is the capability
+//   once given (a new open file description with the access mode granted).
+// - Size follows ftruncate (kResize): the helper truncates through the
+//   caller's own descriptor, so the kernel judges access mode and seals.
+//   Growth reserves a new contiguous extent first and copies the slots that
+//   hold data (an inode's swap stays one run: fill-ahead and clustered
+//   writeback need no chains); a shrink forgets the pages past the end.
+// - An object nothing holds that the helper can see (no name, no mapping, no
+//   handle) may still be held by the program (an unlinked object's fd, a
+//   memfd passed on): it is handed back to the kernel whole, swapped pages
+//   written into the memfd first (CollectInodes), never dropped.
+// - A mapper libshm cannot register (MAP_PRIVATE, an O_RDONLY descriptor:
+//   KERNEL_FACTS, named_kernel_facts.md facts 2 and 14) would read evicted
+//   pages as zeros: the object is pinned, every page brought back and kept.
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "caller_creds.h"
+#include "engine.h"
+#include "log.h"
+#include "sys/syscalls.h"
+#include "uffd.h"
+
+namespace libshm::internal {
+namespace {
+
+constexpr long kTmpfsMagic = 0x01021994;
+
+// glibc's shm_open has removed the leading slashes and refused the rest
+// (fact 9); a client may have sent anything.
+bool ValidShmName(const char* name) {
+  size_t n = strnlen(name, NAME_MAX + 1);
+  return n >= 1 && n <= NAME_MAX && strchr(name, '/') == nullptr && strcmp(name, ".") != 0 &&
+         strcmp(name, "..") != 0;
+}
+
+uint64_t PagesFor(uint64_t bytes) { return bytes / kPageSize + (bytes % kPageSize != 0); }
+
+// pwrite of n pages at `page`, cut at the file's end: a write past it would
+// grow the object.
+int PwriteUpTo(int fd, const char* buf, uint64_t page, uint64_t n, uint64_t size) {
+  uint64_t off = page * kPageSize;
+  if (off >= size) return 0;
+  uint64_t len = std::min(n * kPageSize, size - off);
+  while (len > 0) {
+    ssize_t w = sys::Pwrite(fd, buf, len, static_cast<off_t>(off));
+    if (w < 0) return static_cast<int>(w);
+    if (w == 0) return -EIO;
+    buf += w;
+    off += static_cast<uint64_t>(w);
+    len -= static_cast<uint64_t>(w);
+  }
+  return 0;
+}
+
+}  // namespace
+
+uint64_t Engine::OrphanGraceNs() {
+  static const uint64_t ns = [] {
+    const char* v = secure_getenv("LIBSHM_TEST_ORPHAN_GRACE_US");
+    return v == nullptr ? 10'000'000'000ull : strtoull(v, nullptr, 10) * 1000;
+  }();
+  return ns;
+}
+
+Inode* Engine::FindProgramInode(int fd, struct stat* st) {
+  if (fd < 0 || fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) return nullptr;
+  auto it = inode_by_ino_.find(static_cast<uint64_t>(st->st_ino));
+  if (it == inode_by_ino_.end() || !it->second->program ||
+      !it->second->IsMappedBy(st->st_dev, st->st_ino)) {
+    return nullptr;
+  }
+  return it->second;
+}
+
+int Engine::NewProgramInode(int fd, const struct stat& st, Inode** out) {
+  struct statfs sfs;
+  uint64_t pages = PagesFor(static_cast<uint64_t>(st.st_size));
+  if (!S_ISREG(st.st_mode) || fstatfs(fd, &sfs) != 0 || sfs.f_type != kTmpfsMagic ||
+      pages >= Inode::kMaxPages) {
+    close(fd);
+    return -EINVAL;
+  }
+  if (inode_by_ino_.count(static_cast<uint64_t>(st.st_ino)) != 0) {
+    close(fd);
+    return -EEXIST;
+  }
+  if (!RestoreReserveFd()) {
+    close(fd);
+    LIBSHM_LOG_ERROR("out of file descriptors: a shared memory object refused");
+    return -EMFILE;
+  }
+  uint32_t seq = AllocateSeq();
+  if (seq == 0) {
+    close(fd);
+    return -ENOMEM;
+  }
+  Extent extent;
+  int rc = pages == 0 || EvictionSuspended() ? 0 : swap_.Reserve(pages, &extent, true);
+  if (rc != 0) {
+    free_seqs_.push_back(seq);
+    close(fd);
+    return rc;
+  }
+  std::unique_ptr<Inode> inode;
+  if (virtual_pages_ + pages <= kMaxSessionPages) {
+    try {
+      inode = std::make_unique<Inode>(seq, static_cast<uint64_t>(st.st_ino), fd, pages, extent);
+    } catch (const std::bad_alloc&) {
+      inode.reset();
+    }
+  }
+  if (inode == nullptr) {
+    swap_.Release(extent);
+    free_seqs_.push_back(seq);
+    close(fd);
+    return -ENOMEM;
+  }
+  virtual_pages_ += pages;
+  Inode* raw = inode.get();
+  raw->set_dev(st.st_dev);
+  raw->program = true;
+  inodes_[seq] = std::move(inode);
+  inode_by_ino_[raw->ino()] = raw;
+  stats_.objects_made++;
+  *out = raw;
+  return 0;
+}
+
+int Engine::HandleShmOpen(Client& c, const Request& req, int fd, Reply* reply, int* reply_fd) {
+  const char* name = req.text2;
+  const uint64_t flags = req.a;
+  const uint64_t known = O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC;
+  const int acc = static_cast<int>(flags & O_ACCMODE);
+  if (!ValidShmName(name) || (flags & ~known) != 0 || acc == O_ACCMODE || req.b > 07777 ||
+      (fd >= 0) != ((flags & O_CREAT) != 0)) {
+    if (fd >= 0) close(fd);
+    return -EINVAL;
+  }
+  CallerCreds who;
+  int rc = ReadCallerCreds(c.pid, &who);
+  if (rc != 0) {
+    if (fd >= 0) close(fd);
+    return rc;
+  }
+  auto it = shm_names_.find(name);
+  if (it == shm_names_.end()) {
+    if ((flags & O_CREAT) == 0) return -ENOENT;
+    if (shm_names_.size() >= kMaxShmNames) {
+      close(fd);
+      return -ENFILE;
+    }
+    // The caller's new memfd becomes the object: its owner is the caller's
+    // (the kernel set it), its mode the one asked for.
+    struct stat st;
+    if (fstat(fd, &st) != 0 || st.st_size != 0 || fchmod(fd, static_cast<mode_t>(req.b)) != 0) {
+      close(fd);
+      return -EINVAL;
+    }
+    Inode* inode = nullptr;
+    rc = NewProgramInode(fd, st, &inode);
+    if (rc != 0) return rc;
+    try {
+      shm_names_.emplace(name, inode);
+    } catch (const std::bad_alloc&) {
+      inode->awaiting_first_map = false;  // collected: nothing holds it
+      collect_due_ = true;
+      return -ENOMEM;
+    }
+    inode->named = true;
+    reply->a = 1;
+    return 0;
+  }
+  if (fd >= 0) close(fd);  // the name exists: the caller's memfd is not needed
+  if ((flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)) return -EEXIST;
+  Inode& inode = *it->second;
+  struct stat st;
+  if (fstat(inode.memfd(), &st) != 0) return -EIO;
+  int want = acc == O_RDONLY ? kMayRead : acc == O_WRONLY ? kMayWrite : kMayRead | kMayWrite;
+  if ((flags & O_TRUNC) != 0) want |= kMayWrite;
+  if (!MayAccess(who, st, want)) return -EACCES;
+  // A new open file description with the access mode granted: the kernel
+  // then refuses by itself what that mode forbids (a writable mapping of a
+  // read-only descriptor, ftruncate, write).
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/self/fd/%d", inode.memfd());
+  int reopened = open(path, acc | O_CLOEXEC);
+  if (reopened < 0) return -errno;
+  if ((flags & O_TRUNC) != 0 && inode.pages() != 0) {
+    if (ftruncate(reopened, 0) != 0) {
+      rc = -errno;
+      close(reopened);
+      return rc;
+    }
+    ApplySize(inode, 0, inode.extent());
+  }
+  *reply_fd = reopened;
+  reply->a = 0;
+  return 0;
+}
+
+int Engine::HandleShmUnlink(Client& c, const Request& req) {
+  if (!ValidShmName(req.text2)) return -ENOENT;  // as glibc answers a bad name
+  auto it = shm_names_.find(req.text2);
+  if (it == shm_names_.end()) return -ENOENT;
+  CallerCreds who;
+  int rc = ReadCallerCreds(c.pid, &who);
+  if (rc != 0) return rc;
+  struct stat st;
+  if (fstat(it->second->memfd(), &st) != 0) return -EIO;
+  // /dev/shm is sticky: only the owner (or root, or CAP_FOWNER) removes a
+  // name. glibc turns the kernel's EPERM into EACCES.
+  if (!MayUnlinkSticky(who, st)) return -EACCES;
+  it->second->named = false;
+  shm_names_.erase(it);
+  collect_due_ = true;
+  return 0;
+}
+
+int Engine::HandleAdoptFd(Client& c, const Request& req, int fd, Reply* reply) {
+  struct stat st;
+  Inode* inode = FindProgramInode(fd, &st);
+  if (fd >= 0) close(fd);
+  if ((req.flags & ~kAdoptPin) != 0) return -EINVAL;
+  if (inode == nullptr) return -ENOENT;
+  FollowSize(*inode);
+  reply->b = static_cast<uint64_t>(st.st_size);
+  if ((req.flags & kAdoptPin) != 0) return Pin(*inode);
+  if (c.handles.size() >= kMaxHandles) return -EMFILE;
+  reply->a = AddHandle(c, inode);
+  return 0;
+}
+
+int Engine::HandleResize(Client& c, const Request& req, int fd) {
+  (void)c;
+  struct stat st;
+  Inode* found = FindProgramInode(fd, &st);
+  if (found == nullptr) {
+    if (fd >= 0) close(fd);
+    return -ENOENT;
+  }
+  Inode& inode = *found;
+  if ((req.flags & ~kResizeGrowOnly) != 0) {
+    close(fd);
+    return -EINVAL;
+  }
+  const uint64_t bytes = (req.flags & kResizeGrowOnly) != 0 && static_cast<uint64_t>(st.st_size) > req.a
+                             ? static_cast<uint64_t>(st.st_size)
+                             : req.a;
+  const uint64_t pages = PagesFor(bytes);
+  int rc = 0;
+  if (bytes > static_cast<uint64_t>(INT64_MAX) || pages >= Inode::kMaxPages) {
+    rc = bytes > static_cast<uint64_t>(INT64_MAX) ? -EINVAL : -EFBIG;
+  }
+  FollowSize(inode);
+  // A partial last page keeps its data only up to the new end, and the
+  // kernel zeroes the rest of it only if the page is in the memfd.
+  if (rc == 0 && bytes % kPageSize != 0 && pages <= inode.pages()) {
+    rc = RestorePages(inode, pages - 1, pages);
+  }
+  Extent grown = inode.extent();
+  if (rc == 0) rc = ReserveGrowth(inode, pages, &grown);
+  const bool moved = grown.base != inode.extent().base || grown.pages != inode.extent().pages;
+  if (rc == 0 && ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
+    rc = -errno;
+    if (moved) swap_.Release(grown);
+  }
+  close(fd);
+  if (rc != 0) return rc;
+  ApplySize(inode, pages, grown);
+  return 0;
+}
+
+int Engine::ReserveGrowth(Inode& inode, uint64_t pages, Extent* out) {
+  *out = inode.extent();
+  if (pages <= inode.pages()) return 0;
+  if (pages >= Inode::kMaxPages) return -EFBIG;
+  if (virtual_pages_ - inode.pages() + pages > kMaxSessionPages) return -ENOSPC;
+  // After swapoff nothing has an extent (swap.dir reserves them again).
+  if (EvictionSuspended() || pages <= inode.extent().pages) return 0;
+  Extent next;
+  int rc = swap_.Reserve(pages, &next, !inode.sparse_extent);
+  if (rc != 0) return rc == -ENOMEM ? -ENOSPC : rc;
+  // The slots that hold data move along (a growth with nothing swapped,
+  // the usual ftruncate after shm_open, copies nothing).
+  const unsigned mask = Inode::Mask(PageState::kSwapped) | Inode::Mask(PageState::kClean) |
+                        Inode::Mask(PageState::kSampled);
+  const uint64_t chunk = io_buffer_.size() / kPageSize;
+  for (uint64_t a = inode.NextIn(0, inode.pages(), mask); a < inode.pages();
+       a = inode.NextIn(a, inode.pages(), mask)) {
+    uint64_t b = a + 1;
+    while (b < inode.pages() && b - a < chunk && (mask & Inode::Mask(inode.state(b))) != 0) b++;
+    ssize_t want = static_cast<ssize_t>((b - a) * kPageSize);
+    if (swap_.ReadPages(inode.slot(a), io_buffer_.data(), b - a) != want ||
+        swap_.WritePages(next.base + a, io_buffer_.data(), b - a) != want) {
+      swap_.Release(next);
+      return -EIO;
+    }
+    a = b;
+  }
+  *out = next;
+  return 0;
+}
+
+void Engine::ApplySize(Inode& inode, uint64_t pages, const Extent& grown) {
+  const uint64_t old = inode.pages();
+  if (grown.base != inode.extent().base || grown.pages != inode.extent().pages) {
+    swap_.Release(inode.extent());
+    inode.set_extent(grown);
+  }
+  if (pages < old) {
+    // The kernel freed the pages past the end; so do we, and their slots.
+    for (uint64_t p = inode.NextIn(pages, old, Inode::kNotEmptyMask); p < old;
+         p = inode.NextIn(p + 1, old, Inode::kNotEmptyMask)) {
+      ForgetPage(inode, p);
+      inode.set_state(p, PageState::kEmpty);
+    }
+    const Extent& e = inode.extent();
+    if (e.pages > pages) {
+      swap_.Release(Extent{e.base + pages, e.pages - pages});
+      inode.set_extent(pages == 0 ? Extent{} : Extent{e.base, pages});
+    }
+  }
+  virtual_pages_ = virtual_pages_ - old + pages;
+  try {
+    inode.Resize(pages);
+  } catch (const std::bad_alloc&) {
+    AssertFail(__FILE__, __LINE__, "out of memory for a page table");
+  }
+}
+
+bool Engine::FollowSize(Inode& inode) {
+  struct stat st;
+  if (fstat(inode.memfd(), &st) != 0) return false;
+  uint64_t pages = PagesFor(static_cast<uint64_t>(st.st_size));
+  if (pages <= inode.pages()) return false;  // a raw shrink is not followed (named.md, q. 3)
+  Extent grown;
+  if (ReserveGrowth(inode, pages, &grown) != 0) {
+    // No slot for the new pages: they must never be evicted.
+    LIBSHM_LOG_WARN("region %u grew without swap for it: kept resident", inode.seq());
+    grown = inode.extent();
+    ApplySize(inode, pages, grown);
+    Pin(inode);
+    return true;
+  }
+  ApplySize(inode, pages, grown);
+  return true;
+}
+
+int Engine::RestorePages(Inode& inode, uint64_t p0, uint64_t p1) {
+  struct stat st;
+  if (fstat(inode.memfd(), &st) != 0) return -errno;
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  p1 = std::min(p1, inode.pages());
+  const uint64_t chunk = io_buffer_.size() / kPageSize;
+  const unsigned mask = Inode::Mask(PageState::kSwapped) | Inode::Mask(PageState::kSampled);
+  for (uint64_t a = inode.NextIn(p0, p1, mask); a < p1; a = inode.NextIn(a, p1, mask)) {
+    if (inode.state(a) == PageState::kSampled) {
+      // Punched, its data kept here: back into the memfd (still resident).
+      auto it = samples_.find(Key(inode, a));
+      if (it != samples_.end() && it->second.data != nullptr) {
+        int rc = PwriteUpTo(inode.memfd(), it->second.data.get(), a, 1, size);
+        if (rc != 0) return rc;
+      }
+      DropSample(inode, a);
+      inode.set_state(a, PageState::kDirty);
+      policy_.SetDirty(Key(inode, a), true);
+      WakeEverywhere(inode, a, a + 1);
+      a++;
+      continue;
+    }
+    uint64_t b = a + 1;
+    while (b < p1 && b - a < chunk && inode.state(b) == PageState::kSwapped) b++;
+    ssize_t want = static_cast<ssize_t>((b - a) * kPageSize);
+    ssize_t r = ReadSwap(inode, a, b - a);
+    if (r != want) return r < 0 ? static_cast<int>(r) : -EIO;
+    int rc = PwriteUpTo(inode.memfd(), io_buffer_.data(), a, b - a, size);
+    if (rc != 0) return rc;
+    // No slot holds them now: dirty. Mappers keep their write-protect
+    // markers (pwrite leaves them), so a write is still seen.
+    for (uint64_t p = a; p < b; p++) {
+      inode.set_state(p, PageState::kDirty);
+      policy_.Miss(Key(inode, p), true);
+      trace_.Record('P', Region(inode), p, 'w');  // resident without a fault
+    }
+    stats_.swap_ins += b - a;
+    inode.swap_ins += b - a;
+    resident_pages_ += b - a;
+    WakeEverywhere(inode, a, b);
+    a = b;
+  }
+  peak_resident_pages_ = std::max(peak_resident_pages_, resident_pages_);
+  return 0;
+}
+
+int Engine::Pin(Inode& inode) {
+  if (inode.pinned) return 0;
+  // Pinned pages count against the limit: a pin that cannot fit is refused,
+  // as the kernel refuses a mapping it cannot account for.
+  uint64_t swapped = inode.CountState(PageState::kSwapped);
+  if (resident_pages_ + swapped > limit_pages_) return -ENOMEM;
+  int rc = RestorePages(inode, 0, inode.pages());
+  if (rc != 0) return rc;
+  inode.pinned = true;
+  LIBSHM_LOG_DEBUG("region %u pinned: a mapper that cannot be registered", inode.seq());
+  return 0;
+}
+
+}  // namespace libshm::internal

@@ -1,0 +1,325 @@
+// SPDX-License-Identifier: MIT
+// Program objects under eviction (issue 11, docs/named.md): POSIX shm
+// objects and memfds the program makes, managed by the shim like anonymous
+// regions. The kernel-semantics suites run under shmrun check the calls
+// side by side with the kernel (tests/kernel/under_shmrun.sh); these check
+// what only a managed object has: its pages evicted, read back by another
+// process by name or by fd, across resize, pins and hand-back.
+//
+// The binary does not link libshm: it re-runs itself under shmrun (a
+// session, where objects are managed), and reaches the shim's libshm_ctl
+// through the dynamic linker.
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "test_util.h"
+
+// The shim's libshm_ctl (tests/support/test_util.h calls it by name).
+extern "C" int libshm_ctl(const char* name, void* oldp, size_t* oldlenp, const void* newp,
+                          size_t newlen) {
+  using Fn = int (*)(const char*, void*, size_t*, const void*, size_t);
+  static Fn real = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, "libshm_ctl"));
+  return real != nullptr ? real(name, oldp, oldlenp, newp, newlen) : -ENOSYS;
+}
+
+namespace libshm::test {
+namespace {
+
+constexpr size_t kLimit = 8 << 20;  // main() runs the tests under this limit
+
+class NamedObjects : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    name_ = "/libshm_named_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    shm_unlink(name_.c_str());
+  }
+  void TearDown() override { shm_unlink(name_.c_str()); }
+  std::string name_;
+};
+
+char* MapFd(int fd, size_t len, int prot = PROT_READ | PROT_WRITE, int flags = MAP_SHARED,
+            off_t off = 0) {
+  void* p = mmap(nullptr, len, prot, flags, fd, off);
+  return p == MAP_FAILED ? nullptr : static_cast<char*>(p);
+}
+
+void Fill(char* p, uint64_t first, uint64_t n, uint64_t version) {
+  for (uint64_t i = 0; i < n; i++) FillPage(p + i * kPage, first + i, version);
+}
+
+// The first page of [first, first + n) that does not hold its pattern, or -1.
+long FirstBad(const char* p, uint64_t first, uint64_t n, uint64_t version) {
+  for (uint64_t i = 0; i < n; i++) {
+    if (!CheckPage(p + i * kPage, first + i, version)) return static_cast<long>(first + i);
+  }
+  return -1;
+}
+
+// An object larger than the limit, written and let go by every process,
+// is evicted while nobody maps it, and a new process reads every byte back
+// by name.
+TEST_F(NamedObjects, AnObjectNobodyMapsIsEvictedAndReadBackByName) {
+  const uint64_t pages = 4 * kLimit / kPage;
+  int fd = shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(pages * kPage)), 0) << strerror(errno);
+  char* p = MapFd(fd, pages * kPage);
+  ASSERT_NE(p, nullptr) << strerror(errno);
+  Fill(p, 0, pages, 1);
+  ASSERT_EQ(munmap(p, pages * kPage), 0);
+  ASSERT_EQ(close(fd), 0);
+  EXPECT_GT(Stat("swap_outs"), pages / 2) << "an object 4x the limit must be evicted";
+  EXPECT_LE(Stat("peak_resident_bytes"), kLimit);
+  EXPECT_GE(Stat("shm_objects"), 1u);
+  int status = ForkAndWait([&] {
+    int f = shm_open(name_.c_str(), O_RDWR, 0);
+    if (f < 0) return 2;
+    struct stat st;
+    if (fstat(f, &st) != 0 || st.st_size != static_cast<off_t>(pages * kPage)) return 3;
+    char* q = MapFd(f, pages * kPage);
+    if (q == nullptr) return 4;
+    return FirstBad(q, 0, pages, 1) == -1 ? 0 : 5;
+  });
+  EXPECT_EQ(status, 0) << DescribeChild(status, {{2, "shm_open"}, {3, "size"}, {4, "mmap"},
+                                                 {5, "a page lost its data"}});
+  EXPECT_GT(Stat("swap_ins"), 0u);
+}
+
+// The 1998 proposal's race, for a POSIX object: written, partly swapped,
+// unmapped everywhere; swapoff brings it back and closes the swap file; a
+// new process opens it by name and finds every byte.
+TEST_F(NamedObjects, SwapoffFindsAnObjectNobodyMaps) {
+  const uint64_t pages = kLimit / kPage / 2;
+  int fd = shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(pages * kPage)), 0);
+  char* p = MapFd(fd, pages * kPage);
+  ASSERT_NE(p, nullptr);
+  Fill(p, 0, pages, 7);
+  ASSERT_EQ(munmap(p, pages * kPage), 0);
+  ASSERT_EQ(close(fd), 0);
+  EvictAll();
+  ASSERT_GE(Stat("swapped_bytes"), pages * kPage) << "the object must be in swap first";
+  uint64_t one = 1;
+  ASSERT_EQ(libshm_ctl("swap.off", nullptr, nullptr, &one, sizeof(one)), 0);
+  EXPECT_EQ(Stat("swapped_bytes"), 0u);
+  EXPECT_EQ(Stat("swap_off"), 1u);
+  int status = ForkAndWait([&] {
+    int f = shm_open(name_.c_str(), O_RDONLY, 0);
+    char* q = f < 0 ? nullptr : MapFd(f, pages * kPage, PROT_READ);
+    if (q == nullptr) return 2;
+    return FirstBad(q, 0, pages, 7) == -1 ? 0 : 3;
+  });
+  EXPECT_EQ(status, 0) << DescribeChild(status, {{2, "open/mmap"}, {3, "a page lost its data"}});
+}
+
+// ftruncate over swapped pages: growth keeps every page (the extent moves
+// with its data) and the new pages read zeros; a shrink to a partial page
+// zeroes that page's tail as the kernel does, and regrown pages are zeros.
+TEST_F(NamedObjects, ResizeOverSwappedPagesKeepsDataAndZeroesWhatTheKernelZeroes) {
+  const uint64_t pages = 3 * kLimit / kPage;
+  int fd = shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(pages * kPage)), 0);
+  char* p = MapFd(fd, pages * kPage);
+  ASSERT_NE(p, nullptr);
+  Fill(p, 0, pages, 3);
+  ASSERT_EQ(munmap(p, pages * kPage), 0);
+  EvictAll();
+  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(2 * pages * kPage)), 0);
+  p = MapFd(fd, 2 * pages * kPage);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(FirstBad(p, 0, pages, 3), -1) << "growth lost a swapped page";
+  std::vector<char> zeros(kPage, 0);
+  for (uint64_t i = pages; i < 2 * pages; i += 97) {
+    ASSERT_EQ(memcmp(p + i * kPage, zeros.data(), kPage), 0) << "new page " << i;
+  }
+  ASSERT_EQ(munmap(p, 2 * pages * kPage), 0);
+  EvictAll();
+  // Shrink to a page and 100 bytes, over swapped pages, then grow back.
+  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(kPage + 100)), 0);
+  struct stat st;
+  ASSERT_EQ(fstat(fd, &st), 0);
+  EXPECT_EQ(st.st_size, static_cast<off_t>(kPage + 100));
+  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(4 * kPage)), 0);
+  p = MapFd(fd, 4 * kPage);
+  ASSERT_NE(p, nullptr);
+  EXPECT_TRUE(CheckPage(p, 0, 3));
+  std::vector<char> page1(kPage);
+  FillPage(page1.data(), 1, 3);
+  EXPECT_EQ(memcmp(p + kPage, page1.data(), 100), 0) << "the kept part of the partial page";
+  EXPECT_EQ(memcmp(p + kPage + 100, zeros.data(), kPage - 100), 0) << "its tail: zeros";
+  EXPECT_EQ(memcmp(p + 2 * kPage, zeros.data(), kPage), 0) << "a regrown page: zeros";
+  close(fd);
+}
+
+// A private or a read-only mapping cannot be registered: the object is
+// pinned (brought back, kept), so neither reads an evicted page as zeros
+// while other objects are evicted around it.
+TEST_F(NamedObjects, PrivateAndReadOnlyMappersPinTheObject) {
+  const uint64_t pages = kLimit / kPage / 4;
+  int fd = shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(pages * kPage)), 0);
+  char* p = MapFd(fd, pages * kPage);
+  ASSERT_NE(p, nullptr);
+  Fill(p, 0, pages, 5);
+  ASSERT_EQ(munmap(p, pages * kPage), 0);
+  EvictAll();
+  int ro = shm_open(name_.c_str(), O_RDONLY, 0);
+  ASSERT_GE(ro, 0);
+  char* r = MapFd(ro, pages * kPage, PROT_READ);
+  ASSERT_NE(r, nullptr) << strerror(errno);
+  char* priv = MapFd(fd, pages * kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE);
+  ASSERT_NE(priv, nullptr) << strerror(errno);
+  EXPECT_EQ(Stat("pinned_objects"), 1u);
+  // Pressure: an anonymous region twice the limit, written through.
+  char* other = static_cast<char*>(
+      mmap(nullptr, 2 * kLimit, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(other, MAP_FAILED);
+  Fill(other, 0, 2 * kLimit / kPage, 9);
+  EvictAll();
+  EXPECT_EQ(FirstBad(r, 0, pages, 5), -1) << "a read-only mapper read an evicted page";
+  EXPECT_EQ(FirstBad(priv, 0, pages, 5), -1) << "a private mapper read an evicted page";
+  EXPECT_EQ(FirstBad(other, 0, 2 * kLimit / kPage, 9), -1);
+  close(ro);
+  close(fd);
+}
+
+// PyTorch's DataLoader: a worker makes an object, writes a byte through
+// the fd, maps it, fills it, unlinks it, unmaps it and passes the fd on; the
+// receiver maps it. In flight it is held by nothing the helper sees, and
+// stays managed (evicted, read back) rather than being handed back.
+TEST_F(NamedObjects, AnFdPassedOnAfterItsSenderUnmappedStaysManaged) {
+  const uint64_t pages = 2 * kLimit / kPage;
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
+  int status = ForkAndWait([&] {
+    int f = shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (f < 0 || ftruncate(f, static_cast<off_t>(pages * kPage)) != 0) return 2;
+    if (write(f, "", 1) != 1) return 3;  // as torch does, through the fd
+    char* q = MapFd(f, pages * kPage);
+    if (q == nullptr) return 4;
+    Fill(q, 0, pages, 11);
+    if (shm_unlink(name_.c_str()) != 0 || munmap(q, pages * kPage) != 0) return 5;
+    char c = 'f';
+    iovec iov = {&c, 1};
+    alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg = {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = ctl;
+    msg.msg_controllen = sizeof(ctl);
+    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &f, sizeof(int));
+    return sendmsg(sv[1], &msg, 0) == 1 ? 0 : 6;
+  });
+  ASSERT_EQ(status, 0) << DescribeChild(status, {{2, "create"}, {3, "write"}, {4, "mmap"},
+                                                 {5, "unlink/munmap"}, {6, "sendmsg"}});
+  char c;
+  iovec iov = {&c, 1};
+  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctl;
+  msg.msg_controllen = sizeof(ctl);
+  ASSERT_EQ(recvmsg(sv[0], &msg, 0), 1);
+  int fd;
+  memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
+  char* p = MapFd(fd, pages * kPage);
+  ASSERT_NE(p, nullptr);
+  EvictAll();
+  EXPECT_EQ(FirstBad(p, 0, pages, 11), -1);
+  EXPECT_EQ(Stat("handed_back"), 0u) << "the object in flight was handed back";
+  EXPECT_EQ(Stat("pinned_objects"), 0u);
+  EXPECT_GT(Stat("swap_ins"), 0u) << "the receiver's mapping was not managed";
+  close(fd);
+  close(sv[0]);
+  close(sv[1]);
+}
+
+// An object nothing holds that the helper can see (unlinked, unmapped, only
+// an fd left) is handed back to the kernel whole after its grace period:
+// its swapped pages go into the memfd, and a later mapping reads them.
+TEST_F(NamedObjects, AnObjectOnlyAnFdHoldsIsHandedBackWhole) {
+  const uint64_t pages = kLimit / kPage / 2;
+  int fd = shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(pages * kPage)), 0);
+  char* p = MapFd(fd, pages * kPage);
+  ASSERT_NE(p, nullptr);
+  Fill(p, 0, pages, 13);
+  ASSERT_EQ(munmap(p, pages * kPage), 0);
+  EvictAll();
+  ASSERT_EQ(shm_unlink(name_.c_str()), 0);
+  uint64_t swapped = Stat("swapped_bytes");
+  ASSERT_GE(swapped, pages * kPage);
+  // main() sets the grace to 1 s; the helper looks once a second.
+  for (int i = 0; i < 50 && Stat("handed_back") == 0; i++) usleep(100 * 1000);
+  ASSERT_EQ(Stat("handed_back"), 1u);
+  EXPECT_EQ(Stat("swapped_bytes"), swapped - pages * kPage);
+  p = MapFd(fd, pages * kPage);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(FirstBad(p, 0, pages, 13), -1);
+  close(fd);
+}
+
+// memfd_create'd memory is managed like a POSIX object (no name), and
+// posix_fallocate sizes an object without putting it in memory.
+TEST_F(NamedObjects, MemfdAndPosixFallocateAreManagedUnderTheLimit) {
+  const uint64_t pages = 3 * kLimit / kPage;
+  int fd = memfd_create("libshm-named-test", MFD_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(posix_fallocate(fd, 0, static_cast<off_t>(pages * kPage)), 0);
+  struct stat st;
+  ASSERT_EQ(fstat(fd, &st), 0);
+  EXPECT_EQ(st.st_size, static_cast<off_t>(pages * kPage));
+  EXPECT_LE(st.st_blocks * 512, static_cast<blkcnt_t>(kLimit)) << "fallocate filled memory";
+  char* p = MapFd(fd, pages * kPage);
+  ASSERT_NE(p, nullptr);
+  Fill(p, 0, pages, 17);
+  EXPECT_EQ(FirstBad(p, 0, pages, 17), -1);
+  EXPECT_GT(Stat("swap_outs"), 0u);
+  EXPECT_LE(Stat("peak_resident_bytes"), kLimit);
+  EXPECT_GE(Stat("objects_made"), 1u);
+  close(fd);
+}
+
+}  // namespace
+}  // namespace libshm::test
+
+// Runs the tests under shmrun (a session: objects are managed only there),
+// with an 8 MiB limit and a 1 s grace for objects nothing holds.
+int main(int argc, char** argv) {
+  if (getenv("LIBSHM_SESSION") == nullptr) {
+    setenv("LIBSHM_TEST_ORPHAN_GRACE_US", "1000000", 1);
+    std::vector<char*> args = {const_cast<char*>(LIBSHM_SHMRUN_PATH),
+                               const_cast<char*>("--limit"), const_cast<char*>("8M"),
+                               const_cast<char*>("--")};
+    static char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0) return 127;
+    self[n] = '\0';
+    args.push_back(self);
+    for (int i = 1; i < argc; i++) args.push_back(argv[i]);
+    args.push_back(nullptr);
+    execv(LIBSHM_SHMRUN_PATH, args.data());
+    perror("execv shmrun");
+    return 127;
+  }
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
