@@ -139,7 +139,7 @@ LIBSHM_EXPORT int memfd_create(const char* name, unsigned flags) {
     ClientRuntime& rt = ClientRuntime::Get();
     if (rt.ManagesObjects()) {
       int saved = errno;
-      rt.AdoptNewMemfd(fd);  // if the helper refuses, it stays the kernel's
+      rt.AdoptNewMemfd(fd, (flags & MFD_CLOEXEC) != 0);  // refused: the kernel's
       errno = saved;
     }
   }

@@ -80,8 +80,9 @@ class ClientRuntime {
   // that name; the kernel's may exist).
   int ShmOpen(const char* name, int oflag, mode_t mode);
   int ShmUnlink(const char* name);
-  // memfd_create made `fd`: the helper manages it from now on. 0 or -errno.
-  int AdoptNewMemfd(int fd);
+  // memfd_create made `fd` (close-on-exec if `cloexec`): the helper manages
+  // it from now on, and `fd` names a new file of it. 0 or -errno.
+  int AdoptNewMemfd(int fd, bool cloexec);
   // mmap(MAP_SHARED) of a managed object's O_RDWR fd, registered before it
   // can be touched. -ENOENT: not a managed object (map it natively). Other
   // errors: the kernel's answer to this mmap (*kernel_refused), or libshm's

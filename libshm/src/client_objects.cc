@@ -88,7 +88,7 @@ int ClientRuntime::ShmOpen(const char* name, int oflag, mode_t mode) {
   if (n >= sizeof(req.text2)) return -ENAMETOOLONG;
   std::lock_guard<std::mutex> lock(mu_);
   if (EnsureSessionLocked() != 0) return kNoSession;
-  int memfd = -1;
+  int memfd = -1, own = -1;
   if ((oflag & O_CREAT) != 0) {
     // The object is born as this process's memfd: its owner is ours. No
     // MFD_ALLOW_SEALING: like a /dev/shm file it cannot be sealed (fact 10).
@@ -98,6 +98,14 @@ int ClientRuntime::ShmOpen(const char* name, int oflag, mode_t mode) {
     snprintf(label, sizeof(label), "%s", name);
     memfd = sys::MemfdCreate(label, MFD_CLOEXEC);
     if (memfd < 0) return memfd;
+    // The helper keeps the memfd itself; the program gets a file of its own,
+    // opened now so that one always exists (the helper's hold probe counts
+    // only such files: Engine::ProgramHold).
+    own = Reopen(memfd, oflag & O_ACCMODE);
+    if (own < 0) {
+      sys::Close(memfd);
+      return own;
+    }
   }
   req.op = Op::kShmOpen;
   req.a = static_cast<uint64_t>(oflag & (O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC));
@@ -106,21 +114,19 @@ int ClientRuntime::ShmOpen(const char* name, int oflag, mode_t mode) {
   Reply reply;
   int got = -1;
   int rc = CallLocked(req, &reply, memfd, &got);
+  if (memfd >= 0) sys::Close(memfd);
   if (rc != 0) {
-    if (memfd >= 0) sys::Close(memfd);
+    if (own >= 0) sys::Close(own);
     if (got >= 0) sys::Close(got);
     return rc == -ECONNRESET || rc == -EPIPE ? kNoSession : rc;
   }
   if (reply.a == 1) {
-    // The name was new: our memfd is the object (read-write). A read-only
-    // open of a new object gets its own read-only description, as open(2).
+    // The name was new: the memfd we made is the object, and `own` a file
+    // of it with the access mode asked for, as open(2) gives.
     if (got >= 0) sys::Close(got);
-    if ((oflag & O_ACCMODE) == O_RDWR) return memfd;
-    int fd = Reopen(memfd, oflag & O_ACCMODE);
-    sys::Close(memfd);
-    return fd;
+    return own;
   }
-  if (memfd >= 0) sys::Close(memfd);
+  if (own >= 0) sys::Close(own);
   return got >= 0 ? got : -EPROTO;
 }
 
@@ -138,15 +144,26 @@ int ClientRuntime::ShmUnlink(const char* name) {
   return rc == -ECONNRESET || rc == -EPIPE ? kNoSession : rc;
 }
 
-int ClientRuntime::AdoptNewMemfd(int fd) {
+int ClientRuntime::AdoptNewMemfd(int fd, bool cloexec) {
   if (!ManagesObjects()) return kNoSession;
   std::lock_guard<std::mutex> lock(mu_);
   if (EnsureSessionLocked() != 0) return kNoSession;
+  // The helper keeps the memfd itself; the program's number `fd` is given a
+  // file of its own (opened before the helper sees the object, so that one
+  // always exists: the helper's hold probe counts only such files).
+  int own = Reopen(fd, O_RDWR);
+  if (own < 0) return own;
   Request req;
   req.op = Op::kCreate;
   req.flags = kCreateProgram;
   Reply reply;
-  return CallLocked(req, &reply, fd, nullptr);
+  int rc = CallLocked(req, &reply, fd, nullptr);
+  if (rc == 0) {
+    long d = sys::Syscall(SYS_dup3, own, fd, cloexec ? O_CLOEXEC : 0);
+    if (d < 0) rc = static_cast<int>(d);
+  }
+  sys::Close(own);
+  return rc;
 }
 
 int ClientRuntime::PinObject(int fd) {

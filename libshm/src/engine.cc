@@ -460,31 +460,39 @@ void Engine::CollectInodes() {
   const uint64_t now = MonotonicNs();
   for (auto it = inodes_.begin(); it != inodes_.end();) {
     Inode& inode = *it->second;
-    if (inode.mappings > 0 || inode.holders > 0 || inode.named || inode.awaiting_first_map ||
-        inode.kept) {
-      ++it;
-      continue;
-    }
-    if (inode.program && (inode.orphan_since_ns == 0 || now - inode.orphan_since_ns < OrphanGraceNs())) {
-      if (inode.orphan_since_ns == 0) inode.orphan_since_ns = now;
-      orphans_waiting_ = true;  // Housekeeping looks again
+    if (inode.mappings > 0 || inode.holders > 0 || inode.named || inode.kept) {
       ++it;
       continue;
     }
     if (inode.program) {
-      // Nothing the helper sees holds it, but the program may still hold
-      // its fd (a memfd passed on, an unlinked object): hand it back to the
-      // kernel whole. Its swapped pages go into the memfd; a later mapping
-      // of that fd stays the kernel's (docs/named.md "Objects and lifetime").
-      int rc = RestorePages(inode, 0, inode.pages());
-      if (rc != 0) {
-        LIBSHM_LOG_ERROR("region %u cannot be handed back (%s): kept", inode.seq(),
-                         strerror(-rc));
-        inode.kept = true;  // for the session: its data is only in swap
+      // Nothing the helper sees holds it: a mapping, a name, a handle. The
+      // program may still hold it by fd (an unlinked object, a memfd, one
+      // in flight in a socket: PyTorch's DataLoader). The kernel keeps it
+      // while any file of it is open; so does the helper (ProgramHold).
+      Hold hold = ProgramHold(inode);
+      if (hold == Hold::kUnknown && inode.orphan_since_ns == 0) inode.orphan_since_ns = now;
+      if (hold == Hold::kHeld ||
+          (hold == Hold::kUnknown && now - inode.orphan_since_ns < OrphanGraceNs())) {
+        orphans_waiting_ = true;  // Housekeeping looks again
         ++it;
         continue;
       }
-      stats_.handed_back++;
+      if (hold == Hold::kUnknown) {
+        // Perhaps still held, and the helper cannot tell: hand it back to
+        // the kernel whole. Its swapped pages go into the memfd; a later
+        // mapping of that fd stays the kernel's (docs/named.md).
+        int rc = RestorePages(inode, 0, inode.pages());
+        if (rc != 0) {
+          LIBSHM_LOG_ERROR("region %u cannot be handed back (%s): kept", inode.seq(),
+                           strerror(-rc));
+          inode.kept = true;  // for the session: its data is only in swap
+          ++it;
+          continue;
+        }
+        stats_.handed_back++;
+      } else {
+        stats_.objects_freed++;  // nobody can see its data again
+      }
     }
     for (uint64_t p = inode.NextIn(0, inode.pages(), Inode::kHeldMask); p < inode.pages();
          p = inode.NextIn(p + 1, inode.pages(), Inode::kHeldMask)) {

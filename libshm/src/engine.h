@@ -162,7 +162,8 @@ class Engine {
   int HandleCreate(Client& c, const Request& req, int fd, Reply* reply);
   int HandleRegister(Client& c, const Request& req);
   int HandleRelease(Client& c, const Request& req);
-  int HandleInodeFd(Client& c, const Request& req, Reply* reply, int* reply_fd);
+  int HandleInodeFd(Client& c, const Request& req, Reply* reply, int* reply_fd,
+                    bool* close_reply_fd);
   int HandleExtend(Client& c, const Request& req, Reply* reply);
   int HandleRegionInfo(const Request& req, Reply* reply);
   int HandleUffdDevice(Client& c, int* reply_fd);
@@ -213,7 +214,8 @@ class Engine {
   void HandleEvent(Client& c, const uffd_msg& msg);
   void HandleFault(Client& c, const uffd_msg& msg);
   void ProcessDeferred(Client& c);
-  void FillMissing(Client& c, uintptr_t addr, bool write);
+  // Both return false if the fault must be tried again on a later turn.
+  bool FillMissing(Client& c, uintptr_t addr, bool write);
   // A fault in a mapping of one of our inodes that we were not told about:
   // registers it from /proc/<pid>/maps. True if the fault can be retried.
   bool AdoptMapping(Client& c, uintptr_t addr);
@@ -223,7 +225,7 @@ class Engine {
   // Before pages [p0, p1) of `inode` are evicted: adopts every cut tail over
   // them that a process has grown back (see Client::cut_tails).
   void AdoptRegrownTails(Inode& inode, uint64_t p0, uint64_t p1);
-  void ResolveWriteProtect(Client& c, uintptr_t addr);
+  bool ResolveWriteProtect(Client& c, uintptr_t addr);
   // After a fill of `page` at `addr`: if faults come in sequence, fills the
   // following pages that are in the same state (empty: zeros; swapped: one
   // read along the extent) so the scan does not fault on each page.
@@ -370,10 +372,15 @@ class Engine {
   uint64_t events_handled_ = 0;
   bool collect_due_ = false;  // an inode lost a mapping or a holder since CollectInodes
   bool orphans_waiting_ = false;  // a program object nothing holds, in its grace period
-  // How long a program object nothing holds stays managed before it is
-  // handed back (Inode::orphan_since_ns): 10 s. Test hook, not an option:
+  // How long a program object nothing the helper sees holds, and whose hold
+  // cannot be probed, stays managed before it is handed back
+  // (Inode::orphan_since_ns): 10 s. Test hook, not an option:
   // LIBSHM_TEST_ORPHAN_GRACE_US.
   static uint64_t OrphanGraceNs();
+  // Whether any open file of a program object exists besides the helper's
+  // own memfd (ProgramHold in program_objects.cc).
+  enum class Hold { kFree, kHeld, kUnknown };
+  Hold ProgramHold(Inode& inode);
   pid_t fault_tid_ = 0;       // thread of the fault being served (UFFD_FEATURE_THREAD_ID)  //
                               // non-cooperative uffd events read so far
   uint64_t peak_resident_pages_ = 0;

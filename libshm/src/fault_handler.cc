@@ -23,6 +23,7 @@
 #include "engine.h"
 #include "log.h"
 #include "proc_maps.h"
+#include "test_hooks.h"
 #include "uffd.h"
 
 namespace libshm::internal {
@@ -35,6 +36,15 @@ constexpr size_t kMessagesPerRead = 64;
 // loop): reading until a short read kept the engine thread on that uffd for
 // ever. Level-triggered epoll brings the loop back to what is left.
 constexpr int kReadsPerCall = 4;
+
+// Tries of one fault per turn of the loop while UFFDIO_COPY or
+// UFFDIO_WRITEPROTECT says EAGAIN (mmap_changing: a fork, mremap, munmap or
+// madvise of the faulting process is in flight). The event can finish only
+// when the thread that raised it runs again: a fault that gave up after a
+// fixed number of tries in a row was dropped, and its thread never woke
+// (PyTorch's DataLoader workers, one run in three on a loaded machine).
+// Now it waits for a later turn instead (Engine::ProcessDeferred).
+constexpr int kFaultAttempts = 64;
 
 }  // namespace
 
@@ -111,7 +121,9 @@ bool Engine::DrainEvents(Client& c) {
 }
 
 void Engine::ProcessDeferred(Client& c) {
-  while (!c.deferred_faults.empty() && !c.dead) {
+  // Only those queued now: a fault that must wait again goes to the back,
+  // for the next turn of the loop.
+  for (size_t n = c.deferred_faults.size(); n > 0 && !c.deferred_faults.empty() && !c.dead; n--) {
     uffd_msg msg = c.deferred_faults.front();
     c.deferred_faults.pop_front();
     HandleFault(c, msg);
@@ -151,16 +163,15 @@ void Engine::HandleFault(Client& c, const uffd_msg& msg) {
   uint64_t flags = msg.arg.pagefault.flags;
   if (c.pid == 0) LearnPid(c, static_cast<pid_t>(msg.arg.pagefault.feat.ptid));
   fault_tid_ = static_cast<pid_t>(msg.arg.pagefault.feat.ptid);
-  if (flags & UFFD_PAGEFAULT_FLAG_WP) {
-    ResolveWriteProtect(c, addr);
-  } else {
-    FillMissing(c, addr, (flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0);
-  }
+  bool done = (flags & UFFD_PAGEFAULT_FLAG_WP)
+                  ? ResolveWriteProtect(c, addr)
+                  : FillMissing(c, addr, (flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0);
+  if (!done) c.deferred_faults.push_back(msg);
   fault_latency_.Record(MonotonicNs() - t0);
 }
 
-void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
-  for (int attempt = 0; attempt < 1000 && !c.dead; attempt++) {
+bool Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
+  for (int attempt = 0; attempt < kFaultAttempts && !c.dead; attempt++) {
     Vma* v = FindVma(c, addr);
     if (v == nullptr && attempt == 0 && AdoptMapping(c, addr)) continue;
     if (v == nullptr) {
@@ -170,21 +181,21 @@ void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
       if (MappedAt(c.pid, addr) && UffdPoison(c.uffd, addr, kPageSize) == 0) {
         LIBSHM_LOG_ERROR("pid %d faulted at %lx, a registered range libshm does not know: SIGBUS",
                          static_cast<int>(c.pid), static_cast<unsigned long>(addr));
-        return;
+        return true;
       }
       UffdWake(c.uffd, addr, kPageSize);
-      return;
+      return true;
     }
     if (v->inode == nullptr) {
       // The doorbell: a forked child introduces itself (its pid came with
       // the fault's thread id). Map the zero page and let it go on.
       int rc = UffdZeropage(c.uffd, addr, kPageSize);
       if (rc == -EAGAIN) {
-        if (!DrainEvents(c)) return;
+        if (!DrainEvents(c)) return true;
         continue;
       }
       if (rc == -EEXIST) UffdWake(c.uffd, addr, kPageSize);
-      return;
+      return true;
     }
     Inode& inode = *v->inode;
     uint64_t page = v->pgoff + (addr - v->start) / kPageSize;
@@ -193,16 +204,16 @@ void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
     }
     if (page >= inode.pages()) {
       UffdWake(c.uffd, addr, kPageSize);
-      return;
+      return true;
     }
     PageState state = inode.state(page);
     const void* src = zero_page_;
     if (state == PageState::kSampled) {
       if (RestoreSample(c, inode, addr, page, write) == -EAGAIN) {
-        if (!DrainEvents(c)) return;
+        if (!DrainEvents(c)) return true;
         continue;
       }
-      return;
+      return true;
     }
     if (IsResident(state)) {
       // We hold it resident but this mapper saw a hole: either another
@@ -210,7 +221,7 @@ void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
       // or a raw MADV_REMOVE punched it (COPY succeeds: it now reads zeros).
       int rc = UffdCopy(c.uffd, addr, zero_page_, kPageSize, !write, nullptr);
       if (rc == -EAGAIN) {
-        if (!DrainEvents(c)) return;
+        if (!DrainEvents(c)) return true;
         continue;
       }
       if (rc == -EEXIST) {
@@ -222,10 +233,10 @@ void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
       } else if (rc == -ESRCH) {
         MarkDead(c, "gone (copy)");
       }
-      return;
+      return true;
     }
     MakeRoom(1);
-    if (c.dead) return;
+    if (c.dead) return true;
     if (state == PageState::kSwapped) {
       ssize_t r = ReadSwap(inode, page, 1);
       if (r != static_cast<ssize_t>(kPageSize)) {
@@ -241,7 +252,7 @@ void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
         if (c.pid > 0 && fault_tid_ > 0) {
           syscall(SYS_tgkill, c.pid, fault_tid_, SIGBUS);
         }
-        return;
+        return true;
       }
       src = io_buffer_.data();
     }
@@ -251,16 +262,18 @@ void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
         again->pgoff + (addr - again->start) / kPageSize != page) {
       continue;
     }
-    int rc = UffdCopy(c.uffd, addr, src, kPageSize, !write, nullptr);
+    static uint64_t fake_eagain = TestCount("LIBSHM_TEST_COPY_EAGAIN");
+    int rc = fake_eagain > 0 ? (fake_eagain--, -EAGAIN)
+                             : UffdCopy(c.uffd, addr, src, kPageSize, !write, nullptr);
     if (rc == -EAGAIN) {
-      if (!DrainEvents(c)) return;
+      if (!DrainEvents(c)) return true;
       continue;
     }
     if (rc == -ESRCH) {
       MarkDead(c, "gone (copy)");
-      return;
+      return true;
     }
-    if (rc == -ENOENT) return;
+    if (rc == -ENOENT) return true;
     if (rc == -EEXIST) {
       // The page cache holds a page we never filled: keep it, and count it
       // dirty so that whatever it holds is written before any eviction.
@@ -272,7 +285,7 @@ void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
       write = true;
     } else if (rc != 0) {
       LIBSHM_LOG_ERROR("UFFDIO_COPY at %lx: %s", static_cast<unsigned long>(addr), strerror(-rc));
-      return;
+      return true;
     }
     stats_.faults++;
     inode.faults++;
@@ -289,8 +302,11 @@ void Engine::FillMissing(Client& c, uintptr_t addr, bool write) {
     policy_.Miss(Key(inode, page), write);
     trace_.Record('F', Region(inode), page, write ? 'w' : 'r');
     FillAhead(c, inode, addr, page, state, write);
-    return;
+    return true;
   }
+  // Still EAGAIN (an event of another thread is in flight): the fault
+  // stays pending in the kernel and is tried again on a later turn.
+  return c.dead;
 }
 
 void Engine::AdoptRegrownTails(Inode& inode, uint64_t p0, uint64_t p1) {
@@ -465,18 +481,18 @@ void Engine::FillCluster(Client& c, Inode& inode, uintptr_t addr, uint64_t page,
   }
 }
 
-void Engine::ResolveWriteProtect(Client& c, uintptr_t addr) {
-  for (int attempt = 0; attempt < 1000 && !c.dead; attempt++) {
+bool Engine::ResolveWriteProtect(Client& c, uintptr_t addr) {
+  for (int attempt = 0; attempt < kFaultAttempts && !c.dead; attempt++) {
     Vma* v = FindVma(c, addr);
     if (v == nullptr || v->inode == nullptr) {
       UffdWake(c.uffd, addr, kPageSize);
-      return;
+      return true;
     }
     Inode& inode = *v->inode;
     uint64_t page = v->pgoff + (addr - v->start) / kPageSize;
     if (page >= inode.pages() && !(inode.program && FollowSize(inode) && page < inode.pages())) {
       UffdWake(c.uffd, addr, kPageSize);
-      return;
+      return true;
     }
     PageState state = inode.state(page);
     if (state == PageState::kEmpty && inode.program) {
@@ -494,7 +510,7 @@ void Engine::ResolveWriteProtect(Client& c, uintptr_t addr) {
       // Evicted while the writer waited: it re-faults as MISSING and is
       // served from swap (KERNEL_FACTS Q3, safe-eviction sequence).
       UffdWake(c.uffd, addr, kPageSize);
-      return;
+      return true;
     }
     if (state != PageState::kDirty) {
       inode.set_state(page, PageState::kDirty);
@@ -505,12 +521,15 @@ void Engine::ResolveWriteProtect(Client& c, uintptr_t addr) {
     }
     int rc = UffdWriteProtect(c.uffd, addr, kPageSize, false);  // also wakes the writer
     if (rc == -EAGAIN) {
-      if (!DrainEvents(c)) return;
+      if (!DrainEvents(c)) return true;
       continue;
     }
     if (rc == -ESRCH) MarkDead(c, "gone (unprotect)");
-    return;
+    return true;
   }
+  // Still EAGAIN (an event of another thread is in flight): the fault
+  // stays pending in the kernel and is tried again on a later turn.
+  return c.dead;
 }
 
 void Engine::OnFork(Client& parent, int child_uffd) {

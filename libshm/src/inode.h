@@ -185,17 +185,13 @@ class Inode {
   bool program = false;
   // A program object with a POSIX name (the engine's name table holds it).
   bool named = false;
-  // A program object not mapped yet: held, because the program holds its
-  // fd (shm_open, then ftruncate, then mmap; or unlinked before its map).
-  bool awaiting_first_map = false;
   // Every page is resident and stays so: a mapper libshm cannot register
   // (MAP_PRIVATE, a read-only descriptor) would read an evicted page as
   // zeros. The evictor and the sampler pass it by.
   bool pinned = false;
-  // When a program object was last seen held by nothing the helper sees
-  // (0: it is held). It is handed back after a grace period: a memfd in
-  // flight between processes (unmapped by its sender, in a socket, not yet
-  // mapped by its receiver: PyTorch's DataLoader) stays managed.
+  // When a program object was first seen held by nothing the helper sees
+  // and its hold could not be probed (0: held). It is handed back after a
+  // grace period (Engine::CollectInodes).
   uint64_t orphan_since_ns = 0;
   // A program object that could not be handed back (its swap could not be
   // read): kept, with its slots, for the session's life.

@@ -164,7 +164,7 @@ void Engine::HandleRequest(Client& c, const Request& req, int fd) {
       rc = c.trusted ? HandleRegionInfo(req, &reply) : -EACCES;
       break;
     case Op::kInodeFd:
-      rc = HandleInodeFd(c, req, &reply, &reply_fd);
+      rc = HandleInodeFd(c, req, &reply, &reply_fd, &close_reply_fd);
       break;
     case Op::kExtend:
       rc = HandleExtend(c, req, &reply);
@@ -341,8 +341,8 @@ int Engine::HandleCreate(Client& c, const Request& req, int fd, Reply* reply) {
     Inode* inode = nullptr;
     int rc = NewProgramInode(fd, st, &inode);
     if (rc != 0) return rc;
-    // No handle: the program holds it by fd, and mmap adopts it (kAdoptFd).
-    inode->awaiting_first_map = true;
+    // No handle: the program holds it by fd (ProgramHold), and a mapping
+    // adopts it (kAdoptFd).
     return 0;
   }
   uint64_t pages = req.a / kPageSize + (req.a % kPageSize != 0);
@@ -495,17 +495,27 @@ int Engine::RegisterRange(Client& c, Inode* inode, uintptr_t start, size_t len, 
     return rc;
   }
   AddVma(c, Vma{start, start + len, inode, pgoff});
-  inode->awaiting_first_map = false;  // the mapping holds it now
   inode->orphan_since_ns = 0;
   return 0;
 }
 
-int Engine::HandleInodeFd(Client& c, const Request& req, Reply* reply, int* reply_fd) {
+int Engine::HandleInodeFd(Client& c, const Request& req, Reply* reply, int* reply_fd,
+                          bool* close_reply_fd) {
   // Only an inode this connection maps already, found by its own address.
   Vma* v = FindVma(c, req.a);
   if (v == nullptr || v->inode == nullptr) return -EINVAL;
   if (c.handles.size() >= kMaxHandles) return -EMFILE;
   *reply_fd = v->inode->memfd();
+  if (v->inode->program) {
+    // A file of its own, which the hold probe counts (ProgramHold): the
+    // helper's memfd is not counted, and a process holding only it would
+    // not keep the object.
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", v->inode->memfd());
+    *reply_fd = open(path, O_RDWR | O_CLOEXEC);
+    if (*reply_fd < 0) return -errno;
+    *close_reply_fd = true;
+  }
   reply->b = v->inode->pages();
   reply->a = AddHandle(c, v->inode);
   return 0;

@@ -83,8 +83,8 @@ MUTANTS = [
         r"^KernelAndLibshm/AfterRawRemove\."),
     Mutant(
         "read-fault-writable", "issue", "libshm/src/fault_handler.cc",
-        (("int rc = UffdCopy(c.uffd, addr, src, kPageSize, !write, nullptr);",
-          "int rc = UffdCopy(c.uffd, addr, src, kPageSize, false, nullptr);"),),
+        ((": UffdCopy(c.uffd, addr, src, kPageSize, !write, nullptr);",
+          ": UffdCopy(c.uffd, addr, src, kPageSize, false, nullptr);"),),
         "a read fault is restored writable (UFFDIO_COPY without MODE_WP): the next write is unseen",
         r"^Msync\.|^Integrity\.|^KernelAndLibshm/"),
     Mutant(
@@ -148,8 +148,8 @@ MUTANTS = [
         r"^Hostile\."),
     Mutant(
         "register-old-overflow-check", "security", "libshm/src/requests.cc",
-        (("      pgoff > inode->pages() || pages > inode->pages() - pgoff) {",
-          "      pgoff + pages > inode->pages()) {"),),
+        (("      pgoff > bound || pages > bound - pgoff) {",
+          "      pgoff + pages > bound) {"),),
         "RegisterRange's bound check is the old `pgoff + pages > inode->pages()` (wraps)",
         r"^Hostile\.Overflowing"),
     Mutant(
@@ -266,7 +266,7 @@ MUTANTS = [
         (("        if (c.pid > 0 && fault_tid_ > 0) {\n"
           "          syscall(SYS_tgkill, c.pid, fault_tid_, SIGBUS);\n"
           "        }\n"
-          "        return;\n"
+          "        return true;\n"
           "      }\n"
           "      src = io_buffer_.data();",
           "        memset(io_buffer_.data(), 0, kPageSize);\n"
@@ -417,8 +417,8 @@ MUTANTS = [
     # swapoff and swap moves (issue 11 item 3).
     Mutant(
         "swapoff-clean-stays-clean", "extra", "libshm/src/swap_ops.cc",
-        (("      if (inode.state(p) != PageState::kClean) continue;",
-          "      if (inode.state(p) != PageState::kClean || true) continue;"),),
+        (("         p = inode.NextIn(p + 1, inode.pages(), clean)) {\n      inode.set_state(p, PageState::kDirty);",
+          "         p = inode.NextIn(p + 1, inode.pages(), clean)) {\n      continue;\n      inode.set_state(p, PageState::kDirty);"),),
         "swapoff leaves clean pages clean although their slot is gone: once swap is on "
         "again they are evicted without a write and read back wrong",
         r"^SwapOps\.SwapDirAfterSwapoff"),
@@ -450,4 +450,14 @@ MUTANTS = [
         "background reclaim stays due after swapoff: the loop waits 0 ms and the idle "
         "helper spins a CPU above the high watermark",
         r"^SwapOps\.SwapoffBringsEverythingBack"),
+    # A fault that meets EAGAIN long (found under PyTorch's DataLoader).
+    Mutant(
+        "fault-dropped-after-eagain", "extra", "libshm/src/fault_handler.cc",
+        (("    FillAhead(c, inode, addr, page, state, write);\n    return true;\n  }\n"
+          "  // Still EAGAIN (an event of another thread is in flight): the fault\n"
+          "  // stays pending in the kernel and is tried again on a later turn.\n  return c.dead;",
+          "    FillAhead(c, inode, addr, page, state, write);\n    return true;\n  }\n"
+          "  return true;"),),
+        "a fault whose fill meets EAGAIN for a while is dropped: its thread never wakes",
+        r"^Lifecycle\.AFaultThatMeetsEagainLong"),
 ]

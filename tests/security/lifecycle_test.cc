@@ -174,6 +174,32 @@ TEST_F(Lifecycle, FailedSwapReadIsSigbusNotAHang) {
       "ok");
 }
 
+// A fault whose fill meets EAGAIN many times in a row (an event of the
+// process in flight, which ends only when that process's thread runs: made
+// here by a test hook, 2000 times) is served on a later turn. It was dropped
+// after 1000 tries, and its thread never woke (PyTorch DataLoader workers).
+TEST_F(Lifecycle, AFaultThatMeetsEagainLongIsServedNotDropped) {
+  int status;
+  RunSession(
+      [](volatile uint64_t*) {
+        setenv("LIBSHM_TEST_COPY_EAGAIN", "2000", 1);  // the helper starts with it
+        void* p = nullptr;
+        if (libshm_map(nullptr, kPage, PROT_READ | PROT_WRITE, 0, &p) != 0) return 1;
+        int st = ForkAndWaitWithDeadline(
+            [&] {
+              FillPage(p, 0, 3);
+              return CheckPage(p, 0, 3) ? 0 : 1;
+            },
+            20000);
+        if (st == kChildTimedOut) return 2;
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) return 3;
+        return 0;
+      },
+      &status);
+  ASSERT_EQ(DescribeChild(status, {{1, "map"}, {2, "the writer hung"}, {3, "the writer failed"}}),
+            "ok");
+}
+
 // Item 14: a MAP_NORESERVE region takes no disk until its pages are written
 // back (one sparse mapping filled /var/tmp at mmap time), and still works.
 TEST_F(Lifecycle, NoReserveRegionTakesNoDiskUpFront) {

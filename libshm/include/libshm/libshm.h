@@ -122,9 +122,10 @@ typedef struct libshm_stats {
   /* Program objects (shm_open, memfd_create under the shim). */
   uint64_t shm_objects;     /* POSIX shm names held */
   uint64_t program_objects; /* POSIX shm objects and memfds managed */
-  uint64_t handed_back;     /* objects handed back to the kernel when nothing held them */
+  uint64_t handed_back;     /* objects handed back to the kernel, their holders unknown */
   uint64_t pinned_objects;  /* objects kept resident: a private or read-only mapper */
   uint64_t objects_made;    /* program objects made in the session */
+  uint64_t objects_freed;   /* program objects freed when no process held them */
 } libshm_stats_t;
 
 /* Fills *out with a snapshot of the session's statistics (starting the

@@ -176,6 +176,9 @@ int main(int argc, char** argv) {
   signal(SIGINT, SIG_IGN);
   signal(SIGQUIT, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
+  // A lease break would send SIGIO: the hold probe of program objects takes
+  // a lease for an instant (program_objects.cc).
+  signal(SIGIO, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
   // A service stop sends SIGTERM to the whole group or cgroup: the programs
   // run their shutdown and still need their memory served. The helper leaves
