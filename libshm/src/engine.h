@@ -202,6 +202,9 @@ class Engine {
   int RestorePages(Inode& inode, uint64_t p0, uint64_t p1);
   // Brings every page of `inode` back and keeps it (Inode::pinned).
   int Pin(Inode& inode);
+  // A program object's name for listings: "/NAME" if it has a POSIX name,
+  // else its memfd label ("memfd:LABEL"), cut to `len`.
+  void ObjectName(const Inode& inode, char* out, size_t len) const;
 
   // fault_handler.cc
   // read(2) of a client's uffd that survives a full fd table (EMFILE is

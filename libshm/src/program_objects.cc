@@ -212,6 +212,7 @@ int Engine::HandleShmOpen(Client& c, const Request& req, int fd, Reply* reply, i
       return -ENOMEM;
     }
     inode->named = true;
+    inode->posix = true;
     reply->a = 1;
     return 0;
   }
@@ -435,6 +436,28 @@ int Engine::RestorePages(Inode& inode, uint64_t p0, uint64_t p1) {
   }
   peak_resident_pages_ = std::max(peak_resident_pages_, resident_pages_);
   return 0;
+}
+
+void Engine::ObjectName(const Inode& inode, char* out, size_t len) const {
+  out[0] = '\0';
+  if (inode.named) {
+    // O(names): only shmstat asks, one object per request.
+    for (const auto& [name, held] : shm_names_) {
+      if (held == &inode) {
+        snprintf(out, len, "/%s", name.c_str());
+        return;
+      }
+    }
+  }
+  char path[64], link[256];
+  snprintf(path, sizeof(path), "/proc/self/fd/%d", inode.memfd());
+  ssize_t n = readlink(path, link, sizeof(link) - 1);
+  if (n <= 0) return;
+  link[n] = '\0';
+  // "/memfd:LABEL (deleted)"
+  char* end = strstr(link, " (deleted)");
+  if (end != nullptr) *end = '\0';
+  snprintf(out, len, "%s", link[0] == '/' ? link + 1 : link);
 }
 
 int Engine::Pin(Inode& inode) {

@@ -127,7 +127,16 @@ constexpr uint32_t kHelloObserver = 2;    // shmstat: does not keep the session 
 struct RegionInfo {
   uint64_t id, bytes, resident_bytes, dirty_bytes, swapped_bytes, faults, swap_ins, swap_outs,
       mappings;
+  // What the region is (kRegion* bits), and for a program object its owner
+  // and mode (fstat of the memfd) and its name: the POSIX name, or the
+  // memfd's label ("memfd:LABEL") when it has none; cut to fit.
+  uint32_t flags, uid, gid, mode;
+  char name[128];
 };
+constexpr uint32_t kRegionProgram = 1;  // a POSIX shm object or a program's memfd
+constexpr uint32_t kRegionNamed = 2;    // it has a POSIX name (shm_open)
+constexpr uint32_t kRegionPinned = 4;   // kept resident (Inode::pinned)
+constexpr uint32_t kRegionPosix = 8;    // made by shm_open (named, or unlinked since)
 static_assert(sizeof(RegionInfo) <= 256, "RegionInfo must fit in Reply::text");
 
 struct Request {

@@ -657,6 +657,17 @@ int Engine::HandleRegionInfo(const Request& req, Reply* reply) {
   info.swap_ins = inode.swap_ins;
   info.swap_outs = inode.swap_outs;
   info.mappings = static_cast<uint64_t>(inode.mappings);
+  if (inode.program) {
+    info.flags = kRegionProgram | (inode.named ? kRegionNamed : 0) |
+                 (inode.pinned ? kRegionPinned : 0) | (inode.posix ? kRegionPosix : 0);
+    struct stat st;
+    if (fstat(inode.memfd(), &st) == 0) {
+      info.uid = st.st_uid;
+      info.gid = st.st_gid;
+      info.mode = st.st_mode & 07777;
+    }
+    ObjectName(inode, info.name, sizeof(info.name));
+  }
   memcpy(reply->text, &info, sizeof(info));
   return 0;
 }

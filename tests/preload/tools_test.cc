@@ -302,6 +302,63 @@ TEST(Shmstat, ShowsARunningSession) {
   unlink(log.c_str());
 }
 
+// Issue 11 item 4: shmstat lists program objects like ls -l /dev/shm and
+// ipcs -m do: kind, name, owner, mode, size, mappings, resident, swapped.
+TEST(Shmstat, ListsPosixObjectsAndMemfdsWithOwnerAndMode) {
+  std::string log = TempPath("objects.log");
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::string py =
+        "import mmap, os, time, _posixshmem\n"
+        "os.umask(0)\n"
+        "fd = _posixshmem.shm_open('/libshm_listed_obj', os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o640)\n"
+        "os.ftruncate(fd, 12 << 20)\n"
+        "m = mmap.mmap(fd, 12 << 20)\n"
+        "m[:] = b'x' * (12 << 20)\n"
+        "mf = os.memfd_create('listed_memfd')\n"
+        "os.ftruncate(mf, 3 << 20)\n"
+        "n = mmap.mmap(mf, 3 << 20)\n"
+        "n[0] = 1\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(3)\n"
+        "_posixshmem.shm_unlink('/libshm_listed_obj')\n";
+    std::string cmd = "exec " + kShmrun + " --limit 4M -- python3 -c \"" + py + "\" > " + log + " 2>&1";
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string prefix = "@libshm-run-" + std::to_string(pid) + "-";
+  std::string session;
+  for (int i = 0; i < 100 && (session.empty() || Slurp(log).find("ready") == std::string::npos);
+       i++) {
+    usleep(50 * 1000);
+    FILE* f = fopen("/proc/net/unix", "r");
+    char line[512];
+    while (f != nullptr && fgets(line, sizeof(line), f) != nullptr) {
+      std::string l(line);
+      size_t at = l.find(prefix);
+      if (at != std::string::npos) session = l.substr(at, l.find_first_of(" \n", at) - at);
+    }
+    if (f != nullptr) fclose(f);
+  }
+  ASSERT_FALSE(session.empty()) << Slurp(log);
+  ASSERT_NE(Slurp(log).find("ready"), std::string::npos) << Slurp(log);
+  Result table = Sh(kShmstat + " --session " + session);
+  EXPECT_EQ(table.exit_code, 0) << table.out;
+  EXPECT_NE(table.out.find("posix /libshm_listed_obj uid 0 mode 0640"), std::string::npos)
+      << table.out;
+  EXPECT_NE(table.out.find("12.0M"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("memfd memfd:listed_memfd uid 0"), std::string::npos) << table.out;
+  Result json = Sh(kShmstat + " --session " + session + " --json");
+  EXPECT_NE(json.out.find("\"kind\": \"posix\", \"name\": \"/libshm_listed_obj\", \"uid\": 0, "
+                          "\"gid\": 0, \"mode\": \"0640\""),
+            std::string::npos)
+      << json.out;
+  int status;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << Slurp(log);
+  unlink(log.c_str());
+}
+
 // The number after "key": inside the JSON object that follows "object": .
 long long JsonMember(const std::string& json, const std::string& object, const std::string& key) {
   size_t at = json.find("\"" + object + "\": {");
