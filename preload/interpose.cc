@@ -136,7 +136,10 @@ void* ObjectMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off)
     void* out = nullptr;
     bool kernel_refused = false;
     int rc = rt.MapObject(addr, len, prot, flags, fd, off, &out, &kernel_refused);
-    if (rc == 0) return out;
+    if (rc == 0) {
+      rt.MarkObjectFd(fd);
+      return out;
+    }
     if (rc == -ENOENT) return NativeMmap(addr, len, prot, flags, fd, off);
     if (kernel_refused) {
       errno = -rc;
@@ -154,6 +157,7 @@ void* ObjectMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off)
     }
   }
   int rc = rt.PinObject(fd);
+  if (rc == 0) rt.MarkObjectFd(fd);
   if (rc == -ENOMEM) {
     errno = ENOMEM;  // as a mapping the kernel cannot account for
     return MAP_FAILED;

@@ -109,7 +109,10 @@ LIBSHM_EXPORT int shm_open(const char* name, int oflag, mode_t mode) {
     return NativeShmOpen(name, oflag, mode);
   }
   int fd = rt.ShmOpen(bare, oflag, mode);
-  if (fd >= 0) return fd;
+  if (fd >= 0) {
+    rt.MarkObjectFd(fd);
+    return fd;
+  }
   if (fd == ClientRuntime::kNoSession || (fd == -ENOENT && (oflag & O_CREAT) == 0)) {
     // Not a managed name: the kernel's, if it has one.
     return NativeShmOpen(name, oflag, mode);
@@ -139,7 +142,8 @@ LIBSHM_EXPORT int memfd_create(const char* name, unsigned flags) {
     ClientRuntime& rt = ClientRuntime::Get();
     if (rt.ManagesObjects()) {
       int saved = errno;
-      rt.AdoptNewMemfd(fd, (flags & MFD_CLOEXEC) != 0);  // refused: the kernel's
+      // Refused: it stays the kernel's.
+      if (rt.AdoptNewMemfd(fd, (flags & MFD_CLOEXEC) != 0) == 0) rt.MarkObjectFd(fd);
       errno = saved;
     }
   }

@@ -95,6 +95,25 @@ class ClientRuntime {
   // ftruncate of a managed object (the helper truncates through `fd`);
   // `grow_only`: to at least `length` (fallocate). -ENOENT: not ours.
   int ResizeObject(int fd, off_t length, bool grow_only = false);
+  // Descriptors this process has seen name a managed object (shm_open,
+  // memfd_create, mmap of one), so that file I/O on them goes through a
+  // mapping (preload/object_io.cc): one bit test for any other fd.
+  // Lock-free; a number reused for another file is found out on first use.
+  static constexpr int kMaxObjectFds = 1 << 16;
+  void MarkObjectFd(int fd) noexcept {
+    if (fd >= 0 && fd < kMaxObjectFds) {
+      object_fds_[fd / 64].fetch_or(1ull << (fd % 64), std::memory_order_relaxed);
+    }
+  }
+  void ClearObjectFd(int fd) noexcept {
+    if (fd >= 0 && fd < kMaxObjectFds) {
+      object_fds_[fd / 64].fetch_and(~(1ull << (fd % 64)), std::memory_order_relaxed);
+    }
+  }
+  bool IsObjectFd(int fd) const noexcept {
+    return fd >= 0 && fd < kMaxObjectFds &&
+           (object_fds_[fd / 64].load(std::memory_order_relaxed) >> (fd % 64) & 1) != 0;
+  }
   int Stats(libshm_stats_t* out);
   int Ctl(const char* name, void* oldp, size_t* oldlenp, const void* newp, size_t newlen);
   const Options& options() const { return opts_; }
@@ -194,6 +213,7 @@ class ClientRuntime {
   // munmap/mremap/msync/madvise skip the lock (programs without shared memory
   // pay one load).
   std::atomic<bool> ever_managed_{false};
+  std::atomic<uint64_t> object_fds_[kMaxObjectFds / 64] = {};
 };
 
 }  // namespace libshm::internal

@@ -313,6 +313,49 @@ TEST_F(NamedObjects, WithoutTheHoldProbeAnObjectIsHandedBackWhole) {
   close(fd);
 }
 
+// File I/O on an object whose pages are in swap: the kernel alone would
+// read zeros, and a pwrite would leave the rest of its page zeros. The shim
+// does such I/O through a mapping, so both see and keep the data.
+TEST_F(NamedObjects, FileIoOnSwappedPagesSeesAndKeepsTheirData) {
+  const uint64_t pages = 3 * kLimit / kPage;
+  int fd = shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(pages * kPage)), 0);
+  char* p = MapFd(fd, pages * kPage);
+  ASSERT_NE(p, nullptr);
+  Fill(p, 0, pages, 21);
+  ASSERT_EQ(munmap(p, pages * kPage), 0);
+  EvictAll();
+  ASSERT_GE(Stat("swapped_bytes"), pages * kPage);
+  std::vector<char> page(kPage), want(kPage);
+  ASSERT_EQ(pread(fd, page.data(), kPage, 5 * kPage), static_cast<ssize_t>(kPage));
+  EXPECT_TRUE(CheckPage(page.data(), 5, 21)) << "pread of a swapped page";
+  ASSERT_EQ(pwrite(fd, "0123456789", 10, 7 * kPage + 50), 10);
+  ASSERT_EQ(lseek(fd, 9 * kPage, SEEK_SET), static_cast<off_t>(9 * kPage));
+  ASSERT_EQ(read(fd, page.data(), kPage), static_cast<ssize_t>(kPage));
+  EXPECT_TRUE(CheckPage(page.data(), 9, 21)) << "read of a swapped page";
+  EXPECT_EQ(lseek(fd, 0, SEEK_CUR), static_cast<off_t>(10 * kPage)) << "read moves the offset";
+  ASSERT_EQ(write(fd, "abc", 3), 3);
+  EXPECT_EQ(lseek(fd, 0, SEEK_CUR), static_cast<off_t>(10 * kPage + 3));
+  EvictAll();
+  p = MapFd(fd, pages * kPage);
+  ASSERT_NE(p, nullptr);
+  FillPage(want.data(), 7, 21);
+  memcpy(want.data() + 50, "0123456789", 10);
+  EXPECT_EQ(memcmp(p + 7 * kPage, want.data(), kPage), 0) << "pwrite into a swapped page";
+  FillPage(want.data(), 10, 21);
+  memcpy(want.data(), "abc", 3);
+  EXPECT_EQ(memcmp(p + 10 * kPage, want.data(), kPage), 0) << "write into a swapped page";
+  EXPECT_EQ(FirstBad(p + 11 * kPage, 11, pages - 11, 21), -1);
+  // Past the end: pread says 0, pwrite grows the object as the kernel does.
+  EXPECT_EQ(pread(fd, page.data(), kPage, static_cast<off_t>(pages * kPage)), 0);
+  ASSERT_EQ(pwrite(fd, "z", 1, static_cast<off_t>(pages * kPage + 10)), 1);
+  struct stat st;
+  ASSERT_EQ(fstat(fd, &st), 0);
+  EXPECT_EQ(st.st_size, static_cast<off_t>(pages * kPage + 11));
+  close(fd);
+}
+
 // memfd_create'd memory is managed like a POSIX object (no name), and
 // posix_fallocate sizes an object without putting it in memory.
 TEST_F(NamedObjects, MemfdAndPosixFallocateAreManagedUnderTheLimit) {
