@@ -16,7 +16,7 @@
 
 namespace libshm::internal {
 
-constexpr uint32_t kProtocolMagic = 0x6c73684f;  // "lshO", bumped with the layout
+constexpr uint32_t kProtocolMagic = 0x6c736850;  // "lshP", bumped with the layout
 
 // Who a connection is and what it may name is decided by the helper from the
 // kernel alone (docs/security.md): its peer credentials and pidfd, its
