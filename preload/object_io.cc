@@ -8,7 +8,7 @@
 // program had used mmap itself.
 //
 // Only fds this process has seen name a managed object go this way
-// (ClientRuntime::IsObjectFd, one bit test); a number since reused for
+// (IsObjectFd in client.h, one bit test); a number since reused for
 // another file is found out at once (the helper does not know it) and goes
 // to the kernel from then on. Where no registered mapping can be made (a
 // read-only or write-only fd: fact 2 of named_kernel_facts.md) the object is
@@ -54,6 +54,9 @@ Fn Real(const char* name) {
 // registered mapping. Returns bytes, -errno, or kNotOurs.
 ssize_t ObjectIo(int fd, void* buf, size_t len, off_t off, bool write) {
   ClientRuntime& rt = ClientRuntime::Get();
+  // The number may name another file now (a signalfd: PostgreSQL): only a
+  // regular file on the memfd device is asked about.
+  if (!rt.MayBeObjectFd(fd)) return kNotOurs;
   struct stat st;
   if (sys::Syscall(SYS_fstat, fd, reinterpret_cast<long>(&st)) != 0) return kNotOurs;
   if (off < 0) return -EINVAL;
@@ -101,15 +104,14 @@ ssize_t Finish(ssize_t rc) {
 }
 
 ssize_t Pread(int fd, void* buf, size_t len, off_t off) {
-  ClientRuntime& rt = ClientRuntime::Get();
-  if (rt.IsObjectFd(fd)) {
+  if (libshm::internal::IsObjectFd(fd)) {
     int saved = errno;
     ssize_t n = ObjectIo(fd, buf, len, off, false);
     if (n != kNotOurs) {
       errno = saved;
       return Finish(n);
     }
-    rt.ClearObjectFd(fd);
+    libshm::internal::ClearObjectFd(fd);
     errno = saved;
   }
   static PreadFn real = Real<PreadFn>("pread64");
@@ -117,15 +119,14 @@ ssize_t Pread(int fd, void* buf, size_t len, off_t off) {
 }
 
 ssize_t Pwrite(int fd, const void* buf, size_t len, off_t off) {
-  ClientRuntime& rt = ClientRuntime::Get();
-  if (rt.IsObjectFd(fd)) {
+  if (libshm::internal::IsObjectFd(fd)) {
     int saved = errno;
     ssize_t n = ObjectIo(fd, const_cast<void*>(buf), len, off, true);
     if (n != kNotOurs) {
       errno = saved;
       return Finish(n);
     }
-    rt.ClearObjectFd(fd);
+    libshm::internal::ClearObjectFd(fd);
     errno = saved;
   }
   static PwriteFn real = Real<PwriteFn>("pwrite64");
@@ -134,8 +135,7 @@ ssize_t Pwrite(int fd, const void* buf, size_t len, off_t off) {
 
 // read/write at the file offset, which they move (O_APPEND: writes at the end).
 ssize_t AtOffset(int fd, void* buf, size_t len, bool write) {
-  ClientRuntime& rt = ClientRuntime::Get();
-  if (rt.IsObjectFd(fd)) {
+  if (libshm::internal::IsObjectFd(fd)) {
     int saved = errno;
     long off = sys::Syscall(SYS_lseek, fd, 0, SEEK_CUR);
     long fl = sys::Syscall(SYS_fcntl, fd, F_GETFL);
@@ -150,7 +150,7 @@ ssize_t AtOffset(int fd, void* buf, size_t len, bool write) {
       errno = saved;
       return Finish(n);
     }
-    rt.ClearObjectFd(fd);
+    libshm::internal::ClearObjectFd(fd);
     errno = saved;
   }
   static ReadFn real_read = Real<ReadFn>("read");
@@ -161,6 +161,13 @@ ssize_t AtOffset(int fd, void* buf, size_t len, bool write) {
 }  // namespace
 
 extern "C" {
+
+LIBSHM_EXPORT int close(int fd) {
+  using CloseFn = int (*)(int);
+  static CloseFn real = Real<CloseFn>("close");
+  libshm::internal::ClearObjectFd(fd);
+  return real(fd);
+}
 
 LIBSHM_EXPORT ssize_t read(int fd, void* buf, size_t len) { return AtOffset(fd, buf, len, false); }
 

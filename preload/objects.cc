@@ -110,7 +110,7 @@ LIBSHM_EXPORT int shm_open(const char* name, int oflag, mode_t mode) {
   }
   int fd = rt.ShmOpen(bare, oflag, mode);
   if (fd >= 0) {
-    rt.MarkObjectFd(fd);
+    libshm::internal::MarkObjectFd(fd);
     return fd;
   }
   if (fd == ClientRuntime::kNoSession || (fd == -ENOENT && (oflag & O_CREAT) == 0)) {
@@ -143,7 +143,7 @@ LIBSHM_EXPORT int memfd_create(const char* name, unsigned flags) {
     if (rt.ManagesObjects()) {
       int saved = errno;
       // Refused: it stays the kernel's.
-      if (rt.AdoptNewMemfd(fd, (flags & MFD_CLOEXEC) != 0) == 0) rt.MarkObjectFd(fd);
+      if (rt.AdoptNewMemfd(fd, (flags & MFD_CLOEXEC) != 0) == 0) libshm::internal::MarkObjectFd(fd);
       errno = saved;
     }
   }

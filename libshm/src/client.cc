@@ -37,14 +37,8 @@ extern char** environ;
 namespace libshm::internal {
 namespace {
 
-#ifdef MAP_32BIT
-// x86-64: place the mapping in the first 2 GiB. PHP's opcache asks for it
-// (its segment near its code, for the JIT); it is a placement hint the
-// kernel honours for the memfd mapping as for anonymous memory.
-constexpr int kMap32Bit = MAP_32BIT;
-#else
-constexpr int kMap32Bit = 0;
-#endif
+// (kMap32Bit, client.h: PHP's opcache asks for its segment in the first
+// 2 GiB, near its code; the kernel honours the hint for the memfd mapping.)
 constexpr int kAllowedMapFlags = MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED | MAP_FIXED_NOREPLACE |
                                  MAP_POPULATE | MAP_NORESERVE | MAP_LOCKED | kMap32Bit;
 
@@ -563,7 +557,7 @@ int ClientRuntime::Map(void* hint, size_t length, int prot, int flags, void** ou
   uint64_t handle = reply.a;
   // Pages must not be populated before the helper registers the mapping, so
   // MAP_POPULATE/MAP_LOCKED are applied afterwards.
-  int mflags = MAP_SHARED | (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE | kMap32Bit));
+  int mflags = MAP_SHARED | (flags & kMapFlagsPassedOn);
   long addr = sys::Mmap(hint, size, prot, mflags, memfd, 0);
   close(memfd);
   if (sys::IsErr(addr)) {

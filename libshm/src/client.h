@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -31,6 +32,36 @@
 #include "protocol.h"
 
 namespace libshm::internal {
+
+#ifdef MAP_32BIT
+inline constexpr int kMap32Bit = MAP_32BIT;  // x86-64 only; PHP's opcache segment uses it
+#else
+inline constexpr int kMap32Bit = 0;
+#endif
+// mmap flags a managed mapping passes on to the kernel's mmap of its memfd.
+inline constexpr int kMapFlagsPassedOn = MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE | kMap32Bit;
+
+// Descriptors this process has seen name a managed object (shm_open,
+// memfd_create, mmap of one), so that file I/O on them goes through a
+// mapping (preload/object_io.cc): one bit test for any other fd. Lock-free,
+// no runtime needed (close() clears a bit before main too). A number reused
+// for another file without close(3) is found out on first use.
+inline constexpr int kMaxObjectFds = 1 << 16;
+inline std::atomic<uint64_t> g_object_fds[kMaxObjectFds / 64];
+inline void MarkObjectFd(int fd) noexcept {
+  if (fd >= 0 && fd < kMaxObjectFds) {
+    g_object_fds[fd / 64].fetch_or(1ull << (fd % 64), std::memory_order_relaxed);
+  }
+}
+inline void ClearObjectFd(int fd) noexcept {
+  if (fd >= 0 && fd < kMaxObjectFds) {
+    g_object_fds[fd / 64].fetch_and(~(1ull << (fd % 64)), std::memory_order_relaxed);
+  }
+}
+inline bool IsObjectFd(int fd) noexcept {
+  return fd >= 0 && fd < kMaxObjectFds &&
+         (g_object_fds[fd / 64].load(std::memory_order_relaxed) >> (fd % 64) & 1) != 0;
+}
 
 class ClientRuntime {
  public:
@@ -95,25 +126,7 @@ class ClientRuntime {
   // ftruncate of a managed object (the helper truncates through `fd`);
   // `grow_only`: to at least `length` (fallocate). -ENOENT: not ours.
   int ResizeObject(int fd, off_t length, bool grow_only = false);
-  // Descriptors this process has seen name a managed object (shm_open,
-  // memfd_create, mmap of one), so that file I/O on them goes through a
-  // mapping (preload/object_io.cc): one bit test for any other fd.
-  // Lock-free; a number reused for another file is found out on first use.
-  static constexpr int kMaxObjectFds = 1 << 16;
-  void MarkObjectFd(int fd) noexcept {
-    if (fd >= 0 && fd < kMaxObjectFds) {
-      object_fds_[fd / 64].fetch_or(1ull << (fd % 64), std::memory_order_relaxed);
-    }
-  }
-  void ClearObjectFd(int fd) noexcept {
-    if (fd >= 0 && fd < kMaxObjectFds) {
-      object_fds_[fd / 64].fetch_and(~(1ull << (fd % 64)), std::memory_order_relaxed);
-    }
-  }
-  bool IsObjectFd(int fd) const noexcept {
-    return fd >= 0 && fd < kMaxObjectFds &&
-           (object_fds_[fd / 64].load(std::memory_order_relaxed) >> (fd % 64) & 1) != 0;
-  }
+
   int Stats(libshm_stats_t* out);
   int Ctl(const char* name, void* oldp, size_t* oldlenp, const void* newp, size_t newlen);
   const Options& options() const { return opts_; }
@@ -213,7 +226,6 @@ class ClientRuntime {
   // munmap/mremap/msync/madvise skip the lock (programs without shared memory
   // pay one load).
   std::atomic<bool> ever_managed_{false};
-  std::atomic<uint64_t> object_fds_[kMaxObjectFds / 64] = {};
 };
 
 }  // namespace libshm::internal

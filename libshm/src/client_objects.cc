@@ -24,12 +24,6 @@
 namespace libshm::internal {
 namespace {
 
-#ifdef MAP_32BIT
-constexpr int kMap32Bit = MAP_32BIT;
-#else
-constexpr int kMap32Bit = 0;
-#endif
-
 // The device of memfds (the kernel's internal tmpfs), learned once from a
 // memfd of our own; 0 if none could be made.
 dev_t MemfdDevice() {
@@ -215,7 +209,7 @@ int ClientRuntime::MapObject(void* addr, size_t len, int prot, int flags, int fd
   // PROT_NONE until registered: a racing access (another thread, over a
   // MAP_FIXED range) gets SIGSEGV, never a zero page filled into a swapped
   // page's hole for every mapper (DESIGN.md invariant 1).
-  int mflags = MAP_SHARED | (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE | kMap32Bit));
+  int mflags = MAP_SHARED | (flags & kMapFlagsPassedOn);
   long mapped = sys::Mmap(addr, size, PROT_NONE, mflags, fd, off);
   if (sys::IsErr(mapped)) {
     release();

@@ -182,6 +182,10 @@ class Engine {
   int HandleShmUnlink(Client& c, const Request& req);
   int HandleAdoptFd(Client& c, const Request& req, int fd, Reply* reply);
   int HandleResize(Client& c, const Request& req, int fd);
+  // Registers an inode over memfd `fd` (taken, closed on failure) of `pages`
+  // pages: a session number, its swap extent (sparse: MAP_NORESERVE), its
+  // page table. -ENOMEM, or the swap file's refusal.
+  int InstallInode(int fd, const struct stat& st, uint64_t pages, bool sparse, Inode** out);
   // A new program object over memfd `fd` (taken, closed on failure), of
   // st.st_size bytes. Returns 0 or -errno.
   int NewProgramInode(int fd, const struct stat& st, Inode** out);

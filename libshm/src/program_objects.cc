@@ -135,13 +135,27 @@ int Engine::NewProgramInode(int fd, const struct stat& st, Inode** out) {
     LIBSHM_LOG_ERROR("out of file descriptors: a shared memory object refused");
     return -EMFILE;
   }
+  Inode* raw = nullptr;
+  int rc = InstallInode(fd, st, pages, false, &raw);
+  if (rc != 0) return rc;
+  raw->program = true;
+  stats_.objects_made++;
+  *out = raw;
+  return 0;
+}
+
+int Engine::InstallInode(int fd, const struct stat& st, uint64_t pages, bool sparse,
+                         Inode** out) {
   uint32_t seq = AllocateSeq();
   if (seq == 0) {
     close(fd);
     return -ENOMEM;
   }
   Extent extent;
-  int rc = pages == 0 || EvictionSuspended() ? 0 : swap_.Reserve(pages, &extent, true);
+  // After swapoff an inode gets no extent (nothing is evicted); swap.dir
+  // reserves one for every inode when it turns swap on again. A program
+  // object of size 0 has none until it grows.
+  int rc = pages == 0 || EvictionSuspended() ? 0 : swap_.Reserve(pages, &extent, !sparse);
   if (rc != 0) {
     free_seqs_.push_back(seq);
     close(fd);
@@ -156,6 +170,8 @@ int Engine::NewProgramInode(int fd, const struct stat& st, Inode** out) {
     }
   }
   if (inode == nullptr) {
+    // Too big for this session's page tables (or for the helper's memory):
+    // as the kernel answers a mapping it cannot account for.
     swap_.Release(extent);
     free_seqs_.push_back(seq);
     close(fd);
@@ -164,10 +180,9 @@ int Engine::NewProgramInode(int fd, const struct stat& st, Inode** out) {
   virtual_pages_ += pages;
   Inode* raw = inode.get();
   raw->set_dev(st.st_dev);
-  raw->program = true;
+  raw->sparse_extent = sparse;
   inodes_[seq] = std::move(inode);
   inode_by_ino_[raw->ino()] = raw;
-  stats_.objects_made++;
   *out = raw;
   return 0;
 }

@@ -375,43 +375,9 @@ int Engine::HandleCreate(Client& c, const Request& req, int fd, Reply* reply) {
     close(fd);
     return c.handles.size() >= kMaxHandles ? -EMFILE : -EINVAL;
   }
-  uint32_t seq = AllocateSeq();
-  if (seq == 0) {
-    close(fd);
-    return -ENOMEM;
-  }
-  Extent extent;
-  // After swapoff a region gets no extent (nothing is evicted); swap.dir
-  // reserves one for every region when it turns swap on again.
-  int rc =
-      EvictionSuspended() ? 0 : swap_.Reserve(pages, &extent, (req.flags & kCreateNoReserve) == 0);
-  if (rc != 0) {
-    free_seqs_.push_back(seq);
-    close(fd);
-    return rc;
-  }
-  std::unique_ptr<Inode> inode;
-  if (virtual_pages_ + pages <= kMaxSessionPages) {
-    try {
-      inode = std::make_unique<Inode>(seq, static_cast<uint64_t>(st.st_ino), fd, pages, extent);
-    } catch (const std::bad_alloc&) {
-      inode.reset();
-    }
-  }
-  if (inode == nullptr) {
-    // Too big for this session's page tables (or for the helper's memory):
-    // as the kernel answers a mapping it cannot account for.
-    swap_.Release(extent);
-    free_seqs_.push_back(seq);
-    close(fd);
-    return -ENOMEM;
-  }
-  virtual_pages_ += pages;
-  Inode* raw = inode.get();
-  raw->set_dev(st.st_dev);
-  raw->sparse_extent = (req.flags & kCreateNoReserve) != 0;
-  inodes_[seq] = std::move(inode);
-  inode_by_ino_[raw->ino()] = raw;
+  Inode* raw = nullptr;
+  int rc = InstallInode(fd, st, pages, (req.flags & kCreateNoReserve) != 0, &raw);
+  if (rc != 0) return rc;
   reply->a = AddHandle(c, raw);
   return 0;
 }

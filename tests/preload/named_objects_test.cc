@@ -11,6 +11,7 @@
 // through the dynamic linker.
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -64,18 +65,26 @@ long FirstBad(const char* p, uint64_t first, uint64_t n, uint64_t version) {
   return -1;
 }
 
+// Makes object `name` of `pages` pages, each written with `version`, and
+// unmaps it: *fd is left open.
+void MakeWrittenObject(const std::string& name, uint64_t pages, uint64_t version, int* fd,
+                       mode_t mode = 0600) {
+  *fd = shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, mode);
+  ASSERT_GE(*fd, 0) << strerror(errno);
+  ASSERT_EQ(ftruncate(*fd, static_cast<off_t>(pages * kPage)), 0) << strerror(errno);
+  char* p = MapFd(*fd, pages * kPage);
+  ASSERT_NE(p, nullptr) << strerror(errno);
+  Fill(p, 0, pages, version);
+  ASSERT_EQ(munmap(p, pages * kPage), 0);
+}
+
 // An object larger than the limit, written and let go by every process,
 // is evicted while nobody maps it, and a new process reads every byte back
 // by name.
 TEST_F(NamedObjects, AnObjectNobodyMapsIsEvictedAndReadBackByName) {
   const uint64_t pages = 4 * kLimit / kPage;
-  int fd = shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
-  ASSERT_GE(fd, 0) << strerror(errno);
-  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(pages * kPage)), 0) << strerror(errno);
-  char* p = MapFd(fd, pages * kPage);
-  ASSERT_NE(p, nullptr) << strerror(errno);
-  Fill(p, 0, pages, 1);
-  ASSERT_EQ(munmap(p, pages * kPage), 0);
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(MakeWrittenObject(name_, pages, 1, &fd));
   ASSERT_EQ(close(fd), 0);
   EXPECT_GT(Stat("swap_outs"), pages / 2) << "an object 4x the limit must be evicted";
   EXPECT_LE(Stat("peak_resident_bytes"), kLimit);
@@ -99,13 +108,8 @@ TEST_F(NamedObjects, AnObjectNobodyMapsIsEvictedAndReadBackByName) {
 // new process opens it by name and finds every byte.
 TEST_F(NamedObjects, SwapoffFindsAnObjectNobodyMaps) {
   const uint64_t pages = kLimit / kPage / 2;
-  int fd = shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(pages * kPage)), 0);
-  char* p = MapFd(fd, pages * kPage);
-  ASSERT_NE(p, nullptr);
-  Fill(p, 0, pages, 7);
-  ASSERT_EQ(munmap(p, pages * kPage), 0);
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(MakeWrittenObject(name_, pages, 7, &fd));
   ASSERT_EQ(close(fd), 0);
   EvictAll();
   ASSERT_GE(Stat("swapped_bytes"), pages * kPage) << "the object must be in swap first";
@@ -127,13 +131,9 @@ TEST_F(NamedObjects, SwapoffFindsAnObjectNobodyMaps) {
 // zeroes that page's tail as the kernel does, and regrown pages are zeros.
 TEST_F(NamedObjects, ResizeOverSwappedPagesKeepsDataAndZeroesWhatTheKernelZeroes) {
   const uint64_t pages = 3 * kLimit / kPage;
-  int fd = shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(pages * kPage)), 0);
-  char* p = MapFd(fd, pages * kPage);
-  ASSERT_NE(p, nullptr);
-  Fill(p, 0, pages, 3);
-  ASSERT_EQ(munmap(p, pages * kPage), 0);
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(MakeWrittenObject(name_, pages, 3, &fd));
+  char* p = nullptr;
   EvictAll();
   ASSERT_EQ(ftruncate(fd, static_cast<off_t>(2 * pages * kPage)), 0);
   p = MapFd(fd, 2 * pages * kPage);
@@ -167,13 +167,8 @@ TEST_F(NamedObjects, ResizeOverSwappedPagesKeepsDataAndZeroesWhatTheKernelZeroes
 // while other objects are evicted around it.
 TEST_F(NamedObjects, PrivateAndReadOnlyMappersPinTheObject) {
   const uint64_t pages = kLimit / kPage / 4;
-  int fd = shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, 0644);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(pages * kPage)), 0);
-  char* p = MapFd(fd, pages * kPage);
-  ASSERT_NE(p, nullptr);
-  Fill(p, 0, pages, 5);
-  ASSERT_EQ(munmap(p, pages * kPage), 0);
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(MakeWrittenObject(name_, pages, 5, &fd, 0644));
   EvictAll();
   int ro = shm_open(name_.c_str(), O_RDONLY, 0);
   ASSERT_GE(ro, 0);
@@ -256,13 +251,9 @@ TEST_F(NamedObjects, AnFdPassedOnAfterItsSenderUnmappedStaysManaged) {
 // the fd), and is freed, with its swap, once nothing holds it.
 TEST_F(NamedObjects, AnUnlinkedObjectLivesWhileAnFdHoldsItAndIsFreedAfter) {
   const uint64_t pages = kLimit / kPage / 2;
-  int fd = shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(pages * kPage)), 0);
-  char* p = MapFd(fd, pages * kPage);
-  ASSERT_NE(p, nullptr);
-  Fill(p, 0, pages, 13);
-  ASSERT_EQ(munmap(p, pages * kPage), 0);
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(MakeWrittenObject(name_, pages, 13, &fd));
+  char* p = nullptr;
   EvictAll();
   ASSERT_EQ(shm_unlink(name_.c_str()), 0);
   ASSERT_GE(Stat("swapped_bytes"), pages * kPage);
@@ -292,13 +283,9 @@ TEST_F(NamedObjects, AnUnlinkedObjectLivesWhileAnFdHoldsItAndIsFreedAfter) {
 TEST_F(NamedObjects, WithoutTheHoldProbeAnObjectIsHandedBackWhole) {
   ASSERT_NE(getenv("LIBSHM_TEST_NO_HOLD_PROBE"), nullptr) << "main() sets it for this test";
   const uint64_t pages = kLimit / kPage / 2;
-  int fd = shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(pages * kPage)), 0);
-  char* p = MapFd(fd, pages * kPage);
-  ASSERT_NE(p, nullptr);
-  Fill(p, 0, pages, 13);
-  ASSERT_EQ(munmap(p, pages * kPage), 0);
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(MakeWrittenObject(name_, pages, 13, &fd));
+  char* p = nullptr;
   EvictAll();
   ASSERT_EQ(shm_unlink(name_.c_str()), 0);
   uint64_t swapped = Stat("swapped_bytes");
@@ -318,13 +305,9 @@ TEST_F(NamedObjects, WithoutTheHoldProbeAnObjectIsHandedBackWhole) {
 // does such I/O through a mapping, so both see and keep the data.
 TEST_F(NamedObjects, FileIoOnSwappedPagesSeesAndKeepsTheirData) {
   const uint64_t pages = 3 * kLimit / kPage;
-  int fd = shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(pages * kPage)), 0);
-  char* p = MapFd(fd, pages * kPage);
-  ASSERT_NE(p, nullptr);
-  Fill(p, 0, pages, 21);
-  ASSERT_EQ(munmap(p, pages * kPage), 0);
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(MakeWrittenObject(name_, pages, 21, &fd));
+  char* p = nullptr;
   EvictAll();
   ASSERT_GE(Stat("swapped_bytes"), pages * kPage);
   std::vector<char> page(kPage), want(kPage);
@@ -353,6 +336,30 @@ TEST_F(NamedObjects, FileIoOnSwappedPagesSeesAndKeepsTheirData) {
   struct stat st;
   ASSERT_EQ(fstat(fd, &st), 0);
   EXPECT_EQ(st.st_size, static_cast<off_t>(pages * kPage + 11));
+  close(fd);
+}
+
+// A number that named an object and now names another file (dup2 over
+// it, as a program that reuses descriptors does; PostgreSQL's signalfd got
+// one) reads and writes that file, not the object: "unexpected EOF on
+// signalfd" in PostgreSQL's log was the shim's.
+TEST_F(NamedObjects, AReusedDescriptorIsNoLongerTheObject) {
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(MakeWrittenObject(name_, 4, 23, &fd));
+  char* p = MapFd(fd, 4 * kPage);  // the shim has seen fd name an object
+  ASSERT_NE(p, nullptr);
+  int efd = eventfd(5, EFD_CLOEXEC);
+  ASSERT_GE(efd, 0);
+  ASSERT_EQ(dup2(efd, fd), fd);
+  uint64_t v = 0;
+  ASSERT_EQ(read(fd, &v, sizeof(v)), static_cast<ssize_t>(sizeof(v))) << strerror(errno);
+  EXPECT_EQ(v, 5u);
+  v = 7;
+  ASSERT_EQ(write(fd, &v, sizeof(v)), static_cast<ssize_t>(sizeof(v)));
+  ASSERT_EQ(read(efd, &v, sizeof(v)), static_cast<ssize_t>(sizeof(v)));
+  EXPECT_EQ(v, 7u);
+  EXPECT_TRUE(CheckPage(p + 3 * kPage, 3, 23));
+  close(efd);
   close(fd);
 }
 

@@ -259,19 +259,13 @@ TEST(Shmrun, WithoutPrivilegeRunsRestrictedAndSaysWhatItCosts) {
   EXPECT_NE(r.out.find("EFAULT"), std::string::npos) << r.out;
 }
 
-TEST(Shmstat, ShowsARunningSession) {
-  std::string log = TempPath("stat.log");
-  // A session that holds its memory for a while; its address names shmrun's pid.
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::string cmd =
-        "exec " + kShmrun + " --limit 4M -- " + kWorkload + " 16 1 --hold 3 > " + log + " 2>&1";
-    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
+// The address of the session shmrun `pid` started (it names shmrun's pid),
+// once `log` holds `ready` too; "" if it does not come within 5 s.
+std::string WaitForSession(pid_t pid, const std::string& log, const char* ready) {
   std::string prefix = "@libshm-run-" + std::to_string(pid) + "-";
   std::string session;
-  for (int i = 0; i < 100 && session.empty(); i++) {
+  for (int i = 0; i < 100 && (session.empty() || Slurp(log).find(ready) == std::string::npos);
+       i++) {
     usleep(50 * 1000);
     FILE* f = fopen("/proc/net/unix", "r");
     char line[512];
@@ -282,6 +276,20 @@ TEST(Shmstat, ShowsARunningSession) {
     }
     if (f != nullptr) fclose(f);
   }
+  return session;
+}
+
+TEST(Shmstat, ShowsARunningSession) {
+  std::string log = TempPath("stat.log");
+  // A session that holds its memory for a while; its address names shmrun's pid.
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::string cmd =
+        "exec " + kShmrun + " --limit 4M -- " + kWorkload + " 16 1 --hold 3 > " + log + " 2>&1";
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string session = WaitForSession(pid, log, "");
   ASSERT_FALSE(session.empty());
   usleep(500 * 1000);
   Result table = Sh(kShmstat + " --session " + session);
@@ -326,20 +334,7 @@ TEST(Shmstat, ListsPosixObjectsAndMemfdsWithOwnerAndMode) {
     execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
-  std::string prefix = "@libshm-run-" + std::to_string(pid) + "-";
-  std::string session;
-  for (int i = 0; i < 100 && (session.empty() || Slurp(log).find("ready") == std::string::npos);
-       i++) {
-    usleep(50 * 1000);
-    FILE* f = fopen("/proc/net/unix", "r");
-    char line[512];
-    while (f != nullptr && fgets(line, sizeof(line), f) != nullptr) {
-      std::string l(line);
-      size_t at = l.find(prefix);
-      if (at != std::string::npos) session = l.substr(at, l.find_first_of(" \n", at) - at);
-    }
-    if (f != nullptr) fclose(f);
-  }
+  std::string session = WaitForSession(pid, log, "ready");
   ASSERT_FALSE(session.empty()) << Slurp(log);
   ASSERT_NE(Slurp(log).find("ready"), std::string::npos) << Slurp(log);
   Result table = Sh(kShmstat + " --session " + session);
