@@ -379,6 +379,7 @@ class Engine {
   uint64_t events_handled_ = 0;
   bool collect_due_ = false;  // an inode lost a mapping or a holder since CollectInodes
   bool orphans_waiting_ = false;  // a program object nothing holds, in its grace period
+  bool fault_requeued_ = false;   // a fault met EAGAIN too long and waits for a later turn
   // How long a program object nothing the helper sees holds, and whose hold
   // cannot be probed, stays managed before it is handed back
   // (Inode::orphan_since_ns): 10 s. Test hook, not an option:
