@@ -707,6 +707,25 @@ bool ClientRuntime::OverlapsRangeLocked(uintptr_t addr, size_t length) const {
   return it != ranges_.end() && it->first - addr < length;
 }
 
+int ClientRuntime::RegisterLocked(uint64_t handle, uintptr_t addr, size_t len, uint64_t pgoff) {
+  Request req;
+  req.op = Op::kRegister;
+  req.a = handle;
+  req.b = addr;
+  req.c = len;
+  req.d = pgoff;
+  Reply reply;
+  return CallLocked(req, &reply, -1, nullptr);
+}
+
+void ClientRuntime::ReleaseLocked(uint64_t handle) {
+  Request req;
+  req.op = Op::kRelease;
+  req.a = handle;
+  Reply ignored;
+  CallLocked(req, &ignored, -1, nullptr);
+}
+
 int ClientRuntime::RemapFilePages(void* addr, size_t size, int prot, size_t pgoff, int flags) {
   uintptr_t start = reinterpret_cast<uintptr_t>(addr);
   if (prot != 0 || (flags & ~MAP_NONBLOCK) != 0 || start % kPageSize != 0 || size == 0) {
@@ -726,16 +745,9 @@ int ClientRuntime::RemapFilePages(void* addr, size_t size, int prot, size_t pgof
   if (rc != 0) return rc;
   if (memfd < 0) return -EPROTO;
   uint64_t handle = reply.a, pages = reply.b;
-  auto release = [&] {
-    Request r;
-    r.op = Op::kRelease;
-    r.a = handle;
-    Reply ignored;
-    CallLocked(r, &ignored, -1, nullptr);
-  };
   if (pgoff > pages || size / kPageSize > pages - pgoff) {
     close(memfd);
-    release();
+    ReleaseLocked(handle);
     return -EINVAL;  // the kernel would map past the end; keep the old mapping
   }
   // PROT_NONE until registered: a racing access gets SIGSEGV, never a zero
@@ -744,20 +756,14 @@ int ClientRuntime::RemapFilePages(void* addr, size_t size, int prot, size_t pgof
                           static_cast<off_t>(pgoff * kPageSize));
   close(memfd);
   if (sys::IsErr(mapped)) {
-    release();
+    ReleaseLocked(handle);
     return static_cast<int>(mapped);
   }
-  req = Request();
-  req.op = Op::kRegister;
-  req.a = handle;
-  req.b = start;
-  req.c = size;
-  req.d = pgoff;
-  rc = CallLocked(req, &reply, -1, nullptr);
+  rc = RegisterLocked(handle, start, size, pgoff);
   if (rc != 0) {
     // Cannot serve it: leave it inaccessible rather than unregistered.
     LIBSHM_LOG_ERROR("remap_file_pages: cannot register the new mapping: %s", strerror(-rc));
-    release();
+    ReleaseLocked(handle);
     return rc;
   }
   return static_cast<int>(

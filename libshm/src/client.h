@@ -144,6 +144,10 @@ class ClientRuntime {
   // helper (privilege separation), else user-mode-only (restricted).
   int OpenOwnUffdLocked(bool* restricted);
   int CallLocked(const Request& req, Reply* reply, int send_fd, int* recv_fd);
+  // kRegister of [addr, addr + len) at page `pgoff` with `handle` (which the
+  // registration takes), and kRelease of a handle that will not be.
+  int RegisterLocked(uint64_t handle, uintptr_t addr, size_t len, uint64_t pgoff);
+  void ReleaseLocked(uint64_t handle);
   void StartWatchdog();
   // The watchdog thread: waits for the helper's exit (then kills this
   // process) and sends native counts when NoteNative wakes it.

@@ -78,6 +78,40 @@ void MakeWrittenObject(const std::string& name, uint64_t pages, uint64_t version
   ASSERT_EQ(munmap(p, pages * kPage), 0);
 }
 
+// One fd over a unix socket (SCM_RIGHTS), as multiprocessing passes one.
+bool SendFd(int sock, int fd) {
+  char c = 'f';
+  iovec iov = {&c, 1};
+  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctl;
+  msg.msg_controllen = sizeof(ctl);
+  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+  return sendmsg(sock, &msg, 0) == 1;
+}
+
+// The fd SendFd sent, or -1.
+int RecvFd(int sock) {
+  char c;
+  iovec iov = {&c, 1};
+  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctl;
+  msg.msg_controllen = sizeof(ctl);
+  if (recvmsg(sock, &msg, 0) != 1 || CMSG_FIRSTHDR(&msg) == nullptr) return -1;
+  int fd;
+  memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
+  return fd;
+}
+
 // An object larger than the limit, written and let go by every process,
 // is evicted while nobody maps it, and a new process reads every byte back
 // by name.
@@ -206,34 +240,12 @@ TEST_F(NamedObjects, AnFdPassedOnAfterItsSenderUnmappedStaysManaged) {
     if (q == nullptr) return 4;
     Fill(q, 0, pages, 11);
     if (shm_unlink(name_.c_str()) != 0 || munmap(q, pages * kPage) != 0) return 5;
-    char c = 'f';
-    iovec iov = {&c, 1};
-    alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg = {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = ctl;
-    msg.msg_controllen = sizeof(ctl);
-    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &f, sizeof(int));
-    return sendmsg(sv[1], &msg, 0) == 1 ? 0 : 6;
+    return SendFd(sv[1], f) ? 0 : 6;
   });
   ASSERT_EQ(status, 0) << DescribeChild(status, {{2, "create"}, {3, "write"}, {4, "mmap"},
                                                  {5, "unlink/munmap"}, {6, "sendmsg"}});
-  char c;
-  iovec iov = {&c, 1};
-  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = ctl;
-  msg.msg_controllen = sizeof(ctl);
-  ASSERT_EQ(recvmsg(sv[0], &msg, 0), 1);
-  int fd;
-  memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
+  int fd = RecvFd(sv[0]);
+  ASSERT_GE(fd, 0);
   char* p = MapFd(fd, pages * kPage);
   ASSERT_NE(p, nullptr);
   EvictAll();
