@@ -401,6 +401,7 @@ bool Engine::FollowSize(Inode& inode) {
     grown = inode.extent();
     ApplySize(inode, pages, grown);
     Pin(inode);
+    inode.pinned = true;  // even if not every page could come back: no slot
     return true;
   }
   ApplySize(inode, pages, grown);

@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -375,6 +376,30 @@ TEST_F(NamedObjects, AReusedDescriptorIsNoLongerTheObject) {
   close(fd);
 }
 
+// An object grown behind the shim's back (a raw ftruncate) to more than
+// the swap can hold (main() caps it with LIBSHM_SWAP_MAX for this test) has
+// pages with no slot: it is pinned, never evicted into another region's
+// slots, and every byte of it and of an evicted region stays.
+TEST_F(NamedObjects, ARawGrowthWithoutSwapPinsTheObject) {
+  ASSERT_NE(getenv("LIBSHM_SWAP_MAX"), nullptr) << "main() sets it for this test";
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(MakeWrittenObject(name_, 4, 25, &fd));
+  const uint64_t pages = 16 << 20 >> 12;  // 16 MiB: the cap is 12 MiB
+  ASSERT_EQ(syscall(SYS_ftruncate, fd, static_cast<long>(pages * kPage)), 0);
+  char* p = MapFd(fd, pages * kPage);
+  ASSERT_NE(p, nullptr) << strerror(errno);
+  Fill(p + 4 * kPage, 4, pages - 4, 25);  // faults past the size the helper knew
+  EXPECT_EQ(Stat("pinned_objects"), 1u);
+  char* other = static_cast<char*>(
+      mmap(nullptr, kLimit, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(other, MAP_FAILED);
+  Fill(other, 0, kLimit / kPage, 26);
+  EvictAll();
+  EXPECT_EQ(FirstBad(p, 0, pages, 25), -1);
+  EXPECT_EQ(FirstBad(other, 0, kLimit / kPage, 26), -1);
+  close(fd);
+}
+
 // memfd_create'd memory is managed like a POSIX object (no name), and
 // posix_fallocate sizes an object without putting it in memory.
 TEST_F(NamedObjects, MemfdAndPosixFallocateAreManagedUnderTheLimit) {
@@ -405,11 +430,12 @@ TEST_F(NamedObjects, MemfdAndPosixFallocateAreManagedUnderTheLimit) {
 int main(int argc, char** argv) {
   if (getenv("LIBSHM_SESSION") == nullptr) {
     setenv("LIBSHM_TEST_ORPHAN_GRACE_US", "1000000", 1);
-    // The hand-back test (one per run under CTest) turns the hold probe off.
+    // Under CTest each test runs alone: the hand-back test turns the hold
+    // probe off, the growth-without-swap test caps the swap file.
     for (int i = 1; i < argc; i++) {
-      if (strstr(argv[i], "--gtest_filter=") == argv[i] && strstr(argv[i], "HandedBack") != nullptr) {
-        setenv("LIBSHM_TEST_NO_HOLD_PROBE", "1", 1);
-      }
+      if (strstr(argv[i], "--gtest_filter=") != argv[i]) continue;
+      if (strstr(argv[i], "HandedBack") != nullptr) setenv("LIBSHM_TEST_NO_HOLD_PROBE", "1", 1);
+      if (strstr(argv[i], "WithoutSwap") != nullptr) setenv("LIBSHM_SWAP_MAX", "12M", 1);
     }
     std::vector<char*> args = {const_cast<char*>(LIBSHM_SHMRUN_PATH),
                                const_cast<char*>("--limit"), const_cast<char*>("8M"),
