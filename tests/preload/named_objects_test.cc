@@ -161,6 +161,28 @@ TEST_F(NamedObjects, SwapoffFindsAnObjectNobodyMaps) {
   EXPECT_EQ(status, 0) << DescribeChild(status, {{2, "open/mmap"}, {3, "a page lost its data"}});
 }
 
+// Moving the swap file (ctl swap.dir) carries the slots of an object
+// nobody maps: a new process reads every byte from the new file.
+TEST_F(NamedObjects, ASwapMoveCarriesAnObjectNobodyMaps) {
+  const uint64_t pages = 2 * kLimit / kPage;
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(MakeWrittenObject(name_, pages, 27, &fd));
+  ASSERT_EQ(close(fd), 0);
+  EvictAll();
+  ASSERT_GE(Stat("swapped_bytes"), pages * kPage / 2);
+  char dir[] = "/var/tmp/libshm-named-move.XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  ASSERT_EQ(libshm_ctl("swap.dir", nullptr, nullptr, dir, strlen(dir) + 1), 0);
+  int status = ForkAndWait([&] {
+    int f = shm_open(name_.c_str(), O_RDWR, 0);
+    char* q = f < 0 ? nullptr : MapFd(f, pages * kPage);
+    if (q == nullptr) return 2;
+    return FirstBad(q, 0, pages, 27) == -1 ? 0 : 3;
+  });
+  EXPECT_EQ(status, 0) << DescribeChild(status, {{2, "open/mmap"}, {3, "a page lost its data"}});
+  rmdir(dir);  // the swap file in it is unlinked already
+}
+
 // ftruncate over swapped pages: growth keeps every page (the extent moves
 // with its data) and the new pages read zeros; a shrink to a partial page
 // zeroes that page's tail as the kernel does, and regrown pages are zeros.
