@@ -2,6 +2,7 @@
 // shmrun and shmstat as a user runs them: exit status, flags, bad input, the
 // limit over a whole process tree, privilege separation and restricted mode.
 #include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdio.h>
@@ -352,6 +353,41 @@ TEST(Shmstat, ListsPosixObjectsAndMemfdsWithOwnerAndMode) {
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << Slurp(log);
   unlink(log.c_str());
+}
+
+// Issue 11: what stays the kernel's says so once per process, naming why:
+// a name that exists in /dev/shm already (made outside the session) and a
+// sealable memfd. Both still work, as the kernel's objects.
+TEST(Shmrun, NamesAndMemfdsLeftToTheKernelSaySoOnce) {
+  std::string path = "/dev/shm/libshm_native_" + std::to_string(getpid());
+  int made = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(made, 0) << strerror(errno);
+  close(made);
+  std::string name = path.substr(8);
+  std::string py =
+      "import mmap, os, _posixshmem\n"
+      "for _ in range(3):\n"
+      "    fd = _posixshmem.shm_open('" + name + "', os.O_RDWR | os.O_CREAT, 0o600)\n"
+      "    os.ftruncate(fd, 8192)\n"
+      "    m = mmap.mmap(fd, 8192); m[0] = 7; assert m[0] == 7; m.close(); os.close(fd)\n"
+      "    s = os.memfd_create('sealable', os.MFD_ALLOW_SEALING)\n"
+      "    os.ftruncate(s, 4096)\n"
+      "    m = mmap.mmap(s, 4096); m[1] = 9; assert m[1] == 9; m.close(); os.close(s)\n"
+      "print('done')\n";
+  Result r = Sh(kShmrun + " --limit 4M --stats=" + TempPath("native-objects.json") +
+                " -- python3 -c \"" + py + "\"");
+  unlink(path.c_str());
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("done"), std::string::npos) << r.out;
+  auto count = [&](const std::string& what) {
+    size_t n = 0;
+    for (size_t at = r.out.find(what); at != std::string::npos; at = r.out.find(what, at + 1)) n++;
+    return n;
+  };
+  EXPECT_EQ(count("the name exists in /dev/shm, made outside this session"), 1u) << r.out;
+  EXPECT_EQ(count("of a sealable memfd: it stays the kernel's"), 1u) << r.out;
+  std::string stats = Slurp(TempPath("native-objects.json"));
+  EXPECT_EQ(JsonNumber(stats, "objects_made"), 0) << stats;  // neither was managed
 }
 
 // The number after "key": inside the JSON object that follows "object": .
