@@ -508,7 +508,9 @@ int Engine::HandleExtend(Client& c, const Request& req, Reply* reply) {
   }
   uint64_t have = (end - start) / kPageSize;
   uint64_t pgoff = v->pgoff;
-  uint64_t limit = inode->pages() > pgoff ? inode->pages() - pgoff : 0;
+  // (A program object's mapping may reach past its end: RegisterRange.)
+  uint64_t bound = inode->program ? Inode::kMaxPages : inode->pages();
+  uint64_t limit = bound > pgoff ? bound - pgoff : 0;
   want = std::min(want, limit);
   if (want > have) {
     int rc = RegisterRange(c, inode, end, (want - have) * kPageSize, end_page);

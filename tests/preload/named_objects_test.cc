@@ -422,6 +422,26 @@ TEST_F(NamedObjects, ARawGrowthWithoutSwapPinsTheObject) {
   close(fd);
 }
 
+// A mapping grown by mremap past the object's end, then the object grown:
+// the grown part must be registered too, or a read through it of a page
+// evicted meanwhile fills a zero page into the object for every mapper.
+TEST_F(NamedObjects, AMappingGrownPastTheEndStaysManagedWhenTheObjectGrows) {
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(MakeWrittenObject(name_, 4, 29, &fd));
+  char* a = MapFd(fd, 4 * kPage);
+  ASSERT_NE(a, nullptr);
+  a = static_cast<char*>(mremap(a, 4 * kPage, 8 * kPage, MREMAP_MAYMOVE));
+  ASSERT_NE(a, MAP_FAILED) << strerror(errno);
+  ASSERT_EQ(ftruncate(fd, 8 * kPage), 0);
+  char* b = MapFd(fd, 8 * kPage);
+  ASSERT_NE(b, nullptr);
+  Fill(b + 4 * kPage, 4, 4, 29);
+  EvictAll();
+  EXPECT_EQ(FirstBad(a, 0, 8, 29), -1) << "read through the grown part";
+  EXPECT_EQ(FirstBad(b, 0, 8, 29), -1) << "the object itself";
+  close(fd);
+}
+
 // memfd_create'd memory is managed like a POSIX object (no name), and
 // posix_fallocate sizes an object without putting it in memory.
 TEST_F(NamedObjects, MemfdAndPosixFallocateAreManagedUnderTheLimit) {
