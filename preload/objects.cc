@@ -219,6 +219,16 @@ LIBSHM_EXPORT int fallocate(int fd, int mode, off_t off, off_t len) {
     errno = saved;
     if (rc != -ENOENT) return rc == 0 ? 0 : Fail(-rc);
   }
+  // A hole punched in a managed object: the helper punches and forgets the
+  // data of the pages it had swapped out (the kernel, alone, would leave
+  // their slots to be read back). The kernel's checks of off and len first.
+  if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) && off >= 0 && len > 0 &&
+      ClientRuntime::Get().MayBeObjectFd(fd)) {
+    int saved = errno;
+    int rc = ClientRuntime::Get().PunchObject(fd, off, len);
+    errno = saved;
+    if (rc != -ENOENT) return rc == 0 ? 0 : Fail(-rc);
+  }
   long rc = sys::Syscall(SYS_fallocate, fd, mode, static_cast<long>(off), static_cast<long>(len));
   return rc == 0 ? 0 : Fail(static_cast<int>(-rc));
 }

@@ -126,6 +126,9 @@ class ClientRuntime {
   // ftruncate of a managed object (the helper truncates through `fd`);
   // `grow_only`: to at least `length` (fallocate). -ENOENT: not ours.
   int ResizeObject(int fd, off_t length, bool grow_only = false);
+  // fallocate(PUNCH_HOLE | KEEP_SIZE) of a managed object (the helper
+  // punches through `fd` and forgets the punched pages' data). -ENOENT: not ours.
+  int PunchObject(int fd, off_t off, off_t len);
 
   int Stats(libshm_stats_t* out);
   int Ctl(const char* name, void* oldp, size_t* oldlenp, const void* newp, size_t newlen);

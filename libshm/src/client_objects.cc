@@ -183,6 +183,19 @@ int ClientRuntime::ResizeObject(int fd, off_t length, bool grow_only) {
   return CallLocked(req, &reply, fd, nullptr);
 }
 
+int ClientRuntime::PunchObject(int fd, off_t off, off_t len) {
+  if (!ManagesObjects()) return -ENOENT;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (EnsureSessionLocked() != 0) return -ENOENT;
+  Request req;
+  req.op = Op::kResize;
+  req.flags = kResizePunch;
+  req.a = static_cast<uint64_t>(off);
+  req.b = static_cast<uint64_t>(len);
+  Reply reply;
+  return CallLocked(req, &reply, fd, nullptr);
+}
+
 int ClientRuntime::MapObject(void* addr, size_t len, int prot, int flags, int fd, off_t off,
                              void** out, bool* kernel_refused) {
   *kernel_refused = false;

@@ -300,6 +300,45 @@ int Engine::HandleResize(Client& c, const Request& req, int fd) {
     return -ENOENT;
   }
   Inode& inode = *found;
+  if (req.flags == kResizePunch) {
+    // fallocate(PUNCH_HOLE | KEEP_SIZE), a: offset, b: length. The kernel
+    // alone would leave the slots of swapped pages to be read back.
+    const uint64_t off = req.a, len = req.b, end = off + len;
+    int rc = len == 0 || off > static_cast<uint64_t>(INT64_MAX) ||
+                     len > static_cast<uint64_t>(INT64_MAX) - off
+                 ? -EINVAL
+                 : 0;
+    FollowSize(inode);
+    // A page punched in part keeps the rest of its data: if swapped out, it
+    // comes back into the memfd first, where the kernel zeroes the range.
+    const bool head = off % kPageSize != 0, tail = end % kPageSize != 0;
+    if (rc == 0 && head) rc = RestorePages(inode, off / kPageSize, off / kPageSize + 1);
+    if (rc == 0 && tail) rc = RestorePages(inode, end / kPageSize, end / kPageSize + 1);
+    if (rc == 0 && fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                             static_cast<off_t>(off), static_cast<off_t>(len)) != 0) {
+      rc = -errno;
+    }
+    close(fd);
+    if (rc != 0) return rc;
+    // Those pages changed without a write fault: dirty, so that a clean
+    // one's old swap copy is never taken back.
+    for (uint64_t p : {head ? off / kPageSize : UINT64_MAX, tail ? end / kPageSize : UINT64_MAX}) {
+      if (p < inode.pages() &&
+          (inode.state(p) == PageState::kClean || inode.state(p) == PageState::kZero)) {
+        inode.set_state(p, PageState::kDirty);
+        policy_.SetDirty(Key(inode, p), true);
+      }
+    }
+    // The whole pages are holes now, as Discard (MADV_REMOVE) leaves them:
+    // slots and samples forgotten, they read zeros.
+    const uint64_t p0 = PagesFor(off), p1 = std::min(end / kPageSize, inode.pages());
+    for (uint64_t p = p0 < p1 ? inode.NextIn(p0, p1, Inode::kNotEmptyMask) : p1; p < p1;
+         p = inode.NextIn(p + 1, p1, Inode::kNotEmptyMask)) {
+      ForgetPage(inode, p);
+      inode.set_state(p, PageState::kEmpty);
+    }
+    return 0;
+  }
   if ((req.flags & ~kResizeGrowOnly) != 0) {
     close(fd);
     return -EINVAL;

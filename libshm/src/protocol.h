@@ -107,6 +107,9 @@ enum class Op : uint32_t {
 constexpr uint32_t kAdoptPin = 1;
 // kResize flags: never shrink (a is a minimum: fallocate, posix_fallocate).
 constexpr uint32_t kResizeGrowOnly = 1;
+// Punch a hole instead (fallocate PUNCH_HOLE|KEEP_SIZE), a: offset, b:
+// length, through the caller's descriptor; the punched pages read zeros.
+constexpr uint32_t kResizePunch = 2;
 
 // kNative: one report is at most this many mappings, each of at least one
 // page and at most kMaxNativeMappingBytes (more than any address space).

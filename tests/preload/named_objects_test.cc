@@ -463,6 +463,64 @@ TEST_F(NamedObjects, MemfdAndPosixFallocateAreManagedUnderTheLimit) {
   close(fd);
 }
 
+// fallocate(PUNCH_HOLE | KEEP_SIZE) on an object's fd, as stress-ng --memfd
+// does: the punched bytes read zeros afterwards, as the kernel makes them,
+// whether the page was swapped out (its slot must not come back), resident,
+// or partly punched (the rest of the page kept); the pages around are kept.
+TEST_F(NamedObjects, PunchingAHoleReadsZerosOverSwappedAndResidentPages) {
+  const uint64_t pages = 2 * kLimit / kPage;
+  int fd = memfd_create("libshm-named-punch", MFD_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(pages * kPage)), 0);
+  char* p = MapFd(fd, pages * kPage);
+  ASSERT_NE(p, nullptr);
+  Fill(p, 0, pages, 23);
+  EvictAll();
+  ASSERT_GE(Stat("swapped_bytes"), 16 * kPage) << "the object must be in swap first";
+  ASSERT_TRUE(CheckPage(p + 40 * kPage, 40, 23));  // page 40 resident again
+  const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+  ASSERT_EQ(fallocate(fd, punch, static_cast<off_t>(kPage), static_cast<off_t>(8 * kPage)), 0)
+      << strerror(errno);
+  ASSERT_EQ(fallocate(fd, punch, static_cast<off_t>(20 * kPage + 100), 200), 0);
+  ASSERT_EQ(fallocate(fd, punch, static_cast<off_t>(40 * kPage), static_cast<off_t>(kPage)), 0);
+  // Page 30 read back (clean: its swap copy still valid), punched in part,
+  // then evicted again: the punched bytes must not come back from that copy.
+  ASSERT_TRUE(CheckPage(p + 30 * kPage, 30, 23));
+  ASSERT_EQ(fallocate(fd, punch, static_cast<off_t>(30 * kPage + 1000), 50), 0);
+  EvictAll();
+  std::vector<char> page30(kPage);
+  FillPage(page30.data(), 30, 23);
+  memset(page30.data() + 1000, 0, 50);
+  EXPECT_EQ(memcmp(p + 30 * kPage, page30.data(), kPage), 0) << "page 30: 50 bytes punched";
+  std::vector<char> zeros(kPage, 0);
+  for (uint64_t i = 1; i < 9; i++) {
+    EXPECT_EQ(memcmp(p + i * kPage, zeros.data(), kPage), 0) << "swapped page " << i << " punched";
+  }
+  EXPECT_EQ(memcmp(p + 40 * kPage, zeros.data(), kPage), 0) << "resident page 40 punched";
+  std::vector<char> page20(kPage);
+  FillPage(page20.data(), 20, 23);
+  memset(page20.data() + 100, 0, 200);
+  EXPECT_EQ(memcmp(p + 20 * kPage, page20.data(), kPage), 0) << "page 20: 200 bytes punched";
+  EXPECT_EQ(FirstBad(p, 0, 1, 23), -1);
+  EXPECT_EQ(FirstBad(p + 9 * kPage, 9, 11, 23), -1);
+  EXPECT_EQ(FirstBad(p + 21 * kPage, 21, 9, 23), -1);
+  EXPECT_EQ(FirstBad(p + 31 * kPage, 31, 9, 23), -1);
+  EXPECT_EQ(FirstBad(p + 41 * kPage, 41, pages - 41, 23), -1);
+  // A new process reads the object through its own mapping: the same.
+  int status = ForkAndWait([&] {
+    char* q = MapFd(fd, pages * kPage, PROT_READ);
+    if (q == nullptr) return 2;
+    return memcmp(q + 2 * kPage, zeros.data(), kPage) == 0 &&
+                   memcmp(q + 20 * kPage, page20.data(), kPage) == 0 &&
+                   FirstBad(q + 9 * kPage, 9, 11, 23) == -1
+               ? 0
+               : 3;
+  });
+  EXPECT_EQ(status, 0) << DescribeChild(status, {{2, "mmap"}, {3, "wrong data"}});
+  munmap(p, pages * kPage);
+  close(fd);
+}
+
 }  // namespace
 }  // namespace libshm::test
 
