@@ -40,20 +40,9 @@ int Fail(int err) {
   return -1;
 }
 
-// glibc's __shm_get_name: leading slashes dropped; empty, ".", ".." or
-// another slash: EINVAL; a name its buffer cannot hold (from 260 bytes):
-// EINVAL; 256..259 bytes reach the kernel, which says ENAMETOOLONG.
-// Returns 0 and the name without its slashes, or the errno.
+// glibc's name rules (ShmNameOf in client.h), as an errno.
 int ShmName(const char* name, const char** out) {
-  while (*name == '/') name++;
-  size_t n = strlen(name);
-  if (n == 0 || strchr(name, '/') != nullptr || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
-      n >= NAME_MAX + 5) {
-    return EINVAL;
-  }
-  if (n > NAME_MAX) return ENAMETOOLONG;
-  *out = name;
-  return 0;
+  return -libshm::internal::ShmNameOf(name, out);
 }
 
 // A name the kernel has in /dev/shm already stays the kernel's.
