@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -49,6 +50,30 @@ bool ValidShmName(const char* name) {
   size_t n = strnlen(name, NAME_MAX + 1);
   return n >= 1 && n <= NAME_MAX && strchr(name, '/') == nullptr && strcmp(name, ".") != 0 &&
          strcmp(name, "..") != 0;
+}
+
+// The device of memfds (the kernel's internal tmpfs mount), learned from a
+// memfd of our own; 0 if none could be made (then no fd is taken).
+dev_t MemfdDevice() {
+  static const dev_t dev = [] {
+    int fd = memfd_create("libshm-dev", MFD_CLOEXEC);
+    struct stat st;
+    dev_t d = fd >= 0 && fstat(fd, &st) == 0 ? st.st_dev : 0;
+    if (fd >= 0) close(fd);
+    return d;
+  }();
+  return dev;
+}
+
+// Only a memfd, open for reading and writing, may become a program object: a
+// file with a name (in /dev/shm, /run, any tmpfs) is someone else's to
+// manage, and a read-only fd gives no right to write what the helper then
+// writes (evictions, restores) or hands out (kInodeFd reopens read-write,
+// as root in a root session).
+bool WritableMemfd(int fd, const struct stat& st) {
+  int fl = fcntl(fd, F_GETFL);
+  return S_ISREG(st.st_mode) && MemfdDevice() != 0 && st.st_dev == MemfdDevice() &&
+         st.st_nlink == 0 && fl >= 0 && (fl & O_ACCMODE) == O_RDWR;
 }
 
 uint64_t PagesFor(uint64_t bytes) { return bytes / kPageSize + (bytes % kPageSize != 0); }
@@ -121,7 +146,7 @@ Inode* Engine::FindProgramInode(int fd, struct stat* st) {
 int Engine::NewProgramInode(int fd, const struct stat& st, Inode** out) {
   struct statfs sfs;
   uint64_t pages = PagesFor(static_cast<uint64_t>(st.st_size));
-  if (!S_ISREG(st.st_mode) || fstatfs(fd, &sfs) != 0 || sfs.f_type != kTmpfsMagic ||
+  if (!WritableMemfd(fd, st) || fstatfs(fd, &sfs) != 0 || sfs.f_type != kTmpfsMagic ||
       pages >= Inode::kMaxPages) {
     close(fd);
     return -EINVAL;
@@ -196,9 +221,13 @@ int Engine::HandleShmOpen(Client& c, const Request& req, int fd, Reply* reply, i
       return -ENFILE;
     }
     // The caller's new memfd becomes the object: its owner is the caller's
-    // (the kernel set it), its mode the one asked for.
+    // (the kernel set it), its mode the one asked for. The helper changes
+    // the mode with its own rights (root's, in a root session): only of a
+    // file the caller owns, as chmod(2) allows, or a member could make
+    // another user's file anyone's.
     struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_size != 0 || fchmod(fd, static_cast<mode_t>(req.b)) != 0) {
+    if (fstat(fd, &st) != 0 || st.st_size != 0 || !WritableMemfd(fd, st) ||
+        st.st_uid != who.euid || fchmod(fd, static_cast<mode_t>(req.b)) != 0) {
       close(fd);
       return -EINVAL;
     }

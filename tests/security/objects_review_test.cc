@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: MIT
+// Hostile review of program objects (kShmOpen, kShmUnlink, kAdoptFd,
+// kResize, kCreate with kCreateProgram; docs/security.md, docs/named.md):
+// each TEST one finding, written to fail while it stood and to pass once it
+// was fixed. Same tools as review_test.cc (security_util.h): a root helper,
+// raw connections, members that run as another uid.
+#include <linux/userfaultfd.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "security_util.h"
+
+namespace libshm::test {
+namespace {
+
+int UserModeUffd() {
+  return static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY));
+}
+
+int HelloWith(Raw& r, int fd = -1, uint32_t flags = 0) {
+  Request req;
+  req.op = Op::kHello;
+  req.flags = flags;
+  return r.Call(req, fd);
+}
+
+// kShmOpen as the shim sends it. *got: the reply's fd (-1: none).
+int ShmOpenRaw(Raw& r, const std::string& name, int oflag, mode_t mode, int memfd, int* got,
+               Reply* reply = nullptr) {
+  Request req;
+  req.op = Op::kShmOpen;
+  req.a = static_cast<uint64_t>(oflag);
+  req.b = mode;
+  snprintf(req.text2, sizeof(req.text2), "%s", name.c_str());
+  return r.Call(req, memfd, got, reply);
+}
+
+int CreateProgram(Raw& r, int fd) {
+  Request req;
+  req.op = Op::kCreate;
+  req.flags = internal::kCreateProgram;
+  return r.Call(req, fd);
+}
+
+int AdoptFd(Raw& r, int fd, uint64_t* handle, uint32_t flags = 0) {
+  Request req;
+  req.op = Op::kAdoptFd;
+  req.flags = flags;
+  Reply reply;
+  int rc = r.Call(req, fd, nullptr, &reply);
+  *handle = reply.a;
+  return rc;
+}
+
+// True if the helper process (our child) is still running.
+bool HelperAlive(pid_t helper) {
+  int status;
+  return waitpid(helper, &status, WNOHANG) == 0;
+}
+
+// A new open file description of `fd` (as the shim keeps for the program).
+int Reopen(int fd, int acc) {
+  std::string path = "/proc/self/fd/" + std::to_string(fd);
+  return open(path.c_str(), acc | O_CLOEXEC);
+}
+
+class ObjectsReview : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root: the attacks switch uids";
+    setenv("LIBSHM_LIMIT", "4M", 1);
+    address_ = StartHelper(0, &helper_);
+    ASSERT_FALSE(address_.empty());
+    setenv("LIBSHM_SESSION", address_.c_str(), 1);
+    // This process is a client: its children of another uid are members.
+    void* p = nullptr;
+    ASSERT_EQ(libshm_map(nullptr, 16 * kPage, PROT_READ | PROT_WRITE, 0, &p), 0);
+    prefix_ = "libshm-orv-" + std::to_string(getpid()) + "-";
+  }
+  void TearDown() override {
+    for (const std::string& f : files_) unlink(f.c_str());
+  }
+  // A file of root's in /dev/shm (a tmpfs), mode `mode`, holding `bytes`.
+  std::string RootFile(const std::string& tag, mode_t mode, size_t bytes) {
+    std::string path = "/dev/shm/" + prefix_ + tag;
+    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    EXPECT_GE(fd, 0) << path;
+    if (fd < 0) return path;
+    fchmod(fd, mode);
+    std::string data(bytes, 'r');
+    EXPECT_EQ(write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+    close(fd);
+    files_.push_back(path);
+    return path;
+  }
+  // A named program object of root's, made as the shim makes one.
+  void RootObject(Raw& root, const std::string& name, mode_t mode) {
+    int memfd = memfd_create(name.c_str(), MFD_CLOEXEC);
+    ASSERT_GE(memfd, 0);
+    int own = Reopen(memfd, O_RDWR);
+    ASSERT_GE(own, 0);
+    int got = -1;
+    Reply reply;
+    ASSERT_EQ(ShmOpenRaw(root, name, O_CREAT | O_EXCL | O_RDWR, mode, memfd, &got, &reply), 0);
+    ASSERT_EQ(reply.a, 1u);
+    close(memfd);
+    ASSERT_EQ(ftruncate(own, kPage), 0);
+    ASSERT_EQ(pwrite(own, "root's", 6, 0), 6);
+    owned_.push_back(own);
+  }
+
+  std::string address_;
+  std::string prefix_;
+  pid_t helper_ = -1;
+  std::vector<std::string> files_;
+  std::vector<int> owned_;
+};
+
+// FINDING 1 (critical). kShmOpen with O_CREAT took whatever fd came with it
+// as the new object and fchmod'ed it to the mode asked for, as the root
+// helper. A member of uid 65534 opened a file of root's on a tmpfs (any
+// file it may read: /dev/shm, /run) read-only, sent it with a new name and
+// mode 0666, and root's file became writable by everyone.
+TEST_F(ObjectsReview, ShmOpenCannotChmodAFileTheCallerDoesNotOwn) {
+  std::string victim = RootFile("chmod", 0644, 0);
+  std::string name = prefix_ + "chmod-name";
+  int status = AsMember(kNobody, [&] {
+    int fd = open(victim.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 1;
+    Raw r(address_);
+    if (HelloWith(r) != 0) return 2;
+    int got = -1;
+    int rc = ShmOpenRaw(r, name, O_CREAT | O_RDWR, 0666, fd, &got);
+    if (got >= 0) close(got);
+    struct stat st;
+    if (stat(victim.c_str(), &st) != 0) return 3;
+    if ((st.st_mode & 07777) != 0644) return 10;
+    return rc == 0 ? 11 : 0;
+  });
+  EXPECT_EQ(DescribeChild(status, {{1, "open"},
+                                   {2, "hello"},
+                                   {3, "stat"},
+                                   {10, "ATTACK WORKED: root's file was chmod'ed by the helper"},
+                                   {11, "ATTACK WORKED: root's file became a program object"}}),
+            "ok");
+  struct stat st;
+  ASSERT_EQ(stat(victim.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0644u);
+  EXPECT_TRUE(HelperAlive(helper_));
+}
+
+// FINDING 1b (critical, same cause). kCreate with kCreateProgram made any
+// tmpfs file an object, whatever its owner and however it was opened: a
+// member's read-only fd of a file of root's. The helper then reopens it
+// read-write as root (hold probe, kInodeFd) and would evict into it.
+TEST_F(ObjectsReview, CreateProgramTakesOnlyAWritableMemfd) {
+  std::string victim = RootFile("create", 0644, kPage);
+  int status = AsMember(kNobody, [&] {
+    int fd = open(victim.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 1;
+    Raw r(address_);
+    if (HelloWith(r) != 0) return 2;
+    if (CreateProgram(r, fd) == 0) return 10;
+    // Our own memfd, but read-only: not an object either.
+    int memfd = memfd_create("ro", MFD_CLOEXEC);
+    int ro = Reopen(memfd, O_RDONLY);
+    if (memfd < 0 || ro < 0) return 3;
+    if (CreateProgram(r, ro) == 0) return 11;
+    // Our own writable memfd is.
+    if (CreateProgram(r, memfd) != 0) return 12;
+    return 0;
+  });
+  EXPECT_EQ(DescribeChild(status, {{1, "open"},
+                                   {2, "hello"},
+                                   {3, "memfd"},
+                                   {10, "ATTACK WORKED: root's read-only file became an object"},
+                                   {11, "a read-only memfd became an object"},
+                                   {12, "a member's own memfd was refused"}}),
+            "ok");
+}
+
+// FINDING 2 (critical). kAdoptFd gave a handle to whoever held any fd of an
+// object, read-only too; kRegister does not check what is mapped at the
+// address it names, and kInodeFd answers a program object with a new
+// read-write file. A member that may only read root's object (mode 0644)
+// got a writable fd of it.
+TEST_F(ObjectsReview, AReadOnlyFdOfAnObjectDoesNotBecomeAWritableOne) {
+  Raw root(address_);
+  ASSERT_EQ(HelloWith(root), 0);
+  std::string name = prefix_ + "ro";
+  RootObject(root, name, 0644);
+  int status = AsMember(kNobody, [&] {
+    Raw r(address_);
+    int uffd = UserModeUffd();
+    if (uffd < 0) return 1;
+    if (HelloWith(r, uffd, internal::kHelloRestricted) != 0) return 2;
+    int ro = -1;
+    if (ShmOpenRaw(r, name, O_RDONLY, 0, -1, &ro) != 0 || ro < 0) return 3;
+    if ((fcntl(ro, F_GETFL) & O_ACCMODE) != O_RDONLY) return 4;
+    int rw = -1;
+    if (ShmOpenRaw(r, name, O_RDWR, 0, -1, &rw) != -EACCES) return 5;
+    uint64_t h = 0;
+    int arc = AdoptFd(r, ro, &h);
+    if (arc != 0) return getenv("ORV_DEBUG") ? 30 - arc : 0;  // refused: the attack stops here
+    void* anon = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (anon == MAP_FAILED) return 6;
+    auto a = reinterpret_cast<uintptr_t>(anon);
+    if (r.Call(Op::kRegister, h, a, kPage, 0) != 0) return 12;
+    Request req;
+    req.op = Op::kInodeFd;
+    req.a = a;
+    int fd = -1;
+    if (r.Call(req, -1, &fd) != 0 || fd < 0) return 13;
+    if ((fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR && pwrite(fd, "nobody", 6, 0) == 6) return 10;
+    return 11;
+  });
+  EXPECT_EQ(
+      DescribeChild(status,
+                    {{1, "a user-mode-only uffd"},
+                     {2, "hello"},
+                     {3, "shm_open O_RDONLY of a 0644 object was refused"},
+                     {4, "the fd is not read-only"},
+                     {5, "shm_open O_RDWR of root's 0644 object was not EACCES"},
+                     {6, "mmap"},
+                     {10, "ATTACK WORKED: kInodeFd gave a writable fd of root's object"},
+                     {11, "a handle for a read-only fd (kInodeFd gave a read-only fd)"},
+                     {12, "a handle for a read-only fd (register refused)"},
+                     {13, "a handle for a read-only fd (kInodeFd refused)"}}),
+      "ok");
+  char buf[6] = {};
+  ASSERT_EQ(pread(owned_[0], buf, 6, 0), 6);
+  EXPECT_EQ(std::string(buf, 6), "root's");
+}
+
+}  // namespace
+}  // namespace libshm::test
