@@ -293,9 +293,16 @@ int Engine::HandleShmUnlink(Client& c, const Request& req) {
 int Engine::HandleAdoptFd(Client& c, const Request& req, int fd, Reply* reply) {
   struct stat st;
   Inode* inode = FindProgramInode(fd, &st);
+  // A handle lets its connection register mappings of the object, and
+  // kInodeFd answers such a mapping with a read-write file: only for an fd
+  // open for writing (a shared mapping libshm registers needs one; the
+  // shim pins for the others). A read-only fd gave a member that may only
+  // read an object a writable file of it.
+  const int fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
   if (fd >= 0) close(fd);
   if ((req.flags & ~kAdoptPin) != 0) return -EINVAL;
   if (inode == nullptr) return -ENOENT;
+  if ((req.flags & kAdoptPin) == 0 && (fl < 0 || (fl & O_ACCMODE) != O_RDWR)) return -EACCES;
   FollowSize(*inode);
   reply->b = static_cast<uint64_t>(st.st_size);
   if ((req.flags & kAdoptPin) != 0) return Pin(*inode);
