@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 
@@ -54,6 +55,18 @@ int ReadCallerCreds(pid_t pid, CallerCreds* out) {
     }
   }
   fclose(f);
+  // CapEff counts capabilities in the caller's own user namespace: a
+  // process that made one (clone or unshare with CLONE_NEWUSER, allowed to
+  // any user) has them all there and none over the objects of anyone
+  // outside it. Only a caller of the helper's own namespace has them here
+  // (stricter than the kernel for a namespace that maps the object's
+  // owner: that caller still has the owner's bits).
+  struct stat mine, theirs;
+  snprintf(path, sizeof(path), "/proc/%d/ns/user", static_cast<int>(pid));
+  if (stat("/proc/self/ns/user", &mine) != 0 || stat(path, &theirs) != 0 ||
+      mine.st_ino != theirs.st_ino || mine.st_dev != theirs.st_dev) {
+    out->cap_eff = 0;
+  }
   // A zombie's status has no ids worth trusting for a new open.
   return found == 15 ? 0 : -ESRCH;
 }

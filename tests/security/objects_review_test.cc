@@ -242,5 +242,103 @@ TEST_F(ObjectsReview, AReadOnlyFdOfAnObjectDoesNotBecomeAWritableOne) {
   EXPECT_EQ(std::string(buf, 6), "root's");
 }
 
+// FINDING 3 (high). The helper judged names by the CapEff line of
+// /proc/<pid>/status, which counts capabilities in the caller's own user
+// namespace: a member that made one (unshare(CLONE_NEWUSER), allowed to any
+// user) has every capability there and none over root's objects, yet the
+// helper let it open root's 0600 object read-write and remove its name.
+TEST_F(ObjectsReview, CapabilitiesInAUserNamespaceOfItsOwnGiveAMemberNothing) {
+  Raw root(address_);
+  ASSERT_EQ(HelloWith(root), 0);
+  std::string name = prefix_ + "userns";
+  RootObject(root, name, 0600);
+  int status = AsMember(kNobody, [&] {
+    {
+      Raw r(address_);
+      int got = -1;
+      if (HelloWith(r) != 0) return 1;
+      if (ShmOpenRaw(r, name, O_RDWR, 0, -1, &got) != -EACCES) return 2;
+    }
+    // The fork handlers of libshm start a thread in a child, and a process
+    // of more than one thread cannot unshare its user namespace: a child
+    // made by clone(2) itself, in a new one, makes the connection.
+    long child = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+    if (child < 0) return 3;
+    if (child == 0) {
+      Raw r(address_);
+      if (HelloWith(r) != 0) _exit(4);
+      int got = -1;
+      int rc = ShmOpenRaw(r, name, O_RDWR, 0, -1, &got);
+      if (got >= 0) _exit(pwrite(got, "nobody", 6, 0) == 6 ? 10 : 11);
+      if (rc != -EACCES) _exit(12);
+      Request req;
+      req.op = Op::kShmUnlink;
+      snprintf(req.text2, sizeof(req.text2), "%s", name.c_str());
+      _exit(r.Call(req) != -EACCES ? 13 : 0);
+    }
+    int st = 0;
+    if (waitpid(static_cast<pid_t>(child), &st, 0) < 0 || !WIFEXITED(st)) return 5;
+    return WEXITSTATUS(st);
+  });
+  EXPECT_EQ(DescribeChild(status,
+                          {{1, "hello"},
+                           {2, "shm_open O_RDWR of root's 0600 object was not EACCES"},
+                           {3, "clone(CLONE_NEWUSER)"},
+                           {4, "hello from the user namespace"},
+                           {5, "wait"},
+                           {10, "ATTACK WORKED: a member in a user namespace wrote root's object"},
+                           {11, "ATTACK WORKED: a member in a user namespace opened root's object"},
+                           {12, "shm_open in a user namespace: not EACCES"},
+                           {13, "ATTACK WORKED: a member in a user namespace unlinked root's name"}}),
+            "ok");
+  char buf[6] = {};
+  ASSERT_EQ(pread(owned_[0], buf, 6, 0), 6);
+  EXPECT_EQ(std::string(buf, 6), "root's");
+}
+
+// FINDING 4 (high). The helper opens files of a program object
+// (/proc/self/fd/N: the hold probe, shm_open of an existing name, kInodeFd)
+// with a blocking open. A member that owns an object may take a lease on
+// it (F_SETLEASE); an open that conflicts waits until the lease holder lets
+// go or lease-break-time passes (45 s): the engine thread, and every fault
+// of the session, waited with it, again at each request.
+TEST_F(ObjectsReview, ALeaseOnAnObjectDoesNotStopTheHelper) {
+  std::string name = prefix_ + "lease";
+  volatile uint64_t* w = SharedWord();
+  pid_t attacker = fork();
+  if (attacker == 0) {
+    signal(SIGIO, SIG_IGN);  // a lease break is SIGIO to its holder
+    if (!BecomeUid(kNobody)) _exit(99);
+    Raw r(address_);
+    if (HelloWith(r) != 0) _exit(1);
+    int memfd = memfd_create("lease", MFD_CLOEXEC);
+    int got = -1;
+    Reply reply;
+    if (memfd < 0 || ShmOpenRaw(r, name, O_CREAT | O_RDWR, 0600, memfd, &got, &reply) != 0) {
+      _exit(2);
+    }
+    int ro = Reopen(memfd, O_RDONLY);
+    close(memfd);
+    if (ro < 0 || fcntl(ro, F_SETLEASE, F_RDLCK) != 0) _exit(3);
+    w[0] = 1;
+    // The helper's open for writing must break the lease: it waits, or not.
+    ShmOpenRaw(r, name, O_RDWR, 0, -1, &got);
+    w[1] = 1;
+    _exit(0);
+  }
+  for (int i = 0; i < 5000 && w[0] == 0; i++) usleep(1000);
+  ASSERT_EQ(w[0], 1u) << "the attacker did not take its lease";
+  usleep(200 * 1000);  // its request is in
+  Raw probe(address_);
+  ASSERT_TRUE(probe.connected());
+  auto t0 = std::chrono::steady_clock::now();
+  int rc = probe.Call(Op::kHello);
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(rc, 0);
+  EXPECT_LT(s, 3.0) << "another connection waited " << s << " s behind the lease";
+  EXPECT_TRUE(ExitsWithin(attacker, 50000));
+  EXPECT_EQ(w[1], 1u);
+}
+
 }  // namespace
 }  // namespace libshm::test
