@@ -97,6 +97,22 @@ int PwriteUpTo(int fd, const char* buf, uint64_t page, uint64_t n, uint64_t size
 
 }  // namespace
 
+int OpenWithoutWaiting(const char* path, int acc) {
+  // A lease another process holds on the file (the owner of an object may
+  // take one) makes a conflicting open wait until it is let go or
+  // lease-break-time passes (45 s): the engine thread, and every fault of
+  // the session, waited with it. O_NONBLOCK answers EWOULDBLOCK instead.
+  int fd = open(path, acc | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return -errno;
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {  // the file is the caller's
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  return fd;
+}
+
 uint64_t Engine::OrphanGraceNs() {
   static const uint64_t ns = [] {
     const char* v = secure_getenv("LIBSHM_TEST_ORPHAN_GRACE_US");
@@ -120,8 +136,11 @@ Engine::Hold Engine::ProgramHold(Inode& inode) {
   if (no_probe) return Hold::kUnknown;
   char path[64];
   snprintf(path, sizeof(path), "/proc/self/fd/%d", inode.memfd());
-  int f = open(path, O_RDWR | O_CLOEXEC);
-  if (f < 0) return Hold::kUnknown;
+  // Never a blocking open: a lease on the object (its owner may take one)
+  // would hold the engine thread until lease-break-time (45 s). A lease is
+  // on an open file: the object is held.
+  int f = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+  if (f < 0) return errno == EWOULDBLOCK ? Hold::kHeld : Hold::kUnknown;
   Hold hold = Hold::kUnknown;
   if (fcntl(f, F_SETLEASE, F_WRLCK) == 0) {
     fcntl(f, F_SETLEASE, F_UNLCK);
@@ -257,8 +276,8 @@ int Engine::HandleShmOpen(Client& c, const Request& req, int fd, Reply* reply, i
   // read-only descriptor, ftruncate, write).
   char path[64];
   snprintf(path, sizeof(path), "/proc/self/fd/%d", inode.memfd());
-  int reopened = open(path, acc | O_CLOEXEC);
-  if (reopened < 0) return -errno;
+  int reopened = OpenWithoutWaiting(path, acc);
+  if (reopened < 0) return reopened;
   if ((flags & O_TRUNC) != 0 && inode.pages() != 0) {
     if (ftruncate(reopened, 0) != 0) {
       rc = -errno;

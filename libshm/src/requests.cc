@@ -21,6 +21,7 @@
 
 #include <algorithm>
 
+#include "caller_creds.h"
 #include "clock.h"
 #include "engine.h"
 #include "log.h"
@@ -512,8 +513,8 @@ int Engine::HandleInodeFd(Client& c, const Request& req, Reply* reply, int* repl
     // not keep the object.
     char path[64];
     snprintf(path, sizeof(path), "/proc/self/fd/%d", v->inode->memfd());
-    *reply_fd = open(path, O_RDWR | O_CLOEXEC);
-    if (*reply_fd < 0) return -errno;
+    *reply_fd = OpenWithoutWaiting(path, O_RDWR);
+    if (*reply_fd < 0) return *reply_fd;
     *close_reply_fd = true;
   }
   reply->b = v->inode->pages();

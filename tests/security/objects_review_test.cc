@@ -340,5 +340,33 @@ TEST_F(ObjectsReview, ALeaseOnAnObjectDoesNotStopTheHelper) {
   EXPECT_EQ(w[1], 1u);
 }
 
+// FINDING 4b (high, same cause): the hold probe (CollectInodes, run at
+// once after kRelease) opened the object of a member holding a write lease.
+TEST_F(ObjectsReview, ALeaseOnAnObjectDoesNotStopTheHoldProbe) {
+  int status = AsMember(kNobody, [&] {
+    signal(SIGIO, SIG_IGN);
+    Raw r(address_);
+    if (HelloWith(r) != 0) return 1;
+    int memfd = memfd_create("lease", MFD_CLOEXEC);
+    if (memfd < 0 || CreateProgram(r, memfd) != 0) return 2;
+    int rw = Reopen(memfd, O_RDWR);
+    close(memfd);
+    if (rw < 0 || fcntl(rw, F_SETLEASE, F_WRLCK) != 0) return 3;
+    uint64_t h = 0;
+    if (AdoptFd(r, rw, &h) != 0) return 4;
+    auto t0 = std::chrono::steady_clock::now();
+    if (r.Call(Op::kRelease, h) != 0) return 5;  // the probe runs now
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return s < 3.0 ? 0 : 10;
+  });
+  EXPECT_EQ(DescribeChild(status, {{1, "hello"},
+                                   {2, "kCreateProgram"},
+                                   {3, "a write lease"},
+                                   {4, "kAdoptFd"},
+                                   {5, "kRelease"},
+                                   {10, "the helper waited for the lease (hold probe)"}}),
+            "ok");
+}
+
 }  // namespace
 }  // namespace libshm::test
