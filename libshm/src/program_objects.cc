@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -174,6 +175,19 @@ int Engine::NewProgramInode(int fd, const struct stat& st, Inode** out) {
     close(fd);
     return -EEXIST;
   }
+  // Bounded: a member made objects of files the kernel counts (a reopened
+  // memfd), which the hold probe finds held for as long as the helper holds
+  // them, until the helper's fd table was full and every new region of the
+  // session was refused.
+  struct rlimit nofile;
+  size_t most = kMaxProgramObjects;
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) {
+    most = std::min<size_t>(most, nofile.rlim_cur / 4);
+  }
+  if (program_objects_ >= most) {
+    close(fd);
+    return -ENFILE;
+  }
   if (!RestoreReserveFd()) {
     close(fd);
     LIBSHM_LOG_ERROR("out of file descriptors: a shared memory object refused");
@@ -206,6 +220,7 @@ int Engine::NewProgramInode(int fd, const struct stat& st, Inode** out) {
     return -ENOMEM;
   }
   virtual_pages_ += pages;
+  program_objects_++;
   Inode* raw = inode.get();
   raw->set_dev(st.st_dev);
   raw->program = true;

@@ -422,6 +422,8 @@ uint64_t Engine::AddHandle(Client& c, Inode* inode) {
   c.handles[h] = inode;
   inode->holders++;
   inode->orphan_since_ns = 0;
+  inode->next_probe_ns = 0;  // held again: the next release probes at once
+  inode->probe_backoff = 0;
   return h;
 }
 
@@ -497,6 +499,8 @@ int Engine::RegisterRange(Client& c, Inode* inode, uintptr_t start, size_t len, 
   }
   AddVma(c, Vma{start, start + len, inode, pgoff});
   inode->orphan_since_ns = 0;
+  inode->next_probe_ns = 0;
+  inode->probe_backoff = 0;
   return 0;
 }
 
