@@ -183,9 +183,11 @@ void Engine::HandleRequest(Client& c, const Request& req, int fd) {
       break;
     case Op::kAdoptFd:
       rc = HandleAdoptFd(c, req, fd, &reply);
+      fd = -1;  // closed there: a second close could close a number reused since
       break;
     case Op::kResize:
       rc = HandleResize(c, req, fd);
+      fd = -1;
       break;
     case Op::kNative:
       if (req.a >= LIBSHM_NATIVE_REASONS) {
