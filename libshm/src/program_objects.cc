@@ -293,8 +293,13 @@ int Engine::HandleShmOpen(Client& c, const Request& req, int fd, Reply* reply, i
   snprintf(path, sizeof(path), "/proc/self/fd/%d", inode.memfd());
   int reopened = OpenWithoutWaiting(path, acc);
   if (reopened < 0) return reopened;
-  if ((flags & O_TRUNC) != 0 && inode.pages() != 0) {
-    if (ftruncate(reopened, 0) != 0) {
+  // O_TRUNC empties the object whatever the access mode (the kernel's
+  // open does, once write permission is checked, as it was above): through
+  // the helper's own file, not the caller's new one, which may be
+  // read-only; and whatever size the helper has seen (a raw ftruncate is
+  // followed only at the next fault).
+  if ((flags & O_TRUNC) != 0 && (st.st_size != 0 || inode.pages() != 0)) {
+    if (ftruncate(inode.memfd(), 0) != 0) {
       rc = -errno;
       close(reopened);
       return rc;

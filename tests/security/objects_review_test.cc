@@ -433,5 +433,43 @@ TEST_F(ObjectsReview, ProgramObjectsAreBounded) {
   if (getenv("ORV_DEBUG")) printf("idle helper: %ld ticks in 10 s\n", ticks);
 }
 
+// FINDING 7 (low: a difference from the kernel). shm_open with O_TRUNC and
+// O_RDONLY by a caller that may write: the kernel empties the object (fact
+// in docs/named_kernel_facts.md, POSIX shm table: O_TRUNC empties it); the
+// helper truncated through the read-only file it had just opened (EINVAL),
+// and not at all when it had not seen the object grow (a raw ftruncate).
+TEST_F(ObjectsReview, ShmOpenTruncatesAsTheKernelDoes) {
+  Raw root(address_);
+  ASSERT_EQ(HelloWith(root), 0);
+  std::string name = prefix_ + "trunc";
+  RootObject(root, name, 0666);  // one page, grown by a raw ftruncate
+  std::string name2 = prefix_ + "trunc2";
+  RootObject(root, name2, 0644);
+  int status = AsMember(kNobody, [&] {
+    Raw r(address_);
+    if (HelloWith(r) != 0) return 1;
+    int got = -1;
+    int rc = ShmOpenRaw(r, name, O_RDONLY | O_TRUNC, 0, -1, &got);
+    if (rc != 0) return rc == -EINVAL ? 10 : 2;
+    struct stat st;
+    if (fstat(got, &st) != 0) return 3;
+    if (st.st_size != 0) return 11;
+    if ((fcntl(got, F_GETFL) & O_ACCMODE) != O_RDONLY) return 4;
+    if (ShmOpenRaw(r, name2, O_RDONLY | O_TRUNC, 0, -1, &got) != -EACCES) return 12;
+    return 0;
+  });
+  EXPECT_EQ(DescribeChild(status, {{1, "hello"},
+                                   {2, "shm_open O_RDONLY|O_TRUNC failed"},
+                                   {3, "fstat"},
+                                   {4, "the fd is not read-only"},
+                                   {10, "shm_open O_RDONLY|O_TRUNC: EINVAL (the kernel truncates)"},
+                                   {11, "shm_open O_TRUNC did not empty the object"},
+                                   {12, "O_TRUNC of an object it may not write: not EACCES"}}),
+            "ok");
+  struct stat st;
+  ASSERT_EQ(fstat(owned_[1], &st), 0);
+  EXPECT_EQ(st.st_size, kPage);
+}
+
 }  // namespace
 }  // namespace libshm::test
