@@ -28,9 +28,13 @@ int ReadCallerCreds(pid_t pid, CallerCreds* out) {
   FILE* f = fopen(path, "re");
   if (f == nullptr) return errno == ENOENT ? -ESRCH : -errno;
   *out = CallerCreds();
-  char line[4096];
+  // Whole lines, whatever their length: a Groups line of a process in many
+  // groups passes 4 KiB, and a fixed buffer cut it inside a number, which
+  // then counted as a group of the caller.
+  char* line = nullptr;
+  size_t cap = 0;
   int found = 0;
-  while (fgets(line, sizeof(line), f) != nullptr) {
+  while (getline(&line, &cap, f) >= 0) {
     unsigned long r, e;
     unsigned long long cap;
     if (sscanf(line, "Uid: %lu %lu", &r, &e) == 2) {
@@ -54,6 +58,7 @@ int ReadCallerCreds(pid_t pid, CallerCreds* out) {
       found |= 8;
     }
   }
+  free(line);
   fclose(f);
   // CapEff counts capabilities in the caller's own user namespace: a
   // process that made one (clone or unshare with CLONE_NEWUSER, allowed to

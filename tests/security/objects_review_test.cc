@@ -5,6 +5,7 @@
 // was fixed. Same tools as review_test.cc (security_util.h): a root helper,
 // raw connections, members that run as another uid.
 #include <linux/userfaultfd.h>
+#include <grp.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -469,6 +470,40 @@ TEST_F(ObjectsReview, ShmOpenTruncatesAsTheKernelDoes) {
   struct stat st;
   ASSERT_EQ(fstat(owned_[1], &st), 0);
   EXPECT_EQ(st.st_size, kPage);
+}
+
+// FINDING 8 (low). The helper read /proc/<pid>/status with fgets into 4 KiB:
+// a Groups line longer than that (a process in more than ~580 groups;
+// NGROUPS_MAX is 65,536) was cut in the middle of a number, and the cut
+// number counted as a group of the caller: here "1005" from "100583".
+TEST_F(ObjectsReview, ALongGroupsLineGivesNoGroupByItsCut) {
+  Raw root(address_);
+  ASSERT_EQ(HelloWith(root), 0);
+  std::string name = prefix_ + "groups";
+  RootObject(root, name, 0660);
+  ASSERT_EQ(fchown(owned_[0], 0, 1005), 0);
+  ASSERT_EQ(fchmod(owned_[0], 0660), 0);
+  int status = ForkAndWaitWithDeadline([&] {
+    // "Groups:\t1 100000 100001 ...": byte 4,095 of the line falls after
+    // "1005" of "100583".
+    std::vector<gid_t> groups = {1};
+    for (gid_t g = 100000; g < 100700; g++) groups.push_back(g);
+    if (setgroups(groups.size(), groups.data()) != 0 || setgid(kNobody) != 0 ||
+        setuid(kNobody) != 0) {
+      return 1;
+    }
+    Raw r(address_);
+    if (HelloWith(r) != 0) return 2;
+    int got = -1;
+    int rc = ShmOpenRaw(r, name, O_RDWR, 0, -1, &got);
+    if (got >= 0) return 10;
+    return rc == -EACCES ? 0 : 3;
+  }, 60000);
+  EXPECT_EQ(DescribeChild(status, {{1, "setgroups"},
+                                   {2, "hello"},
+                                   {3, "shm_open: not EACCES"},
+                                   {10, "ATTACK WORKED: the cut of a long Groups line gave group 1005"}}),
+            "ok");
 }
 
 }  // namespace
