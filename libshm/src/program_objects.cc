@@ -371,6 +371,18 @@ int Engine::HandleResize(Client& c, const Request& req, int fd) {
   if (bytes > static_cast<uint64_t>(INT64_MAX) || pages >= Inode::kMaxPages) {
     rc = bytes > static_cast<uint64_t>(INT64_MAX) ? -EINVAL : -EFBIG;
   }
+  // What the kernel's ftruncate will refuse, refused before any work: a
+  // growth copies every swapped page of the object to its new extent, and a
+  // member that may only read an object made the engine do that per request
+  // (then ftruncate said EINVAL).
+  const int fl = fcntl(fd, F_GETFL);
+  const int seals = fcntl(fd, F_GET_SEALS);
+  if (rc == 0 && (fl < 0 || (fl & O_PATH) != 0)) rc = -EBADF;
+  if (rc == 0 && (fl & O_ACCMODE) == O_RDONLY) rc = -EINVAL;
+  if (rc == 0 && seals > 0 && bytes != static_cast<uint64_t>(st.st_size) &&
+      (seals & (bytes > static_cast<uint64_t>(st.st_size) ? F_SEAL_GROW : F_SEAL_SHRINK)) != 0) {
+    rc = -EPERM;
+  }
   FollowSize(inode);
   // A partial last page keeps its data only up to the new end, and the
   // kernel zeroes the rest of it only if the page is in the memfd.
@@ -397,8 +409,14 @@ int Engine::ReserveGrowth(Inode& inode, uint64_t pages, Extent* out) {
   if (virtual_pages_ - inode.pages() + pages > kMaxSessionPages) return -ENOSPC;
   // After swapoff nothing has an extent (swap.dir reserves them again).
   if (EvictionSuspended() || pages <= inode.extent().pages) return 0;
+  // Half again as much as asked, when it fits: each move copies every
+  // slot that holds data, and an object grown a page at a time was copied
+  // whole per page (quadratic in its size, on the engine thread).
   Extent next;
-  int rc = swap_.Reserve(pages, &next, !inode.sparse_extent);
+  const uint64_t roomy =
+      std::min(Inode::kMaxPages - 1, std::max(pages, inode.pages() + inode.pages() / 2));
+  int rc = roomy > pages ? swap_.Reserve(roomy, &next, !inode.sparse_extent) : -ENOMEM;
+  if (rc != 0) rc = swap_.Reserve(pages, &next, !inode.sparse_extent);
   if (rc != 0) return rc == -ENOMEM ? -ENOSPC : rc;
   // The slots that hold data move along (a growth with nothing swapped,
   // the usual ftruncate after shm_open, copies nothing).

@@ -506,5 +506,94 @@ TEST_F(ObjectsReview, ALongGroupsLineGivesNoGroupByItsCut) {
             "ok");
 }
 
+// Root's object of `pages` pages, written through a mapping the helper
+// serves (a raw connection with this process's own uffd), then evicted:
+// every page is in swap. Returns the mapping (nullptr on failure).
+char* SwappedRootObject(Raw& mapper, int own, uint64_t pages) {
+  if (ftruncate(own, static_cast<off_t>(pages * kPage)) != 0) return nullptr;
+  void* p = mmap(nullptr, pages * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, own, 0);
+  if (p == MAP_FAILED) return nullptr;
+  uint64_t h = 0;
+  if (AdoptFd(mapper, own, &h) != 0) return nullptr;
+  if (mapper.Call(Op::kRegister, h, reinterpret_cast<uintptr_t>(p), pages * kPage, 0) != 0) {
+    return nullptr;
+  }
+  for (uint64_t i = 0; i < pages; i++) FillPage(static_cast<char*>(p) + i * kPage, i, 7);
+  EvictAll();
+  return static_cast<char*>(p);
+}
+
+// FINDING 9 (medium). kResize did its work before the kernel judged the
+// caller's fd: the partial last page restored from swap, and, for growth,
+// a new extent reserved and every swapped page of the object copied into
+// it; only then ftruncate said EINVAL (a read-only fd). A member that may
+// only read an object made the engine thread copy all of it, per request.
+TEST_F(ObjectsReview, AResizeThroughAReadOnlyFdCostsNothing) {
+  Raw root(address_);
+  ASSERT_EQ(HelloWith(root), 0);
+  std::string name = prefix_ + "resize";
+  RootObject(root, name, 0644);
+  Raw mapper(address_);
+  int uffd = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
+  ASSERT_GE(uffd, 0);
+  ASSERT_EQ(HelloWith(mapper, uffd), 0);
+  constexpr uint64_t kPages = 16384;  // 64 MiB, 16 times the limit
+  char* p = SwappedRootObject(mapper, owned_[0], kPages);
+  ASSERT_NE(p, nullptr);
+  uint64_t swap_ins = Stat("swap_ins");
+  volatile uint64_t* w = SharedWord();
+  int status = AsMember(kNobody, [&] {
+    Raw r(address_);
+    if (HelloWith(r) != 0) return 1;
+    int ro = -1;
+    if (ShmOpenRaw(r, name, O_RDONLY, 0, -1, &ro) != 0 || ro < 0) return 2;
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < 16; i++) {
+      Request req;
+      req.op = Op::kResize;
+      req.a = (kPages + 1 + i) * kPage + 100;
+      if (r.Call(req, ro) != -EINVAL) return 3;  // as ftruncate of a read-only fd
+    }
+    w[0] = static_cast<uint64_t>(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    return 0;
+  });
+  EXPECT_EQ(DescribeChild(status, {{1, "hello"}, {2, "shm_open O_RDONLY"}, {3, "kResize: not EINVAL"}}),
+            "ok");
+  EXPECT_LT(w[0], 200u) << "16 refused resizes took " << w[0] << " ms";
+  EXPECT_EQ(Stat("swap_ins"), swap_ins) << "a refused resize brought pages back";
+  for (uint64_t i = 0; i < kPages; i += 509) ASSERT_TRUE(CheckPage(p + i * kPage, i, 7)) << i;
+}
+
+// FINDING 9b (medium, same place). Each growth reserved an extent of exactly
+// the new size and copied every swapped page into it: an object grown a page
+// at a time (a log in shared memory; or a member that can write one) cost
+// its whole size per page. Extents now grow by half again: a copy per
+// growth of a third of the object, not per page.
+TEST_F(ObjectsReview, GrowingASwappedObjectAPageAtATimeDoesNotCopyItEachTime) {
+  Raw root(address_);
+  ASSERT_EQ(HelloWith(root), 0);
+  std::string name = prefix_ + "grow";
+  RootObject(root, name, 0600);
+  Raw mapper(address_);
+  int uffd = static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK));
+  ASSERT_GE(uffd, 0);
+  ASSERT_EQ(HelloWith(mapper, uffd), 0);
+  constexpr uint64_t kPages = 16384;  // 64 MiB, 16 times the limit
+  char* p = SwappedRootObject(mapper, owned_[0], kPages);
+  ASSERT_NE(p, nullptr);
+  auto t0 = std::chrono::steady_clock::now();
+  for (uint64_t i = 1; i <= 32; i++) {
+    Request req;
+    req.op = Op::kResize;
+    req.a = (kPages + i) * kPage;
+    ASSERT_EQ(root.Call(req, owned_[0]), 0) << i;
+  }
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(ms, 300.0) << "32 one-page growths of a swapped 64 MiB object took " << ms << " ms";
+  for (uint64_t i = 0; i < kPages; i += 509) ASSERT_TRUE(CheckPage(p + i * kPage, i, 7)) << i;
+}
+
 }  // namespace
 }  // namespace libshm::test
