@@ -358,6 +358,13 @@ SEEDS = {
     + req(CREATE, flags=CREATE_PROGRAM, fd=FD_FRESH, variant=0, kib=4)
     + b"".join(req(ADOPT_FD, fd=FD_OTHER, other=o) for o in range(12))
     + b"".join(req(RESIZE, a=PAGE, fd=FD_OTHER, other=o) for o in range(12)),
+    # A program object's mapping may reach past its end (fact 12): kDiscard
+    # there walked page states past the end (an assertion; out of bounds in
+    # a release build).
+    "regress-discard-past-the-end-of-an-object": hello_mapper()
+    + req(CREATE, flags=CREATE_PROGRAM, fd=FD_FRESH, variant=PROGRAM, kib=16)
+    + req(ADOPT_FD, fd=FD_OTHER, other=OTHER_OWN_RW) + req(REGISTER, a=1, b=C, c=64 << 10)
+    + touch(REGION_C, 1, True) + req(DISCARD, a=C, b=64 << 10) + req(DISCARD, a=C + 8 * PAGE, b=PAGE),
     "bad-shm-open": req(HELLO) + req(SHM_OPEN, a=O_CREAT | O_RDWR, b=0o600)
     + req(SHM_OPEN, a=O_RDWR, fd=FD_FRESH, variant=PROGRAM, kib=0)
     + req(SHM_OPEN, a=O_RDWR | O_WRONLY | O_CREAT, fd=FD_FRESH, variant=PROGRAM, kib=0)

@@ -595,5 +595,80 @@ TEST_F(ObjectsReview, GrowingASwappedObjectAPageAtATimeDoesNotCopyItEachTime) {
   for (uint64_t i = 0; i < kPages; i += 509) ASSERT_TRUE(CheckPage(p + i * kPage, i, 7)) << i;
 }
 
+// FINDING 11 (high). A program object's mapping may reach past its end (the
+// kernel's may: fact 12), so RegisterRange takes one up to 2^36 pages. Two
+// loops over such a mapping's pages were not cut at the object's end:
+// kDiscard (MADV_REMOVE) and the adoption of a mapping grown in place
+// (mremap, no event) walked to the object's page count and then asked for
+// the state of the page past its end: an assertion in a debug build (the
+// helper died, and every client with it), a read past the page table in a
+// release one.
+TEST_F(ObjectsReview, ADiscardPastTheEndOfAnObjectIsServed) {
+  int status = AsMember(kNobody, [&] {
+    Raw r(address_);
+    int uffd = UserModeUffd();
+    if (uffd < 0 || HelloWith(r, uffd, internal::kHelloRestricted) != 0) return 1;
+    int memfd = memfd_create("short", MFD_CLOEXEC);
+    if (memfd < 0 || ftruncate(memfd, 4 * kPage) != 0 || CreateProgram(r, memfd) != 0) return 2;
+    int own = Reopen(memfd, O_RDWR);
+    uint64_t h = 0;
+    if (own < 0 || AdoptFd(r, own, &h) != 0) return 3;
+    // Its mapping reaches past its end: 16 pages of a 4-page object.
+    void* p = mmap(nullptr, 16 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED, own, 0);
+    if (p == MAP_FAILED) return 4;
+    auto a = reinterpret_cast<uintptr_t>(p);
+    if (r.Call(Op::kRegister, h, a, 16 * kPage, 0) != 0) return 5;
+    static_cast<char*>(p)[kPage] = 1;
+    if (r.Call(Op::kDiscard, a, 16 * kPage) != 0) return 6;
+    if (r.Call(Op::kDiscard, a + 8 * kPage, kPage) != 0) return 7;
+    return 0;
+  });
+  EXPECT_EQ(DescribeChild(status, {{1, "hello"},
+                                   {2, "kCreateProgram"},
+                                   {3, "kAdoptFd"},
+                                   {4, "mmap"},
+                                   {5, "kRegister"},
+                                   {6, "kDiscard of the whole mapping"},
+                                   {7, "kDiscard past the end"}}),
+            "ok");
+  EXPECT_TRUE(HelperAlive(helper_));
+}
+
+TEST_F(ObjectsReview, AMappingGrownInPlacePastTheEndOfAnObjectIsServed) {
+  int status = AsMember(kNobody, [&] {
+    Raw r(address_);
+    int uffd = UserModeUffd();
+    if (uffd < 0 || HelloWith(r, uffd, internal::kHelloRestricted) != 0) return 1;
+    int memfd = memfd_create("short", MFD_CLOEXEC);
+    if (memfd < 0 || ftruncate(memfd, 4 * kPage) != 0 || CreateProgram(r, memfd) != 0) return 2;
+    int own = Reopen(memfd, O_RDWR);
+    uint64_t h = 0;
+    if (own < 0 || AdoptFd(r, own, &h) != 0) return 3;
+    // Room to grow in place: reserve 16 pages, map 2 over their start.
+    void* area = mmap(nullptr, 16 * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (area == MAP_FAILED || munmap(static_cast<char*>(area) + 2 * kPage, 14 * kPage) != 0) {
+      return 4;
+    }
+    void* p = mmap(area, 2 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, own, 0);
+    if (p != area) return 4;
+    auto a = reinterpret_cast<uintptr_t>(p);
+    if (r.Call(Op::kRegister, h, a, 2 * kPage, 0) != 0) return 5;
+    // Grown in place to 16 pages (no uffd event), 12 of them past the end;
+    // a fault in the grown part inside the object is adopted from maps.
+    if (mremap(p, 2 * kPage, 16 * kPage, 0) != p) return 6;
+    if (static_cast<volatile char*>(p)[2 * kPage] != 0) return 7;
+    return 0;
+  }, 20000);
+  EXPECT_EQ(DescribeChild(status, {{1, "hello"},
+                                   {2, "kCreateProgram"},
+                                   {3, "kAdoptFd"},
+                                   {4, "mmap"},
+                                   {5, "kRegister"},
+                                   {6, "mremap in place"},
+                                   {7, "the grown part did not read zeros"}}),
+            "ok");
+  EXPECT_TRUE(HelperAlive(helper_));
+}
+
 }  // namespace
 }  // namespace libshm::test
