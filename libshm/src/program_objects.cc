@@ -37,6 +37,7 @@
 #include "caller_creds.h"
 #include "engine.h"
 #include "log.h"
+#include "peer.h"
 #include "sys/syscalls.h"
 #include "uffd.h"
 
@@ -94,6 +95,18 @@ int PwriteUpTo(int fd, const char* buf, uint64_t page, uint64_t n, uint64_t size
     len -= static_cast<uint64_t>(w);
   }
   return 0;
+}
+
+// The ids of the process a connection belongs to, now. /proc/<pid> names
+// whatever process has that pid when it is read: the connection's own
+// process may have exited and its pid been taken (by a set-uid program, say)
+// while a request it left, or one sent by a process that inherited the
+// connection, waits. They are its own only if its pidfd says it still lives
+// after the read.
+int ReadCallerCredsOf(const Client& c, CallerCreds* who) {
+  int rc = ReadCallerCreds(c.pid, who);
+  if (rc == 0 && (c.pidfd < 0 || PidfdExited(c.pidfd))) rc = -ESRCH;
+  return rc;
 }
 
 }  // namespace
@@ -242,7 +255,7 @@ int Engine::HandleShmOpen(Client& c, const Request& req, int fd, Reply* reply, i
     return -EINVAL;
   }
   CallerCreds who;
-  int rc = ReadCallerCreds(c.pid, &who);
+  int rc = ReadCallerCredsOf(c, &who);
   if (rc != 0) {
     if (fd >= 0) close(fd);
     return rc;
@@ -316,7 +329,7 @@ int Engine::HandleShmUnlink(Client& c, const Request& req) {
   auto it = shm_names_.find(req.text2);
   if (it == shm_names_.end()) return -ENOENT;
   CallerCreds who;
-  int rc = ReadCallerCreds(c.pid, &who);
+  int rc = ReadCallerCredsOf(c, &who);
   if (rc != 0) return rc;
   struct stat st;
   if (fstat(it->second->memfd(), &st) != 0) return -EIO;

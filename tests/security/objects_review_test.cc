@@ -6,6 +6,8 @@
 // raw connections, members that run as another uid.
 #include <linux/userfaultfd.h>
 #include <grp.h>
+#include <poll.h>
+#include <spawn.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -667,6 +669,84 @@ TEST_F(ObjectsReview, AMappingGrownInPlacePastTheEndOfAnObjectIsServed) {
                                    {6, "mremap in place"},
                                    {7, "the grown part did not read zeros"}}),
             "ok");
+  EXPECT_TRUE(HelperAlive(helper_));
+}
+
+// FINDING 12 (high). A name is judged by the ids that /proc/<pid>/status
+// shows for the connection's pid, read when the request is handled, while
+// the process the connection belongs to may have exited and its pid been
+// reused (pid_max is 32,768 here: a member cycles it in seconds): a
+// request on a dead member's connection, sent by a process that inherited
+// it, was judged with the ids of whatever process has that pid now (a
+// set-uid root program). The helper now reads them only while the
+// connection's own process (its pidfd) still lives.
+TEST_F(ObjectsReview, ARequestIsNotJudgedByTheIdsOfAProcessThatReusedItsPid) {
+  Raw root(address_);
+  ASSERT_EQ(HelloWith(root), 0);
+  std::string name = prefix_ + "pidreuse";
+  RootObject(root, name, 0600);
+  // P, a member of uid 65534, connects and hands its connection on (as to
+  // a child of its own), then exits when told.
+  int sp[2], go_exit[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), 0);
+  ASSERT_EQ(pipe(go_exit), 0);
+  pid_t p = fork();
+  if (p == 0) {
+    if (!BecomeUid(kNobody)) _exit(1);
+    int sock = internal::ConnectSession(address_.c_str());
+    Request hello;
+    hello.op = Op::kHello;
+    Reply reply;
+    if (sock < 0 || CallHelper(sock, hello, &reply, -1, nullptr) != 0) _exit(2);
+    char one = 1;
+    if (internal::SendPacket(sp[1], &one, 1, sock) != 0) _exit(3);
+    char c;
+    if (read(go_exit[0], &c, 1) != 1) _exit(4);
+    _exit(0);
+  }
+  char one;
+  int sock = -1;
+  ASSERT_EQ(internal::RecvPacket(sp[0], &one, 1, &sock), 1);
+  ASSERT_GE(sock, 0);
+  // The helper stands still while a request arrives on P's connection, P
+  // exits, and its pid is taken by a process of root's (a set-uid program).
+  ASSERT_EQ(kill(helper_, SIGSTOP), 0);
+  struct Cont {
+    pid_t pid;
+    ~Cont() { kill(pid, SIGCONT); }
+  } cont{helper_};
+  Request req;
+  req.op = Op::kShmOpen;
+  req.a = O_RDWR;
+  snprintf(req.text2, sizeof(req.text2), "%s", name.c_str());
+  ASSERT_EQ(internal::SendPacket(sock, &req, sizeof(req), -1), 0);
+  ASSERT_EQ(write(go_exit[1], "x", 1), 1);
+  ASSERT_NE(WaitWithDeadline(p, 5000), kChildTimedOut) << "P did not exit";
+  FILE* f = fopen("/proc/sys/kernel/ns_last_pid", "w");
+  ASSERT_NE(f, nullptr);
+  fprintf(f, "%d", p - 1);
+  fclose(f);
+  // posix_spawn (vfork: no copy of this process's mm, so no fork event for
+  // the stopped helper to read) of a process that stays: root's, at P's pid.
+  pid_t r = -1;
+  char sleep_path[] = "/bin/sleep", hundred[] = "100";
+  char* argv[] = {sleep_path, hundred, nullptr};
+  ASSERT_EQ(posix_spawn(&r, sleep_path, nullptr, nullptr, argv, environ), 0);
+  kill(helper_, SIGCONT);
+  struct pollfd pfd = {sock, POLLIN, 0};
+  int ready = poll(&pfd, 1, 5000);
+  Reply reply;
+  int fd = -1;
+  long n = ready == 1 ? internal::RecvPacket(sock, &reply, sizeof(reply), &fd) : -1;
+  kill(r, SIGKILL);
+  int status;
+  waitpid(r, &status, 0);
+  ASSERT_EQ(r, p) << "the pid was not reused (another process took it)";
+  bool granted = n == static_cast<long>(sizeof(reply)) && reply.status == 0 && fd >= 0;
+  EXPECT_FALSE(granted) << "ATTACK WORKED: a dead member's connection opened root's 0600 object "
+                           "read-write, judged by the ids of its pid's new owner";
+  if (fd >= 0) close(fd);
+  close(sock);
   EXPECT_TRUE(HelperAlive(helper_));
 }
 
