@@ -34,8 +34,9 @@
 // packet of the wrong size is never answered (it closes the connection); an
 // msync or discard of a range that wraps around the address space never
 // succeeds; a puppet never waits on the helper for long (a fork or munmap
-// waits for the helper to read the uffd event); and once every process of
-// an input has exited the engine has no client left (unless a restricted
+// waits for the helper to read the uffd event); nothing in this process
+// closes an fd it does not hold (close() below: EBADF aborts); and once
+// every process of an input has exited the engine has no client left (unless a restricted
 // parent's fork pin, kForkPending, holds the session for its child: then
 // not for the next 30 s).
 //
