@@ -88,7 +88,13 @@ int NativeShmUnlink(const char* name) {
 // the whole object in memory, past the limit. Returns 0, -errno, or -ENOENT
 // (not a managed object).
 int ManagedFallocate(int fd, int mode, off_t off, off_t len) {
+  // The kernel's order (vfs_fallocate): no file (O_PATH) EBADF, then the
+  // range EINVAL, then a file not open for writing EBADF; the helper's
+  // kResize would answer as ftruncate does (EINVAL).
+  long fl = sys::Syscall(SYS_fcntl, fd, F_GETFL);
+  if (fl < 0 || (fl & O_PATH) != 0) return -EBADF;
   if (off < 0 || len <= 0) return -EINVAL;
+  if ((fl & O_ACCMODE) == O_RDONLY) return -EBADF;
   if (off > INT64_MAX - len) return -EFBIG;
   return ClientRuntime::Get().ResizeObject(fd, mode == FALLOC_FL_KEEP_SIZE ? 0 : off + len, true);
 }

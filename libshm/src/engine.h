@@ -330,6 +330,11 @@ class Engine {
   static constexpr size_t kMaxHandles = 4096;
   // POSIX names per session: each holds an object and a descriptor.
   static constexpr size_t kMaxShmNames = 65536;
+  // Program objects per session (named or not), and at most a quarter of
+  // the helper's descriptors: each is a file the helper holds, and one the
+  // program holds only by fd is kept while the probe says it is held.
+  static constexpr size_t kMaxProgramObjects = 65536;
+  size_t program_objects_ = 0;
 
   Options opts_;
   int epfd_ = -1;

@@ -21,6 +21,7 @@
 
 #include <algorithm>
 
+#include "caller_creds.h"
 #include "clock.h"
 #include "engine.h"
 #include "log.h"
@@ -182,9 +183,11 @@ void Engine::HandleRequest(Client& c, const Request& req, int fd) {
       break;
     case Op::kAdoptFd:
       rc = HandleAdoptFd(c, req, fd, &reply);
+      fd = -1;  // closed there: a second close could close a number reused since
       break;
     case Op::kResize:
       rc = HandleResize(c, req, fd);
+      fd = -1;
       break;
     case Op::kNative:
       if (req.a >= LIBSHM_NATIVE_REASONS) {
@@ -387,6 +390,8 @@ uint64_t Engine::AddHandle(Client& c, Inode* inode) {
   c.handles[h] = inode;
   inode->holders++;
   inode->orphan_since_ns = 0;
+  inode->next_probe_ns = 0;  // held again: the next release probes at once
+  inode->probe_backoff = 0;
   return h;
 }
 
@@ -462,6 +467,8 @@ int Engine::RegisterRange(Client& c, Inode* inode, uintptr_t start, size_t len, 
   }
   AddVma(c, Vma{start, start + len, inode, pgoff});
   inode->orphan_since_ns = 0;
+  inode->next_probe_ns = 0;
+  inode->probe_backoff = 0;
   return 0;
 }
 
@@ -478,8 +485,8 @@ int Engine::HandleInodeFd(Client& c, const Request& req, Reply* reply, int* repl
     // not keep the object.
     char path[64];
     snprintf(path, sizeof(path), "/proc/self/fd/%d", v->inode->memfd());
-    *reply_fd = open(path, O_RDWR | O_CLOEXEC);
-    if (*reply_fd < 0) return -errno;
+    *reply_fd = OpenWithoutWaiting(path, O_RDWR);
+    if (*reply_fd < 0) return *reply_fd;
     *close_reply_fd = true;
   }
   reply->b = v->inode->pages();
