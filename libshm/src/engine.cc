@@ -170,6 +170,11 @@ int Engine::Run() {
   int rc;
   while ((rc = RunOnce(-1)) > 0) {
   }
+  // The session is over: probe every object nothing else holds now, whatever
+  // its backoff, so the session-end stats say what was freed.
+  for (auto& [seq, inode] : inodes_) inode->next_probe_ns = 0;
+  collect_due_ = true;
+  CollectInodes();
   trace_.Close();  // complete before the session-end stats appear
   return rc;
 }
