@@ -41,9 +41,7 @@ int Fail(int err) {
 }
 
 // glibc's name rules (ShmNameOf in client.h), as an errno.
-int ShmName(const char* name, const char** out) {
-  return -libshm::internal::ShmNameOf(name, out);
-}
+int ShmName(const char* name, const char** out) { return -libshm::internal::ShmNameOf(name, out); }
 
 // A name the kernel has in /dev/shm already stays the kernel's.
 bool ExistsNatively(const char* name) {
@@ -198,7 +196,8 @@ LIBSHM_EXPORT int posix_fallocate(int fd, off_t off, off_t len) {
   if (rc == -EOPNOTSUPP) {
     using Fn = int (*)(int, off_t, off_t);
     static Fn real = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, "posix_fallocate"));
-    return real != nullptr ? real(fd, off, len) : EOPNOTSUPP;  // its emulation for other file systems
+    return real != nullptr ? real(fd, off, len)
+                           : EOPNOTSUPP;  // its emulation for other file systems
   }
   return static_cast<int>(-rc);
 }

@@ -186,10 +186,11 @@ void Print(const std::string& session, const Sample& s, const Sample& prev, bool
           Rate(r.faults, b->faults, secs), Rate(r.swap_ins, b->swap_ins, secs),
           Rate(r.swap_outs, b->swap_outs, secs), Kind(r));
       if ((r.flags & kRegionProgram) != 0) {
-        printf(", \"name\": \"%s\", \"uid\": %u, \"gid\": %u, \"mode\": \"%04o\", "
-               "\"pinned\": %s",
-               JsonEscaped(r.name).c_str(), r.uid, r.gid, r.mode,
-               (r.flags & kRegionPinned) != 0 ? "true" : "false");
+        printf(
+            ", \"name\": \"%s\", \"uid\": %u, \"gid\": %u, \"mode\": \"%04o\", "
+            "\"pinned\": %s",
+            JsonEscaped(r.name).c_str(), r.uid, r.gid, r.mode,
+            (r.flags & kRegionPinned) != 0 ? "true" : "false");
       }
       printf("}");
     }

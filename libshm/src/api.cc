@@ -4,8 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
-#include <sys/mman.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "client.h"
 #include "libshm/libshm.h"
@@ -81,8 +81,8 @@ LIBSHM_EXPORT int libshm_ftruncate(int fd, off_t length) {
 LIBSHM_EXPORT int libshm_map_fd(void* hint, size_t length, int prot, int flags, int fd,
                                 off_t offset, void** out) {
   return Guard([&] {
-    const int known = MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_POPULATE | MAP_NORESERVE |
-                      MAP_LOCKED | libshm::internal::kMap32Bit;
+    const int known = MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_POPULATE | MAP_NORESERVE | MAP_LOCKED |
+                      libshm::internal::kMap32Bit;
     if (out == nullptr || length == 0 || (flags & ~known) != 0) return -EINVAL;
     if (offset < 0 || offset % 4096 != 0) return -EINVAL;
     bool kernel_refused = false;

@@ -39,7 +39,8 @@ inline constexpr int kMap32Bit = MAP_32BIT;  // x86-64 only; PHP's opcache segme
 inline constexpr int kMap32Bit = 0;
 #endif
 // mmap flags a managed mapping passes on to the kernel's mmap of its memfd.
-inline constexpr int kMapFlagsPassedOn = MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE | kMap32Bit;
+inline constexpr int kMapFlagsPassedOn =
+    MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE | kMap32Bit;
 
 // Descriptors this process has seen name a managed object (shm_open,
 // memfd_create, mmap of one), so that file I/O on them goes through a

@@ -215,8 +215,7 @@ int Engine::NewProgramInode(int fd, const struct stat& st, Inode** out) {
   return 0;
 }
 
-int Engine::InstallInode(int fd, const struct stat& st, uint64_t pages, bool sparse,
-                         Inode** out) {
+int Engine::InstallInode(int fd, const struct stat& st, uint64_t pages, bool sparse, Inode** out) {
   uint32_t seq = AllocateSeq();
   if (seq == 0) {
     close(fd);
@@ -288,8 +287,8 @@ int Engine::HandleShmOpen(Client& c, const Request& req, int fd, Reply* reply, i
     // file the caller owns, as chmod(2) allows, or a member could make
     // another user's file anyone's.
     struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_size != 0 || !WritableMemfd(fd, st) ||
-        st.st_uid != who.euid || fchmod(fd, static_cast<mode_t>(req.b)) != 0) {
+    if (fstat(fd, &st) != 0 || st.st_size != 0 || !WritableMemfd(fd, st) || st.st_uid != who.euid ||
+        fchmod(fd, static_cast<mode_t>(req.b)) != 0) {
       close(fd);
       return -EINVAL;
     }
@@ -431,9 +430,10 @@ int Engine::HandleResize(Client& c, const Request& req, int fd) {
     close(fd);
     return -EINVAL;
   }
-  const uint64_t bytes = (req.flags & kResizeGrowOnly) != 0 && static_cast<uint64_t>(st.st_size) > req.a
-                             ? static_cast<uint64_t>(st.st_size)
-                             : req.a;
+  const uint64_t bytes =
+      (req.flags & kResizeGrowOnly) != 0 && static_cast<uint64_t>(st.st_size) > req.a
+          ? static_cast<uint64_t>(st.st_size)
+          : req.a;
   const uint64_t pages = PagesFor(bytes);
   int rc = 0;
   if (bytes > static_cast<uint64_t>(INT64_MAX) || pages >= Inode::kMaxPages) {

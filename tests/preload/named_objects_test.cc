@@ -133,8 +133,8 @@ TEST_F(NamedObjects, AnObjectNobodyMapsIsEvictedAndReadBackByName) {
     if (q == nullptr) return 4;
     return FirstBad(q, 0, pages, 1) == -1 ? 0 : 5;
   });
-  EXPECT_EQ(status, 0) << DescribeChild(status, {{2, "shm_open"}, {3, "size"}, {4, "mmap"},
-                                                 {5, "a page lost its data"}});
+  EXPECT_EQ(status, 0) << DescribeChild(
+      status, {{2, "shm_open"}, {3, "size"}, {4, "mmap"}, {5, "a page lost its data"}});
   EXPECT_GT(Stat("swap_ins"), 0u);
 }
 
@@ -265,8 +265,8 @@ TEST_F(NamedObjects, AnFdPassedOnAfterItsSenderUnmappedStaysManaged) {
     if (shm_unlink(name_.c_str()) != 0 || munmap(q, pages * kPage) != 0) return 5;
     return SendFd(sv[1], f) ? 0 : 6;
   });
-  ASSERT_EQ(status, 0) << DescribeChild(status, {{2, "create"}, {3, "write"}, {4, "mmap"},
-                                                 {5, "unlink/munmap"}, {6, "sendmsg"}});
+  ASSERT_EQ(status, 0) << DescribeChild(
+      status, {{2, "create"}, {3, "write"}, {4, "mmap"}, {5, "unlink/munmap"}, {6, "sendmsg"}});
   int fd = RecvFd(sv[0]);
   ASSERT_GE(fd, 0);
   char* p = MapFd(fd, pages * kPage);
@@ -537,9 +537,8 @@ int main(int argc, char** argv) {
       if (strstr(argv[i], "HandedBack") != nullptr) setenv("LIBSHM_TEST_NO_HOLD_PROBE", "1", 1);
       if (strstr(argv[i], "WithoutSwap") != nullptr) setenv("LIBSHM_SWAP_MAX", "12M", 1);
     }
-    std::vector<char*> args = {const_cast<char*>(LIBSHM_SHMRUN_PATH),
-                               const_cast<char*>("--limit"), const_cast<char*>("8M"),
-                               const_cast<char*>("--")};
+    std::vector<char*> args = {const_cast<char*>(LIBSHM_SHMRUN_PATH), const_cast<char*>("--limit"),
+                               const_cast<char*>("8M"), const_cast<char*>("--")};
     static char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (n <= 0) return 127;

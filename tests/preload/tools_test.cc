@@ -320,7 +320,8 @@ TEST(Shmstat, ListsPosixObjectsAndMemfdsWithOwnerAndMode) {
     std::string py =
         "import mmap, os, time, _posixshmem\n"
         "os.umask(0)\n"
-        "fd = _posixshmem.shm_open('/libshm_listed_obj', os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o640)\n"
+        "fd = _posixshmem.shm_open('/libshm_listed_obj', os.O_RDWR | os.O_CREAT | os.O_EXCL, "
+        "0o640)\n"
         "os.ftruncate(fd, 12 << 20)\n"
         "m = mmap.mmap(fd, 12 << 20)\n"
         "m[:] = b'x' * (12 << 20)\n"
@@ -331,7 +332,8 @@ TEST(Shmstat, ListsPosixObjectsAndMemfdsWithOwnerAndMode) {
         "print('ready', flush=True)\n"
         "time.sleep(3)\n"
         "_posixshmem.shm_unlink('/libshm_listed_obj')\n";
-    std::string cmd = "exec " + kShmrun + " --limit 4M -- python3 -c \"" + py + "\" > " + log + " 2>&1";
+    std::string cmd =
+        "exec " + kShmrun + " --limit 4M -- python3 -c \"" + py + "\" > " + log + " 2>&1";
     execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
@@ -367,7 +369,9 @@ TEST(Shmrun, NamesAndMemfdsLeftToTheKernelSaySoOnce) {
   std::string py =
       "import mmap, os, _posixshmem\n"
       "for _ in range(3):\n"
-      "    fd = _posixshmem.shm_open('" + name + "', os.O_RDWR | os.O_CREAT, 0o600)\n"
+      "    fd = _posixshmem.shm_open('" +
+      name +
+      "', os.O_RDWR | os.O_CREAT, 0o600)\n"
       "    os.ftruncate(fd, 8192)\n"
       "    m = mmap.mmap(fd, 8192); m[0] = 7; assert m[0] == 7; m.close(); os.close(fd)\n"
       "    s = os.memfd_create('sealable', os.MFD_ALLOW_SEALING)\n"

@@ -4,11 +4,11 @@
 // each TEST one finding, written to fail while it stood and to pass once it
 // was fixed. Same tools as review_test.cc (security_util.h): a root helper,
 // raw connections, members that run as another uid.
-#include <linux/userfaultfd.h>
 #include <grp.h>
+#include <linux/userfaultfd.h>
 #include <poll.h>
-#include <spawn.h>
 #include <sched.h>
+#include <spawn.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -229,17 +229,16 @@ TEST_F(ObjectsReview, AReadOnlyFdOfAnObjectDoesNotBecomeAWritableOne) {
     return 11;
   });
   EXPECT_EQ(
-      DescribeChild(status,
-                    {{1, "a user-mode-only uffd"},
-                     {2, "hello"},
-                     {3, "shm_open O_RDONLY of a 0644 object was refused"},
-                     {4, "the fd is not read-only"},
-                     {5, "shm_open O_RDWR of root's 0644 object was not EACCES"},
-                     {6, "mmap"},
-                     {10, "ATTACK WORKED: kInodeFd gave a writable fd of root's object"},
-                     {11, "a handle for a read-only fd (kInodeFd gave a read-only fd)"},
-                     {12, "a handle for a read-only fd (register refused)"},
-                     {13, "a handle for a read-only fd (kInodeFd refused)"}}),
+      DescribeChild(status, {{1, "a user-mode-only uffd"},
+                             {2, "hello"},
+                             {3, "shm_open O_RDONLY of a 0644 object was refused"},
+                             {4, "the fd is not read-only"},
+                             {5, "shm_open O_RDWR of root's 0644 object was not EACCES"},
+                             {6, "mmap"},
+                             {10, "ATTACK WORKED: kInodeFd gave a writable fd of root's object"},
+                             {11, "a handle for a read-only fd (kInodeFd gave a read-only fd)"},
+                             {12, "a handle for a read-only fd (register refused)"},
+                             {13, "a handle for a read-only fd (kInodeFd refused)"}}),
       "ok");
   char buf[6] = {};
   ASSERT_EQ(pread(owned_[0], buf, 6, 0), 6);
@@ -284,16 +283,16 @@ TEST_F(ObjectsReview, CapabilitiesInAUserNamespaceOfItsOwnGiveAMemberNothing) {
     if (waitpid(static_cast<pid_t>(child), &st, 0) < 0 || !WIFEXITED(st)) return 5;
     return WEXITSTATUS(st);
   });
-  EXPECT_EQ(DescribeChild(status,
-                          {{1, "hello"},
-                           {2, "shm_open O_RDWR of root's 0600 object was not EACCES"},
-                           {3, "clone(CLONE_NEWUSER)"},
-                           {4, "hello from the user namespace"},
-                           {5, "wait"},
-                           {10, "ATTACK WORKED: a member in a user namespace wrote root's object"},
-                           {11, "ATTACK WORKED: a member in a user namespace opened root's object"},
-                           {12, "shm_open in a user namespace: not EACCES"},
-                           {13, "ATTACK WORKED: a member in a user namespace unlinked root's name"}}),
+  EXPECT_EQ(DescribeChild(
+                status, {{1, "hello"},
+                         {2, "shm_open O_RDWR of root's 0600 object was not EACCES"},
+                         {3, "clone(CLONE_NEWUSER)"},
+                         {4, "hello from the user namespace"},
+                         {5, "wait"},
+                         {10, "ATTACK WORKED: a member in a user namespace wrote root's object"},
+                         {11, "ATTACK WORKED: a member in a user namespace opened root's object"},
+                         {12, "shm_open in a user namespace: not EACCES"},
+                         {13, "ATTACK WORKED: a member in a user namespace unlinked root's name"}}),
             "ok");
   char buf[6] = {};
   ASSERT_EQ(pread(owned_[0], buf, 6, 0), 6);
@@ -432,7 +431,8 @@ TEST_F(ObjectsReview, ProgramObjectsAreBounded) {
   long t0 = CpuTicks(helper_);
   sleep(10);
   long ticks = CpuTicks(helper_) - t0;
-  EXPECT_LT(ticks, 3 * sysconf(_SC_CLK_TCK) / 10) << "the idle helper used " << ticks << " ticks in 10 s";
+  EXPECT_LT(ticks, 3 * sysconf(_SC_CLK_TCK) / 10)
+      << "the idle helper used " << ticks << " ticks in 10 s";
   if (getenv("ORV_DEBUG")) printf("idle helper: %ld ticks in 10 s\n", ticks);
 }
 
@@ -485,27 +485,30 @@ TEST_F(ObjectsReview, ALongGroupsLineGivesNoGroupByItsCut) {
   RootObject(root, name, 0660);
   ASSERT_EQ(fchown(owned_[0], 0, 1005), 0);
   ASSERT_EQ(fchmod(owned_[0], 0660), 0);
-  int status = ForkAndWaitWithDeadline([&] {
-    // "Groups:\t1 100000 100001 ...": byte 4,095 of the line falls after
-    // "1005" of "100583".
-    std::vector<gid_t> groups = {1};
-    for (gid_t g = 100000; g < 100700; g++) groups.push_back(g);
-    if (setgroups(groups.size(), groups.data()) != 0 || setgid(kNobody) != 0 ||
-        setuid(kNobody) != 0) {
-      return 1;
-    }
-    Raw r(address_);
-    if (HelloWith(r) != 0) return 2;
-    int got = -1;
-    int rc = ShmOpenRaw(r, name, O_RDWR, 0, -1, &got);
-    if (got >= 0) return 10;
-    return rc == -EACCES ? 0 : 3;
-  }, 60000);
-  EXPECT_EQ(DescribeChild(status, {{1, "setgroups"},
-                                   {2, "hello"},
-                                   {3, "shm_open: not EACCES"},
-                                   {10, "ATTACK WORKED: the cut of a long Groups line gave group 1005"}}),
-            "ok");
+  int status = ForkAndWaitWithDeadline(
+      [&] {
+        // "Groups:\t1 100000 100001 ...": byte 4,095 of the line falls after
+        // "1005" of "100583".
+        std::vector<gid_t> groups = {1};
+        for (gid_t g = 100000; g < 100700; g++) groups.push_back(g);
+        if (setgroups(groups.size(), groups.data()) != 0 || setgid(kNobody) != 0 ||
+            setuid(kNobody) != 0) {
+          return 1;
+        }
+        Raw r(address_);
+        if (HelloWith(r) != 0) return 2;
+        int got = -1;
+        int rc = ShmOpenRaw(r, name, O_RDWR, 0, -1, &got);
+        if (got >= 0) return 10;
+        return rc == -EACCES ? 0 : 3;
+      },
+      60000);
+  EXPECT_EQ(
+      DescribeChild(status, {{1, "setgroups"},
+                             {2, "hello"},
+                             {3, "shm_open: not EACCES"},
+                             {10, "ATTACK WORKED: the cut of a long Groups line gave group 1005"}}),
+      "ok");
 }
 
 // Root's object of `pages` pages, written through a mapping the helper
@@ -560,8 +563,9 @@ TEST_F(ObjectsReview, AResizeThroughAReadOnlyFdCostsNothing) {
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     return 0;
   });
-  EXPECT_EQ(DescribeChild(status, {{1, "hello"}, {2, "shm_open O_RDONLY"}, {3, "kResize: not EINVAL"}}),
-            "ok");
+  EXPECT_EQ(
+      DescribeChild(status, {{1, "hello"}, {2, "shm_open O_RDONLY"}, {3, "kResize: not EINVAL"}}),
+      "ok");
   EXPECT_LT(w[0], 200u) << "16 refused resizes took " << w[0] << " ms";
   EXPECT_EQ(Stat("swap_ins"), swap_ins) << "a refused resize brought pages back";
   for (uint64_t i = 0; i < kPages; i += 509) ASSERT_TRUE(CheckPage(p + i * kPage, i, 7)) << i;
@@ -637,30 +641,33 @@ TEST_F(ObjectsReview, ADiscardPastTheEndOfAnObjectIsServed) {
 }
 
 TEST_F(ObjectsReview, AMappingGrownInPlacePastTheEndOfAnObjectIsServed) {
-  int status = AsMember(kNobody, [&] {
-    Raw r(address_);
-    int uffd = UserModeUffd();
-    if (uffd < 0 || HelloWith(r, uffd, internal::kHelloRestricted) != 0) return 1;
-    int memfd = memfd_create("short", MFD_CLOEXEC);
-    if (memfd < 0 || ftruncate(memfd, 4 * kPage) != 0 || CreateProgram(r, memfd) != 0) return 2;
-    int own = Reopen(memfd, O_RDWR);
-    uint64_t h = 0;
-    if (own < 0 || AdoptFd(r, own, &h) != 0) return 3;
-    // Room to grow in place: reserve 16 pages, map 2 over their start.
-    void* area = mmap(nullptr, 16 * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (area == MAP_FAILED || munmap(static_cast<char*>(area) + 2 * kPage, 14 * kPage) != 0) {
-      return 4;
-    }
-    void* p = mmap(area, 2 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, own, 0);
-    if (p != area) return 4;
-    auto a = reinterpret_cast<uintptr_t>(p);
-    if (r.Call(Op::kRegister, h, a, 2 * kPage, 0) != 0) return 5;
-    // Grown in place to 16 pages (no uffd event), 12 of them past the end;
-    // a fault in the grown part inside the object is adopted from maps.
-    if (mremap(p, 2 * kPage, 16 * kPage, 0) != p) return 6;
-    if (static_cast<volatile char*>(p)[2 * kPage] != 0) return 7;
-    return 0;
-  }, 20000);
+  int status = AsMember(
+      kNobody,
+      [&] {
+        Raw r(address_);
+        int uffd = UserModeUffd();
+        if (uffd < 0 || HelloWith(r, uffd, internal::kHelloRestricted) != 0) return 1;
+        int memfd = memfd_create("short", MFD_CLOEXEC);
+        if (memfd < 0 || ftruncate(memfd, 4 * kPage) != 0 || CreateProgram(r, memfd) != 0) return 2;
+        int own = Reopen(memfd, O_RDWR);
+        uint64_t h = 0;
+        if (own < 0 || AdoptFd(r, own, &h) != 0) return 3;
+        // Room to grow in place: reserve 16 pages, map 2 over their start.
+        void* area = mmap(nullptr, 16 * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (area == MAP_FAILED || munmap(static_cast<char*>(area) + 2 * kPage, 14 * kPage) != 0) {
+          return 4;
+        }
+        void* p = mmap(area, 2 * kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, own, 0);
+        if (p != area) return 4;
+        auto a = reinterpret_cast<uintptr_t>(p);
+        if (r.Call(Op::kRegister, h, a, 2 * kPage, 0) != 0) return 5;
+        // Grown in place to 16 pages (no uffd event), 12 of them past the end;
+        // a fault in the grown part inside the object is adopted from maps.
+        if (mremap(p, 2 * kPage, 16 * kPage, 0) != p) return 6;
+        if (static_cast<volatile char*>(p)[2 * kPage] != 0) return 7;
+        return 0;
+      },
+      20000);
   EXPECT_EQ(DescribeChild(status, {{1, "hello"},
                                    {2, "kCreateProgram"},
                                    {3, "kAdoptFd"},
