@@ -95,6 +95,10 @@ class ClientRuntime {
   // ftruncate of a managed object (the helper truncates through `fd`);
   // `grow_only`: to at least `length` (fallocate). -ENOENT: not ours.
   int ResizeObject(int fd, off_t length, bool grow_only = false);
+  // System V segments (preload/sysv.cc): sends one kShmGet, kShmAt or
+  // kShmCtl request built by the shim and returns its status (0, -errno,
+  // kNoSession); *recv_fd (if not null) gets a passed fd or -1.
+  int SysvRequest(const Request& req, Reply* reply, int* recv_fd);
   int Stats(libshm_stats_t* out);
   int Ctl(const char* name, void* oldp, size_t* oldlenp, const void* newp, size_t newlen);
   const Options& options() const { return opts_; }

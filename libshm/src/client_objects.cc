@@ -189,6 +189,15 @@ int ClientRuntime::ResizeObject(int fd, off_t length, bool grow_only) {
   return CallLocked(req, &reply, fd, nullptr);
 }
 
+int ClientRuntime::SysvRequest(const Request& req, Reply* reply, int* recv_fd) {
+  if (recv_fd != nullptr) *recv_fd = -1;
+  if (!ManagesObjects()) return kNoSession;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (EnsureSessionLocked() != 0) return kNoSession;
+  int rc = CallLocked(req, reply, -1, recv_fd);
+  return rc == -ECONNRESET || rc == -EPIPE ? kNoSession : rc;
+}
+
 int ClientRuntime::MapObject(void* addr, size_t len, int prot, int flags, int fd, off_t off,
                              void** out, bool* kernel_refused) {
   *kernel_refused = false;

@@ -59,6 +59,7 @@ Engine::~Engine() {
   if (listen_fd_ >= 0) close(listen_fd_);
   if (wakeup_fd_ >= 0) close(wakeup_fd_);
   if (starter_pidfd_ >= 0) close(starter_pidfd_);
+  for (auto& [ns, held] : ipc_namespaces_) close(held.first);
   free(zero_page_);
 }
 
@@ -445,6 +446,7 @@ void Engine::ReapDeadClients() {
     }
     for (const Vma& v : c.vmas) {
       if (v.inode != nullptr) v.inode->mappings--;
+      NoteDetach(v.inode, c.pid);
       collect_due_ = true;
     }
     it = clients_.erase(it);
@@ -460,7 +462,8 @@ void Engine::CollectInodes() {
   const uint64_t now = MonotonicNs();
   for (auto it = inodes_.begin(); it != inodes_.end();) {
     Inode& inode = *it->second;
-    if (inode.mappings > 0 || inode.holders > 0 || inode.named || inode.kept) {
+    if (inode.mappings > 0 || inode.holders > 0 || inode.named || inode.kept ||
+        inode.segment != nullptr) {
       ++it;
       continue;
     }

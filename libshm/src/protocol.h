@@ -101,7 +101,30 @@ enum class Op : uint32_t {
   // access mode and seals) and follows: swap reserved for growth, pages past
   // a shrink forgotten. -ENOENT: not a program object of this session.
   kResize,
+  // System V shared memory (docs/named.md "SysV ids and keys"): segments
+  // are program objects named by (IPC namespace of the caller, key or id).
+  // The namespace is the caller's own (/proc/<peer pid>/ns/ipc), never a
+  // field. An id is the id of a one-byte kernel placeholder segment that the
+  // shim made in that namespace, so it never equals a live native id.
+  //
+  // shmget. a: key (not IPC_PRIVATE); b: size; c: shmflg. Flag kShmGetCreate
+  // with d: the placeholder id the shim made for a key nobody has yet.
+  // Reply a: the id. -ENOENT: the key is not a managed one here (without
+  // kShmGetCreate; the shim then asks the kernel). With kShmGetCreate, reply
+  // b = 1 if the key existed after all (a race): the placeholder is not used.
+  kShmGet,
+  // shmat's permission check. a: id; c: shmflg. Reply fd: a new open file
+  // description of the segment (O_RDWR if the caller may write, else
+  // O_RDONLY); b: shm_segsz. -ENOENT: not a managed id (the kernel's).
+  kShmAt,
+  // shmctl. a: id; b: cmd (IPC_STAT, IPC_SET, IPC_RMID, SHM_LOCK,
+  // SHM_UNLOCK); IPC_SET: c: uid | gid << 32, d: mode. Reply text: a struct
+  // shmid_ds (IPC_STAT). -ENOENT: not a managed id.
+  kShmCtl,
 };
+
+// kShmGet flags.
+constexpr uint32_t kShmGetCreate = 1;
 
 // kAdoptFd flags.
 constexpr uint32_t kAdoptPin = 1;

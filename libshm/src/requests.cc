@@ -17,6 +17,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -185,6 +186,16 @@ void Engine::HandleRequest(Client& c, const Request& req, int fd) {
       break;
     case Op::kResize:
       rc = HandleResize(c, req, fd);
+      break;
+    case Op::kShmGet:
+      rc = HandleShmGet(c, req, &reply);
+      break;
+    case Op::kShmAt:
+      rc = HandleShmAt(c, req, &reply, &reply_fd);
+      close_reply_fd = true;
+      break;
+    case Op::kShmCtl:
+      rc = HandleShmCtl(c, req, &reply);
       break;
     case Op::kNative:
       if (req.a >= LIBSHM_NATIVE_REASONS) {
@@ -444,6 +455,11 @@ int Engine::HandleRegister(Client& c, const Request& req) {
   if (it == c.handles.end()) return -EBADF;
   if (c.uffd < 0) return -EINVAL;
   int rc = RegisterRange(c, it->second, req.b, req.c, req.d);
+  if (rc == 0 && it->second->segment != nullptr) {
+    // A segment is mapped only by shmat: the kernel's shm_open.
+    it->second->segment->atime = static_cast<int64_t>(time(nullptr));
+    it->second->segment->lpid = c.pid;
+  }
   if (rc == 0) {
     // The mapping holds the inode now.
     it->second->holders--;
