@@ -235,9 +235,11 @@ class Engine {
   uint64_t Nattch(Segment& seg);
   uint64_t LiveNattch(const Inode& inode) const;
   // A registered piece of `inode` went (unmap, exit, exec) in process `pid`
-  // (0: unknown): shm_dtime and shm_lpid as the kernel's shm_close, and a
-  // removed segment dies with its last piece.
-  void NoteDetach(Inode* inode, pid_t pid);
+  // (0: unknown): with `stamp`, shm_dtime and shm_lpid as the kernel's
+  // shm_close; a removed segment dies with its last piece. A process that
+  // is gone is stamped when it is found gone (MarkDead), not when it is
+  // reaped: a later attach's shm_lpid must not be overwritten.
+  void NoteDetach(Inode* inode, pid_t pid, bool stamp = true);
   void DestroySegment(Segment* seg);
 
   // fault_handler.cc
@@ -428,14 +430,18 @@ class Engine {
   // System V segments by (namespace, id) and live keys by (namespace, key).
   std::map<std::pair<uint64_t, int>, std::unique_ptr<Segment>> segments_;
   std::map<std::pair<uint64_t, int>, Segment*> segment_keys_;
-  // An fd of each IPC namespace that has segments, and how many: holding it
-  // keeps the namespace's inode number from naming a new namespace while
-  // its segments are here.
-  std::map<uint64_t, std::pair<int, size_t>> ipc_namespaces_;
+  // Each IPC namespace that has segments: an fd of it, which keeps its
+  // inode number from naming a new namespace while its segments are here,
+  // how many it has, and the ids of its segments that are gone, whose
+  // placeholder may still be attached somewhere (EINVAL, never the
+  // placeholder; bounded, the lowest dropped). All go with its last segment.
+  struct IpcNamespace {
+    int fd = -1;
+    size_t segments = 0;
+    std::set<int> tombstones;
+  };
+  std::map<uint64_t, IpcNamespace> ipc_namespaces_;
   static constexpr size_t kMaxSegments = 65536;
-  // Ids of segments that are gone, whose placeholder may still be attached
-  // somewhere: EINVAL, never the placeholder (bounded, oldest dropped).
-  std::set<std::pair<uint64_t, int>> segment_tombstones_;
   bool in_nattch_ = false;
   SwapFile swap_;
   Policy policy_;

@@ -124,7 +124,8 @@ int Engine::HandleShmGet(Client& c, const Request& req, Reply* reply) {
       return -ESRCH;
     }
     try {
-      nsit = ipc_namespaces_.emplace(ns, std::make_pair(nsfd, size_t{0})).first;
+      nsit = ipc_namespaces_.emplace(ns, IpcNamespace()).first;
+      nsit->second.fd = nsfd;
     } catch (const std::bad_alloc&) {
       close(nsfd);
       return -ENOMEM;
@@ -160,8 +161,8 @@ int Engine::HandleShmGet(Client& c, const Request& req, Reply* reply) {
     if (rc != 0) collect_due_ = true;  // nothing holds the new inode: collected
   }
   if (rc != 0) {
-    if (nsit->second.second == 0) {
-      close(nsit->second.first);
+    if (nsit->second.segments == 0) {
+      close(nsit->second.fd);
       ipc_namespaces_.erase(nsit);
     }
     return rc;
@@ -177,8 +178,8 @@ int Engine::HandleShmGet(Client& c, const Request& req, Reply* reply) {
   seg->ctime = Now();
   seg->cpid = c.pid;
   inode->segment = seg.get();
-  nsit->second.second++;
-  segment_tombstones_.erase({ns, id});
+  nsit->second.segments++;
+  nsit->second.tombstones.erase(id);
   segments_[{ns, id}] = std::move(seg);
   reply->a = static_cast<uint64_t>(id);
   reply->b = 0;
@@ -191,7 +192,9 @@ int Engine::FindSegment(Client& c, int id, Segment** out) {
   if (rc != 0) return rc;
   auto it = segments_.find({ns, id});
   if (it == segments_.end()) {
-    return segment_tombstones_.count({ns, id}) != 0 ? -EINVAL : -ENOENT;
+    auto nsit = ipc_namespaces_.find(ns);
+    bool gone = nsit != ipc_namespaces_.end() && nsit->second.tombstones.count(id) != 0;
+    return gone ? -EINVAL : -ENOENT;
   }
   Segment* s = it->second.get();
   if ((s->mode & SHM_DEST) != 0 && Nattch(*s) == 0) {
@@ -334,8 +337,6 @@ uint64_t Engine::Nattch(Segment& seg) {
       // Exited (its parent may have reaped it already) or exec'd: the
       // kernel detached it before anyone could see it attached.
       MarkDead(x, "gone (shm_nattch)");
-      seg.dtime = Now();
-      if (x.pid != 0) seg.lpid = x.pid;
       continue;
     }
     DrainEvents(x);  // an unmap the process has made is counted
@@ -344,11 +345,13 @@ uint64_t Engine::Nattch(Segment& seg) {
   return LiveNattch(*inode);
 }
 
-void Engine::NoteDetach(Inode* inode, pid_t pid) {
+void Engine::NoteDetach(Inode* inode, pid_t pid, bool stamp) {
   if (inode == nullptr || inode->segment == nullptr) return;
   Segment* s = inode->segment;
-  s->dtime = Now();
-  if (pid != 0) s->lpid = pid;
+  if (stamp) {
+    s->dtime = Now();
+    if (pid != 0) s->lpid = pid;
+  }
   if ((s->mode & SHM_DEST) != 0 && !in_nattch_ && LiveNattch(*inode) == 0) DestroySegment(s);
 }
 
@@ -358,17 +361,20 @@ void Engine::DestroySegment(Segment* seg) {
   if (seg->key != IPC_PRIVATE) segment_keys_.erase({ns, seg->key});
   seg->inode->segment = nullptr;
   collect_due_ = true;  // its inode goes when nothing maps it
-  try {
-    if (segment_tombstones_.size() >= kMaxTombstones) {
-      segment_tombstones_.erase(segment_tombstones_.begin());
-    }
-    segment_tombstones_.insert({ns, id});
-  } catch (const std::bad_alloc&) {
-  }
   auto nsit = ipc_namespaces_.find(ns);
-  if (nsit != ipc_namespaces_.end() && --nsit->second.second == 0) {
-    close(nsit->second.first);
-    ipc_namespaces_.erase(nsit);
+  if (nsit != ipc_namespaces_.end()) {
+    IpcNamespace& held = nsit->second;
+    try {
+      if (held.tombstones.size() >= kMaxTombstones) held.tombstones.erase(held.tombstones.begin());
+      held.tombstones.insert(id);
+    } catch (const std::bad_alloc&) {
+    }
+    if (--held.segments == 0) {
+      // Released: once the fd is closed the namespace may die and its
+      // inode number name another, where these ids mean nothing.
+      close(held.fd);
+      ipc_namespaces_.erase(nsit);
+    }
   }
   segments_.erase({ns, id});
 }
