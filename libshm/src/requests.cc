@@ -196,6 +196,7 @@ void Engine::HandleRequest(Client& c, const Request& req, int fd) {
       break;
     case Op::kShmCtl:
       rc = HandleShmCtl(c, req, &reply);
+      CollectInodes();  // a segment IPC_RMID destroyed: gone for the next request
       break;
     case Op::kNative:
       if (req.a >= LIBSHM_NATIVE_REASONS) {
