@@ -193,7 +193,9 @@ LIBSHM_EXPORT int shmget(key_t key, size_t size, int flg) {
     req.d = static_cast<uint64_t>(ph);
     rc = rt.SysvRequest(req, &reply, nullptr);
     if (rc != 0 || reply.b != 0) RealShmctl(ph, IPC_RMID, nullptr);
-    if (rc == ClientRuntime::kNoSession) {
+    // -ENOENT: the helper could not check the placeholder (it has no
+    // privilege over this IPC namespace): the segment is the kernel's.
+    if (rc == ClientRuntime::kNoSession || rc == -ENOENT) {
       errno = saved;
       return RealShmget(key, size, flg);
     }

@@ -111,7 +111,9 @@ enum class Op : uint32_t {
   // with d: the placeholder id the shim made for a key nobody has yet.
   // Reply a: the id. -ENOENT: the key is not a managed one here (without
   // kShmGetCreate; the shim then asks the kernel). With kShmGetCreate, reply
-  // b = 1 if the key existed after all (a race): the placeholder is not used.
+  // b = 1 if the key existed after all (a race): the placeholder is not used;
+  // -ENOENT if the helper could not check that d is the caller's own new
+  // placeholder for that key (the segment is then made natively).
   kShmGet,
   // shmat's permission check. a: id; c: shmflg. Reply fd: a new open file
   // description of the segment (O_RDWR if the caller may write, else

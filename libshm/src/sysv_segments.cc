@@ -29,9 +29,14 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/shm.h>
+#include <sched.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <exception>
+#include <thread>
 
 #include "caller_creds.h"
 #include "engine.h"
@@ -66,6 +71,27 @@ bool IpcPerms(const CallerCreds& who, const Segment& s, int flag) {
 // ipcctl_obtain_check: IPC_SET and IPC_RMID.
 bool MayChange(const CallerCreds& who, const Segment& s) {
   return who.euid == s.uid || who.euid == s.cuid || who.HasCap(kCapSysAdmin);
+}
+
+// IPC_STAT of segment `id` in the namespace of `nsfd` (`ns`), from the
+// kernel: here if it is the helper's own namespace, else from a thread that
+// enters it (setns needs CAP_SYS_ADMIN there: a root helper). A raw syscall:
+// an engine on a thread of a program may have the shim's shmctl in front.
+bool KernelIpcStat(int nsfd, uint64_t ns, int id, struct shmid_ds* ds) {
+  struct stat own;
+  if (stat("/proc/self/ns/ipc", &own) == 0 && static_cast<uint64_t>(own.st_ino) == ns) {
+    return syscall(SYS_shmctl, id, IPC_STAT, ds) == 0;
+  }
+  bool ok = false;
+  try {
+    std::thread t([&] {
+      ok = setns(nsfd, CLONE_NEWIPC) == 0 && syscall(SYS_shmctl, id, IPC_STAT, ds) == 0;
+    });
+    t.join();
+  } catch (const std::exception&) {
+    return false;
+  }
+  return ok;
 }
 
 int CallerIpcNs(pid_t pid, uint64_t* ns) {
@@ -130,6 +156,21 @@ int Engine::HandleShmGet(Client& c, const Request& req, Reply* reply) {
       close(nsfd);
       return -ENOMEM;
     }
+  }
+  // The id must be the placeholder the caller has just made for this key:
+  // a member may name only a segment of its own, never shadow another's
+  // native id for the rest of the session. A placeholder that cannot be
+  // checked (a helper without privilege over the caller's namespace) leaves
+  // the key to the kernel (-ENOENT: the shim makes the segment natively).
+  struct shmid_ds ph;
+  if (!KernelIpcStat(nsit->second.fd, ns, id, &ph) || ph.shm_perm.__key != key ||
+      ph.shm_segsz != 1 || ph.shm_cpid != c.pid || ph.shm_perm.cuid != who.euid ||
+      ph.shm_nattch != 0 || (ph.shm_perm.mode & SHM_DEST) != 0) {
+    if (nsit->second.segments == 0) {
+      close(nsit->second.fd);
+      ipc_namespaces_.erase(nsit);
+    }
+    return -ENOENT;
   }
   // The memfd's label carries key and id: the shim's shmdt finds the pieces
   // of an attachment in /proc/self/maps by it (/memfd:SYSVkkkkkkkk.id).
