@@ -305,6 +305,8 @@ int Engine::HandleShmCtl(Client& c, const Request& req, Reply* reply) {
     }
     case IPC_SET:
       if (!MayChange(who, *s)) return -EPERM;
+      // ipc_update_perm: an id that names nobody ((uid_t)-1) is EINVAL.
+      if (static_cast<uint32_t>(req.c) == UINT32_MAX || (req.c >> 32) == UINT32_MAX) return -EINVAL;
       s->uid = static_cast<uint32_t>(req.c);
       s->gid = static_cast<uint32_t>(req.c >> 32);
       s->mode = (s->mode & ~0777u) | (static_cast<uint32_t>(req.d) & 0777);

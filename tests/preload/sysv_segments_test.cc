@@ -247,6 +247,19 @@ TEST_F(SysvSegments, NattchThroughForkExitExecSplitAndShmdt) {
   EXPECT_NE(ds.shm_dtime, 0);
   EXPECT_EQ(shmdt(p), -1);
   EXPECT_EQ(errno, EINVAL);
+  // mremap moving an attachment keeps it attached: shmdt at the new address.
+  p = static_cast<char*>(shmat(id, nullptr, 0));
+  ASSERT_NE(p, kFailed);
+  char* dst = static_cast<char*>(
+      mmap(nullptr, 3 * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(dst, MAP_FAILED);
+  char* moved = static_cast<char*>(
+      mremap(p, 3 * kPage, 3 * kPage, MREMAP_MAYMOVE | MREMAP_FIXED, dst));
+  ASSERT_EQ(moved, dst);
+  EXPECT_EQ(moved[0], 1);
+  EXPECT_EQ(StatOf(id).shm_nattch, 1u);
+  ASSERT_EQ(shmdt(moved), 0);
+  EXPECT_EQ(StatOf(id).shm_nattch, 0u);
 }
 
 // IPC_RMID while attached, under eviction: the key is free at once, the id
