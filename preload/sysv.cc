@@ -176,7 +176,16 @@ LIBSHM_EXPORT int shmget(key_t key, size_t size, int flg) {
     }
     if (rc != -ENOENT) return Fail(-rc);
     // Not a managed key: the kernel's, if it has it (flag 0 asks no access).
-    if (RealShmget(key, 0, 0) >= 0 || errno != ENOENT) {
+    int native = RealShmget(key, 0, 0);
+    if (native >= 0 || errno != ENOENT) {
+      // A fresh placeholder another member has not registered yet looks
+      // like this: size 1, attached nowhere. Ask again, briefly.
+      struct shmid_ds ds;
+      if (native >= 0 && attempt < 3 && RealShmctl(native, IPC_STAT, &ds) == 0 &&
+          ds.shm_segsz == 1 && ds.shm_nattch == 0 && ds.shm_cpid != getpid()) {
+        usleep(1000);
+        continue;
+      }
       errno = saved;
       return RealShmget(key, size, flg);
     }
