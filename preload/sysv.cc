@@ -11,7 +11,9 @@
 // and the namespace-wide shmctl commands (IPC_INFO, SHM_INFO, SHM_STAT).
 //
 // Ids: for a new key the shim makes a one-byte kernel *placeholder* segment
-// with that key and mode in the caller's IPC namespace; its id is the managed
+// with that key and mode in the caller's IPC namespace, marked with the
+// session's helper (an orphan of a session that ended without IPC_RMID is
+// taken back by the next); its id is the managed
 // id, so a managed id never equals a live native id, and an outsider's
 // shmget(key) meets the placeholder, not a second segment. Each process that
 // attaches the segment also attaches the placeholder (read-only, one page),
@@ -151,6 +153,78 @@ bool ParseManagedPath(const char* path, unsigned* key, int* id) {
   return sscanf(path, "/memfd:SYSV%8x.%d (deleted)%n", key, id, &used) == 2 && used > 0;
 }
 
+// What the shim writes into a placeholder's page when it makes one: the
+// session's helper, by pid and start time. A placeholder whose helper is
+// gone is an orphan (its session ended without IPC_RMID: a crash), which
+// the next session may take back; one whose helper lives is another
+// session's, or this one's being registered.
+struct PlaceholderMark {
+  char magic[16];
+  int64_t helper_pid;
+  uint64_t helper_start;
+};
+constexpr char kMarkMagic[16] = "libshm-sysv-ph1";
+
+// starttime of /proc/PID/stat (clock ticks since boot), 0 if none.
+uint64_t StartTime(pid_t pid) {
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));
+  int fd = static_cast<int>(
+      sys::Syscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>(path), O_RDONLY | O_CLOEXEC));
+  if (fd < 0) return 0;
+  char buf[1024];
+  ssize_t n = sys::Read(fd, buf, sizeof(buf) - 1);
+  sys::Close(fd);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  const char* p = strrchr(buf, ')');
+  // Fields after the name: state is field 3, starttime field 22.
+  for (int field = 2; p != nullptr && field < 22; field++) {
+    p = strchr(p + 1, ' ');
+  }
+  return p == nullptr ? 0 : strtoull(p + 1, nullptr, 10);
+}
+
+// Marks the new placeholder `ph` as this session's, then gives it `mode`
+// (it was made 0600, so its creator can write the mark whatever mode is
+// asked for). Returns 0 or an errno.
+int MarkPlaceholder(int ph, pid_t helper, int mode) {
+  void* p = RealShmat(ph, nullptr, 0);
+  if (p == kShmFailed) return errno;
+  PlaceholderMark mark;
+  memcpy(mark.magic, kMarkMagic, sizeof(mark.magic));
+  mark.helper_pid = helper;
+  mark.helper_start = StartTime(helper);
+  memcpy(p, &mark, sizeof(mark));  // the page is whole: the tail past 1 byte is usable
+  RealShmdt(p);
+  if ((mode & 0777) != 0600) {
+    struct shmid_ds ds;
+    if (RealShmctl(ph, IPC_STAT, &ds) != 0) return errno;
+    ds.shm_perm.mode = static_cast<unsigned short>(mode & 0777);
+    if (RealShmctl(ph, IPC_SET, &ds) != 0) return errno;
+  }
+  return 0;
+}
+
+enum class Placeholder { kNot, kOrphan, kLive };
+
+// Whether the kernel's segment `id` is a libshm placeholder, and whether
+// the session that made it is still there.
+Placeholder ClassifyNative(int id) {
+  struct shmid_ds ds;
+  if (RealShmctl(id, IPC_STAT, &ds) != 0 || ds.shm_segsz != 1) return Placeholder::kNot;
+  void* p = RealShmat(id, nullptr, SHM_RDONLY);
+  if (p == kShmFailed) return Placeholder::kNot;
+  PlaceholderMark mark;
+  memcpy(&mark, p, sizeof(mark));
+  RealShmdt(p);
+  if (memcmp(mark.magic, kMarkMagic, sizeof(mark.magic)) != 0) return Placeholder::kNot;
+  pid_t helper = static_cast<pid_t>(mark.helper_pid);
+  bool live = helper > 0 && StartTime(helper) == mark.helper_start;
+  // Attached somewhere means a live segment, whatever became of its helper.
+  return live || ds.shm_nattch != 0 ? Placeholder::kLive : Placeholder::kOrphan;
+}
+
 }  // namespace
 
 extern "C" {
@@ -178,11 +252,18 @@ LIBSHM_EXPORT int shmget(key_t key, size_t size, int flg) {
     // Not a managed key: the kernel's, if it has it (flag 0 asks no access).
     int native = RealShmget(key, 0, 0);
     if (native >= 0 || errno != ENOENT) {
-      // A fresh placeholder another member has not registered yet looks
-      // like this: size 1, attached nowhere. Ask again, briefly.
+      Placeholder kind = native >= 0 ? ClassifyNative(native) : Placeholder::kNot;
+      if (kind == Placeholder::kOrphan && RealShmctl(native, IPC_RMID, nullptr) == 0) {
+        // Left by a session that ended without removing its segment (its
+        // data went with it): the key is free again.
+        continue;
+      }
+      // A fresh placeholder another member has not registered yet (or not
+      // marked yet: size 1, attached nowhere): ask again, briefly.
       struct shmid_ds ds;
-      if (native >= 0 && attempt < 3 && RealShmctl(native, IPC_STAT, &ds) == 0 &&
-          ds.shm_segsz == 1 && ds.shm_nattch == 0 && ds.shm_cpid != getpid()) {
+      if (native >= 0 && attempt < 3 && kind != Placeholder::kOrphan &&
+          RealShmctl(native, IPC_STAT, &ds) == 0 && ds.shm_segsz == 1 && ds.shm_nattch == 0 &&
+          ds.shm_cpid != getpid()) {
         usleep(1000);
         continue;
       }
@@ -193,10 +274,15 @@ LIBSHM_EXPORT int shmget(key_t key, size_t size, int flg) {
     if (size == 0 || size > ShmMax()) return Fail(EINVAL);
     // The placeholder: its id is the new segment's (ENOSPC past shmmni
     // comes from here, as the kernel's own shmget would give it).
-    int ph = RealShmget(key, 1, IPC_CREAT | IPC_EXCL | (flg & 0777));
+    int ph = RealShmget(key, 1, IPC_CREAT | IPC_EXCL | 0600);
     if (ph < 0) {
       if (errno == EEXIST) continue;  // made meanwhile, by a member or not: ask again
       return -1;
+    }
+    int err = MarkPlaceholder(ph, rt.HelperPid(), flg);
+    if (err != 0) {
+      RealShmctl(ph, IPC_RMID, nullptr);
+      return Fail(err);
     }
     req.flags = libshm::internal::kShmGetCreate;
     req.d = static_cast<uint64_t>(ph);

@@ -99,6 +99,8 @@ class ClientRuntime {
   // kShmCtl request built by the shim and returns its status (0, -errno,
   // kNoSession); *recv_fd (if not null) gets a passed fd or -1.
   int SysvRequest(const Request& req, Reply* reply, int* recv_fd);
+  // The pid of this process's helper (0 before it has one).
+  pid_t HelperPid();
   int Stats(libshm_stats_t* out);
   int Ctl(const char* name, void* oldp, size_t* oldlenp, const void* newp, size_t newlen);
   const Options& options() const { return opts_; }

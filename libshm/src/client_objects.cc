@@ -198,6 +198,11 @@ int ClientRuntime::SysvRequest(const Request& req, Reply* reply, int* recv_fd) {
   return rc == -ECONNRESET || rc == -EPIPE ? kNoSession : rc;
 }
 
+pid_t ClientRuntime::HelperPid() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return helper_pid_;
+}
+
 int ClientRuntime::MapObject(void* addr, size_t len, int prot, int flags, int fd, off_t off,
                              void** out, bool* kernel_refused) {
   *kernel_refused = false;

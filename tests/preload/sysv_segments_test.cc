@@ -371,6 +371,76 @@ TEST_F(SysvSegments, AttachAddressRulesOnAManagedSegment) {
       << DescribeChild(status, {{2, "shmat"}, {3, "data"}, {4, "the write went through"}});
 }
 
+// starttime of /proc/PID/stat (0 if none).
+uint64_t StartTime(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));
+  FILE* f = fopen(path, "re");
+  if (f == nullptr) return 0;
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  const char* p = strrchr(buf, ')');
+  for (int field = 2; p != nullptr && field < 22; field++) p = strchr(p + 1, ' ');
+  return p == nullptr ? 0 : strtoull(p + 1, nullptr, 10);
+}
+
+// A kernel segment made past the shim, as the shim makes a placeholder:
+// one byte under `key`, its page marked with helper `pid` started at
+// `start` (preload/sysv.cc PlaceholderMark). Returns its id.
+int LeavePlaceholder(key_t key, pid_t pid, uint64_t start) {
+  int id = static_cast<int>(syscall(SYS_shmget, key, 1, IPC_CREAT | IPC_EXCL | 0600));
+  if (id < 0) return -1;
+  void* p = reinterpret_cast<void*>(syscall(SYS_shmat, id, nullptr, 0));
+  if (p == reinterpret_cast<void*>(-1)) return -1;
+  struct {
+    char magic[16];
+    int64_t helper_pid;
+    uint64_t helper_start;
+  } mark = {"libshm-sysv-ph1", pid, start};
+  memcpy(p, &mark, sizeof(mark));
+  syscall(SYS_shmdt, p);
+  return id;
+}
+
+// A session that ends without removing its segment (a crash) leaves its
+// placeholder in the kernel, marked with a helper that is gone: the next
+// session takes the key back, instead of meeting a one-byte segment (EINVAL
+// for any larger size, where the kernel's segment would have lived on). A
+// placeholder whose helper lives is another session's: it is left alone.
+TEST_F(SysvSegments, APlaceholderLeftByAnEndedSessionIsTakenBack) {
+  pid_t gone = fork();
+  if (gone == 0) {
+    pause();
+    _exit(0);
+  }
+  const uint64_t start = StartTime(gone);
+  ASSERT_NE(start, 0u);
+  kill(gone, SIGKILL);
+  waitpid(gone, nullptr, 0);
+  int left = LeavePlaceholder(key_, gone, start);
+  ASSERT_GE(left, 0) << strerror(errno);
+  const uint64_t before = Stat("objects_made");
+  int id = shmget(key_, 2 * kPage, IPC_CREAT | 0600);
+  ASSERT_GE(id, 0) << strerror(errno);
+  made_.push_back(id);
+  EXPECT_EQ(Stat("objects_made"), before + 1);
+  EXPECT_EQ(StatOf(id).shm_segsz, 2 * kPage);
+  shmid_ds raw{};
+  if (left != id) {
+    EXPECT_EQ(RawStat(left, &raw), EINVAL) << "the orphan was removed";
+  }
+
+  // A live helper's (this test's own process stands in for one).
+  const key_t other = key_ + 1;
+  int live = LeavePlaceholder(other, getpid(), StartTime(getpid()));
+  ASSERT_GE(live, 0) << strerror(errno);
+  EXPECT_EQ(shmget(other, 2 * kPage, IPC_CREAT | 0600), -1);
+  EXPECT_EQ(errno, EINVAL);  // the kernel's answer about a segment of 1 byte
+  EXPECT_EQ(RawStat(live, &raw), 0) << "a live session's placeholder was removed";
+  syscall(SYS_shmctl, live, IPC_RMID, nullptr);
+}
+
 }  // namespace
 }  // namespace libshm::test
 
