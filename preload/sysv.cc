@@ -350,6 +350,7 @@ LIBSHM_EXPORT void* shmat(int id, const void* addr, int flg) {
       sys::Close(fd);
       return FailAt(rc == -EEXIST ? EINVAL : -rc);
     }
+    if (rc == 0 && (flg & SHM_RDONLY) != 0) rt.MarkNoWrite(out, size);
   }
   if (rc != 0) {
     // A caller who may only read (or libshm could not register): a mapping
@@ -427,6 +428,16 @@ LIBSHM_EXPORT int shmdt(const void* addr) {
   if (found) RealShmdt(reinterpret_cast<void*>(ph));
   errno = saved;
   return 0;
+}
+
+// mprotect: only to refuse write on a SHM_RDONLY attachment, as the kernel
+// does (EACCES); everything else is the kernel's call.
+LIBSHM_EXPORT int mprotect(void* addr, size_t len, int prot) {
+  if ((prot & PROT_WRITE) != 0 && ClientRuntime::Get().DeniesWrite(addr, len)) {
+    return Fail(EACCES);
+  }
+  long rc = sys::Syscall(SYS_mprotect, reinterpret_cast<long>(addr), static_cast<long>(len), prot);
+  return rc == 0 ? 0 : Fail(static_cast<int>(-rc));
 }
 
 LIBSHM_EXPORT int shmctl(int id, int cmd, struct shmid_ds* buf) {

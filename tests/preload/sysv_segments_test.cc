@@ -369,6 +369,21 @@ TEST_F(SysvSegments, AttachAddressRulesOnAManagedSegment) {
   });
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV)
       << DescribeChild(status, {{2, "shmat"}, {3, "data"}, {4, "the write went through"}});
+  // ... and cannot be made writable (the kernel's file is read-only), while
+  // a read-write attach can be made read-only and back.
+  char* r = static_cast<char*>(shmat(id, nullptr, SHM_RDONLY));
+  ASSERT_NE(r, kFailed);
+  EXPECT_EQ(mprotect(r, kPage, PROT_READ | PROT_WRITE), -1);
+  EXPECT_EQ(errno, EACCES);
+  EXPECT_EQ(mprotect(r, 2 * kPage, PROT_READ), 0);
+  char* w = static_cast<char*>(shmat(id, nullptr, 0));
+  ASSERT_NE(w, kFailed);
+  EXPECT_EQ(mprotect(w, 2 * kPage, PROT_READ), 0);
+  EXPECT_EQ(mprotect(w, 2 * kPage, PROT_READ | PROT_WRITE), 0);
+  w[1] = 2;
+  EXPECT_EQ(r[1], 2);
+  ASSERT_EQ(shmdt(w), 0);
+  ASSERT_EQ(shmdt(r), 0);
 }
 
 // starttime of /proc/PID/stat (0 if none).
