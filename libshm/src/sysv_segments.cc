@@ -157,7 +157,8 @@ int Engine::HandleShmGet(Client& c, const Request& req, Reply* reply) {
       return -ENOMEM;
     }
   }
-  // The id must be the placeholder the caller has just made for this key:
+  // The id must be the placeholder the caller has just made for this key
+  // (not "attached nowhere": another member's shim may be reading its mark):
   // a member may name only a segment of its own, never shadow another's
   // native id for the rest of the session. A placeholder that cannot be
   // checked (a helper without privilege over the caller's namespace) leaves
@@ -165,7 +166,7 @@ int Engine::HandleShmGet(Client& c, const Request& req, Reply* reply) {
   struct shmid_ds ph;
   if (!KernelIpcStat(nsit->second.fd, ns, id, &ph) || ph.shm_perm.__key != key ||
       ph.shm_segsz != 1 || ph.shm_cpid != c.pid || ph.shm_perm.cuid != who.euid ||
-      ph.shm_nattch != 0 || (ph.shm_perm.mode & SHM_DEST) != 0) {
+      (ph.shm_perm.mode & SHM_DEST) != 0) {
     if (nsit->second.segments == 0) {
       close(nsit->second.fd);
       ipc_namespaces_.erase(nsit);
