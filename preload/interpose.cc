@@ -43,11 +43,7 @@ namespace sys = libshm::internal::sys;
 
 namespace {
 
-#ifdef MAP_32BIT
-constexpr int kMap32Bit = MAP_32BIT;  // x86-64 only; PHP's opcache segment uses it
-#else
-constexpr int kMap32Bit = 0;
-#endif
+using libshm::internal::kMap32Bit;
 // Flags a managed region honours; any other flag leaves the mapping native.
 constexpr int kManagedFlags = MAP_ANONYMOUS | MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_POPULATE |
                               MAP_NORESERVE | MAP_LOCKED | kMap32Bit;
@@ -136,7 +132,10 @@ void* ObjectMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off)
     void* out = nullptr;
     bool kernel_refused = false;
     int rc = rt.MapObject(addr, len, prot, flags, fd, off, &out, &kernel_refused);
-    if (rc == 0) return out;
+    if (rc == 0) {
+      libshm::internal::MarkObjectFd(fd);
+      return out;
+    }
     if (rc == -ENOENT) return NativeMmap(addr, len, prot, flags, fd, off);
     if (kernel_refused) {
       errno = -rc;
@@ -154,6 +153,7 @@ void* ObjectMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off)
     }
   }
   int rc = rt.PinObject(fd);
+  if (rc == 0) libshm::internal::MarkObjectFd(fd);
   if (rc == -ENOMEM) {
     errno = ENOMEM;  // as a mapping the kernel cannot account for
     return MAP_FAILED;

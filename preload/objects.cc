@@ -19,6 +19,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
+
 #include "client.h"
 #include "libshm/libshm.h"
 #include "log.h"
@@ -64,6 +66,17 @@ bool ExistsNatively(const char* name) {
                       reinterpret_cast<long>(&st), AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+// What stays the kernel's is said once per process, naming why and what
+// it costs (docs/named.md "What stays native").
+std::atomic<bool> said_native_name{false}, said_sealable{false};
+
+void SayOnce(std::atomic<bool>& said, const char* fmt, const char* arg) {
+  if (said.exchange(true)) return;
+  int saved = errno;
+  LIBSHM_LOG_WARN(fmt, arg);
+  errno = saved;
+}
+
 using ShmOpenFn = int (*)(const char*, int, mode_t);
 using ShmUnlinkFn = int (*)(const char*);
 
@@ -104,12 +117,21 @@ LIBSHM_EXPORT int shm_open(const char* name, int oflag, mode_t mode) {
   // Flags libshm does not manage (O_WRONLY and the rest of open's) and names
   // the kernel has already stay the kernel's.
   if ((oflag & ~(O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_NOFOLLOW | O_CLOEXEC)) != 0 ||
-      (oflag & O_ACCMODE) == O_WRONLY || (oflag & O_ACCMODE) == O_ACCMODE ||
-      ((oflag & O_CREAT) != 0 && ExistsNatively(bare))) {
+      (oflag & O_ACCMODE) == O_WRONLY || (oflag & O_ACCMODE) == O_ACCMODE) {
+    return NativeShmOpen(name, oflag, mode);
+  }
+  if ((oflag & O_CREAT) != 0 && ExistsNatively(bare)) {
+    SayOnce(said_native_name,
+            "shm_open(\"/%s\"): the name exists in /dev/shm, made outside this session: it stays "
+            "the kernel's object, outside the limit (remove it, or start its users under shmrun)",
+            bare);
     return NativeShmOpen(name, oflag, mode);
   }
   int fd = rt.ShmOpen(bare, oflag, mode);
-  if (fd >= 0) return fd;
+  if (fd >= 0) {
+    libshm::internal::MarkObjectFd(fd);
+    return fd;
+  }
   if (fd == ClientRuntime::kNoSession || (fd == -ENOENT && (oflag & O_CREAT) == 0)) {
     // Not a managed name: the kernel's, if it has one.
     return NativeShmOpen(name, oflag, mode);
@@ -135,11 +157,21 @@ LIBSHM_EXPORT int memfd_create(const char* name, unsigned flags) {
   if (fd < 0) return Fail(-fd);
   // Sealable memfds stay the kernel's: a write seal forbids the punch that
   // eviction is (fact 3). Hugetlb has its own userfaultfd path.
+  if ((flags & (MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL)) != 0 && (flags & MFD_HUGETLB) == 0) {
+    ClientRuntime& rt = ClientRuntime::Get();
+    if (rt.ManagesObjects()) {
+      SayOnce(said_sealable,
+              "memfd_create(\"%s\") of a sealable memfd: it stays the kernel's, outside the limit "
+              "(a write seal would forbid the hole punch that eviction is)",
+              name);
+    }
+  }
   if ((flags & (MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL)) == 0) {
     ClientRuntime& rt = ClientRuntime::Get();
     if (rt.ManagesObjects()) {
       int saved = errno;
-      rt.AdoptNewMemfd(fd, (flags & MFD_CLOEXEC) != 0);  // refused: the kernel's
+      // Refused: it stays the kernel's.
+      if (rt.AdoptNewMemfd(fd, (flags & MFD_CLOEXEC) != 0) == 0) libshm::internal::MarkObjectFd(fd);
       errno = saved;
     }
   }
@@ -184,6 +216,16 @@ LIBSHM_EXPORT int fallocate(int fd, int mode, off_t off, off_t len) {
   if ((mode == 0 || mode == FALLOC_FL_KEEP_SIZE) && ClientRuntime::Get().MayBeObjectFd(fd)) {
     int saved = errno;
     int rc = ManagedFallocate(fd, mode, off, len);
+    errno = saved;
+    if (rc != -ENOENT) return rc == 0 ? 0 : Fail(-rc);
+  }
+  // A hole punched in a managed object: the helper punches and forgets the
+  // data of the pages it had swapped out (the kernel, alone, would leave
+  // their slots to be read back). The kernel's checks of off and len first.
+  if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE) && off >= 0 && len > 0 &&
+      ClientRuntime::Get().MayBeObjectFd(fd)) {
+    int saved = errno;
+    int rc = ClientRuntime::Get().PunchObject(fd, off, len);
     errno = saved;
     if (rc != -ENOENT) return rc == 0 ? 0 : Fail(-rc);
   }

@@ -46,8 +46,9 @@ using namespace libshm::internal;
 const char kUsage[] =
     "usage: shmrun [--limit SIZE] [--policy NAME] [--swap-dir DIR] [--stats[=FILE]]\n"
     "              [--user USER] [--] CMD [ARG...]\n"
-    "Run CMD with its shared anonymous memory (MAP_SHARED|MAP_ANONYMOUS, /dev/zero)\n"
-    "managed by libshm: one helper and one memory limit for the whole process tree.\n"
+    "Run CMD with its shared memory (MAP_SHARED|MAP_ANONYMOUS, /dev/zero, POSIX shm\n"
+    "objects from shm_open, memfds) managed by libshm: one helper and one memory limit\n"
+    "for the whole process tree; shm_open names live in the helper, not in /dev/shm.\n"
     "  --limit SIZE     resident limit of the tree, e.g. 256M, 2G (default LIBSHM_LIMIT or 256M)\n"
     "  --policy NAME    eviction policy: fifo, clock, ... (default clock), with\n"
     "                   optional parameters: clock:insert_ref=0 (shmsim --list)\n"

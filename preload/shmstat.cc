@@ -36,7 +36,9 @@ const char kUsage[] =
     "usage: shmstat [--session ADDRESS] [--json] [--watch SECS] [--count N]\n"
     "       shmstat [--session ADDRESS] --swapoff | --swap-dir DIR\n"
     "Show a running libshm session: per region size, resident, dirty, swapped,\n"
-    "faults/s, swap-ins/s and swap-outs/s, the totals, and the shared memory the\n"
+    "faults/s, swap-ins/s and swap-outs/s, and what it is (anonymous; a POSIX shm\n"
+    "object, named or unlinked, or a memfd, with its name, owner and mode, as\n"
+    "ls -l /dev/shm and ipcs -m show them), the totals, and the shared memory the\n"
     "processes left native, by reason (native_shared_bytes{reason=...}).\n"
     "  --session ADDRESS  the session (default: LIBSHM_SESSION, else the only one running)\n"
     "  --json             one JSON object per sample\n"
@@ -122,6 +124,33 @@ std::string Size(uint64_t b) {
   return buf;
 }
 
+// What a region is: an anonymous region, a POSIX shm object (named, or
+// unlinked), or a program's memfd.
+const char* Kind(const RegionInfo& r) {
+  if ((r.flags & kRegionProgram) == 0) return "anonymous";
+  if ((r.flags & kRegionNamed) != 0) return "posix";
+  return (r.flags & kRegionPosix) != 0 ? "unlinked" : "memfd";
+}
+
+// A name as a JSON string's contents.
+std::string JsonEscaped(const char* s) {
+  std::string out;
+  for (; *s != '\0'; s++) {
+    unsigned char c = static_cast<unsigned char>(*s);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 double Rate(uint64_t now, uint64_t before, double secs) {
   return secs > 0 && now >= before ? static_cast<double>(now - before) / secs : 0;
 }
@@ -150,12 +179,19 @@ void Print(const std::string& session, const Sample& s, const Sample& prev, bool
       printf(
           "%s{\"id\": %llu, \"bytes\": %llu, \"resident_bytes\": %llu, \"dirty_bytes\": %llu, "
           "\"swapped_bytes\": %llu, \"mappings\": %llu, \"faults_per_s\": %.1f, "
-          "\"swap_ins_per_s\": %.1f, \"swap_outs_per_s\": %.1f}",
+          "\"swap_ins_per_s\": %.1f, \"swap_outs_per_s\": %.1f, \"kind\": \"%s\"",
           i ? ", " : "", (unsigned long long)r.id, (unsigned long long)r.bytes,
           (unsigned long long)r.resident_bytes, (unsigned long long)r.dirty_bytes,
           (unsigned long long)r.swapped_bytes, (unsigned long long)r.mappings,
           Rate(r.faults, b->faults, secs), Rate(r.swap_ins, b->swap_ins, secs),
-          Rate(r.swap_outs, b->swap_outs, secs));
+          Rate(r.swap_outs, b->swap_outs, secs), Kind(r));
+      if ((r.flags & kRegionProgram) != 0) {
+        printf(", \"name\": \"%s\", \"uid\": %u, \"gid\": %u, \"mode\": \"%04o\", "
+               "\"pinned\": %s",
+               JsonEscaped(r.name).c_str(), r.uid, r.gid, r.mode,
+               (r.flags & kRegionPinned) != 0 ? "true" : "false");
+      }
+      printf("}");
     }
     printf("], \"fault_us_hist\": [");
     for (int i = 0; i < LIBSHM_FAULT_HIST_BUCKETS; i++) {
@@ -181,15 +217,23 @@ void Print(const std::string& session, const Sample& s, const Sample& prev, bool
         "swap off: eviction suspended, the limit is not enforced (shmstat --swap-dir DIR "
         "turns it on)\n");
   }
-  printf("%-12s %9s %9s %9s %9s %5s %10s %10s %10s\n", "region", "size", "resident", "dirty",
-         "swapped", "maps", "faults/s", "swapin/s", "swapout/s");
+  printf("%-12s %9s %9s %9s %9s %5s %10s %10s %10s  %s\n", "region", "size", "resident", "dirty",
+         "swapped", "maps", "faults/s", "swapin/s", "swapout/s", "object");
   for (const RegionInfo& r : s.regions) {
     const RegionInfo* b = before.count(r.id) ? before[r.id] : &r;
-    printf("%-12llu %9s %9s %9s %9s %5llu %10.0f %10.0f %10.0f\n", (unsigned long long)r.id,
+    // Like ls -l of /dev/shm and ipcs -m: name, owner, mode.
+    char object[192];
+    if ((r.flags & kRegionProgram) != 0) {
+      snprintf(object, sizeof(object), "%s %s uid %u mode %04o%s", Kind(r), r.name, r.uid, r.mode,
+               (r.flags & kRegionPinned) != 0 ? " pinned" : "");
+    } else {
+      snprintf(object, sizeof(object), "%s", Kind(r));
+    }
+    printf("%-12llu %9s %9s %9s %9s %5llu %10.0f %10.0f %10.0f  %s\n", (unsigned long long)r.id,
            Size(r.bytes).c_str(), Size(r.resident_bytes).c_str(), Size(r.dirty_bytes).c_str(),
            Size(r.swapped_bytes).c_str(), (unsigned long long)r.mappings,
            Rate(r.faults, b->faults, secs), Rate(r.swap_ins, b->swap_ins, secs),
-           Rate(r.swap_outs, b->swap_outs, secs));
+           Rate(r.swap_outs, b->swap_outs, secs), object);
   }
   uint64_t total = 0;
   for (const RegionInfo& r : s.regions) total += r.bytes;

@@ -37,14 +37,8 @@ extern char** environ;
 namespace libshm::internal {
 namespace {
 
-#ifdef MAP_32BIT
-// x86-64: place the mapping in the first 2 GiB. PHP's opcache asks for it
-// (its segment near its code, for the JIT); it is a placement hint the
-// kernel honours for the memfd mapping as for anonymous memory.
-constexpr int kMap32Bit = MAP_32BIT;
-#else
-constexpr int kMap32Bit = 0;
-#endif
+// (kMap32Bit, client.h: PHP's opcache asks for its segment in the first
+// 2 GiB, near its code; the kernel honours the hint for the memfd mapping.)
 constexpr int kAllowedMapFlags = MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED | MAP_FIXED_NOREPLACE |
                                  MAP_POPULATE | MAP_NORESERVE | MAP_LOCKED | kMap32Bit;
 
@@ -563,7 +557,7 @@ int ClientRuntime::Map(void* hint, size_t length, int prot, int flags, void** ou
   uint64_t handle = reply.a;
   // Pages must not be populated before the helper registers the mapping, so
   // MAP_POPULATE/MAP_LOCKED are applied afterwards.
-  int mflags = MAP_SHARED | (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE | kMap32Bit));
+  int mflags = MAP_SHARED | (flags & kMapFlagsPassedOn);
   long addr = sys::Mmap(hint, size, prot, mflags, memfd, 0);
   close(memfd);
   if (sys::IsErr(addr)) {
@@ -714,6 +708,25 @@ bool ClientRuntime::OverlapsRangeLocked(uintptr_t addr, size_t length) const {
   return it != ranges_.end() && it->first - addr < length;
 }
 
+int ClientRuntime::RegisterLocked(uint64_t handle, uintptr_t addr, size_t len, uint64_t pgoff) {
+  Request req;
+  req.op = Op::kRegister;
+  req.a = handle;
+  req.b = addr;
+  req.c = len;
+  req.d = pgoff;
+  Reply reply;
+  return CallLocked(req, &reply, -1, nullptr);
+}
+
+void ClientRuntime::ReleaseLocked(uint64_t handle) {
+  Request req;
+  req.op = Op::kRelease;
+  req.a = handle;
+  Reply ignored;
+  CallLocked(req, &ignored, -1, nullptr);
+}
+
 int ClientRuntime::RemapFilePages(void* addr, size_t size, int prot, size_t pgoff, int flags) {
   uintptr_t start = reinterpret_cast<uintptr_t>(addr);
   if (prot != 0 || (flags & ~MAP_NONBLOCK) != 0 || start % kPageSize != 0 || size == 0) {
@@ -733,16 +746,9 @@ int ClientRuntime::RemapFilePages(void* addr, size_t size, int prot, size_t pgof
   if (rc != 0) return rc;
   if (memfd < 0) return -EPROTO;
   uint64_t handle = reply.a, pages = reply.b;
-  auto release = [&] {
-    Request r;
-    r.op = Op::kRelease;
-    r.a = handle;
-    Reply ignored;
-    CallLocked(r, &ignored, -1, nullptr);
-  };
   if (pgoff > pages || size / kPageSize > pages - pgoff) {
     close(memfd);
-    release();
+    ReleaseLocked(handle);
     return -EINVAL;  // the kernel would map past the end; keep the old mapping
   }
   // PROT_NONE until registered: a racing access gets SIGSEGV, never a zero
@@ -751,20 +757,14 @@ int ClientRuntime::RemapFilePages(void* addr, size_t size, int prot, size_t pgof
                           static_cast<off_t>(pgoff * kPageSize));
   close(memfd);
   if (sys::IsErr(mapped)) {
-    release();
+    ReleaseLocked(handle);
     return static_cast<int>(mapped);
   }
-  req = Request();
-  req.op = Op::kRegister;
-  req.a = handle;
-  req.b = start;
-  req.c = size;
-  req.d = pgoff;
-  rc = CallLocked(req, &reply, -1, nullptr);
+  rc = RegisterLocked(handle, start, size, pgoff);
   if (rc != 0) {
     // Cannot serve it: leave it inaccessible rather than unregistered.
     LIBSHM_LOG_ERROR("remap_file_pages: cannot register the new mapping: %s", strerror(-rc));
-    release();
+    ReleaseLocked(handle);
     return rc;
   }
   return static_cast<int>(

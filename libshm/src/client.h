@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -31,6 +32,36 @@
 #include "protocol.h"
 
 namespace libshm::internal {
+
+#ifdef MAP_32BIT
+inline constexpr int kMap32Bit = MAP_32BIT;  // x86-64 only; PHP's opcache segment uses it
+#else
+inline constexpr int kMap32Bit = 0;
+#endif
+// mmap flags a managed mapping passes on to the kernel's mmap of its memfd.
+inline constexpr int kMapFlagsPassedOn = MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE | kMap32Bit;
+
+// Descriptors this process has seen name a managed object (shm_open,
+// memfd_create, mmap of one), so that file I/O on them goes through a
+// mapping (preload/object_io.cc): one bit test for any other fd. Lock-free,
+// no runtime needed (close() clears a bit before main too). A number reused
+// for another file without close(3) is found out on first use.
+inline constexpr int kMaxObjectFds = 1 << 16;
+inline std::atomic<uint64_t> g_object_fds[kMaxObjectFds / 64];
+inline void MarkObjectFd(int fd) noexcept {
+  if (fd >= 0 && fd < kMaxObjectFds) {
+    g_object_fds[fd / 64].fetch_or(1ull << (fd % 64), std::memory_order_relaxed);
+  }
+}
+inline void ClearObjectFd(int fd) noexcept {
+  if (fd >= 0 && fd < kMaxObjectFds) {
+    g_object_fds[fd / 64].fetch_and(~(1ull << (fd % 64)), std::memory_order_relaxed);
+  }
+}
+inline bool IsObjectFd(int fd) noexcept {
+  return fd >= 0 && fd < kMaxObjectFds &&
+         (g_object_fds[fd / 64].load(std::memory_order_relaxed) >> (fd % 64) & 1) != 0;
+}
 
 class ClientRuntime {
  public:
@@ -95,6 +126,9 @@ class ClientRuntime {
   // ftruncate of a managed object (the helper truncates through `fd`);
   // `grow_only`: to at least `length` (fallocate). -ENOENT: not ours.
   int ResizeObject(int fd, off_t length, bool grow_only = false);
+  // fallocate(PUNCH_HOLE | KEEP_SIZE) of a managed object (the helper
+  // punches through `fd` and forgets the punched pages' data). -ENOENT: not ours.
+  int PunchObject(int fd, off_t off, off_t len);
   // System V segments (preload/sysv.cc): sends one kShmGet, kShmAt or
   // kShmCtl request built by the shim and returns its status (0, -errno,
   // kNoSession); *recv_fd (if not null) gets a passed fd or -1.
@@ -124,6 +158,10 @@ class ClientRuntime {
   // helper (privilege separation), else user-mode-only (restricted).
   int OpenOwnUffdLocked(bool* restricted);
   int CallLocked(const Request& req, Reply* reply, int send_fd, int* recv_fd);
+  // kRegister of [addr, addr + len) at page `pgoff` with `handle` (which the
+  // registration takes), and kRelease of a handle that will not be.
+  int RegisterLocked(uint64_t handle, uintptr_t addr, size_t len, uint64_t pgoff);
+  void ReleaseLocked(uint64_t handle);
   void StartWatchdog();
   // The watchdog thread: waits for the helper's exit (then kills this
   // process) and sends native counts when NoteNative wakes it.

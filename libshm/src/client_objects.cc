@@ -24,12 +24,6 @@
 namespace libshm::internal {
 namespace {
 
-#ifdef MAP_32BIT
-constexpr int kMap32Bit = MAP_32BIT;
-#else
-constexpr int kMap32Bit = 0;
-#endif
-
 // The device of memfds (the kernel's internal tmpfs), learned once from a
 // memfd of our own; 0 if none could be made.
 dev_t MemfdDevice() {
@@ -189,6 +183,19 @@ int ClientRuntime::ResizeObject(int fd, off_t length, bool grow_only) {
   return CallLocked(req, &reply, fd, nullptr);
 }
 
+int ClientRuntime::PunchObject(int fd, off_t off, off_t len) {
+  if (!ManagesObjects()) return -ENOENT;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (EnsureSessionLocked() != 0) return -ENOENT;
+  Request req;
+  req.op = Op::kResize;
+  req.flags = kResizePunch;
+  req.a = static_cast<uint64_t>(off);
+  req.b = static_cast<uint64_t>(len);
+  Reply reply;
+  return CallLocked(req, &reply, fd, nullptr);
+}
+
 int ClientRuntime::SysvRequest(const Request& req, Reply* reply, int* recv_fd) {
   if (recv_fd != nullptr) *recv_fd = -1;
   if (!ManagesObjects()) return kNoSession;
@@ -240,30 +247,18 @@ int ClientRuntime::MapObject(void* addr, size_t len, int prot, int flags, int fd
   int rc = CallLocked(req, &reply, fd, nullptr);
   if (rc != 0) return rc;
   uint64_t handle = reply.a;
-  auto release = [&] {
-    Request r;
-    r.op = Op::kRelease;
-    r.a = handle;
-    Reply ignored;
-    CallLocked(r, &ignored, -1, nullptr);
-  };
   // PROT_NONE until registered: a racing access (another thread, over a
   // MAP_FIXED range) gets SIGSEGV, never a zero page filled into a swapped
   // page's hole for every mapper (DESIGN.md invariant 1).
-  int mflags = MAP_SHARED | (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_NORESERVE | kMap32Bit));
+  int mflags = MAP_SHARED | (flags & kMapFlagsPassedOn);
   long mapped = sys::Mmap(addr, size, PROT_NONE, mflags, fd, off);
   if (sys::IsErr(mapped)) {
-    release();
+    ReleaseLocked(handle);
     *kernel_refused = true;
     return static_cast<int>(mapped);
   }
-  req = Request();
-  req.op = Op::kRegister;
-  req.a = handle;
-  req.b = static_cast<uint64_t>(mapped);
-  req.c = size;
-  req.d = static_cast<uint64_t>(off) / kPageSize;
-  rc = CallLocked(req, &reply, -1, nullptr);
+  rc = RegisterLocked(handle, static_cast<uintptr_t>(mapped), size,
+                      static_cast<uint64_t>(off) / kPageSize);
   if (rc == 0) {
     rc = static_cast<int>(
         sys::Syscall(SYS_mprotect, mapped, static_cast<long>(size), static_cast<long>(prot)));
@@ -273,7 +268,7 @@ int ClientRuntime::MapObject(void* addr, size_t len, int prot, int flags, int fd
     }
   } else {
     sys::Munmap(reinterpret_cast<void*>(mapped), size);
-    release();
+    ReleaseLocked(handle);
     // libshm's failure, not the kernel's answer: the caller pins and maps
     // natively. (-ENOENT means "not ours" to the caller: keep it apart.)
     return rc == -ENOENT ? -EIO : rc;

@@ -183,7 +183,13 @@ int Engine::RunOnce(int max_wait_ms) {
     bool deferred = false;
     for (auto& [id, c] : clients_) deferred |= !c->deferred_faults.empty();
     bool reclaim = BackgroundEvictionDue();
-    int wait_ms = deferred || reclaim ? 0 : (SamplingEnabled() ? 100 : 1000);
+    // A fault put back because its process is mid-event waits for that
+    // process's thread to run: give it the CPU (1 ms, or less if anything
+    // arrives) rather than spin against it.
+    int wait_ms = reclaim || (deferred && !fault_requeued_) ? 0
+                  : deferred                                ? 1
+                                                            : (SamplingEnabled() ? 100 : 1000);
+    fault_requeued_ = false;
     if (max_wait_ms >= 0) wait_ms = std::min(wait_ms, max_wait_ms);
     int n = epoll_wait(epfd_, events, 64, wait_ms);
     if (n < 0 && errno != EINTR) {

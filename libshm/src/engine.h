@@ -199,6 +199,10 @@ class Engine {
   int HandleShmUnlink(Client& c, const Request& req);
   int HandleAdoptFd(Client& c, const Request& req, int fd, Reply* reply);
   int HandleResize(Client& c, const Request& req, int fd);
+  // Registers an inode over memfd `fd` (taken, closed on failure) of `pages`
+  // pages: a session number, its swap extent (sparse: MAP_NORESERVE), its
+  // page table. -ENOMEM, or the swap file's refusal.
+  int InstallInode(int fd, const struct stat& st, uint64_t pages, bool sparse, Inode** out);
   // A new program object over memfd `fd` (taken, closed on failure), of
   // st.st_size bytes. Returns 0 or -errno.
   int NewProgramInode(int fd, const struct stat& st, Inode** out);
@@ -219,6 +223,9 @@ class Engine {
   int RestorePages(Inode& inode, uint64_t p0, uint64_t p1);
   // Brings every page of `inode` back and keeps it (Inode::pinned).
   int Pin(Inode& inode);
+  // A program object's name for listings: "/NAME" if it has a POSIX name,
+  // else its memfd label ("memfd:LABEL"), cut to `len`.
+  void ObjectName(const Inode& inode, char* out, size_t len) const;
 
   // sysv_segments.cc: System V segments (docs/named.md)
   int HandleShmGet(Client& c, const Request& req, Reply* reply);
@@ -411,6 +418,7 @@ class Engine {
   uint64_t events_handled_ = 0;
   bool collect_due_ = false;  // an inode lost a mapping or a holder since CollectInodes
   bool orphans_waiting_ = false;  // a program object nothing holds, in its grace period
+  bool fault_requeued_ = false;   // a fault met EAGAIN too long and waits for a later turn
   // How long a program object nothing the helper sees holds, and whose hold
   // cannot be probed, stays managed before it is handed back
   // (Inode::orphan_since_ns): 10 s. Test hook, not an option:

@@ -254,6 +254,10 @@ void Engine::WakeEverywhere(Inode& inode, uint64_t p0, uint64_t p1) {
 }
 
 int Engine::WriteBack(Inode& inode, uint64_t p0, uint64_t p1) {
+  // A page past the inode's extent has no slot (a program object that grew
+  // when no swap could be reserved: FollowSize pins it). Writing it would
+  // land in another inode's slots.
+  if (p1 > inode.extent().pages) return -ENOSPC;
   const uint64_t chunk = io_buffer_.size() / kPageSize;
   for (uint64_t a = p0; a < p1;) {
     if (inode.state(a) != PageState::kDirty) {

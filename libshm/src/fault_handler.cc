@@ -167,7 +167,10 @@ void Engine::HandleFault(Client& c, const uffd_msg& msg) {
   bool done = (flags & UFFD_PAGEFAULT_FLAG_WP)
                   ? ResolveWriteProtect(c, addr)
                   : FillMissing(c, addr, (flags & UFFD_PAGEFAULT_FLAG_WRITE) != 0);
-  if (!done) c.deferred_faults.push_back(msg);
+  if (!done) {
+    c.deferred_faults.push_back(msg);
+    fault_requeued_ = true;
+  }
   fault_latency_.Record(MonotonicNs() - t0);
 }
 

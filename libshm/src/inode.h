@@ -185,6 +185,8 @@ class Inode {
   // name; not sealed, its size may change. An anonymous region's memfd is
   // libshm's own (sealed against shrinking, never seen by the program).
   bool program = false;
+  // Made by shm_open (a POSIX object, named or unlinked since).
+  bool posix = false;
   // A program object with a POSIX name (the engine's name table holds it).
   bool named = false;
   // Every page is resident and stays so: a mapper libshm cannot register

@@ -135,13 +135,27 @@ int Engine::NewProgramInode(int fd, const struct stat& st, Inode** out) {
     LIBSHM_LOG_ERROR("out of file descriptors: a shared memory object refused");
     return -EMFILE;
   }
+  Inode* raw = nullptr;
+  int rc = InstallInode(fd, st, pages, false, &raw);
+  if (rc != 0) return rc;
+  raw->program = true;
+  stats_.objects_made++;
+  *out = raw;
+  return 0;
+}
+
+int Engine::InstallInode(int fd, const struct stat& st, uint64_t pages, bool sparse,
+                         Inode** out) {
   uint32_t seq = AllocateSeq();
   if (seq == 0) {
     close(fd);
     return -ENOMEM;
   }
   Extent extent;
-  int rc = pages == 0 || EvictionSuspended() ? 0 : swap_.Reserve(pages, &extent, true);
+  // After swapoff an inode gets no extent (nothing is evicted); swap.dir
+  // reserves one for every inode when it turns swap on again. A program
+  // object of size 0 has none until it grows.
+  int rc = pages == 0 || EvictionSuspended() ? 0 : swap_.Reserve(pages, &extent, !sparse);
   if (rc != 0) {
     free_seqs_.push_back(seq);
     close(fd);
@@ -156,6 +170,8 @@ int Engine::NewProgramInode(int fd, const struct stat& st, Inode** out) {
     }
   }
   if (inode == nullptr) {
+    // Too big for this session's page tables (or for the helper's memory):
+    // as the kernel answers a mapping it cannot account for.
     swap_.Release(extent);
     free_seqs_.push_back(seq);
     close(fd);
@@ -164,10 +180,9 @@ int Engine::NewProgramInode(int fd, const struct stat& st, Inode** out) {
   virtual_pages_ += pages;
   Inode* raw = inode.get();
   raw->set_dev(st.st_dev);
-  raw->program = true;
+  raw->sparse_extent = sparse;
   inodes_[seq] = std::move(inode);
   inode_by_ino_[raw->ino()] = raw;
-  stats_.objects_made++;
   *out = raw;
   return 0;
 }
@@ -212,6 +227,7 @@ int Engine::HandleShmOpen(Client& c, const Request& req, int fd, Reply* reply, i
       return -ENOMEM;
     }
     inode->named = true;
+    inode->posix = true;
     reply->a = 1;
     return 0;
   }
@@ -284,6 +300,45 @@ int Engine::HandleResize(Client& c, const Request& req, int fd) {
     return -ENOENT;
   }
   Inode& inode = *found;
+  if (req.flags == kResizePunch) {
+    // fallocate(PUNCH_HOLE | KEEP_SIZE), a: offset, b: length. The kernel
+    // alone would leave the slots of swapped pages to be read back.
+    const uint64_t off = req.a, len = req.b, end = off + len;
+    int rc = len == 0 || off > static_cast<uint64_t>(INT64_MAX) ||
+                     len > static_cast<uint64_t>(INT64_MAX) - off
+                 ? -EINVAL
+                 : 0;
+    FollowSize(inode);
+    // A page punched in part keeps the rest of its data: if swapped out, it
+    // comes back into the memfd first, where the kernel zeroes the range.
+    const bool head = off % kPageSize != 0, tail = end % kPageSize != 0;
+    if (rc == 0 && head) rc = RestorePages(inode, off / kPageSize, off / kPageSize + 1);
+    if (rc == 0 && tail) rc = RestorePages(inode, end / kPageSize, end / kPageSize + 1);
+    if (rc == 0 && fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                             static_cast<off_t>(off), static_cast<off_t>(len)) != 0) {
+      rc = -errno;
+    }
+    close(fd);
+    if (rc != 0) return rc;
+    // Those pages changed without a write fault: dirty, so that a clean
+    // one's old swap copy is never taken back.
+    for (uint64_t p : {head ? off / kPageSize : UINT64_MAX, tail ? end / kPageSize : UINT64_MAX}) {
+      if (p < inode.pages() &&
+          (inode.state(p) == PageState::kClean || inode.state(p) == PageState::kZero)) {
+        inode.set_state(p, PageState::kDirty);
+        policy_.SetDirty(Key(inode, p), true);
+      }
+    }
+    // The whole pages are holes now, as Discard (MADV_REMOVE) leaves them:
+    // slots and samples forgotten, they read zeros.
+    const uint64_t p0 = PagesFor(off), p1 = std::min(end / kPageSize, inode.pages());
+    for (uint64_t p = p0 < p1 ? inode.NextIn(p0, p1, Inode::kNotEmptyMask) : p1; p < p1;
+         p = inode.NextIn(p + 1, p1, Inode::kNotEmptyMask)) {
+      ForgetPage(inode, p);
+      inode.set_state(p, PageState::kEmpty);
+    }
+    return 0;
+  }
   if ((req.flags & ~kResizeGrowOnly) != 0) {
     close(fd);
     return -EINVAL;
@@ -385,6 +440,7 @@ bool Engine::FollowSize(Inode& inode) {
     grown = inode.extent();
     ApplySize(inode, pages, grown);
     Pin(inode);
+    inode.pinned = true;  // even if not every page could come back: no slot
     return true;
   }
   ApplySize(inode, pages, grown);
@@ -435,6 +491,28 @@ int Engine::RestorePages(Inode& inode, uint64_t p0, uint64_t p1) {
   }
   peak_resident_pages_ = std::max(peak_resident_pages_, resident_pages_);
   return 0;
+}
+
+void Engine::ObjectName(const Inode& inode, char* out, size_t len) const {
+  out[0] = '\0';
+  if (inode.named) {
+    // O(names): only shmstat asks, one object per request.
+    for (const auto& [name, held] : shm_names_) {
+      if (held == &inode) {
+        snprintf(out, len, "/%s", name.c_str());
+        return;
+      }
+    }
+  }
+  char path[64], link[256];
+  snprintf(path, sizeof(path), "/proc/self/fd/%d", inode.memfd());
+  ssize_t n = readlink(path, link, sizeof(link) - 1);
+  if (n <= 0) return;
+  link[n] = '\0';
+  // "/memfd:LABEL (deleted)"
+  char* end = strstr(link, " (deleted)");
+  if (end != nullptr) *end = '\0';
+  snprintf(out, len, "%s", link[0] == '/' ? link + 1 : link);
 }
 
 int Engine::Pin(Inode& inode) {

@@ -16,7 +16,7 @@
 
 namespace libshm::internal {
 
-constexpr uint32_t kProtocolMagic = 0x6c73684f;  // "lshO", bumped with the layout
+constexpr uint32_t kProtocolMagic = 0x6c736850;  // "lshP", bumped with the layout
 
 // Who a connection is and what it may name is decided by the helper from the
 // kernel alone (docs/security.md): its peer credentials and pidfd, its
@@ -132,6 +132,9 @@ constexpr uint32_t kShmGetCreate = 1;
 constexpr uint32_t kAdoptPin = 1;
 // kResize flags: never shrink (a is a minimum: fallocate, posix_fallocate).
 constexpr uint32_t kResizeGrowOnly = 1;
+// Punch a hole instead (fallocate PUNCH_HOLE|KEEP_SIZE), a: offset, b:
+// length, through the caller's descriptor; the punched pages read zeros.
+constexpr uint32_t kResizePunch = 2;
 
 // kNative: one report is at most this many mappings, each of at least one
 // page and at most kMaxNativeMappingBytes (more than any address space).
@@ -152,7 +155,16 @@ constexpr uint32_t kHelloObserver = 2;    // shmstat: does not keep the session 
 struct RegionInfo {
   uint64_t id, bytes, resident_bytes, dirty_bytes, swapped_bytes, faults, swap_ins, swap_outs,
       mappings;
+  // What the region is (kRegion* bits), and for a program object its owner
+  // and mode (fstat of the memfd) and its name: the POSIX name, or the
+  // memfd's label ("memfd:LABEL") when it has none; cut to fit.
+  uint32_t flags, uid, gid, mode;
+  char name[128];
 };
+constexpr uint32_t kRegionProgram = 1;  // a POSIX shm object or a program's memfd
+constexpr uint32_t kRegionNamed = 2;    // it has a POSIX name (shm_open)
+constexpr uint32_t kRegionPinned = 4;   // kept resident (Inode::pinned)
+constexpr uint32_t kRegionPosix = 8;    // made by shm_open (named, or unlinked since)
 static_assert(sizeof(RegionInfo) <= 256, "RegionInfo must fit in Reply::text");
 
 struct Request {

@@ -387,43 +387,9 @@ int Engine::HandleCreate(Client& c, const Request& req, int fd, Reply* reply) {
     close(fd);
     return c.handles.size() >= kMaxHandles ? -EMFILE : -EINVAL;
   }
-  uint32_t seq = AllocateSeq();
-  if (seq == 0) {
-    close(fd);
-    return -ENOMEM;
-  }
-  Extent extent;
-  // After swapoff a region gets no extent (nothing is evicted); swap.dir
-  // reserves one for every region when it turns swap on again.
-  int rc =
-      EvictionSuspended() ? 0 : swap_.Reserve(pages, &extent, (req.flags & kCreateNoReserve) == 0);
-  if (rc != 0) {
-    free_seqs_.push_back(seq);
-    close(fd);
-    return rc;
-  }
-  std::unique_ptr<Inode> inode;
-  if (virtual_pages_ + pages <= kMaxSessionPages) {
-    try {
-      inode = std::make_unique<Inode>(seq, static_cast<uint64_t>(st.st_ino), fd, pages, extent);
-    } catch (const std::bad_alloc&) {
-      inode.reset();
-    }
-  }
-  if (inode == nullptr) {
-    // Too big for this session's page tables (or for the helper's memory):
-    // as the kernel answers a mapping it cannot account for.
-    swap_.Release(extent);
-    free_seqs_.push_back(seq);
-    close(fd);
-    return -ENOMEM;
-  }
-  virtual_pages_ += pages;
-  Inode* raw = inode.get();
-  raw->set_dev(st.st_dev);
-  raw->sparse_extent = (req.flags & kCreateNoReserve) != 0;
-  inodes_[seq] = std::move(inode);
-  inode_by_ino_[raw->ino()] = raw;
+  Inode* raw = nullptr;
+  int rc = InstallInode(fd, st, pages, (req.flags & kCreateNoReserve) != 0, &raw);
+  if (rc != 0) return rc;
   reply->a = AddHandle(c, raw);
   return 0;
 }
@@ -559,7 +525,9 @@ int Engine::HandleExtend(Client& c, const Request& req, Reply* reply) {
   }
   uint64_t have = (end - start) / kPageSize;
   uint64_t pgoff = v->pgoff;
-  uint64_t limit = inode->pages() > pgoff ? inode->pages() - pgoff : 0;
+  // (A program object's mapping may reach past its end: RegisterRange.)
+  uint64_t bound = inode->program ? Inode::kMaxPages : inode->pages();
+  uint64_t limit = bound > pgoff ? bound - pgoff : 0;
   want = std::min(want, limit);
   if (want > have) {
     int rc = RegisterRange(c, inode, end, (want - have) * kPageSize, end_page);
@@ -674,6 +642,17 @@ int Engine::HandleRegionInfo(const Request& req, Reply* reply) {
   info.swap_ins = inode.swap_ins;
   info.swap_outs = inode.swap_outs;
   info.mappings = static_cast<uint64_t>(inode.mappings);
+  if (inode.program) {
+    info.flags = kRegionProgram | (inode.named ? kRegionNamed : 0) |
+                 (inode.pinned ? kRegionPinned : 0) | (inode.posix ? kRegionPosix : 0);
+    struct stat st;
+    if (fstat(inode.memfd(), &st) == 0) {
+      info.uid = st.st_uid;
+      info.gid = st.st_gid;
+      info.mode = st.st_mode & 07777;
+    }
+    ObjectName(inode, info.name, sizeof(info.name));
+  }
   memcpy(reply->text, &info, sizeof(info));
   return 0;
 }

@@ -11,9 +11,11 @@
 // through the dynamic linker.
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -64,18 +66,60 @@ long FirstBad(const char* p, uint64_t first, uint64_t n, uint64_t version) {
   return -1;
 }
 
+// Makes object `name` of `pages` pages, each written with `version`, and
+// unmaps it: *fd is left open.
+void MakeWrittenObject(const std::string& name, uint64_t pages, uint64_t version, int* fd,
+                       mode_t mode = 0600) {
+  *fd = shm_open(name.c_str(), O_RDWR | O_CREAT | O_EXCL, mode);
+  ASSERT_GE(*fd, 0) << strerror(errno);
+  ASSERT_EQ(ftruncate(*fd, static_cast<off_t>(pages * kPage)), 0) << strerror(errno);
+  char* p = MapFd(*fd, pages * kPage);
+  ASSERT_NE(p, nullptr) << strerror(errno);
+  Fill(p, 0, pages, version);
+  ASSERT_EQ(munmap(p, pages * kPage), 0);
+}
+
+// One fd over a unix socket (SCM_RIGHTS), as multiprocessing passes one.
+bool SendFd(int sock, int fd) {
+  char c = 'f';
+  iovec iov = {&c, 1};
+  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctl;
+  msg.msg_controllen = sizeof(ctl);
+  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+  return sendmsg(sock, &msg, 0) == 1;
+}
+
+// The fd SendFd sent, or -1.
+int RecvFd(int sock) {
+  char c;
+  iovec iov = {&c, 1};
+  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg = {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = ctl;
+  msg.msg_controllen = sizeof(ctl);
+  if (recvmsg(sock, &msg, 0) != 1 || CMSG_FIRSTHDR(&msg) == nullptr) return -1;
+  int fd;
+  memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
+  return fd;
+}
+
 // An object larger than the limit, written and let go by every process,
 // is evicted while nobody maps it, and a new process reads every byte back
 // by name.
 TEST_F(NamedObjects, AnObjectNobodyMapsIsEvictedAndReadBackByName) {
   const uint64_t pages = 4 * kLimit / kPage;
-  int fd = shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
-  ASSERT_GE(fd, 0) << strerror(errno);
-  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(pages * kPage)), 0) << strerror(errno);
-  char* p = MapFd(fd, pages * kPage);
-  ASSERT_NE(p, nullptr) << strerror(errno);
-  Fill(p, 0, pages, 1);
-  ASSERT_EQ(munmap(p, pages * kPage), 0);
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(MakeWrittenObject(name_, pages, 1, &fd));
   ASSERT_EQ(close(fd), 0);
   EXPECT_GT(Stat("swap_outs"), pages / 2) << "an object 4x the limit must be evicted";
   EXPECT_LE(Stat("peak_resident_bytes"), kLimit);
@@ -99,13 +143,8 @@ TEST_F(NamedObjects, AnObjectNobodyMapsIsEvictedAndReadBackByName) {
 // new process opens it by name and finds every byte.
 TEST_F(NamedObjects, SwapoffFindsAnObjectNobodyMaps) {
   const uint64_t pages = kLimit / kPage / 2;
-  int fd = shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(pages * kPage)), 0);
-  char* p = MapFd(fd, pages * kPage);
-  ASSERT_NE(p, nullptr);
-  Fill(p, 0, pages, 7);
-  ASSERT_EQ(munmap(p, pages * kPage), 0);
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(MakeWrittenObject(name_, pages, 7, &fd));
   ASSERT_EQ(close(fd), 0);
   EvictAll();
   ASSERT_GE(Stat("swapped_bytes"), pages * kPage) << "the object must be in swap first";
@@ -122,18 +161,36 @@ TEST_F(NamedObjects, SwapoffFindsAnObjectNobodyMaps) {
   EXPECT_EQ(status, 0) << DescribeChild(status, {{2, "open/mmap"}, {3, "a page lost its data"}});
 }
 
+// Moving the swap file (ctl swap.dir) carries the slots of an object
+// nobody maps: a new process reads every byte from the new file.
+TEST_F(NamedObjects, ASwapMoveCarriesAnObjectNobodyMaps) {
+  const uint64_t pages = 2 * kLimit / kPage;
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(MakeWrittenObject(name_, pages, 27, &fd));
+  ASSERT_EQ(close(fd), 0);
+  EvictAll();
+  ASSERT_GE(Stat("swapped_bytes"), pages * kPage / 2);
+  char dir[] = "/var/tmp/libshm-named-move.XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  ASSERT_EQ(libshm_ctl("swap.dir", nullptr, nullptr, dir, strlen(dir) + 1), 0);
+  int status = ForkAndWait([&] {
+    int f = shm_open(name_.c_str(), O_RDWR, 0);
+    char* q = f < 0 ? nullptr : MapFd(f, pages * kPage);
+    if (q == nullptr) return 2;
+    return FirstBad(q, 0, pages, 27) == -1 ? 0 : 3;
+  });
+  EXPECT_EQ(status, 0) << DescribeChild(status, {{2, "open/mmap"}, {3, "a page lost its data"}});
+  rmdir(dir);  // the swap file in it is unlinked already
+}
+
 // ftruncate over swapped pages: growth keeps every page (the extent moves
 // with its data) and the new pages read zeros; a shrink to a partial page
 // zeroes that page's tail as the kernel does, and regrown pages are zeros.
 TEST_F(NamedObjects, ResizeOverSwappedPagesKeepsDataAndZeroesWhatTheKernelZeroes) {
   const uint64_t pages = 3 * kLimit / kPage;
-  int fd = shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(pages * kPage)), 0);
-  char* p = MapFd(fd, pages * kPage);
-  ASSERT_NE(p, nullptr);
-  Fill(p, 0, pages, 3);
-  ASSERT_EQ(munmap(p, pages * kPage), 0);
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(MakeWrittenObject(name_, pages, 3, &fd));
+  char* p = nullptr;
   EvictAll();
   ASSERT_EQ(ftruncate(fd, static_cast<off_t>(2 * pages * kPage)), 0);
   p = MapFd(fd, 2 * pages * kPage);
@@ -167,13 +224,8 @@ TEST_F(NamedObjects, ResizeOverSwappedPagesKeepsDataAndZeroesWhatTheKernelZeroes
 // while other objects are evicted around it.
 TEST_F(NamedObjects, PrivateAndReadOnlyMappersPinTheObject) {
   const uint64_t pages = kLimit / kPage / 4;
-  int fd = shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, 0644);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(pages * kPage)), 0);
-  char* p = MapFd(fd, pages * kPage);
-  ASSERT_NE(p, nullptr);
-  Fill(p, 0, pages, 5);
-  ASSERT_EQ(munmap(p, pages * kPage), 0);
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(MakeWrittenObject(name_, pages, 5, &fd, 0644));
   EvictAll();
   int ro = shm_open(name_.c_str(), O_RDONLY, 0);
   ASSERT_GE(ro, 0);
@@ -211,34 +263,12 @@ TEST_F(NamedObjects, AnFdPassedOnAfterItsSenderUnmappedStaysManaged) {
     if (q == nullptr) return 4;
     Fill(q, 0, pages, 11);
     if (shm_unlink(name_.c_str()) != 0 || munmap(q, pages * kPage) != 0) return 5;
-    char c = 'f';
-    iovec iov = {&c, 1};
-    alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg = {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = ctl;
-    msg.msg_controllen = sizeof(ctl);
-    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &f, sizeof(int));
-    return sendmsg(sv[1], &msg, 0) == 1 ? 0 : 6;
+    return SendFd(sv[1], f) ? 0 : 6;
   });
   ASSERT_EQ(status, 0) << DescribeChild(status, {{2, "create"}, {3, "write"}, {4, "mmap"},
                                                  {5, "unlink/munmap"}, {6, "sendmsg"}});
-  char c;
-  iovec iov = {&c, 1};
-  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg = {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = ctl;
-  msg.msg_controllen = sizeof(ctl);
-  ASSERT_EQ(recvmsg(sv[0], &msg, 0), 1);
-  int fd;
-  memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
+  int fd = RecvFd(sv[0]);
+  ASSERT_GE(fd, 0);
   char* p = MapFd(fd, pages * kPage);
   ASSERT_NE(p, nullptr);
   EvictAll();
@@ -256,13 +286,9 @@ TEST_F(NamedObjects, AnFdPassedOnAfterItsSenderUnmappedStaysManaged) {
 // the fd), and is freed, with its swap, once nothing holds it.
 TEST_F(NamedObjects, AnUnlinkedObjectLivesWhileAnFdHoldsItAndIsFreedAfter) {
   const uint64_t pages = kLimit / kPage / 2;
-  int fd = shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(pages * kPage)), 0);
-  char* p = MapFd(fd, pages * kPage);
-  ASSERT_NE(p, nullptr);
-  Fill(p, 0, pages, 13);
-  ASSERT_EQ(munmap(p, pages * kPage), 0);
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(MakeWrittenObject(name_, pages, 13, &fd));
+  char* p = nullptr;
   EvictAll();
   ASSERT_EQ(shm_unlink(name_.c_str()), 0);
   ASSERT_GE(Stat("swapped_bytes"), pages * kPage);
@@ -292,13 +318,9 @@ TEST_F(NamedObjects, AnUnlinkedObjectLivesWhileAnFdHoldsItAndIsFreedAfter) {
 TEST_F(NamedObjects, WithoutTheHoldProbeAnObjectIsHandedBackWhole) {
   ASSERT_NE(getenv("LIBSHM_TEST_NO_HOLD_PROBE"), nullptr) << "main() sets it for this test";
   const uint64_t pages = kLimit / kPage / 2;
-  int fd = shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
-  ASSERT_GE(fd, 0);
-  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(pages * kPage)), 0);
-  char* p = MapFd(fd, pages * kPage);
-  ASSERT_NE(p, nullptr);
-  Fill(p, 0, pages, 13);
-  ASSERT_EQ(munmap(p, pages * kPage), 0);
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(MakeWrittenObject(name_, pages, 13, &fd));
+  char* p = nullptr;
   EvictAll();
   ASSERT_EQ(shm_unlink(name_.c_str()), 0);
   uint64_t swapped = Stat("swapped_bytes");
@@ -310,6 +332,113 @@ TEST_F(NamedObjects, WithoutTheHoldProbeAnObjectIsHandedBackWhole) {
   p = MapFd(fd, pages * kPage);
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(FirstBad(p, 0, pages, 13), -1);
+  close(fd);
+}
+
+// File I/O on an object whose pages are in swap: the kernel alone would
+// read zeros, and a pwrite would leave the rest of its page zeros. The shim
+// does such I/O through a mapping, so both see and keep the data.
+TEST_F(NamedObjects, FileIoOnSwappedPagesSeesAndKeepsTheirData) {
+  const uint64_t pages = 3 * kLimit / kPage;
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(MakeWrittenObject(name_, pages, 21, &fd));
+  char* p = nullptr;
+  EvictAll();
+  ASSERT_GE(Stat("swapped_bytes"), pages * kPage);
+  std::vector<char> page(kPage), want(kPage);
+  ASSERT_EQ(pread(fd, page.data(), kPage, 5 * kPage), static_cast<ssize_t>(kPage));
+  EXPECT_TRUE(CheckPage(page.data(), 5, 21)) << "pread of a swapped page";
+  ASSERT_EQ(pwrite(fd, "0123456789", 10, 7 * kPage + 50), 10);
+  ASSERT_EQ(lseek(fd, 9 * kPage, SEEK_SET), static_cast<off_t>(9 * kPage));
+  ASSERT_EQ(read(fd, page.data(), kPage), static_cast<ssize_t>(kPage));
+  EXPECT_TRUE(CheckPage(page.data(), 9, 21)) << "read of a swapped page";
+  EXPECT_EQ(lseek(fd, 0, SEEK_CUR), static_cast<off_t>(10 * kPage)) << "read moves the offset";
+  ASSERT_EQ(write(fd, "abc", 3), 3);
+  EXPECT_EQ(lseek(fd, 0, SEEK_CUR), static_cast<off_t>(10 * kPage + 3));
+  EvictAll();
+  p = MapFd(fd, pages * kPage);
+  ASSERT_NE(p, nullptr);
+  FillPage(want.data(), 7, 21);
+  memcpy(want.data() + 50, "0123456789", 10);
+  EXPECT_EQ(memcmp(p + 7 * kPage, want.data(), kPage), 0) << "pwrite into a swapped page";
+  FillPage(want.data(), 10, 21);
+  memcpy(want.data(), "abc", 3);
+  EXPECT_EQ(memcmp(p + 10 * kPage, want.data(), kPage), 0) << "write into a swapped page";
+  EXPECT_EQ(FirstBad(p + 11 * kPage, 11, pages - 11, 21), -1);
+  // Past the end: pread says 0, pwrite grows the object as the kernel does.
+  EXPECT_EQ(pread(fd, page.data(), kPage, static_cast<off_t>(pages * kPage)), 0);
+  ASSERT_EQ(pwrite(fd, "z", 1, static_cast<off_t>(pages * kPage + 10)), 1);
+  struct stat st;
+  ASSERT_EQ(fstat(fd, &st), 0);
+  EXPECT_EQ(st.st_size, static_cast<off_t>(pages * kPage + 11));
+  close(fd);
+}
+
+// A number that named an object and now names another file (dup2 over
+// it, as a program that reuses descriptors does; PostgreSQL's signalfd got
+// one) reads and writes that file, not the object: "unexpected EOF on
+// signalfd" in PostgreSQL's log was the shim's.
+TEST_F(NamedObjects, AReusedDescriptorIsNoLongerTheObject) {
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(MakeWrittenObject(name_, 4, 23, &fd));
+  char* p = MapFd(fd, 4 * kPage);  // the shim has seen fd name an object
+  ASSERT_NE(p, nullptr);
+  int efd = eventfd(5, EFD_CLOEXEC);
+  ASSERT_GE(efd, 0);
+  ASSERT_EQ(dup2(efd, fd), fd);
+  uint64_t v = 0;
+  ASSERT_EQ(read(fd, &v, sizeof(v)), static_cast<ssize_t>(sizeof(v))) << strerror(errno);
+  EXPECT_EQ(v, 5u);
+  v = 7;
+  ASSERT_EQ(write(fd, &v, sizeof(v)), static_cast<ssize_t>(sizeof(v)));
+  ASSERT_EQ(read(efd, &v, sizeof(v)), static_cast<ssize_t>(sizeof(v)));
+  EXPECT_EQ(v, 7u);
+  EXPECT_TRUE(CheckPage(p + 3 * kPage, 3, 23));
+  close(efd);
+  close(fd);
+}
+
+// An object grown behind the shim's back (a raw ftruncate) to more than
+// the swap can hold (main() caps it with LIBSHM_SWAP_MAX for this test) has
+// pages with no slot: it is pinned, never evicted into another region's
+// slots, and every byte of it and of an evicted region stays.
+TEST_F(NamedObjects, ARawGrowthWithoutSwapPinsTheObject) {
+  ASSERT_NE(getenv("LIBSHM_SWAP_MAX"), nullptr) << "main() sets it for this test";
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(MakeWrittenObject(name_, 4, 25, &fd));
+  const uint64_t pages = 16 << 20 >> 12;  // 16 MiB: the cap is 12 MiB
+  ASSERT_EQ(syscall(SYS_ftruncate, fd, static_cast<long>(pages * kPage)), 0);
+  char* p = MapFd(fd, pages * kPage);
+  ASSERT_NE(p, nullptr) << strerror(errno);
+  Fill(p + 4 * kPage, 4, pages - 4, 25);  // faults past the size the helper knew
+  EXPECT_EQ(Stat("pinned_objects"), 1u);
+  char* other = static_cast<char*>(
+      mmap(nullptr, kLimit, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(other, MAP_FAILED);
+  Fill(other, 0, kLimit / kPage, 26);
+  EvictAll();
+  EXPECT_EQ(FirstBad(p, 0, pages, 25), -1);
+  EXPECT_EQ(FirstBad(other, 0, kLimit / kPage, 26), -1);
+  close(fd);
+}
+
+// A mapping grown by mremap past the object's end, then the object grown:
+// the grown part must be registered too, or a read through it of a page
+// evicted meanwhile fills a zero page into the object for every mapper.
+TEST_F(NamedObjects, AMappingGrownPastTheEndStaysManagedWhenTheObjectGrows) {
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(MakeWrittenObject(name_, 4, 29, &fd));
+  char* a = MapFd(fd, 4 * kPage);
+  ASSERT_NE(a, nullptr);
+  a = static_cast<char*>(mremap(a, 4 * kPage, 8 * kPage, MREMAP_MAYMOVE));
+  ASSERT_NE(a, MAP_FAILED) << strerror(errno);
+  ASSERT_EQ(ftruncate(fd, 8 * kPage), 0);
+  char* b = MapFd(fd, 8 * kPage);
+  ASSERT_NE(b, nullptr);
+  Fill(b + 4 * kPage, 4, 4, 29);
+  EvictAll();
+  EXPECT_EQ(FirstBad(a, 0, 8, 29), -1) << "read through the grown part";
+  EXPECT_EQ(FirstBad(b, 0, 8, 29), -1) << "the object itself";
   close(fd);
 }
 
@@ -334,6 +463,64 @@ TEST_F(NamedObjects, MemfdAndPosixFallocateAreManagedUnderTheLimit) {
   close(fd);
 }
 
+// fallocate(PUNCH_HOLE | KEEP_SIZE) on an object's fd, as stress-ng --memfd
+// does: the punched bytes read zeros afterwards, as the kernel makes them,
+// whether the page was swapped out (its slot must not come back), resident,
+// or partly punched (the rest of the page kept); the pages around are kept.
+TEST_F(NamedObjects, PunchingAHoleReadsZerosOverSwappedAndResidentPages) {
+  const uint64_t pages = 2 * kLimit / kPage;
+  int fd = memfd_create("libshm-named-punch", MFD_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(pages * kPage)), 0);
+  char* p = MapFd(fd, pages * kPage);
+  ASSERT_NE(p, nullptr);
+  Fill(p, 0, pages, 23);
+  EvictAll();
+  ASSERT_GE(Stat("swapped_bytes"), 16 * kPage) << "the object must be in swap first";
+  ASSERT_TRUE(CheckPage(p + 40 * kPage, 40, 23));  // page 40 resident again
+  const int punch = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+  ASSERT_EQ(fallocate(fd, punch, static_cast<off_t>(kPage), static_cast<off_t>(8 * kPage)), 0)
+      << strerror(errno);
+  ASSERT_EQ(fallocate(fd, punch, static_cast<off_t>(20 * kPage + 100), 200), 0);
+  ASSERT_EQ(fallocate(fd, punch, static_cast<off_t>(40 * kPage), static_cast<off_t>(kPage)), 0);
+  // Page 30 read back (clean: its swap copy still valid), punched in part,
+  // then evicted again: the punched bytes must not come back from that copy.
+  ASSERT_TRUE(CheckPage(p + 30 * kPage, 30, 23));
+  ASSERT_EQ(fallocate(fd, punch, static_cast<off_t>(30 * kPage + 1000), 50), 0);
+  EvictAll();
+  std::vector<char> page30(kPage);
+  FillPage(page30.data(), 30, 23);
+  memset(page30.data() + 1000, 0, 50);
+  EXPECT_EQ(memcmp(p + 30 * kPage, page30.data(), kPage), 0) << "page 30: 50 bytes punched";
+  std::vector<char> zeros(kPage, 0);
+  for (uint64_t i = 1; i < 9; i++) {
+    EXPECT_EQ(memcmp(p + i * kPage, zeros.data(), kPage), 0) << "swapped page " << i << " punched";
+  }
+  EXPECT_EQ(memcmp(p + 40 * kPage, zeros.data(), kPage), 0) << "resident page 40 punched";
+  std::vector<char> page20(kPage);
+  FillPage(page20.data(), 20, 23);
+  memset(page20.data() + 100, 0, 200);
+  EXPECT_EQ(memcmp(p + 20 * kPage, page20.data(), kPage), 0) << "page 20: 200 bytes punched";
+  EXPECT_EQ(FirstBad(p, 0, 1, 23), -1);
+  EXPECT_EQ(FirstBad(p + 9 * kPage, 9, 11, 23), -1);
+  EXPECT_EQ(FirstBad(p + 21 * kPage, 21, 9, 23), -1);
+  EXPECT_EQ(FirstBad(p + 31 * kPage, 31, 9, 23), -1);
+  EXPECT_EQ(FirstBad(p + 41 * kPage, 41, pages - 41, 23), -1);
+  // A new process reads the object through its own mapping: the same.
+  int status = ForkAndWait([&] {
+    char* q = MapFd(fd, pages * kPage, PROT_READ);
+    if (q == nullptr) return 2;
+    return memcmp(q + 2 * kPage, zeros.data(), kPage) == 0 &&
+                   memcmp(q + 20 * kPage, page20.data(), kPage) == 0 &&
+                   FirstBad(q + 9 * kPage, 9, 11, 23) == -1
+               ? 0
+               : 3;
+  });
+  EXPECT_EQ(status, 0) << DescribeChild(status, {{2, "mmap"}, {3, "wrong data"}});
+  munmap(p, pages * kPage);
+  close(fd);
+}
+
 }  // namespace
 }  // namespace libshm::test
 
@@ -343,11 +530,12 @@ TEST_F(NamedObjects, MemfdAndPosixFallocateAreManagedUnderTheLimit) {
 int main(int argc, char** argv) {
   if (getenv("LIBSHM_SESSION") == nullptr) {
     setenv("LIBSHM_TEST_ORPHAN_GRACE_US", "1000000", 1);
-    // The hand-back test (one per run under CTest) turns the hold probe off.
+    // Under CTest each test runs alone: the hand-back test turns the hold
+    // probe off, the growth-without-swap test caps the swap file.
     for (int i = 1; i < argc; i++) {
-      if (strstr(argv[i], "--gtest_filter=") == argv[i] && strstr(argv[i], "HandedBack") != nullptr) {
-        setenv("LIBSHM_TEST_NO_HOLD_PROBE", "1", 1);
-      }
+      if (strstr(argv[i], "--gtest_filter=") != argv[i]) continue;
+      if (strstr(argv[i], "HandedBack") != nullptr) setenv("LIBSHM_TEST_NO_HOLD_PROBE", "1", 1);
+      if (strstr(argv[i], "WithoutSwap") != nullptr) setenv("LIBSHM_SWAP_MAX", "12M", 1);
     }
     std::vector<char*> args = {const_cast<char*>(LIBSHM_SHMRUN_PATH),
                                const_cast<char*>("--limit"), const_cast<char*>("8M"),

@@ -2,6 +2,7 @@
 // shmrun and shmstat as a user runs them: exit status, flags, bad input, the
 // limit over a whole process tree, privilege separation and restricted mode.
 #include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdio.h>
@@ -259,19 +260,13 @@ TEST(Shmrun, WithoutPrivilegeRunsRestrictedAndSaysWhatItCosts) {
   EXPECT_NE(r.out.find("EFAULT"), std::string::npos) << r.out;
 }
 
-TEST(Shmstat, ShowsARunningSession) {
-  std::string log = TempPath("stat.log");
-  // A session that holds its memory for a while; its address names shmrun's pid.
-  pid_t pid = fork();
-  if (pid == 0) {
-    std::string cmd =
-        "exec " + kShmrun + " --limit 4M -- " + kWorkload + " 16 1 --hold 3 > " + log + " 2>&1";
-    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
+// The address of the session shmrun `pid` started (it names shmrun's pid),
+// once `log` holds `ready` too; "" if it does not come within 5 s.
+std::string WaitForSession(pid_t pid, const std::string& log, const char* ready) {
   std::string prefix = "@libshm-run-" + std::to_string(pid) + "-";
   std::string session;
-  for (int i = 0; i < 100 && session.empty(); i++) {
+  for (int i = 0; i < 100 && (session.empty() || Slurp(log).find(ready) == std::string::npos);
+       i++) {
     usleep(50 * 1000);
     FILE* f = fopen("/proc/net/unix", "r");
     char line[512];
@@ -282,6 +277,20 @@ TEST(Shmstat, ShowsARunningSession) {
     }
     if (f != nullptr) fclose(f);
   }
+  return session;
+}
+
+TEST(Shmstat, ShowsARunningSession) {
+  std::string log = TempPath("stat.log");
+  // A session that holds its memory for a while; its address names shmrun's pid.
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::string cmd =
+        "exec " + kShmrun + " --limit 4M -- " + kWorkload + " 16 1 --hold 3 > " + log + " 2>&1";
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string session = WaitForSession(pid, log, "");
   ASSERT_FALSE(session.empty());
   usleep(500 * 1000);
   Result table = Sh(kShmstat + " --session " + session);
@@ -300,6 +309,85 @@ TEST(Shmstat, ShowsARunningSession) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << Slurp(log);
   EXPECT_NE(Slurp(log).find(", 0 bad"), std::string::npos) << Slurp(log);
   unlink(log.c_str());
+}
+
+// Issue 11 item 4: shmstat lists program objects like ls -l /dev/shm and
+// ipcs -m do: kind, name, owner, mode, size, mappings, resident, swapped.
+TEST(Shmstat, ListsPosixObjectsAndMemfdsWithOwnerAndMode) {
+  std::string log = TempPath("objects.log");
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::string py =
+        "import mmap, os, time, _posixshmem\n"
+        "os.umask(0)\n"
+        "fd = _posixshmem.shm_open('/libshm_listed_obj', os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o640)\n"
+        "os.ftruncate(fd, 12 << 20)\n"
+        "m = mmap.mmap(fd, 12 << 20)\n"
+        "m[:] = b'x' * (12 << 20)\n"
+        "mf = os.memfd_create('listed_memfd')\n"
+        "os.ftruncate(mf, 3 << 20)\n"
+        "n = mmap.mmap(mf, 3 << 20)\n"
+        "n[0] = 1\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(3)\n"
+        "_posixshmem.shm_unlink('/libshm_listed_obj')\n";
+    std::string cmd = "exec " + kShmrun + " --limit 4M -- python3 -c \"" + py + "\" > " + log + " 2>&1";
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string session = WaitForSession(pid, log, "ready");
+  ASSERT_FALSE(session.empty()) << Slurp(log);
+  ASSERT_NE(Slurp(log).find("ready"), std::string::npos) << Slurp(log);
+  Result table = Sh(kShmstat + " --session " + session);
+  EXPECT_EQ(table.exit_code, 0) << table.out;
+  EXPECT_NE(table.out.find("posix /libshm_listed_obj uid 0 mode 0640"), std::string::npos)
+      << table.out;
+  EXPECT_NE(table.out.find("12.0M"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("memfd memfd:listed_memfd uid 0"), std::string::npos) << table.out;
+  Result json = Sh(kShmstat + " --session " + session + " --json");
+  EXPECT_NE(json.out.find("\"kind\": \"posix\", \"name\": \"/libshm_listed_obj\", \"uid\": 0, "
+                          "\"gid\": 0, \"mode\": \"0640\""),
+            std::string::npos)
+      << json.out;
+  int status;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << Slurp(log);
+  unlink(log.c_str());
+}
+
+// Issue 11: what stays the kernel's says so once per process, naming why:
+// a name that exists in /dev/shm already (made outside the session) and a
+// sealable memfd. Both still work, as the kernel's objects.
+TEST(Shmrun, NamesAndMemfdsLeftToTheKernelSaySoOnce) {
+  std::string path = "/dev/shm/libshm_native_" + std::to_string(getpid());
+  int made = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(made, 0) << strerror(errno);
+  close(made);
+  std::string name = path.substr(8);
+  std::string py =
+      "import mmap, os, _posixshmem\n"
+      "for _ in range(3):\n"
+      "    fd = _posixshmem.shm_open('" + name + "', os.O_RDWR | os.O_CREAT, 0o600)\n"
+      "    os.ftruncate(fd, 8192)\n"
+      "    m = mmap.mmap(fd, 8192); m[0] = 7; assert m[0] == 7; m.close(); os.close(fd)\n"
+      "    s = os.memfd_create('sealable', os.MFD_ALLOW_SEALING)\n"
+      "    os.ftruncate(s, 4096)\n"
+      "    m = mmap.mmap(s, 4096); m[1] = 9; assert m[1] == 9; m.close(); os.close(s)\n"
+      "print('done')\n";
+  Result r = Sh(kShmrun + " --limit 4M --stats=" + TempPath("native-objects.json") +
+                " -- python3 -c \"" + py + "\"");
+  unlink(path.c_str());
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("done"), std::string::npos) << r.out;
+  auto count = [&](const std::string& what) {
+    size_t n = 0;
+    for (size_t at = r.out.find(what); at != std::string::npos; at = r.out.find(what, at + 1)) n++;
+    return n;
+  };
+  EXPECT_EQ(count("the name exists in /dev/shm, made outside this session"), 1u) << r.out;
+  EXPECT_EQ(count("of a sealable memfd: it stays the kernel's"), 1u) << r.out;
+  std::string stats = Slurp(TempPath("native-objects.json"));
+  EXPECT_EQ(JsonNumber(stats, "objects_made"), 0) << stats;  // neither was managed
 }
 
 // The number after "key": inside the JSON object that follows "object": .

@@ -64,6 +64,18 @@ assert_evicted() {
   [ "$mode" = full ] || die "$what: mode=$mode, expected full (root)"
 }
 
+# assert_objects_managed FILE [WHAT]: the session managed program objects
+# (issue 11: shm_open O_CREAT, memfd_create): without one, a test of them
+# ran on the kernel's objects and proves nothing.
+assert_objects_managed() {
+  local f=$1 what=${2:-session} made
+  made=$(stat_get "$f" objects_made)
+  log "$what objects: objects_made=$made objects_freed=$(stat_get "$f" objects_freed)" \
+    "handed_back=$(stat_get "$f" handed_back) program_objects=$(stat_get "$f" program_objects)" \
+    "shm_objects=$(stat_get "$f" shm_objects) pinned_objects=$(stat_get "$f" pinned_objects)"
+  [ "$made" -gt 0 ] || die "$what: objects_made=0: no program object was managed, so the run proves nothing"
+}
+
 # wait_file_changed FILE MTIME SECS: wait until FILE's mtime (ns) differs from
 # MTIME: the helper's rewrite at session end, for daemons whose shmrun is gone.
 mtime_ns() { stat -c %.9Y "$1" 2>/dev/null || echo 0; }
