@@ -165,6 +165,7 @@ constexpr uint32_t kRegionProgram = 1;  // a POSIX shm object or a program's mem
 constexpr uint32_t kRegionNamed = 2;    // it has a POSIX name (shm_open)
 constexpr uint32_t kRegionPinned = 4;   // kept resident (Inode::pinned)
 constexpr uint32_t kRegionPosix = 8;    // made by shm_open (named, or unlinked since)
+constexpr uint32_t kRegionSysv = 16;    // a System V segment: name "key 0xKEY id ID"
 static_assert(sizeof(RegionInfo) <= 256, "RegionInfo must fit in Reply::text");
 
 struct Request {

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <time.h>
@@ -652,6 +653,19 @@ int Engine::HandleRegionInfo(const Request& req, Reply* reply) {
       info.mode = st.st_mode & 07777;
     }
     ObjectName(inode, info.name, sizeof(info.name));
+  }
+  if (inode.segment != nullptr) {
+    // As ipcs -m shows it: shm_perm, not the memfd's owner and mode (a
+    // removed segment's key is IPC_PRIVATE: its memfd label keeps the old).
+    const Segment& seg = *inode.segment;
+    info.flags |= kRegionSysv;
+    info.uid = seg.uid;
+    info.gid = seg.gid;
+    info.mode = seg.mode & 0777;
+    unsigned key = 0;
+    sscanf(info.name, "memfd:SYSV%8x", &key);
+    snprintf(info.name, sizeof(info.name), "key 0x%08x id %d%s", key, seg.id,
+             (seg.mode & SHM_DEST) != 0 ? " removed" : "");
   }
   memcpy(reply->text, &info, sizeof(info));
   return 0;

@@ -456,6 +456,42 @@ TEST_F(SysvSegments, APlaceholderLeftByAnEndedSessionIsTakenBack) {
   syscall(SYS_shmctl, live, IPC_RMID, nullptr);
 }
 
+// shmstat lists a segment as ipcs -m would: kind sysv, key and id, owner,
+// mode (not the memfd's), size; a removed one says so.
+TEST_F(SysvSegments, ShmstatListsSegmentsWithKeyIdOwnerAndMode) {
+  int id = Create(5 * kPage, 0640);
+  ASSERT_GE(id, 0);
+  char* p = static_cast<char*>(shmat(id, nullptr, 0));
+  ASSERT_NE(p, kFailed);
+  auto run = [](const std::string& cmd) {
+    std::string out;
+    FILE* f = popen(cmd.c_str(), "r");
+    char buf[4096];
+    size_t n;
+    while (f != nullptr && (n = fread(buf, 1, sizeof(buf), f)) > 0) out.append(buf, n);
+    if (f != nullptr) pclose(f);
+    return out;
+  };
+  const std::string shmstat = std::string(LIBSHM_SHMSTAT_PATH) + " --session " +
+                              getenv("LIBSHM_SESSION") + " 2>&1";
+  char want[96];
+  snprintf(want, sizeof(want), "sysv key 0x%08x id %d uid %u mode 0640",
+           static_cast<unsigned>(key_), id, static_cast<unsigned>(geteuid()));
+  std::string table = run(shmstat);
+  EXPECT_NE(table.find(want), std::string::npos) << table;
+  std::string json = run(shmstat + " --json");
+  snprintf(want, sizeof(want), "\"kind\": \"sysv\", \"name\": \"key 0x%08x id %d\"",
+           static_cast<unsigned>(key_), id);
+  EXPECT_NE(json.find(want), std::string::npos) << json;
+  ASSERT_EQ(shmctl(id, IPC_RMID, nullptr), 0);
+  made_.clear();
+  snprintf(want, sizeof(want), "sysv key 0x%08x id %d removed uid", static_cast<unsigned>(key_),
+           id);
+  table = run(shmstat);
+  EXPECT_NE(table.find(want), std::string::npos) << table;
+  ASSERT_EQ(shmdt(p), 0);
+}
+
 }  // namespace
 }  // namespace libshm::test
 
