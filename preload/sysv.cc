@@ -35,6 +35,7 @@
 
 #include "client.h"
 #include "libshm/libshm.h"
+#include "log.h"
 #include "sys/syscalls.h"
 
 using libshm::internal::ClientRuntime;
@@ -353,6 +354,7 @@ LIBSHM_EXPORT void* shmat(int id, const void* addr, int flg) {
     if (rc == 0 && (flg & SHM_RDONLY) != 0) rt.MarkNoWrite(out, size);
   }
   if (rc != 0) {
+    LIBSHM_LOG_DEBUG("shmat of segment %d: not registered (%s): pinned", id, strerror(-rc));
     // A caller who may only read (or libshm could not register): a mapping
     // libshm cannot register reads evicted pages as zeros, so every page of
     // the segment comes back and stays first (named.md "Read-only mappers").

@@ -450,7 +450,9 @@ class Engine {
   };
   std::map<uint64_t, IpcNamespace> ipc_namespaces_;
   static constexpr size_t kMaxSegments = 65536;
-  bool in_nattch_ = false;
+  // The segment Nattch is counting: NoteDetach leaves its destruction to
+  // Nattch's caller (others die as usual).
+  Segment* counting_ = nullptr;
   SwapFile swap_;
   Policy policy_;
   TraceLog trace_;

@@ -339,14 +339,14 @@ int Engine::HandleShmCtl(Client& c, const Request& req, Reply* reply) {
           if (rl.rlim_cur != RLIM_INFINITY && pages > rl.rlim_cur / kPageSize) return -ENOMEM;
         }
       }
-      if (lock && (s->mode & SHM_LOCKED) == 0) {
-        // Locked pages stay in memory: every page back, none evicted.
-        rc = Pin(*s->inode);
-        if (rc != 0) return rc;
+      // The lock is recorded, not kept: the segment stays evictable. The
+      // session's limit is what libshm exists to hold, and a pinned segment
+      // whose untouched pages fill in later outgrew it (stress-ng
+      // --shm-sysv, which locks and unlocks as it goes, peaked above the
+      // limit). docs/named.md "Differences from the kernel".
+      if (lock) {
         s->mode |= SHM_LOCKED;
-      } else if (!lock) {
-        // The pin stays (it may also be a read-only mapper's, which cannot
-        // be told apart): unlocking never makes eviction unsafe.
+      } else {
         s->mode &= ~static_cast<uint32_t>(SHM_LOCKED);
       }
       return 0;
@@ -367,8 +367,8 @@ uint64_t Engine::LiveNattch(const Inode& inode) const {
 
 uint64_t Engine::Nattch(Segment& seg) {
   Inode* inode = seg.inode;
-  const bool was = in_nattch_;
-  in_nattch_ = true;  // no segment is destroyed under this walk (NoteDetach)
+  Segment* const was = counting_;
+  counting_ = &seg;  // not destroyed under this walk: the caller decides (NoteDetach)
   for (auto& [id, cp] : clients_) {
     Client& x = *cp;
     if (x.dead || x.uffd < 0 || x.vmas.empty()) continue;
@@ -385,7 +385,7 @@ uint64_t Engine::Nattch(Segment& seg) {
     }
     DrainEvents(x);  // an unmap the process has made is counted
   }
-  in_nattch_ = was;
+  counting_ = was;
   return LiveNattch(*inode);
 }
 
@@ -396,7 +396,7 @@ void Engine::NoteDetach(Inode* inode, pid_t pid, bool stamp) {
     s->dtime = Now();
     if (pid != 0) s->lpid = pid;
   }
-  if ((s->mode & SHM_DEST) != 0 && !in_nattch_ && LiveNattch(*inode) == 0) DestroySegment(s);
+  if ((s->mode & SHM_DEST) != 0 && s != counting_ && LiveNattch(*inode) == 0) DestroySegment(s);
 }
 
 void Engine::DestroySegment(Segment* seg) {
