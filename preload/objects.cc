@@ -40,20 +40,9 @@ int Fail(int err) {
   return -1;
 }
 
-// glibc's __shm_get_name: leading slashes dropped; empty, ".", ".." or
-// another slash: EINVAL; a name its buffer cannot hold (from 260 bytes):
-// EINVAL; 256..259 bytes reach the kernel, which says ENAMETOOLONG.
-// Returns 0 and the name without its slashes, or the errno.
+// glibc's name rules (ShmNameOf in client.h), as an errno.
 int ShmName(const char* name, const char** out) {
-  while (*name == '/') name++;
-  size_t n = strlen(name);
-  if (n == 0 || strchr(name, '/') != nullptr || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
-      n >= NAME_MAX + 5) {
-    return EINVAL;
-  }
-  if (n > NAME_MAX) return ENAMETOOLONG;
-  *out = name;
-  return 0;
+  return -libshm::internal::ShmNameOf(name, out);
 }
 
 // A name the kernel has in /dev/shm already stays the kernel's.
@@ -99,7 +88,13 @@ int NativeShmUnlink(const char* name) {
 // the whole object in memory, past the limit. Returns 0, -errno, or -ENOENT
 // (not a managed object).
 int ManagedFallocate(int fd, int mode, off_t off, off_t len) {
+  // The kernel's order (vfs_fallocate): no file (O_PATH) EBADF, then the
+  // range EINVAL, then a file not open for writing EBADF; the helper's
+  // kResize would answer as ftruncate does (EINVAL).
+  long fl = sys::Syscall(SYS_fcntl, fd, F_GETFL);
+  if (fl < 0 || (fl & O_PATH) != 0) return -EBADF;
   if (off < 0 || len <= 0) return -EINVAL;
+  if ((fl & O_ACCMODE) == O_RDONLY) return -EBADF;
   if (off > INT64_MAX - len) return -EFBIG;
   return ClientRuntime::Get().ResizeObject(fd, mode == FALLOC_FL_KEEP_SIZE ? 0 : off + len, true);
 }

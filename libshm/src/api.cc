@@ -2,7 +2,9 @@
 // The C ABI (libshm.h). Each entry point is noexcept, returns 0 or -errno,
 // and leaves the caller's errno as it found it.
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <string.h>
 
 #include "client.h"
@@ -38,6 +40,55 @@ LIBSHM_EXPORT const char* libshm_version(void) { return LIBSHM_VERSION_STRING; }
 
 LIBSHM_EXPORT int libshm_map(void* hint, size_t length, int prot, int flags, void** out) {
   return Guard([&] { return ClientRuntime::Get().Map(hint, length, prot, flags, out); });
+}
+
+LIBSHM_EXPORT int libshm_shm_open(const char* name, int oflag, mode_t mode, int* fd) {
+  return Guard([&] {
+    const char* bare = nullptr;
+    if (name == nullptr || fd == nullptr) return -EINVAL;
+    int rc = libshm::internal::ShmNameOf(name, &bare);
+    if (rc != 0) return rc;
+    if ((oflag & ~(O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC)) != 0 ||
+        (oflag & O_ACCMODE) == O_WRONLY || (oflag & O_ACCMODE) == O_ACCMODE) {
+      return -EINVAL;
+    }
+    int got = ClientRuntime::Get().ShmOpen(bare, oflag, mode);
+    if (got < 0) return got == ClientRuntime::kNoSession ? -ECONNREFUSED : got;
+    libshm::internal::MarkObjectFd(got);
+    *fd = got;
+    return 0;
+  });
+}
+
+LIBSHM_EXPORT int libshm_shm_unlink(const char* name) {
+  return Guard([&] {
+    const char* bare = nullptr;
+    if (name == nullptr) return -ENOENT;
+    int rc = libshm::internal::ShmNameOf(name, &bare);
+    if (rc != 0) return rc == -EINVAL ? -ENOENT : rc;  // as glibc's shm_unlink
+    rc = ClientRuntime::Get().ShmUnlink(bare);
+    return rc == ClientRuntime::kNoSession ? -ECONNREFUSED : rc;
+  });
+}
+
+LIBSHM_EXPORT int libshm_ftruncate(int fd, off_t length) {
+  return Guard([&] {
+    if (length < 0) return -EINVAL;
+    return ClientRuntime::Get().ResizeObject(fd, length);
+  });
+}
+
+LIBSHM_EXPORT int libshm_map_fd(void* hint, size_t length, int prot, int flags, int fd,
+                                off_t offset, void** out) {
+  return Guard([&] {
+    const int known = MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_POPULATE | MAP_NORESERVE |
+                      MAP_LOCKED | libshm::internal::kMap32Bit;
+    if (out == nullptr || length == 0 || (flags & ~known) != 0) return -EINVAL;
+    if (offset < 0 || offset % 4096 != 0) return -EINVAL;
+    bool kernel_refused = false;
+    return ClientRuntime::Get().MapObject(hint, length, prot, flags, fd, offset, out,
+                                          &kernel_refused);
+  });
 }
 
 LIBSHM_EXPORT int libshm_unmap(void* addr, size_t length) {

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 
@@ -27,9 +28,13 @@ int ReadCallerCreds(pid_t pid, CallerCreds* out) {
   FILE* f = fopen(path, "re");
   if (f == nullptr) return errno == ENOENT ? -ESRCH : -errno;
   *out = CallerCreds();
-  char line[4096];
+  // Whole lines, whatever their length: a Groups line of a process in many
+  // groups passes 4 KiB, and a fixed buffer cut it inside a number, which
+  // then counted as a group of the caller.
+  char* line = nullptr;
+  size_t cap = 0;
   int found = 0;
-  while (fgets(line, sizeof(line), f) != nullptr) {
+  while (getline(&line, &cap, f) >= 0) {
     unsigned long r, e;
     unsigned long long cap;
     if (sscanf(line, "Uid: %lu %lu", &r, &e) == 2) {
@@ -53,7 +58,20 @@ int ReadCallerCreds(pid_t pid, CallerCreds* out) {
       found |= 8;
     }
   }
+  free(line);
   fclose(f);
+  // CapEff counts capabilities in the caller's own user namespace: a
+  // process that made one (clone or unshare with CLONE_NEWUSER, allowed to
+  // any user) has them all there and none over the objects of anyone
+  // outside it. Only a caller of the helper's own namespace has them here
+  // (stricter than the kernel for a namespace that maps the object's
+  // owner: that caller still has the owner's bits).
+  struct stat mine, theirs;
+  snprintf(path, sizeof(path), "/proc/%d/ns/user", static_cast<int>(pid));
+  if (stat("/proc/self/ns/user", &mine) != 0 || stat(path, &theirs) != 0 ||
+      mine.st_ino != theirs.st_ino || mine.st_dev != theirs.st_dev) {
+    out->cap_eff = 0;
+  }
   // A zombie's status has no ids worth trusting for a new open.
   return found == 15 ? 0 : -ESRCH;
 }

@@ -43,6 +43,11 @@ bool MayAccess(const CallerCreds& who, const struct stat& st, int want);
 // CAP_FOWNER.
 bool MayUnlinkSticky(const CallerCreds& who, const struct stat& st);
 
+// Opens `path` (a /proc/self/fd link of a program object) with access mode
+// `acc`, O_CLOEXEC, never waiting for a lease another process holds on the
+// file: -EWOULDBLOCK then (program_objects.cc). Returns the fd or -errno.
+int OpenWithoutWaiting(const char* path, int acc);
+
 }  // namespace libshm::internal
 
 #endif  // LIBSHM_SRC_CALLER_CREDS_H_

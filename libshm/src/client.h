@@ -63,6 +63,12 @@ inline bool IsObjectFd(int fd) noexcept {
          (g_object_fds[fd / 64].load(std::memory_order_relaxed) >> (fd % 64) & 1) != 0;
 }
 
+// glibc's shm_open name rules (named_kernel_facts.md fact 9): leading
+// slashes dropped; empty, ".", "..", another slash, or 260 bytes and more:
+// -EINVAL; 256..259 bytes: -ENAMETOOLONG (the kernel's answer). 0 and the
+// name without its slashes in *out.
+int ShmNameOf(const char* name, const char** out);
+
 class ClientRuntime {
  public:
   static ClientRuntime& Get();
@@ -98,9 +104,10 @@ class ClientRuntime {
   static constexpr uint64_t kNativeReportIntervalNs = 100'000'000;
   static constexpr uint64_t kNativeExitWaitNs = 200'000'000;
   // Program objects (client_objects.cc, docs/named.md): POSIX shm objects
-  // and the program's memfds, managed only in a session (shmrun), where
-  // names are shared by the whole tree. kNoSession: not managed here, the
-  // caller does what the kernel would.
+  // and the program's memfds. The shim manages them only in a session
+  // (shmrun), where names are shared by the whole tree (ManagesObjects);
+  // the C API whenever it is called. kNoSession: no helper could be
+  // reached; the shim then does what the kernel would.
   static constexpr int kNoSession = -ENOTCONN;
   bool ManagesObjects() const { return opts_.session[0] != '\0' && !session_failed_; }
   // Whether `fd` may be a managed object: a regular file on the memfd

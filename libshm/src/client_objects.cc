@@ -7,6 +7,7 @@
 // and seals) and has the mapping registered before anything can touch it.
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -68,6 +69,18 @@ int Reopen(int fd, int acc) {
 
 }  // namespace
 
+int ShmNameOf(const char* name, const char** out) {
+  while (*name == '/') name++;
+  size_t n = strlen(name);
+  if (n == 0 || strchr(name, '/') != nullptr || strcmp(name, ".") == 0 || strcmp(name, "..") == 0 ||
+      n >= NAME_MAX + 5) {
+    return -EINVAL;
+  }
+  if (n > NAME_MAX) return -ENAMETOOLONG;
+  *out = name;
+  return 0;
+}
+
 bool ClientRuntime::MayBeObjectFd(int fd) const {
   if (fd < 0 || !ManagesObjects()) return false;
   struct stat st;
@@ -76,7 +89,6 @@ bool ClientRuntime::MayBeObjectFd(int fd) const {
 }
 
 int ClientRuntime::ShmOpen(const char* name, int oflag, mode_t mode) {
-  if (!ManagesObjects()) return kNoSession;
   size_t n = strlen(name);
   Request req;
   if (n >= sizeof(req.text2)) return -ENAMETOOLONG;
@@ -125,7 +137,6 @@ int ClientRuntime::ShmOpen(const char* name, int oflag, mode_t mode) {
 }
 
 int ClientRuntime::ShmUnlink(const char* name) {
-  if (!ManagesObjects()) return kNoSession;
   Request req;
   size_t n = strlen(name);
   if (n >= sizeof(req.text2)) return -ENOENT;
@@ -139,7 +150,6 @@ int ClientRuntime::ShmUnlink(const char* name) {
 }
 
 int ClientRuntime::AdoptNewMemfd(int fd, bool cloexec) {
-  if (!ManagesObjects()) return kNoSession;
   std::lock_guard<std::mutex> lock(mu_);
   if (EnsureSessionLocked() != 0) return kNoSession;
   // The helper keeps the memfd itself; the program's number `fd` is given a
@@ -161,7 +171,6 @@ int ClientRuntime::AdoptNewMemfd(int fd, bool cloexec) {
 }
 
 int ClientRuntime::PinObject(int fd) {
-  if (!ManagesObjects()) return -ENOENT;
   std::lock_guard<std::mutex> lock(mu_);
   if (EnsureSessionLocked() != 0) return -ENOENT;
   Request req;
@@ -172,7 +181,6 @@ int ClientRuntime::PinObject(int fd) {
 }
 
 int ClientRuntime::ResizeObject(int fd, off_t length, bool grow_only) {
-  if (!ManagesObjects()) return -ENOENT;
   std::lock_guard<std::mutex> lock(mu_);
   if (EnsureSessionLocked() != 0) return -ENOENT;
   Request req;

@@ -172,6 +172,11 @@ int Engine::Run() {
   int rc;
   while ((rc = RunOnce(-1)) > 0) {
   }
+  // The session is over: probe every object nothing else holds now, whatever
+  // its backoff, so the session-end stats say what was freed.
+  for (auto& [seq, inode] : inodes_) inode->next_probe_ns = 0;
+  collect_due_ = true;
+  CollectInodes();
   trace_.Close();  // complete before the session-end stats appear
   return rc;
 }
@@ -486,8 +491,20 @@ void Engine::CollectInodes() {
       // program may still hold it by fd (an unlinked object, a memfd, one
       // in flight in a socket: PyTorch's DataLoader). The kernel keeps it
       // while any file of it is open; so does the helper (ProgramHold).
+      if (inode.next_probe_ns > now) {
+        orphans_waiting_ = true;  // held when last probed: not yet again
+        ++it;
+        continue;
+      }
       Hold hold = ProgramHold(inode);
       if (hold == Hold::kUnknown && inode.orphan_since_ns == 0) inode.orphan_since_ns = now;
+      if (hold == Hold::kHeld) {
+        // Probed again later and later (each probe is an open and a lease):
+        // a member holding thousands of objects made every second's
+        // collection probe them all.
+        inode.next_probe_ns = now + (1'000'000'000ull << inode.probe_backoff);
+        inode.probe_backoff = std::min<uint32_t>(inode.probe_backoff + 1, 4);
+      }
       if (hold == Hold::kHeld ||
           (hold == Hold::kUnknown && now - inode.orphan_since_ns < OrphanGraceNs())) {
         orphans_waiting_ = true;  // Housekeeping looks again
@@ -517,6 +534,7 @@ void Engine::CollectInodes() {
     }
     swap_.Release(inode.extent());
     virtual_pages_ -= inode.pages();
+    if (inode.program) program_objects_--;
     inode_by_ino_.erase(inode.ino());
     free_seqs_.push_back(inode.seq());
     it = inodes_.erase(it);

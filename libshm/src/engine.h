@@ -104,6 +104,11 @@ struct Client {
   uint64_t seq_inode = 0, seq_next = 0, seq_window = 1;
 };
 
+struct CallerCreds;
+// The ids of the process connection `c` belongs to, now, if it still lives
+// (program_objects.cc: a pid read in /proc may have been reused).
+int ReadCallerCredsOf(const Client& c, CallerCreds* who);
+
 class Engine {
  public:
   explicit Engine(const Options& opts);
@@ -369,6 +374,11 @@ class Engine {
   static constexpr size_t kMaxHandles = 4096;
   // POSIX names per session: each holds an object and a descriptor.
   static constexpr size_t kMaxShmNames = 65536;
+  // Program objects per session (named or not), and at most a quarter of
+  // the helper's descriptors: each is a file the helper holds, and one the
+  // program holds only by fd is kept while the probe says it is held.
+  static constexpr size_t kMaxProgramObjects = 65536;
+  size_t program_objects_ = 0;
 
   Options opts_;
   int epfd_ = -1;

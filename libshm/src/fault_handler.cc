@@ -367,7 +367,9 @@ bool Engine::AdoptMapping(Client& c, uintptr_t addr) {
   // count them dirty, so nothing it wrote is dropped as clean.
   // (Only the pages in those states are visited: the range can be huge.)
   const unsigned mask = Inode::Mask(PageState::kZero) | Inode::Mask(PageState::kClean);
-  const uint64_t last = pgoff + (end - start) / kPageSize;
+  // (Not past the object's end: a program object's mapping may reach past
+  // it, fact 12, and a state past it asserted.)
+  const uint64_t last = std::min(pgoff + (end - start) / kPageSize, inode.pages());
   for (uint64_t p = inode.NextIn(pgoff, last, mask); p < last;
        p = inode.NextIn(p + 1, last, mask)) {
     inode.set_state(p, PageState::kDirty);

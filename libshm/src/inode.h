@@ -197,6 +197,11 @@ class Inode {
   // and its hold could not be probed (0: held). It is handed back after a
   // grace period (Engine::CollectInodes).
   uint64_t orphan_since_ns = 0;
+  // A program object the hold probe found held by a file the helper cannot
+  // see: probed again no sooner than this, each time twice as late (1 s up
+  // to 16 s), so that objects held for long cost the engine little.
+  uint64_t next_probe_ns = 0;
+  uint32_t probe_backoff = 0;
   // A program object that could not be handed back (its swap could not be
   // read): kept, with its slots, for the session's life.
   bool kept = false;

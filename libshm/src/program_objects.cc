@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -35,6 +37,7 @@
 #include "caller_creds.h"
 #include "engine.h"
 #include "log.h"
+#include "peer.h"
 #include "sys/syscalls.h"
 #include "uffd.h"
 
@@ -49,6 +52,30 @@ bool ValidShmName(const char* name) {
   size_t n = strnlen(name, NAME_MAX + 1);
   return n >= 1 && n <= NAME_MAX && strchr(name, '/') == nullptr && strcmp(name, ".") != 0 &&
          strcmp(name, "..") != 0;
+}
+
+// The device of memfds (the kernel's internal tmpfs mount), learned from a
+// memfd of our own; 0 if none could be made (then no fd is taken).
+dev_t MemfdDevice() {
+  static const dev_t dev = [] {
+    int fd = memfd_create("libshm-dev", MFD_CLOEXEC);
+    struct stat st;
+    dev_t d = fd >= 0 && fstat(fd, &st) == 0 ? st.st_dev : 0;
+    if (fd >= 0) close(fd);
+    return d;
+  }();
+  return dev;
+}
+
+// Only a memfd, open for reading and writing, may become a program object: a
+// file with a name (in /dev/shm, /run, any tmpfs) is someone else's to
+// manage, and a read-only fd gives no right to write what the helper then
+// writes (evictions, restores) or hands out (kInodeFd reopens read-write,
+// as root in a root session).
+bool WritableMemfd(int fd, const struct stat& st) {
+  int fl = fcntl(fd, F_GETFL);
+  return S_ISREG(st.st_mode) && MemfdDevice() != 0 && st.st_dev == MemfdDevice() &&
+         st.st_nlink == 0 && fl >= 0 && (fl & O_ACCMODE) == O_RDWR;
 }
 
 uint64_t PagesFor(uint64_t bytes) { return bytes / kPageSize + (bytes % kPageSize != 0); }
@@ -70,7 +97,35 @@ int PwriteUpTo(int fd, const char* buf, uint64_t page, uint64_t n, uint64_t size
   return 0;
 }
 
+// The ids of the process a connection belongs to, now. /proc/<pid> names
+// whatever process has that pid when it is read: the connection's own
+// process may have exited and its pid been taken (by a set-uid program, say)
+// while a request it left, or one sent by a process that inherited the
+// connection, waits. They are its own only if its pidfd says it still lives
+// after the read.
 }  // namespace
+
+int ReadCallerCredsOf(const Client& c, CallerCreds* who) {
+  int rc = ReadCallerCreds(c.pid, who);
+  if (rc == 0 && (c.pidfd < 0 || PidfdExited(c.pidfd))) rc = -ESRCH;
+  return rc;
+}
+
+int OpenWithoutWaiting(const char* path, int acc) {
+  // A lease another process holds on the file (the owner of an object may
+  // take one) makes a conflicting open wait until it is let go or
+  // lease-break-time passes (45 s): the engine thread, and every fault of
+  // the session, waited with it. O_NONBLOCK answers EWOULDBLOCK instead.
+  int fd = open(path, acc | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return -errno;
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {  // the file is the caller's
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  return fd;
+}
 
 uint64_t Engine::OrphanGraceNs() {
   static const uint64_t ns = [] {
@@ -95,8 +150,11 @@ Engine::Hold Engine::ProgramHold(Inode& inode) {
   if (no_probe) return Hold::kUnknown;
   char path[64];
   snprintf(path, sizeof(path), "/proc/self/fd/%d", inode.memfd());
-  int f = open(path, O_RDWR | O_CLOEXEC);
-  if (f < 0) return Hold::kUnknown;
+  // Never a blocking open: a lease on the object (its owner may take one)
+  // would hold the engine thread until lease-break-time (45 s). A lease is
+  // on an open file: the object is held.
+  int f = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+  if (f < 0) return errno == EWOULDBLOCK ? Hold::kHeld : Hold::kUnknown;
   Hold hold = Hold::kUnknown;
   if (fcntl(f, F_SETLEASE, F_WRLCK) == 0) {
     fcntl(f, F_SETLEASE, F_UNLCK);
@@ -121,7 +179,7 @@ Inode* Engine::FindProgramInode(int fd, struct stat* st) {
 int Engine::NewProgramInode(int fd, const struct stat& st, Inode** out) {
   struct statfs sfs;
   uint64_t pages = PagesFor(static_cast<uint64_t>(st.st_size));
-  if (!S_ISREG(st.st_mode) || fstatfs(fd, &sfs) != 0 || sfs.f_type != kTmpfsMagic ||
+  if (!WritableMemfd(fd, st) || fstatfs(fd, &sfs) != 0 || sfs.f_type != kTmpfsMagic ||
       pages >= Inode::kMaxPages) {
     close(fd);
     return -EINVAL;
@@ -129,6 +187,19 @@ int Engine::NewProgramInode(int fd, const struct stat& st, Inode** out) {
   if (inode_by_ino_.count(static_cast<uint64_t>(st.st_ino)) != 0) {
     close(fd);
     return -EEXIST;
+  }
+  // Bounded: a member made objects of files the kernel counts (a reopened
+  // memfd), which the hold probe finds held for as long as the helper holds
+  // them, until the helper's fd table was full and every new region of the
+  // session was refused.
+  struct rlimit nofile;
+  size_t most = kMaxProgramObjects;
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) {
+    most = std::min<size_t>(most, nofile.rlim_cur / 4);
+  }
+  if (program_objects_ >= most) {
+    close(fd);
+    return -ENFILE;
   }
   if (!RestoreReserveFd()) {
     close(fd);
@@ -178,6 +249,7 @@ int Engine::InstallInode(int fd, const struct stat& st, uint64_t pages, bool spa
     return -ENOMEM;
   }
   virtual_pages_ += pages;
+  program_objects_++;
   Inode* raw = inode.get();
   raw->set_dev(st.st_dev);
   raw->sparse_extent = sparse;
@@ -198,7 +270,7 @@ int Engine::HandleShmOpen(Client& c, const Request& req, int fd, Reply* reply, i
     return -EINVAL;
   }
   CallerCreds who;
-  int rc = ReadCallerCreds(c.pid, &who);
+  int rc = ReadCallerCredsOf(c, &who);
   if (rc != 0) {
     if (fd >= 0) close(fd);
     return rc;
@@ -211,9 +283,13 @@ int Engine::HandleShmOpen(Client& c, const Request& req, int fd, Reply* reply, i
       return -ENFILE;
     }
     // The caller's new memfd becomes the object: its owner is the caller's
-    // (the kernel set it), its mode the one asked for.
+    // (the kernel set it), its mode the one asked for. The helper changes
+    // the mode with its own rights (root's, in a root session): only of a
+    // file the caller owns, as chmod(2) allows, or a member could make
+    // another user's file anyone's.
     struct stat st;
-    if (fstat(fd, &st) != 0 || st.st_size != 0 || fchmod(fd, static_cast<mode_t>(req.b)) != 0) {
+    if (fstat(fd, &st) != 0 || st.st_size != 0 || !WritableMemfd(fd, st) ||
+        st.st_uid != who.euid || fchmod(fd, static_cast<mode_t>(req.b)) != 0) {
       close(fd);
       return -EINVAL;
     }
@@ -244,10 +320,15 @@ int Engine::HandleShmOpen(Client& c, const Request& req, int fd, Reply* reply, i
   // read-only descriptor, ftruncate, write).
   char path[64];
   snprintf(path, sizeof(path), "/proc/self/fd/%d", inode.memfd());
-  int reopened = open(path, acc | O_CLOEXEC);
-  if (reopened < 0) return -errno;
-  if ((flags & O_TRUNC) != 0 && inode.pages() != 0) {
-    if (ftruncate(reopened, 0) != 0) {
+  int reopened = OpenWithoutWaiting(path, acc);
+  if (reopened < 0) return reopened;
+  // O_TRUNC empties the object whatever the access mode (the kernel's
+  // open does, once write permission is checked, as it was above): through
+  // the helper's own file, not the caller's new one, which may be
+  // read-only; and whatever size the helper has seen (a raw ftruncate is
+  // followed only at the next fault).
+  if ((flags & O_TRUNC) != 0 && (st.st_size != 0 || inode.pages() != 0)) {
+    if (ftruncate(inode.memfd(), 0) != 0) {
       rc = -errno;
       close(reopened);
       return rc;
@@ -264,7 +345,7 @@ int Engine::HandleShmUnlink(Client& c, const Request& req) {
   auto it = shm_names_.find(req.text2);
   if (it == shm_names_.end()) return -ENOENT;
   CallerCreds who;
-  int rc = ReadCallerCreds(c.pid, &who);
+  int rc = ReadCallerCredsOf(c, &who);
   if (rc != 0) return rc;
   struct stat st;
   if (fstat(it->second->memfd(), &st) != 0) return -EIO;
@@ -280,9 +361,16 @@ int Engine::HandleShmUnlink(Client& c, const Request& req) {
 int Engine::HandleAdoptFd(Client& c, const Request& req, int fd, Reply* reply) {
   struct stat st;
   Inode* inode = FindProgramInode(fd, &st);
+  // A handle lets its connection register mappings of the object, and
+  // kInodeFd answers such a mapping with a read-write file: only for an fd
+  // open for writing (a shared mapping libshm registers needs one; the
+  // shim pins for the others). A read-only fd gave a member that may only
+  // read an object a writable file of it.
+  const int fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
   if (fd >= 0) close(fd);
   if ((req.flags & ~kAdoptPin) != 0) return -EINVAL;
   if (inode == nullptr) return -ENOENT;
+  if ((req.flags & kAdoptPin) == 0 && (fl < 0 || (fl & O_ACCMODE) != O_RDWR)) return -EACCES;
   FollowSize(*inode);
   reply->b = static_cast<uint64_t>(st.st_size);
   if ((req.flags & kAdoptPin) != 0) return Pin(*inode);
@@ -351,6 +439,18 @@ int Engine::HandleResize(Client& c, const Request& req, int fd) {
   if (bytes > static_cast<uint64_t>(INT64_MAX) || pages >= Inode::kMaxPages) {
     rc = bytes > static_cast<uint64_t>(INT64_MAX) ? -EINVAL : -EFBIG;
   }
+  // What the kernel's ftruncate will refuse, refused before any work: a
+  // growth copies every swapped page of the object to its new extent, and a
+  // member that may only read an object made the engine do that per request
+  // (then ftruncate said EINVAL).
+  const int fl = fcntl(fd, F_GETFL);
+  const int seals = fcntl(fd, F_GET_SEALS);
+  if (rc == 0 && (fl < 0 || (fl & O_PATH) != 0)) rc = -EBADF;
+  if (rc == 0 && (fl & O_ACCMODE) == O_RDONLY) rc = -EINVAL;
+  if (rc == 0 && seals > 0 && bytes != static_cast<uint64_t>(st.st_size) &&
+      (seals & (bytes > static_cast<uint64_t>(st.st_size) ? F_SEAL_GROW : F_SEAL_SHRINK)) != 0) {
+    rc = -EPERM;
+  }
   FollowSize(inode);
   // A partial last page keeps its data only up to the new end, and the
   // kernel zeroes the rest of it only if the page is in the memfd.
@@ -377,8 +477,14 @@ int Engine::ReserveGrowth(Inode& inode, uint64_t pages, Extent* out) {
   if (virtual_pages_ - inode.pages() + pages > kMaxSessionPages) return -ENOSPC;
   // After swapoff nothing has an extent (swap.dir reserves them again).
   if (EvictionSuspended() || pages <= inode.extent().pages) return 0;
+  // Half again as much as asked, when it fits: each move copies every
+  // slot that holds data, and an object grown a page at a time was copied
+  // whole per page (quadratic in its size, on the engine thread).
   Extent next;
-  int rc = swap_.Reserve(pages, &next, !inode.sparse_extent);
+  const uint64_t roomy =
+      std::min(Inode::kMaxPages - 1, std::max(pages, inode.pages() + inode.pages() / 2));
+  int rc = roomy > pages ? swap_.Reserve(roomy, &next, !inode.sparse_extent) : -ENOMEM;
+  if (rc != 0) rc = swap_.Reserve(pages, &next, !inode.sparse_extent);
   if (rc != 0) return rc == -ENOMEM ? -ENOSPC : rc;
   // The slots that hold data move along (a growth with nothing swapped,
   // the usual ftruncate after shm_open, copies nothing).

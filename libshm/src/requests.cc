@@ -23,6 +23,7 @@
 
 #include <algorithm>
 
+#include "caller_creds.h"
 #include "clock.h"
 #include "engine.h"
 #include "log.h"
@@ -184,9 +185,11 @@ void Engine::HandleRequest(Client& c, const Request& req, int fd) {
       break;
     case Op::kAdoptFd:
       rc = HandleAdoptFd(c, req, fd, &reply);
+      fd = -1;  // closed there: a second close could close a number reused since
       break;
     case Op::kResize:
       rc = HandleResize(c, req, fd);
+      fd = -1;
       break;
     case Op::kShmGet:
       rc = HandleShmGet(c, req, &reply);
@@ -400,6 +403,8 @@ uint64_t Engine::AddHandle(Client& c, Inode* inode) {
   c.handles[h] = inode;
   inode->holders++;
   inode->orphan_since_ns = 0;
+  inode->next_probe_ns = 0;  // held again: the next release probes at once
+  inode->probe_backoff = 0;
   return h;
 }
 
@@ -480,6 +485,8 @@ int Engine::RegisterRange(Client& c, Inode* inode, uintptr_t start, size_t len, 
   }
   AddVma(c, Vma{start, start + len, inode, pgoff});
   inode->orphan_since_ns = 0;
+  inode->next_probe_ns = 0;
+  inode->probe_backoff = 0;
   return 0;
 }
 
@@ -496,8 +503,8 @@ int Engine::HandleInodeFd(Client& c, const Request& req, Reply* reply, int* repl
     // not keep the object.
     char path[64];
     snprintf(path, sizeof(path), "/proc/self/fd/%d", v->inode->memfd());
-    *reply_fd = open(path, O_RDWR | O_CLOEXEC);
-    if (*reply_fd < 0) return -errno;
+    *reply_fd = OpenWithoutWaiting(path, O_RDWR);
+    if (*reply_fd < 0) return *reply_fd;
     *close_reply_fd = true;
   }
   reply->b = v->inode->pages();

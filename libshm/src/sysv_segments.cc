@@ -117,7 +117,7 @@ int Engine::HandleShmGet(Client& c, const Request& req, Reply* reply) {
   int rc = CallerIpcNs(c.pid, &ns);
   if (rc != 0) return rc;
   CallerCreds who;
-  rc = ReadCallerCreds(c.pid, &who);
+  rc = ReadCallerCredsOf(c, &who);
   if (rc != 0) return rc;
   auto it = segment_keys_.find({ns, key});
   if (it != segment_keys_.end()) {
@@ -255,7 +255,7 @@ int Engine::HandleShmAt(Client& c, const Request& req, Reply* reply, int* reply_
   int rc = FindSegment(c, static_cast<int>(req.a), &s);
   if (rc != 0) return rc;
   CallerCreds who;
-  rc = ReadCallerCreds(c.pid, &who);
+  rc = ReadCallerCredsOf(c, &who);
   if (rc != 0) return rc;
   const int flg = static_cast<int>(req.c);
   int acc = (flg & SHM_RDONLY) != 0 ? 0444 : 0666;
@@ -267,8 +267,8 @@ int Engine::HandleShmAt(Client& c, const Request& req, Reply* reply, int* reply_
   const bool may_write = IpcPerms(who, *s, 0222);
   char path[64];
   snprintf(path, sizeof(path), "/proc/self/fd/%d", s->inode->memfd());
-  int fd = open(path, (may_write ? O_RDWR : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0) return -errno;
+  int fd = OpenWithoutWaiting(path, may_write ? O_RDWR : O_RDONLY);
+  if (fd < 0) return fd;
   *reply_fd = fd;
   reply->b = s->segsz;
   return 0;
@@ -280,7 +280,7 @@ int Engine::HandleShmCtl(Client& c, const Request& req, Reply* reply) {
   int rc = FindSegment(c, static_cast<int>(req.a), &s);
   if (rc != 0) return rc;
   CallerCreds who;
-  rc = ReadCallerCreds(c.pid, &who);
+  rc = ReadCallerCredsOf(c, &who);
   if (rc != 0) return rc;
   switch (req.b) {
     case IPC_STAT: {

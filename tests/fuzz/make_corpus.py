@@ -19,7 +19,13 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "reques
 
 # protocol.h
 HELLO, HELLO_CHILD, HELLO_RESTRICTED_CHILD, CREATE, REGISTER, RELEASE, MSYNC, DISCARD, STATS, \
-    CTL, UFFD_DEVICE, REGION_INFO, INODE_FD, EXTEND, FORK_PENDING, NATIVE = range(1, 17)
+    CTL, UFFD_DEVICE, REGION_INFO, INODE_FD, EXTEND, FORK_PENDING, NATIVE, SHM_OPEN, SHM_UNLINK, \
+    ADOPT_FD, RESIZE = range(1, 21)
+CREATE_PROGRAM = 2
+ADOPT_PIN = 1
+RESIZE_GROW_ONLY = 1
+# fcntl.h (x86-64)
+O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_EXCL, O_TRUNC = 0, 1, 2, 0o100, 0o200, 0o1000
 # libshm.h LIBSHM_NATIVE_*; protocol.h kMaxNativeMappingBytes
 NATIVE_HUGETLB, NATIVE_FLAGS, NATIVE_MIN_SIZE, NATIVE_ERROR, NATIVE_NO_SESSION, \
     NATIVE_REASONS = range(6)
@@ -34,7 +40,9 @@ FD_NONE, FD_MEMFD_A, FD_MEMFD_B, FD_FRESH, FD_UFFD, FD_UFFD_VARIANT, FD_OTHER, F
 RUN, QUEUE, FOLD, RAW, ACTION = 0, 3, 4, 5, 6
 USER_MODE_ONLY, BLOCKING, API_DONE, FORK_CHILD_UFFD = 1, 2, 4, 8
 OTHER_DEVNULL, OTHER_PIPE, OTHER_SOCKET, OTHER_LAST_MEMFD, OTHER_UFFD_API_DONE, OTHER_EVENTFD, \
-    OTHER_DIR, OTHER_FILE = range(8)
+    OTHER_DIR, OTHER_FILE, OTHER_OWN_RW, OTHER_OWN_RO, OTHER_DEV_SHM, OTHER_PROGRAM_MEMFD = range(12)
+# A fresh memfd as a program makes one (no sealing): FreshMemfd's variant 1.
+PROGRAM = 1
 TOUCH, CLOSE, PUMP, FORK, VM, EXIT = 0, 1, 2, 3, 4, 5
 RING_DOORBELL, DROP_TO_NOBODY = 1, 2
 UNMAP, MOVE, DONTNEED, REMOVE, REMAP_REGION, GROW = range(6)
@@ -67,10 +75,16 @@ def fd_args(fd, variant=0, kib=0, other=0):
 
 
 def req(op, a=0, b=0, c=0, d=0, flags=0, slot=0, fd=FD_NONE, kind=RUN, text=b"", text2=b"",
-        **fd_kw):
+        name=0, **fd_kw):
     out = ctl(slot, fd, kind) + struct.pack("<BB4Q", op, flags, a, b, c, d)
     if op == CTL:
         out += bytes([len(text)]) + text + bytes([len(text2)]) + text2
+    elif op in (SHM_OPEN, SHM_UNLINK):
+        # ShmName: an int picks one of the fuzzer's names; bytes go as they are.
+        if isinstance(name, int):
+            out += bytes([name])
+        else:
+            out += bytes([0x80 + len(name)]) + name
     return out + fd_args(fd, **fd_kw)
 
 
@@ -300,6 +314,69 @@ SEEDS = {
     "bad-native-reason": req(HELLO) + req(NATIVE, a=NATIVE_REASONS, b=PAGE, c=1, slot=1)
     + req(NATIVE, a=U64, b=PAGE, c=1, slot=2) + req(STATS),
     "bad-native-before-hello": req(NATIVE, a=NATIVE_HUGETLB, b=PAGE, c=1) + req(HELLO),
+    # Program objects (kShmOpen, kShmUnlink, kAdoptFd, kResize, kCreateProgram).
+    "valid-shm-open": req(HELLO)
+    + req(SHM_OPEN, a=O_CREAT | O_EXCL | O_RDWR, b=0o600, fd=FD_FRESH, variant=PROGRAM, kib=0)
+    + req(SHM_OPEN, a=O_RDWR) + req(SHM_OPEN, a=O_RDONLY | O_TRUNC)
+    + req(SHM_OPEN, a=O_CREAT | O_RDWR, b=0o644, fd=FD_FRESH, variant=PROGRAM, kib=0)
+    + req(SHM_OPEN, a=O_CREAT | O_EXCL | O_RDWR, b=0o600, fd=FD_FRESH, variant=PROGRAM, kib=0)
+    + req(SHM_OPEN, a=O_RDWR | O_TRUNC) + req(SHM_UNLINK) + req(SHM_UNLINK)
+    + req(SHM_OPEN, a=O_RDWR) + req(STATS),
+    "valid-shm-open-stranger": req(HELLO)
+    + req(SHM_OPEN, a=O_CREAT | O_RDWR, b=0o600, fd=FD_FRESH, variant=PROGRAM, kib=0, name=1)
+    + req(HELLO, slot=STRANGER) + req(SHM_OPEN, a=O_RDWR, slot=STRANGER, name=1)
+    + req(SHM_OPEN, a=O_RDONLY, slot=STRANGER, name=1) + req(SHM_UNLINK, slot=STRANGER, name=1)
+    + req(SHM_OPEN, a=O_CREAT | O_RDWR, b=0o666, slot=STRANGER, name=2, fd=FD_OTHER,
+          other=OTHER_PROGRAM_MEMFD)
+    + req(SHM_OPEN, a=O_RDWR, name=2) + req(SHM_UNLINK, name=2),
+    "valid-program-object": hello_mapper()
+    + req(CREATE, flags=CREATE_PROGRAM, fd=FD_FRESH, variant=PROGRAM, kib=64)
+    + req(ADOPT_FD, fd=FD_OTHER, other=OTHER_OWN_RW)
+    + req(REGISTER, a=1, b=C, c=64 << 10) + touch(REGION_C, 0) + touch(REGION_C, 3, True)
+    + req(RESIZE, a=128 << 10, fd=FD_OTHER, other=OTHER_OWN_RW)
+    + req(MSYNC, a=C, b=64 << 10, c=MS_SYNC) + req(DISCARD, a=C, b=PAGE) + req(INODE_FD, a=C)
+    + req(EXTEND, a=C, b=64 << 10) + req(RESIZE, a=PAGE + 1, fd=FD_OTHER, other=OTHER_OWN_RW)
+    + touch(REGION_C, 3) + req(RESIZE, a=0, fd=FD_OTHER, other=OTHER_OWN_RW)
+    + touch(REGION_C, 1, True) + req(STATS),
+    "valid-program-pin": req(HELLO)
+    + req(CREATE, flags=CREATE_PROGRAM, fd=FD_FRESH, variant=PROGRAM, kib=16)
+    + req(ADOPT_FD, flags=ADOPT_PIN, fd=FD_OTHER, other=OTHER_OWN_RO)
+    + req(ADOPT_FD, fd=FD_OTHER, other=OTHER_OWN_RO) + req(ADOPT_FD, fd=FD_OTHER, other=OTHER_OWN_RW)
+    + req(RELEASE, a=1) + req(RESIZE, flags=RESIZE_GROW_ONLY, a=0, fd=FD_OTHER, other=OTHER_OWN_RW)
+    + req(STATS),
+    "bad-program-sizes": req(HELLO)
+    + req(CREATE, flags=CREATE_PROGRAM, fd=FD_FRESH, variant=PROGRAM, kib=4)
+    + b"".join(req(RESIZE, a=size, fd=FD_OTHER, other=OTHER_OWN_RW)
+               for size in (U64, 1 << 63, (1 << 63) - 1, 1 << 48, (1 << 48) - 1, 1 << 40, 4097))
+    + req(RESIZE, a=PAGE, flags=3, fd=FD_OTHER, other=OTHER_OWN_RW)
+    + req(RESIZE, a=PAGE, fd=FD_OTHER, other=OTHER_OWN_RO) + req(RESIZE, a=PAGE)
+    + req(RESIZE, a=PAGE, fd=FD_OTHER, other=OTHER_DEVNULL) + req(ADOPT_FD)
+    + req(ADOPT_FD, flags=2, fd=FD_OTHER, other=OTHER_OWN_RW),
+    "bad-program-fds": req(HELLO)
+    + b"".join(req(CREATE, flags=CREATE_PROGRAM, fd=FD_OTHER, other=o) for o in range(12))
+    + req(CREATE, flags=CREATE_PROGRAM | CREATE_NO_RESERVE, fd=FD_FRESH, variant=PROGRAM, kib=4)
+    + req(CREATE, flags=CREATE_PROGRAM, fd=FD_FRESH, variant=0, kib=4)
+    + b"".join(req(ADOPT_FD, fd=FD_OTHER, other=o) for o in range(12))
+    + b"".join(req(RESIZE, a=PAGE, fd=FD_OTHER, other=o) for o in range(12)),
+    # A program object's mapping may reach past its end (fact 12): kDiscard
+    # there walked page states past the end (an assertion; out of bounds in
+    # a release build).
+    "regress-discard-past-the-end-of-an-object": hello_mapper()
+    + req(CREATE, flags=CREATE_PROGRAM, fd=FD_FRESH, variant=PROGRAM, kib=16)
+    + req(ADOPT_FD, fd=FD_OTHER, other=OTHER_OWN_RW) + req(REGISTER, a=1, b=C, c=64 << 10)
+    + touch(REGION_C, 1, True) + req(DISCARD, a=C, b=64 << 10) + req(DISCARD, a=C + 8 * PAGE, b=PAGE),
+    "bad-shm-open": req(HELLO) + req(SHM_OPEN, a=O_CREAT | O_RDWR, b=0o600)
+    + req(SHM_OPEN, a=O_RDWR, fd=FD_FRESH, variant=PROGRAM, kib=0)
+    + req(SHM_OPEN, a=O_RDWR | O_WRONLY | O_CREAT, fd=FD_FRESH, variant=PROGRAM, kib=0)
+    + req(SHM_OPEN, a=O_CREAT | O_RDWR, b=0o10000, fd=FD_FRESH, variant=PROGRAM, kib=0)
+    + req(SHM_OPEN, a=O_CREAT | O_RDWR | 0o4000, fd=FD_FRESH, variant=PROGRAM, kib=0)
+    + req(SHM_OPEN, a=O_CREAT | O_RDWR, fd=FD_FRESH, variant=PROGRAM, kib=4)
+    + req(SHM_OPEN, a=O_CREAT | O_RDWR, fd=FD_FRESH, variant=0, kib=0)
+    + b"".join(req(SHM_OPEN, a=O_CREAT | O_RDWR, fd=FD_OTHER, other=o, name=3) for o in range(12))
+    + b"".join(req(SHM_OPEN, a=O_CREAT | O_RDWR, name=n, fd=FD_FRESH, variant=PROGRAM, kib=0)
+               for n in (b"", b".", b"..", b"a/b", b"/x", b"\xff\xfe"))
+    + req(SHM_OPEN, a=O_RDWR, name=0xff) + req(SHM_UNLINK, name=b"..") + req(SHM_UNLINK, name=0xff)
+    + req(SHM_UNLINK, name=b"") + req(SHM_OPEN, a=O_RDWR, fd=FD_TWO),
 }
 
 

@@ -34,8 +34,9 @@
 // packet of the wrong size is never answered (it closes the connection); an
 // msync or discard of a range that wraps around the address space never
 // succeeds; a puppet never waits on the helper for long (a fork or munmap
-// waits for the helper to read the uffd event); and once every process of
-// an input has exited the engine has no client left (unless a restricted
+// waits for the helper to read the uffd event); nothing in this process
+// closes an fd it does not hold (close() below: EBADF aborts); and once
+// every process of an input has exited the engine has no client left (unless a restricted
 // parent's fork pin, kForkPending, holds the session for its child: then
 // not for the next 30 s).
 //
@@ -752,7 +753,26 @@ void Remember(int* keep, int fd) {
 
 int Other(Session& s, uint8_t which) {
   int fds[2];
-  switch (which % 8) {
+  switch (which % 12) {
+    case 8:  // a file of its own of the last memfd (the shim's "own" file)
+    case 9:  // and a read-only one
+      if (s.last_memfd < 0) return -1;
+      {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/self/fd/%d", s.last_memfd);
+        return open(path, (which % 12 == 8 ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+      }
+    case 10: {  // a named file on a tmpfs (/dev/shm): never an object
+      char path[64];
+      snprintf(path, sizeof(path), "/dev/shm/libshm-fuzz-%d", static_cast<int>(getpid()));
+      int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+      return fd;
+    }
+    case 11: {  // a program's memfd (memfd_create without sealing), empty
+      int fd = memfd_create("fuzz-program", MFD_CLOEXEC);
+      Remember(&s.last_memfd, fd);
+      return fd;
+    }
     case 0:
       return open("/dev/null", O_RDWR | O_CLOEXEC);
     case 1:
@@ -853,6 +873,22 @@ uint64_t* AddressField(Request& r) {
   }
 }
 
+// The name of a kShmOpen or kShmUnlink: u8 n. Below 0x80 one of
+// kShmNames names (the engine keeps names across inputs: EndSession removes
+// them); else n % 64 bytes of the input, sent as they are (unterminated,
+// slashes, "..": whatever they are), and 0xff a name of NAME_MAX + 1 bytes.
+constexpr int kShmNames = 4;
+void ShmName(Input& in, char* text2) {
+  uint8_t n = in.U8();
+  if (n < 0x80) {
+    snprintf(text2, sizeof(Request::text2), "fuzz-%d", n % kShmNames);
+  } else if (n == 0xff) {
+    memset(text2, 'n', 256);  // the helper terminates it at its field's end
+  } else {
+    in.Bytes(text2, n % 64);
+  }
+}
+
 Request CompactRequest(Input& in, bool fold) {
   Request r;
   r.op = static_cast<Op>(in.U8());
@@ -864,6 +900,8 @@ Request CompactRequest(Input& in, bool fold) {
   if (r.op == Op::kCtl) {
     in.Bytes(r.text, in.U8() % sizeof(r.text));
     in.Bytes(r.text2, in.U8() % sizeof(r.text2));
+  } else if (r.op == Op::kShmOpen || r.op == Op::kShmUnlink) {
+    ShmName(in, r.text2);
   }
   if (fold) {
     uint64_t* f = AddressField(r);
@@ -1105,8 +1143,37 @@ bool StartPuppet(Session& s) {
   return false;
 }
 
+// Names outlive their input (the engine keeps a named object until it is
+// unlinked): each input starts without any. An observer connection of this
+// process (the helper's own uid) removes the few names inputs can make.
+void ForgetNames() {
+  char path[64];
+  snprintf(path, sizeof(path), "/dev/shm/libshm-fuzz-%d", static_cast<int>(getpid()));
+  unlink(path);
+  int sock = internal::ConnectSession(world.address);
+  if (sock < 0) return;
+  Turn(0);  // accept it
+  int sent = 0;
+  for (int i = -1; i < kShmNames; i++) {
+    Request r;
+    r.op = i < 0 ? Op::kHello : Op::kShmUnlink;
+    r.flags = i < 0 ? internal::kHelloObserver : 0;
+    if (i >= 0) snprintf(r.text2, sizeof(r.text2), "fuzz-%d", i);
+    if (SendWithFds(sock, &r, sizeof(r), nullptr, 0, MSG_DONTWAIT) != 0) break;
+    sent++;
+  }
+  for (int turns = 0; sent > 0 && turns < 200; turns++) {
+    Turn(1);
+    Reply reply;
+    while (sent > 0 && RecvWithFd(sock, &reply, sizeof(reply), nullptr, MSG_DONTWAIT) > 0) sent--;
+  }
+  close(sock);
+  Turn(0);
+}
+
 void EndSession(Session& s) {
   for (Slot& slot : s.slots) CloseSlot(slot);
+  ForgetNames();
   for (int fd : {s.last_memfd, s.child_uffd, s.puppet}) {
     if (fd >= 0) close(fd);
   }
@@ -1134,6 +1201,23 @@ void EndSession(Session& s) {
 
 }  // namespace
 }  // namespace libshm::fuzz
+
+// Oracle: nothing in the fuzzer's process (the engine, and the harness)
+// closes a descriptor it does not hold. A close that says EBADF is a double
+// close: with any other thread (a program's, when the engine is a thread of
+// it) the number may have been reused in between, and a file of someone
+// else's closed. (Replaces libc's close for this executable; the sanitizer
+// runtime's fd bookkeeping is not needed here.)
+static pid_t fuzzer_pid = 0;
+extern "C" int close(int fd) {
+  long rc = syscall(SYS_close, fd);
+  if (rc == 0) return 0;
+  if (errno == EBADF && fd >= 0 && fuzzer_pid != 0 && getpid() == fuzzer_pid) {
+    fprintf(stderr, "request_fuzzer: close(%d) of a descriptor not open (a double close)\n", fd);
+    abort();
+  }
+  return -1;
+}
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   using namespace libshm::fuzz;
@@ -1175,6 +1259,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   int listen_fd = libshm::internal::ListenSession(world.address);
   if (listen_fd < 0) Fail("ListenSession");
   world.engine = new Engine(opts);
+  fuzzer_pid = getpid();
   StartWatchdog();
   if (world.engine->Init(listen_fd) != 0) Fail("Engine::Init");
   return 0;

@@ -382,5 +382,33 @@ TEST(Memfd, PrivateMappingFaultIsFilledPrivately) {
   EXPECT_EQ(q[0], 'X');
 }
 
+// A file of a memfd opened read-only, or O_PATH, cannot change its size:
+// ftruncate says EINVAL (EBADF for O_PATH), fallocate and posix_fallocate
+// EBADF (posix_fallocate returns the number). The shim's posix_fallocate
+// of a managed object said EINVAL (review finding 10).
+TEST(Memfd, ResizeThroughAFileThatCannotWrite) {
+  int fd = Memfd("ro", MFD_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(ftruncate(fd, kPage), 0);
+  std::string path = "/proc/self/fd/" + std::to_string(fd);
+  int ro = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(ro, 0);
+  EXPECT_EQ(Err(ftruncate(ro, 2 * kPage)), EINVAL);
+  EXPECT_EQ(Err(fallocate(ro, 0, 0, 2 * kPage)), EBADF);
+  EXPECT_EQ(Err(fallocate(ro, FALLOC_FL_KEEP_SIZE, 0, 2 * kPage)), EBADF);
+  EXPECT_EQ(posix_fallocate(ro, 0, 2 * kPage), EBADF);
+  EXPECT_EQ(posix_fallocate(ro, 0, 0), EINVAL);  // the range is judged first
+  int o_path = open(path.c_str(), O_PATH | O_CLOEXEC);
+  ASSERT_GE(o_path, 0);
+  EXPECT_EQ(Err(ftruncate(o_path, 2 * kPage)), EBADF);
+  EXPECT_EQ(posix_fallocate(o_path, 0, 2 * kPage), EBADF);
+  struct stat st;
+  ASSERT_EQ(fstat(fd, &st), 0);
+  EXPECT_EQ(st.st_size, static_cast<off_t>(kPage));
+  close(o_path);
+  close(ro);
+  close(fd);
+}
+
 }  // namespace
 }  // namespace libshm::test

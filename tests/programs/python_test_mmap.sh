@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # CPython's test_mmap (libpython3.11-testsuite) under the shim and a 1M limit,
 # with a second process of the session evicting all its pages every ms
-# (python_test_mmap.py): test_mmap maps too little to force eviction itself.
+# (python_suite_swept.py): test_mmap maps too little to force eviction itself.
 # usage: python_test_mmap.sh SHMRUN
 TEST_NAME=python_test_mmap
 . "$(dirname "$0")/lib.sh"
@@ -16,7 +16,7 @@ T=$(mktemp -d /tmp/libshm-test-mmap.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 cd "$T"   # test_mmap writes its scratch files in the working directory
 
-"$SHMRUN" --limit "$LIMIT" --policy "${POLICY:-clock}" --stats="$T/stats.json" -- "$PY" "$HERE/python_test_mmap.py" "$RUNS" ||
+"$SHMRUN" --limit "$LIMIT" --policy "${POLICY:-clock}" --stats="$T/stats.json" -- "$PY" "$HERE/python_suite_swept.py" "$RUNS" test_mmap ||
   die "test_mmap failed under shmrun (exit $?)"
 log "limit $LIMIT, test_mmap x$RUNS with an evict-everything sweeper, $(elapsed)"
 assert_evicted "$T/stats.json" test_mmap

@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "libshm/policy.h"
 
@@ -43,6 +44,28 @@ LIBSHM_EXPORT const char* libshm_version(void);
  * no address space), -EPERM/-ENOSYS (userfaultfd unavailable), -ECONNREFUSED
  * (no helper), -EEXIST (MAP_FIXED_NOREPLACE overlap). */
 LIBSHM_EXPORT int libshm_map(void* hint, size_t length, int prot, int flags, void** out);
+
+/* POSIX shared memory managed like regions (docs/named.md): the object is a
+ * memfd of the session's helper with its own swap extent, evicted under the
+ * limit whether or not anyone maps it. Names follow shm_open(3) (glibc's
+ * rules and errno) and live in the session: the processes of one session (a
+ * process tree, or everything under shmrun) share them.
+ * libshm_shm_open: oflag O_RDONLY or O_RDWR, with O_CREAT, O_EXCL, O_TRUNC;
+ * `mode` is masked by the umask. Stores a new close-on-exec fd in *fd.
+ * Errors as shm_open(3): -EINVAL, -ENAMETOOLONG, -EEXIST, -ENOENT, -EACCES,
+ * -ENFILE, -EMFILE; or the runtime's (-ECONNREFUSED ...). */
+LIBSHM_EXPORT int libshm_shm_open(const char* name, int oflag, mode_t mode, int* fd);
+/* shm_unlink(3) of a name of the session: -ENOENT, -EACCES. */
+LIBSHM_EXPORT int libshm_shm_unlink(const char* name);
+/* ftruncate(2) of a managed object: -EINVAL (read-only fd), -ENOSPC (no swap
+ * for the growth), -ENOENT (`fd` is not a managed object). */
+LIBSHM_EXPORT int libshm_ftruncate(int fd, off_t length);
+/* mmap(2) with MAP_SHARED of a managed object's read-write fd at `offset`
+ * (page-aligned); `flags` as libshm_map's. Unmap with libshm_unmap.
+ * -ENOENT: `fd` is not a managed object (map it yourself); other errors as
+ * mmap(2). */
+LIBSHM_EXPORT int libshm_map_fd(void* hint, size_t length, int prot, int flags, int fd,
+                                off_t offset, void** out);
 
 /* munmap(2) of a managed range (whole or partial). */
 LIBSHM_EXPORT int libshm_unmap(void* addr, size_t length);

@@ -1,16 +1,18 @@
 # SPDX-License-Identifier: MIT
-"""CPython's own test_mmap under the shim, with its pages evicted while it runs.
+"""A CPython test module under the shim, with its pages evicted while it runs.
 
-test_mmap's shared anonymous mappings are tiny (1 byte to 8 KiB, about 400 of
-them, peak about 8 KiB resident), far below shmrun's smallest limit (1M): on its
-own it never sees an eviction. So a second process of the same session, the
-sweeper, asks the helper to evict everything (libshm_ctl "evict.run" 0, through
-the shim's exported C API) every millisecond while test_mmap runs: its pages
-are written to swap and read back between its own statements. The sweeper maps
-nothing itself, so every swap-out and swap-in of the session is test_mmap's.
-python_test_mmap.sh checks swap_outs > 0 and swap_ins > 0 in the stats.
+The shared memory of CPython's own tests is tiny (test_mmap: 1 byte to 8 KiB,
+about 400 mappings, peak about 8 KiB resident; the SharedMemory tests of
+test_multiprocessing_fork: objects of a few KiB), far below shmrun's smallest
+limit (1M): on their own they never see an eviction. So a second process of the
+same session, the sweeper, asks the helper to evict everything (libshm_ctl
+"evict.run" 0, through the shim's exported C API) every millisecond while the
+tests run: their pages are written to swap and read back between their own
+statements. The sweeper maps nothing itself, so every swap-out and swap-in of
+the session is the tests'. The calling script checks swap_outs > 0 and
+swap_ins > 0 in the stats.
 
-usage: python_test_mmap.py RUNS  (runs test_mmap RUNS times)
+usage: python_suite_swept.py RUNS TEST [MATCH]  (python -m test -v TEST [-m MATCH], RUNS times)
 """
 import ctypes
 import os
@@ -36,14 +38,15 @@ def sweeper(stop_after):
 
 
 def main():
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+    runs = int(sys.argv[1])
+    args = [sys.argv[2]] + (["-m", sys.argv[3]] if len(sys.argv) > 3 else [])
     pid = os.fork()
     if pid == 0:
         sweeper(240)  # bounded even if the parent dies
     rc = 0
     try:
         for _ in range(runs):
-            r = subprocess.run([sys.executable, "-m", "test", "-v", "test_mmap"],
+            r = subprocess.run([sys.executable, "-m", "test", "-v"] + args,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                timeout=200)
             if r.returncode != 0 or "Tests result: SUCCESS" not in r.stdout:
