@@ -89,10 +89,20 @@ crash_restart() {  # kill -9 of a backend in the middle of a pgbench run
     [ -n "$victim" ] && break
     sleep 0.1
   done
-  [ -n "$victim" ] || die "no pgbench backend to kill"
+  [ -n "$victim" ] || { cat "$T/crash.out" >&2; die "no pgbench backend to kill"; }
   sleep 2
-  kill -9 "$victim"
+  # The backend found may have ended meanwhile (pgbench reconnects nothing,
+  # but a connection can be between transactions): take a live one.
+  for _ in $(seq 1 50); do
+    kill -9 "$victim" 2>/dev/null && break
+    victim=$(sql "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' LIMIT 1" \
+             2>/dev/null || true)
+    sleep 0.1
+  done
+  kill -0 "$bench_pid" 2>/dev/null || true
   wait "$bench_pid" 2>/dev/null || true
+  grep -q "terminated by signal 9" "$T/server1.log" ||
+    { cat "$T/crash.out" >&2; die "no backend was killed (pgbench ended early?)"; }
   for _ in $(seq 1 600); do
     pg_ready && break
     sleep 0.1
