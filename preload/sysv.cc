@@ -113,9 +113,8 @@ uint64_t ShmMax() {
 // it is skipped whole (no path of ours is that long).
 template <typename Fn>
 void ForEachMapping(Fn fn) {
-  int fd = static_cast<int>(sys::Syscall(SYS_openat, AT_FDCWD,
-                                         reinterpret_cast<long>("/proc/self/maps"),
-                                         O_RDONLY | O_CLOEXEC));
+  int fd = static_cast<int>(sys::Syscall(
+      SYS_openat, AT_FDCWD, reinterpret_cast<long>("/proc/self/maps"), O_RDONLY | O_CLOEXEC));
   if (fd < 0) return;
   char buf[8192];
   size_t have = 0;
@@ -359,7 +358,9 @@ LIBSHM_EXPORT void* shmat(int id, const void* addr, int flg) {
     // libshm cannot register reads evicted pages as zeros, so every page of
     // the segment comes back and stays first (named.md "Read-only mappers").
     rc = rt.PinObject(fd);
-    long m = rc != 0 ? rc : sys::Mmap(reinterpret_cast<void*>(at), size, prot, MAP_SHARED | map_flags, fd, 0);
+    long m =
+        rc != 0 ? rc
+                : sys::Mmap(reinterpret_cast<void*>(at), size, prot, MAP_SHARED | map_flags, fd, 0);
     if (sys::IsErr(m) || rc != 0) {
       sys::Close(fd);
       int err = rc != 0 ? ENOMEM : static_cast<int>(-m);
@@ -420,13 +421,13 @@ LIBSHM_EXPORT int shmdt(const void* addr) {
   snprintf(want, sizeof(want), "/SYSV%08x (deleted)", key);
   uintptr_t ph = 0;
   bool found = false;
-  ForEachMapping([&](unsigned long start, unsigned long, unsigned long, unsigned long ino,
-                     const char* path) {
-    if (ino != static_cast<unsigned long>(id) || strcmp(path, want) != 0) return true;
-    ph = start;
-    found = true;
-    return false;
-  });
+  ForEachMapping(
+      [&](unsigned long start, unsigned long, unsigned long, unsigned long ino, const char* path) {
+        if (ino != static_cast<unsigned long>(id) || strcmp(path, want) != 0) return true;
+        ph = start;
+        found = true;
+        return false;
+      });
   if (found) RealShmdt(reinterpret_cast<void*>(ph));
   errno = saved;
   return 0;
@@ -457,8 +458,8 @@ LIBSHM_EXPORT int shmctl(int id, int cmd, struct shmid_ds* buf) {
   if (cmd == IPC_SET) {
     // The kernel copies the caller's buffer first: EFAULT before anything.
     if (buf == nullptr) return Fail(EFAULT);
-    req.c = static_cast<uint64_t>(buf->shm_perm.uid) |
-            static_cast<uint64_t>(buf->shm_perm.gid) << 32;
+    req.c = static_cast<uint64_t>(buf->shm_perm.uid) | static_cast<uint64_t>(buf->shm_perm.gid)
+                                                           << 32;
     req.d = buf->shm_perm.mode;
   }
   Reply reply;

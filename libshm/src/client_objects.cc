@@ -44,9 +44,8 @@ dev_t MemfdDevice() {
 // This process's umask, without changing it (umask(2) would, for a moment,
 // under every other thread): the Umask line of /proc/self/status.
 mode_t CurrentUmask() {
-  int fd = static_cast<int>(sys::Syscall(SYS_openat, AT_FDCWD,
-                                         reinterpret_cast<long>("/proc/self/status"),
-                                         O_RDONLY | O_CLOEXEC));
+  int fd = static_cast<int>(sys::Syscall(
+      SYS_openat, AT_FDCWD, reinterpret_cast<long>("/proc/self/status"), O_RDONLY | O_CLOEXEC));
   if (fd < 0) return 022;
   char buf[4096];
   ssize_t n = sys::Read(fd, buf, sizeof(buf) - 1);

@@ -23,8 +23,8 @@
 
 #include <deque>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -426,7 +426,7 @@ class Engine {
   // and each kept an entry that evictions, wakes, msync and forks walk.
   size_t max_vmas_ = 65530;
   uint64_t events_handled_ = 0;
-  bool collect_due_ = false;  // an inode lost a mapping or a holder since CollectInodes
+  bool collect_due_ = false;      // an inode lost a mapping or a holder since CollectInodes
   bool orphans_waiting_ = false;  // a program object nothing holds, in its grace period
   bool fault_requeued_ = false;   // a fault met EAGAIN too long and waits for a later turn
   // How long a program object nothing the helper sees holds, and whose hold
@@ -438,8 +438,8 @@ class Engine {
   // own memfd (ProgramHold in program_objects.cc).
   enum class Hold { kFree, kHeld, kUnknown };
   Hold ProgramHold(Inode& inode);
-  pid_t fault_tid_ = 0;       // thread of the fault being served (UFFD_FEATURE_THREAD_ID)  //
-                              // non-cooperative uffd events read so far
+  pid_t fault_tid_ = 0;  // thread of the fault being served (UFFD_FEATURE_THREAD_ID)  //
+                         // non-cooperative uffd events read so far
   uint64_t peak_resident_pages_ = 0;
   std::map<uint64_t, std::unique_ptr<Client>> clients_;
   std::map<uint32_t, std::unique_ptr<Inode>> inodes_;  // by seq

@@ -24,12 +24,12 @@
 //   pidfd; a uffd that answers ESRCH once its mm is gone: exec, fact 13).
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/shm.h>
-#include <sched.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -84,9 +84,8 @@ bool KernelIpcStat(int nsfd, uint64_t ns, int id, struct shmid_ds* ds) {
   }
   bool ok = false;
   try {
-    std::thread t([&] {
-      ok = setns(nsfd, CLONE_NEWIPC) == 0 && syscall(SYS_shmctl, id, IPC_STAT, ds) == 0;
-    });
+    std::thread t(
+        [&] { ok = setns(nsfd, CLONE_NEWIPC) == 0 && syscall(SYS_shmctl, id, IPC_STAT, ds) == 0; });
     t.join();
   } catch (const std::exception&) {
     return false;
@@ -108,8 +107,8 @@ int CallerIpcNs(pid_t pid, uint64_t* ns) {
 int Engine::HandleShmGet(Client& c, const Request& req, Reply* reply) {
   const uint64_t size = req.b;
   const int flg = static_cast<int>(req.c);
-  if (req.a == 0 || req.a > UINT32_MAX || req.c > INT32_MAX ||
-      (req.flags & ~kShmGetCreate) != 0 || req.d > INT32_MAX) {
+  if (req.a == 0 || req.a > UINT32_MAX || req.c > INT32_MAX || (req.flags & ~kShmGetCreate) != 0 ||
+      req.d > INT32_MAX) {
     return -EINVAL;
   }
   const int key = static_cast<int>(static_cast<uint32_t>(req.a));
@@ -179,7 +178,8 @@ int Engine::HandleShmGet(Client& c, const Request& req, Reply* reply) {
   snprintf(label, sizeof(label), "SYSV%08x.%d", static_cast<unsigned>(key), id);
   int fd = sys::MemfdCreate(label, MFD_CLOEXEC);
   struct stat st;
-  if (fd >= 0 && (ftruncate(fd, static_cast<off_t>(pages * kPageSize)) != 0 || fstat(fd, &st) != 0)) {
+  if (fd >= 0 &&
+      (ftruncate(fd, static_cast<off_t>(pages * kPageSize)) != 0 || fstat(fd, &st) != 0)) {
     close(fd);
     fd = -ENOMEM;
   }

@@ -75,9 +75,7 @@ long FirstBad(const char* p, uint64_t first, uint64_t n, uint64_t version) {
 }
 
 // The kernel's own answer about an id, past the shim (the placeholder).
-int RawStat(int id, shmid_ds* ds) {
-  return syscall(SYS_shmctl, id, IPC_STAT, ds) == 0 ? 0 : errno;
-}
+int RawStat(int id, shmid_ds* ds) { return syscall(SYS_shmctl, id, IPC_STAT, ds) == 0 ? 0 : errno; }
 
 // A managed segment is a program object: its attachment is a memfd mapping
 // (/memfd:SYSVkey.id), and the kernel's segment of the same id is a
@@ -137,8 +135,8 @@ TEST_F(SysvSegments, ASegmentNobodyAttachesIsEvictedAndReadBackById) {
     if (q == kFailed) return 3;
     return FirstBad(q, 0, pages, 1) == -1 ? 0 : 4;
   });
-  EXPECT_EQ(status, 0) << DescribeChild(status, {{2, "shmget by key"}, {3, "shmat by id"},
-                                                 {4, "a page lost its data"}});
+  EXPECT_EQ(status, 0) << DescribeChild(
+      status, {{2, "shmget by key"}, {3, "shmat by id"}, {4, "a page lost its data"}});
   EXPECT_GT(Stat("swap_ins"), swap_ins);
   EXPECT_EQ(StatOf(id).shm_nattch, 0u);
 }
@@ -250,11 +248,11 @@ TEST_F(SysvSegments, NattchThroughForkExitExecSplitAndShmdt) {
   // mremap moving an attachment keeps it attached: shmdt at the new address.
   p = static_cast<char*>(shmat(id, nullptr, 0));
   ASSERT_NE(p, kFailed);
-  char* dst = static_cast<char*>(
-      mmap(nullptr, 3 * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  char* dst =
+      static_cast<char*>(mmap(nullptr, 3 * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
   ASSERT_NE(dst, MAP_FAILED);
-  char* moved = static_cast<char*>(
-      mremap(p, 3 * kPage, 3 * kPage, MREMAP_MAYMOVE | MREMAP_FIXED, dst));
+  char* moved =
+      static_cast<char*>(mremap(p, 3 * kPage, 3 * kPage, MREMAP_MAYMOVE | MREMAP_FIXED, dst));
   ASSERT_EQ(moved, dst);
   EXPECT_EQ(moved[0], 1);
   EXPECT_EQ(StatOf(id).shm_nattch, 1u);
@@ -292,8 +290,8 @@ TEST_F(SysvSegments, RemoveWhileAttachedThenAttachByIdUnderEviction) {
     if (shmctl(id, IPC_STAT, &d) != 0 || d.shm_nattch != 3) return 4;
     return shmdt(q) == 0 ? 0 : 5;
   });
-  EXPECT_EQ(status, 0) << DescribeChild(status, {{2, "shmat of a removed id"}, {3, "data"},
-                                                 {4, "shm_nattch"}, {5, "shmdt"}});
+  EXPECT_EQ(status, 0) << DescribeChild(
+      status, {{2, "shmat of a removed id"}, {3, "data"}, {4, "shm_nattch"}, {5, "shmdt"}});
   EXPECT_GT(Stat("swap_ins"), 0u);
   ASSERT_EQ(shmdt(p), 0);
   EXPECT_EQ(shmctl(id, IPC_STAT, &ds), -1);
@@ -334,8 +332,8 @@ TEST_F(SysvSegments, RemoveUnattachedFreesItsSwapAndPlaceholder) {
 TEST_F(SysvSegments, AttachAddressRulesOnAManagedSegment) {
   int id = Create(2 * kPage, 0666);
   ASSERT_GE(id, 0);
-  char* base = static_cast<char*>(
-      mmap(nullptr, 8 * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  char* base =
+      static_cast<char*>(mmap(nullptr, 8 * kPage, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
   ASSERT_NE(base, MAP_FAILED);
   ASSERT_EQ(munmap(base, 8 * kPage), 0);
   void* p = shmat(id, base + kPage + 100, SHM_RND);
@@ -472,8 +470,8 @@ TEST_F(SysvSegments, ShmstatListsSegmentsWithKeyIdOwnerAndMode) {
     if (f != nullptr) pclose(f);
     return out;
   };
-  const std::string shmstat = std::string(LIBSHM_SHMSTAT_PATH) + " --session " +
-                              getenv("LIBSHM_SESSION") + " 2>&1";
+  const std::string shmstat =
+      std::string(LIBSHM_SHMSTAT_PATH) + " --session " + getenv("LIBSHM_SESSION") + " 2>&1";
   char want[96];
   snprintf(want, sizeof(want), "sysv key 0x%08x id %d uid %u mode 0640",
            static_cast<unsigned>(key_), id, static_cast<unsigned>(geteuid()));
@@ -499,9 +497,8 @@ TEST_F(SysvSegments, ShmstatListsSegmentsWithKeyIdOwnerAndMode) {
 // with an 8 MiB limit.
 int main(int argc, char** argv) {
   if (getenv("LIBSHM_SESSION") == nullptr) {
-    std::vector<char*> args = {const_cast<char*>(LIBSHM_SHMRUN_PATH),
-                               const_cast<char*>("--limit"), const_cast<char*>("8M"),
-                               const_cast<char*>("--")};
+    std::vector<char*> args = {const_cast<char*>(LIBSHM_SHMRUN_PATH), const_cast<char*>("--limit"),
+                               const_cast<char*>("8M"), const_cast<char*>("--")};
     static char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
     if (n <= 0) return 127;

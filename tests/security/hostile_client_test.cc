@@ -204,8 +204,7 @@ TEST_F(Hostile, MemberCannotTakeANativeSegmentsIdForItsSegment) {
     get.d = static_cast<uint64_t>(native);
     if (r.Call(get) != -ENOENT) return 3;
     if (r.Call(Op::kShmAt, static_cast<uint64_t>(native)) != -ENOENT) return 4;
-    int own = static_cast<int>(
-        syscall(SYS_shmget, theirs + 1, 1, IPC_CREAT | IPC_EXCL | 0666));
+    int own = static_cast<int>(syscall(SYS_shmget, theirs + 1, 1, IPC_CREAT | IPC_EXCL | 0666));
     if (own < 0) return 5;
     get.d = static_cast<uint64_t>(own);
     int rc = r.Call(get);
