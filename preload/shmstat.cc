@@ -37,7 +37,8 @@ const char kUsage[] =
     "       shmstat [--session ADDRESS] --swapoff | --swap-dir DIR\n"
     "Show a running libshm session: per region size, resident, dirty, swapped,\n"
     "faults/s, swap-ins/s and swap-outs/s, and what it is (anonymous; a POSIX shm\n"
-    "object, named or unlinked, or a memfd, with its name, owner and mode, as\n"
+    "object, named or unlinked, a System V segment (key, id), or a memfd, with its\n"
+    "name, owner and mode, as\n"
     "ls -l /dev/shm and ipcs -m show them), the totals, and the shared memory the\n"
     "processes left native, by reason (native_shared_bytes{reason=...}).\n"
     "  --session ADDRESS  the session (default: LIBSHM_SESSION, else the only one running)\n"
@@ -125,9 +126,10 @@ std::string Size(uint64_t b) {
 }
 
 // What a region is: an anonymous region, a POSIX shm object (named, or
-// unlinked), or a program's memfd.
+// unlinked), a System V segment, or a program's memfd.
 const char* Kind(const RegionInfo& r) {
   if ((r.flags & kRegionProgram) == 0) return "anonymous";
+  if ((r.flags & kRegionSysv) != 0) return "sysv";
   if ((r.flags & kRegionNamed) != 0) return "posix";
   return (r.flags & kRegionPosix) != 0 ? "unlinked" : "memfd";
 }

@@ -601,10 +601,10 @@ ClientRuntime::RangeMap::node_type ClientRuntime::NewRangeNode() noexcept {
 }
 
 void ClientRuntime::AddRangeLocked(RangeMap::node_type node, uintptr_t start, uintptr_t end,
-                                   int prot) noexcept {
+                                   int prot, bool no_write) noexcept {
   ForgetRangeLocked(start, end);
   node.key() = start;
-  node.mapped() = {start, end, prot};
+  node.mapped() = {start, end, prot, no_write};
   ranges_.insert(std::move(node));
 }
 
@@ -623,7 +623,7 @@ void ClientRuntime::ForgetRangeLocked(uintptr_t start, uintptr_t end) noexcept {
         return;
       }
       tail.key() = end;
-      tail.mapped() = {end, r.end, r.prot};
+      tail.mapped() = {end, r.end, r.prot, r.no_write};
       r.end = start;
       ranges_.insert(std::next(it), std::move(tail));
       return;
@@ -668,6 +668,7 @@ void ClientRuntime::NoteRemap(void* old_addr, size_t old_length, void* new_addr,
   std::lock_guard<std::mutex> lock(mu_);
   const Range* old = FindRangeLocked(o);
   int prot = old != nullptr ? old->prot : PROT_READ | PROT_WRITE;
+  bool no_write = old != nullptr && old->no_write;
   ForgetRangeLocked(o, o + round(old_length));
   if (range.empty()) {
     LIBSHM_LOG_ERROR("out of memory: mremap to %#lx is not counted as managed",
@@ -675,7 +676,7 @@ void ClientRuntime::NoteRemap(void* old_addr, size_t old_length, void* new_addr,
     return;
   }
   // The kernel replaced whatever was mapped at the destination.
-  AddRangeLocked(std::move(range), n, n + round(new_length), prot);
+  AddRangeLocked(std::move(range), n, n + round(new_length), prot, no_write);
 }
 
 void ClientRuntime::NoteGrowth(void* addr, size_t length) {

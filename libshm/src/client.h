@@ -137,7 +137,18 @@ class ClientRuntime {
   // fallocate(PUNCH_HOLE | KEEP_SIZE) of a managed object (the helper
   // punches through `fd` and forgets the punched pages' data). -ENOENT: not ours.
   int PunchObject(int fd, off_t off, off_t len);
-
+  // System V segments (preload/sysv.cc): sends one kShmGet, kShmAt or
+  // kShmCtl request built by the shim and returns its status (0, -errno,
+  // kNoSession); *recv_fd (if not null) gets a passed fd or -1.
+  int SysvRequest(const Request& req, Reply* reply, int* recv_fd);
+  // The pid of this process's helper (0 before it has one).
+  pid_t HelperPid();
+  // The managed mapping [addr, addr + length) is a SysV attachment made
+  // SHM_RDONLY: write permission cannot be added to it (DeniesWrite).
+  void MarkNoWrite(void* addr, size_t length);
+  // Whether [addr, addr + length) overlaps such an attachment (mprotect with
+  // PROT_WRITE is EACCES, as the kernel's). One load when nothing is managed.
+  bool DeniesWrite(const void* addr, size_t length);
   int Stats(libshm_stats_t* out);
   int Ctl(const char* name, void* oldp, size_t* oldlenp, const void* newp, size_t newlen);
   const Options& options() const { return opts_; }
@@ -227,6 +238,10 @@ class ClientRuntime {
   struct Range {
     uintptr_t start, end;
     int prot;
+    // A SysV attachment made SHM_RDONLY: the kernel's would refuse
+    // mprotect(PROT_WRITE) (its file is read-only), ours is a read-write
+    // description mapped PROT_READ (it must be, to be registered: fact 2).
+    bool no_write = false;
   };
   using RangeMap = std::map<uintptr_t, Range>;
   // A node for one range, allocated before a step that cannot be undone;
@@ -235,7 +250,8 @@ class ClientRuntime {
   const Range* FindRangeLocked(uintptr_t addr) const;
   bool OverlapsRangeLocked(uintptr_t addr, size_t length) const;
   // Adds [start, end) (after ForgetRangeLocked of it) using `node`.
-  void AddRangeLocked(RangeMap::node_type node, uintptr_t start, uintptr_t end, int prot) noexcept;
+  void AddRangeLocked(RangeMap::node_type node, uintptr_t start, uintptr_t end, int prot,
+                      bool no_write = false) noexcept;
   RangeMap ranges_;
   // Set once the process has mapped a managed region: until then the shim's
   // munmap/mremap/msync/madvise skip the lock (programs without shared memory

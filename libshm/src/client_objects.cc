@@ -203,6 +203,41 @@ int ClientRuntime::PunchObject(int fd, off_t off, off_t len) {
   return CallLocked(req, &reply, fd, nullptr);
 }
 
+int ClientRuntime::SysvRequest(const Request& req, Reply* reply, int* recv_fd) {
+  if (recv_fd != nullptr) *recv_fd = -1;
+  if (!ManagesObjects()) return kNoSession;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (EnsureSessionLocked() != 0) return kNoSession;
+  int rc = CallLocked(req, reply, -1, recv_fd);
+  return rc == -ECONNRESET || rc == -EPIPE ? kNoSession : rc;
+}
+
+pid_t ClientRuntime::HelperPid() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return helper_pid_;
+}
+
+void ClientRuntime::MarkNoWrite(void* addr, size_t length) {
+  uintptr_t start = reinterpret_cast<uintptr_t>(addr), end = start + length;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = ranges_.lower_bound(start); it != ranges_.end() && it->first < end; ++it) {
+    it->second.no_write = true;
+  }
+}
+
+bool ClientRuntime::DeniesWrite(const void* addr, size_t length) {
+  if (!ever_managed_.load(std::memory_order_acquire) || length == 0) return false;
+  uintptr_t start = reinterpret_cast<uintptr_t>(addr);
+  uintptr_t end = start + length < start ? UINTPTR_MAX : start + length;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = ranges_.upper_bound(start);
+  if (it != ranges_.begin() && std::prev(it)->second.end > start) --it;
+  for (; it != ranges_.end() && it->first < end; ++it) {
+    if (it->second.no_write) return true;
+  }
+  return false;
+}
+
 int ClientRuntime::MapObject(void* addr, size_t len, int prot, int flags, int fd, off_t off,
                              void** out, bool* kernel_refused) {
   *kernel_refused = false;

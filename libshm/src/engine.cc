@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -59,6 +60,7 @@ Engine::~Engine() {
   if (listen_fd_ >= 0) close(listen_fd_);
   if (wakeup_fd_ >= 0) close(wakeup_fd_);
   if (starter_pidfd_ >= 0) close(starter_pidfd_);
+  for (auto& [ns, held] : ipc_namespaces_) close(held.fd);
   free(zero_page_);
 }
 
@@ -435,6 +437,13 @@ void Engine::MarkDead(Client& c, const char* why) {
   if (c.dead) return;
   LIBSHM_LOG_DEBUG("client pid %d %s", static_cast<int>(c.pid), why);
   c.dead = true;
+  // Its segments' pieces are detached now, as the kernel's exit (or exec)
+  // detached them: shm_dtime, and shm_lpid the process's own.
+  for (const Vma& v : c.vmas) {
+    if (v.inode == nullptr || v.inode->segment == nullptr) continue;
+    v.inode->segment->dtime = static_cast<int64_t>(time(nullptr));
+    if (c.pid != 0) v.inode->segment->lpid = c.pid;
+  }
 }
 
 void Engine::ReapDeadClients() {
@@ -456,6 +465,7 @@ void Engine::ReapDeadClients() {
     }
     for (const Vma& v : c.vmas) {
       if (v.inode != nullptr) v.inode->mappings--;
+      NoteDetach(v.inode, c.pid, false);  // stamped by MarkDead
       collect_due_ = true;
     }
     it = clients_.erase(it);
@@ -471,7 +481,8 @@ void Engine::CollectInodes() {
   const uint64_t now = MonotonicNs();
   for (auto it = inodes_.begin(); it != inodes_.end();) {
     Inode& inode = *it->second;
-    if (inode.mappings > 0 || inode.holders > 0 || inode.named || inode.kept) {
+    if (inode.mappings > 0 || inode.holders > 0 || inode.named || inode.kept ||
+        inode.segment != nullptr) {
       ++it;
       continue;
     }

@@ -24,6 +24,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -46,6 +47,22 @@ struct Vma {
   uintptr_t end = 0;
   Inode* inode = nullptr;  // nullptr: the doorbell
   uint64_t pgoff = 0;      // inode page mapped at `start`
+};
+
+// A System V segment (docs/named.md): a program object with the kernel's
+// shm_perm, sizes, times and pids, named in one IPC namespace by key and id.
+// Its mode carries SHM_DEST once removed (key freed, id still attachable
+// until the last detach) and SHM_LOCKED while locked.
+struct Segment {
+  uint64_t ns = 0;  // st_ino of the IPC namespace
+  int key = 0;      // 0 (IPC_PRIVATE) once removed
+  int id = 0;       // the placeholder's id in that namespace
+  Inode* inode = nullptr;
+  uint32_t uid = 0, gid = 0, cuid = 0, cgid = 0;
+  uint32_t mode = 0;
+  uint64_t segsz = 0;
+  int64_t atime = 0, dtime = 0, ctime = 0;
+  pid_t cpid = 0, lpid = 0;
 };
 
 struct CutTail {
@@ -86,6 +103,11 @@ struct Client {
   // next and how far ahead to fill (doubles on each hit).
   uint64_t seq_inode = 0, seq_next = 0, seq_window = 1;
 };
+
+struct CallerCreds;
+// The ids of the process connection `c` belongs to, now, if it still lives
+// (program_objects.cc: a pid read in /proc may have been reused).
+int ReadCallerCredsOf(const Client& c, CallerCreds* who);
 
 class Engine {
  public:
@@ -209,6 +231,28 @@ class Engine {
   // A program object's name for listings: "/NAME" if it has a POSIX name,
   // else its memfd label ("memfd:LABEL"), cut to `len`.
   void ObjectName(const Inode& inode, char* out, size_t len) const;
+
+  // sysv_segments.cc: System V segments (docs/named.md)
+  int HandleShmGet(Client& c, const Request& req, Reply* reply);
+  int HandleShmAt(Client& c, const Request& req, Reply* reply, int* reply_fd);
+  int HandleShmCtl(Client& c, const Request& req, Reply* reply);
+  // The segment `id` of the caller's IPC namespace, or nullptr. A removed
+  // segment nobody attaches any more is destroyed first (and not found).
+  // Returns 0, -ENOENT (not a managed id: the kernel's) or -EINVAL (a
+  // managed id that is gone).
+  int FindSegment(Client& c, int id, Segment** out);
+  // shm_nattch: the registered pieces of the segment in live processes,
+  // after the events of its mappers are read and the gone ones (a readable
+  // pidfd, or a uffd whose mm is gone: exec, fact 13) are counted out.
+  uint64_t Nattch(Segment& seg);
+  uint64_t LiveNattch(const Inode& inode) const;
+  // A registered piece of `inode` went (unmap, exit, exec) in process `pid`
+  // (0: unknown): with `stamp`, shm_dtime and shm_lpid as the kernel's
+  // shm_close; a removed segment dies with its last piece. A process that
+  // is gone is stamped when it is found gone (MarkDead), not when it is
+  // reaped: a later attach's shm_lpid must not be overwritten.
+  void NoteDetach(Inode* inode, pid_t pid, bool stamp = true);
+  void DestroySegment(Segment* seg);
 
   // fault_handler.cc
   // read(2) of a client's uffd that survives a full fd table (EMFILE is
@@ -401,6 +445,24 @@ class Engine {
   std::map<uint32_t, std::unique_ptr<Inode>> inodes_;  // by seq
   std::unordered_map<uint64_t, Inode*> inode_by_ino_;  // memfd st_ino: one inode per memfd
   std::map<std::string, Inode*> shm_names_;            // POSIX names of program objects
+  // System V segments by (namespace, id) and live keys by (namespace, key).
+  std::map<std::pair<uint64_t, int>, std::unique_ptr<Segment>> segments_;
+  std::map<std::pair<uint64_t, int>, Segment*> segment_keys_;
+  // Each IPC namespace that has segments: an fd of it, which keeps its
+  // inode number from naming a new namespace while its segments are here,
+  // how many it has, and the ids of its segments that are gone, whose
+  // placeholder may still be attached somewhere (EINVAL, never the
+  // placeholder; bounded, the lowest dropped). All go with its last segment.
+  struct IpcNamespace {
+    int fd = -1;
+    size_t segments = 0;
+    std::set<int> tombstones;
+  };
+  std::map<uint64_t, IpcNamespace> ipc_namespaces_;
+  static constexpr size_t kMaxSegments = 65536;
+  // The segment Nattch is counting: NoteDetach leaves its destruction to
+  // Nattch's caller (others die as usual).
+  Segment* counting_ = nullptr;
   SwapFile swap_;
   Policy policy_;
   TraceLog trace_;

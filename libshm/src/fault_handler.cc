@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -542,7 +543,15 @@ void Engine::OnFork(Client& parent, int child_uffd) {
   child->id = next_client_id_++;
   child->uffd = child_uffd;
   child->restricted = parent.restricted;
-  for (const Vma& v : parent.vmas) AddVma(*child, v);
+  for (const Vma& v : parent.vmas) {
+    AddVma(*child, v);
+    // The kernel opens the child's attachment in the parent's context:
+    // shm_atime now, shm_lpid the parent's (named_kernel_facts.md).
+    if (v.inode != nullptr && v.inode->segment != nullptr) {
+      v.inode->segment->atime = static_cast<int64_t>(time(nullptr));
+      v.inode->segment->lpid = parent.pid;
+    }
+  }
   Watch(child_uffd, Source::kUffd, child->id);
   stats_.forks++;
   clients_.emplace(child->id, std::move(child));
@@ -584,7 +593,9 @@ void Engine::OnUnmap(Client& c, uintptr_t start, uintptr_t end) {
       }
       if (it->inode != nullptr) it->inode->mappings--;
       collect_due_ = true;
+      Inode* gone = it->inode;
       it = v.erase(it);
+      NoteDetach(gone, c.pid);
     } else {
       ++it;
     }

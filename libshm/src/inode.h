@@ -27,6 +27,8 @@
 
 namespace libshm::internal {
 
+struct Segment;  // engine.h: a System V segment this inode backs
+
 class Inode {
  public:
   // Pages of one inode and live inodes of a session are bounded so that a
@@ -203,6 +205,9 @@ class Inode {
   // A program object that could not be handed back (its swap could not be
   // read): kept, with its slots, for the session's life.
   bool kept = false;
+  // The System V segment this program object backs (the engine's segment
+  // table holds it while the segment exists), or nullptr.
+  Segment* segment = nullptr;
   // Made with MAP_NORESERVE: its extent is sparse (a swap move keeps it so).
   bool sparse_extent = false;
   int holders = 0;

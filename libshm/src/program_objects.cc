@@ -103,13 +103,13 @@ int PwriteUpTo(int fd, const char* buf, uint64_t page, uint64_t n, uint64_t size
 // while a request it left, or one sent by a process that inherited the
 // connection, waits. They are its own only if its pidfd says it still lives
 // after the read.
+}  // namespace
+
 int ReadCallerCredsOf(const Client& c, CallerCreds* who) {
   int rc = ReadCallerCreds(c.pid, who);
   if (rc == 0 && (c.pidfd < 0 || PidfdExited(c.pidfd))) rc = -ESRCH;
   return rc;
 }
-
-}  // namespace
 
 int OpenWithoutWaiting(const char* path, int acc) {
   // A lease another process holds on the file (the owner of an object may

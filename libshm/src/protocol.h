@@ -101,7 +101,32 @@ enum class Op : uint32_t {
   // access mode and seals) and follows: swap reserved for growth, pages past
   // a shrink forgotten. -ENOENT: not a program object of this session.
   kResize,
+  // System V shared memory (docs/named.md "SysV ids and keys"): segments
+  // are program objects named by (IPC namespace of the caller, key or id).
+  // The namespace is the caller's own (/proc/<peer pid>/ns/ipc), never a
+  // field. An id is the id of a one-byte kernel placeholder segment that the
+  // shim made in that namespace, so it never equals a live native id.
+  //
+  // shmget. a: key (not IPC_PRIVATE); b: size; c: shmflg. Flag kShmGetCreate
+  // with d: the placeholder id the shim made for a key nobody has yet.
+  // Reply a: the id. -ENOENT: the key is not a managed one here (without
+  // kShmGetCreate; the shim then asks the kernel). With kShmGetCreate, reply
+  // b = 1 if the key existed after all (a race): the placeholder is not used;
+  // -ENOENT if the helper could not check that d is the caller's own new
+  // placeholder for that key (the segment is then made natively).
+  kShmGet,
+  // shmat's permission check. a: id; c: shmflg. Reply fd: a new open file
+  // description of the segment (O_RDWR if the caller may write, else
+  // O_RDONLY); b: shm_segsz. -ENOENT: not a managed id (the kernel's).
+  kShmAt,
+  // shmctl. a: id; b: cmd (IPC_STAT, IPC_SET, IPC_RMID, SHM_LOCK,
+  // SHM_UNLOCK); IPC_SET: c: uid | gid << 32, d: mode. Reply text: a struct
+  // shmid_ds (IPC_STAT). -ENOENT: not a managed id.
+  kShmCtl,
 };
+
+// kShmGet flags.
+constexpr uint32_t kShmGetCreate = 1;
 
 // kAdoptFd flags.
 constexpr uint32_t kAdoptPin = 1;
@@ -140,6 +165,7 @@ constexpr uint32_t kRegionProgram = 1;  // a POSIX shm object or a program's mem
 constexpr uint32_t kRegionNamed = 2;    // it has a POSIX name (shm_open)
 constexpr uint32_t kRegionPinned = 4;   // kept resident (Inode::pinned)
 constexpr uint32_t kRegionPosix = 8;    // made by shm_open (named, or unlinked since)
+constexpr uint32_t kRegionSysv = 16;    // a System V segment: name "key 0xKEY id ID"
 static_assert(sizeof(RegionInfo) <= 256, "RegionInfo must fit in Reply::text");
 
 struct Request {

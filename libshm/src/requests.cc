@@ -15,8 +15,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -188,6 +190,17 @@ void Engine::HandleRequest(Client& c, const Request& req, int fd) {
     case Op::kResize:
       rc = HandleResize(c, req, fd);
       fd = -1;
+      break;
+    case Op::kShmGet:
+      rc = HandleShmGet(c, req, &reply);
+      break;
+    case Op::kShmAt:
+      rc = HandleShmAt(c, req, &reply, &reply_fd);
+      close_reply_fd = true;
+      break;
+    case Op::kShmCtl:
+      rc = HandleShmCtl(c, req, &reply);
+      CollectInodes();  // a segment IPC_RMID destroyed: gone for the next request
       break;
     case Op::kNative:
       if (req.a >= LIBSHM_NATIVE_REASONS) {
@@ -415,6 +428,11 @@ int Engine::HandleRegister(Client& c, const Request& req) {
   if (it == c.handles.end()) return -EBADF;
   if (c.uffd < 0) return -EINVAL;
   int rc = RegisterRange(c, it->second, req.b, req.c, req.d);
+  if (rc == 0 && it->second->segment != nullptr) {
+    // A segment is mapped only by shmat: the kernel's shm_open.
+    it->second->segment->atime = static_cast<int64_t>(time(nullptr));
+    it->second->segment->lpid = c.pid;
+  }
   if (rc == 0) {
     // The mapping holds the inode now.
     it->second->holders--;
@@ -642,6 +660,19 @@ int Engine::HandleRegionInfo(const Request& req, Reply* reply) {
       info.mode = st.st_mode & 07777;
     }
     ObjectName(inode, info.name, sizeof(info.name));
+  }
+  if (inode.segment != nullptr) {
+    // As ipcs -m shows it: shm_perm, not the memfd's owner and mode (a
+    // removed segment's key is IPC_PRIVATE: its memfd label keeps the old).
+    const Segment& seg = *inode.segment;
+    info.flags |= kRegionSysv;
+    info.uid = seg.uid;
+    info.gid = seg.gid;
+    info.mode = seg.mode & 0777;
+    unsigned key = 0;
+    sscanf(info.name, "memfd:SYSV%8x", &key);
+    snprintf(info.name, sizeof(info.name), "key 0x%08x id %d%s", key, seg.id,
+             (seg.mode & SHM_DEST) != 0 ? " removed" : "");
   }
   memcpy(reply->text, &info, sizeof(info));
   return 0;

@@ -10,6 +10,7 @@
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/syscall.h>
 
 #include "security_util.h"
@@ -171,6 +172,47 @@ TEST_F(Hostile, MemberOfAnotherUidReachesNothingItDoesNotHold) {
   size_t len = sizeof(policy);
   ASSERT_EQ(libshm_ctl("evict.policy", policy, &len, nullptr, 0), 0);
   EXPECT_STREQ(policy, "clock");
+  ExpectVictimIntact();
+  ExpectHelperServes();
+}
+
+// A member may give a new SysV segment only the id of a placeholder it has
+// just made itself for that key: naming a live native segment of another
+// uid would shadow it for the whole session (every member's shmat of that
+// id would reach the member's segment). The native id stays the kernel's.
+TEST_F(Hostile, MemberCannotTakeANativeSegmentsIdForItsSegment) {
+  const key_t theirs = static_cast<key_t>(0x5b000000 | (getpid() & 0xffff));
+  int native = static_cast<int>(syscall(SYS_shmget, theirs, kPage, IPC_CREAT | IPC_EXCL | 0600));
+  ASSERT_GE(native, 0) << strerror(errno);
+  std::map<int, std::string> steps = {{1, "borrowing a uffd"},
+                                      {2, "hello"},
+                                      {3, "a segment made with a native segment's id"},
+                                      {4, "shmat of the native id answered by the helper"},
+                                      {5, "its own placeholder"},
+                                      {6, "a segment made with its own placeholder refused"}};
+  int status = AsMember(kNobody, [&] {
+    Raw r(address_);
+    int uffd = BorrowUffd(r);
+    if (uffd < 0) return 1;
+    if (Hello(r, uffd) != 0) return 2;
+    Request get;
+    get.op = Op::kShmGet;
+    get.flags = internal::kShmGetCreate;
+    get.a = static_cast<uint32_t>(theirs + 1);
+    get.b = kPage;
+    get.c = IPC_CREAT | 0666;
+    get.d = static_cast<uint64_t>(native);
+    if (r.Call(get) != -ENOENT) return 3;
+    if (r.Call(Op::kShmAt, static_cast<uint64_t>(native)) != -ENOENT) return 4;
+    int own = static_cast<int>(syscall(SYS_shmget, theirs + 1, 1, IPC_CREAT | IPC_EXCL | 0666));
+    if (own < 0) return 5;
+    get.d = static_cast<uint64_t>(own);
+    int rc = r.Call(get);
+    syscall(SYS_shmctl, own, IPC_RMID, nullptr);
+    return rc == 0 ? 0 : 6;
+  });
+  syscall(SYS_shmctl, native, IPC_RMID, nullptr);
+  ASSERT_EQ(DescribeChild(status, steps), "ok");
   ExpectVictimIntact();
   ExpectHelperServes();
 }
