@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "test_util.h"
+#include "under_shmrun.h"
 
 // The shim's libshm_ctl (tests/support/test_util.h calls it by name).
 extern "C" int libshm_ctl(const char* name, void* oldp, size_t* oldlenp, const void* newp,
@@ -537,19 +538,9 @@ int main(int argc, char** argv) {
       if (strstr(argv[i], "HandedBack") != nullptr) setenv("LIBSHM_TEST_NO_HOLD_PROBE", "1", 1);
       if (strstr(argv[i], "WithoutSwap") != nullptr) setenv("LIBSHM_SWAP_MAX", "12M", 1);
     }
-    std::vector<char*> args = {const_cast<char*>(LIBSHM_SHMRUN_PATH), const_cast<char*>("--limit"),
-                               const_cast<char*>("8M"), const_cast<char*>("--")};
-    static char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0) return 127;
-    self[n] = '\0';
-    args.push_back(self);
-    for (int i = 1; i < argc; i++) args.push_back(argv[i]);
-    args.push_back(nullptr);
-    execv(LIBSHM_SHMRUN_PATH, args.data());
-    perror("execv shmrun");
-    return 127;
   }
+  int status;
+  if (libshm::test::ReexecUnderShmrun(argc, argv, LIBSHM_SHMRUN_PATH, "8M", &status)) return status;
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }

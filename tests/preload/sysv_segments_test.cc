@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "test_util.h"
+#include "under_shmrun.h"
 
 // The shim's libshm_ctl (tests/support/test_util.h calls it by name).
 extern "C" int libshm_ctl(const char* name, void* oldp, size_t* oldlenp, const void* newp,
@@ -496,20 +497,8 @@ TEST_F(SysvSegments, ShmstatListsSegmentsWithKeyIdOwnerAndMode) {
 // Runs the tests under shmrun (a session: segments are managed only there)
 // with an 8 MiB limit.
 int main(int argc, char** argv) {
-  if (getenv("LIBSHM_SESSION") == nullptr) {
-    std::vector<char*> args = {const_cast<char*>(LIBSHM_SHMRUN_PATH), const_cast<char*>("--limit"),
-                               const_cast<char*>("8M"), const_cast<char*>("--")};
-    static char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0) return 127;
-    self[n] = '\0';
-    args.push_back(self);
-    for (int i = 1; i < argc; i++) args.push_back(argv[i]);
-    args.push_back(nullptr);
-    execv(LIBSHM_SHMRUN_PATH, args.data());
-    perror("execv shmrun");
-    return 127;
-  }
+  int status;
+  if (libshm::test::ReexecUnderShmrun(argc, argv, LIBSHM_SHMRUN_PATH, "8M", &status)) return status;
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();
 }
