@@ -15,7 +15,6 @@
 // pinned (every page back in memory, kept) and the kernel does the I/O.
 // Not covered: readv/writev/preadv/pwritev, sendfile, splice, copy_file_range
 // (docs/design.md "Known limits").
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -39,16 +38,22 @@ namespace {
 
 constexpr ssize_t kNotOurs = -ENOENT;
 
+}  // namespace
+
 // glibc's own, for every fd that is not an object's: its cancellation
-// points and errno stay exactly as the program expects.
-using ReadFn = ssize_t (*)(int, void*, size_t);
-using WriteFn = ssize_t (*)(int, const void*, size_t);
-using PreadFn = ssize_t (*)(int, void*, size_t, off_t);
-using PwriteFn = ssize_t (*)(int, const void*, size_t, off_t);
-template <typename Fn>
-Fn Real(const char* name) {
-  return reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
+// points and errno stay exactly as the program expects. Its exported
+// internal names, not dlsym: a dlsym in a function-local static was entered
+// again from itself under ASan, whose dlsym reads files (a
+// recursive_init_error abort in a signal handler inside the shim).
+extern "C" {
+ssize_t __read(int, void*, size_t);
+ssize_t __write(int, const void*, size_t);
+ssize_t __pread64(int, void*, size_t, off_t);
+ssize_t __pwrite64(int, const void*, size_t, off_t);
+int __close(int);
 }
+
+namespace {
 
 // [off, off + len) of object `fd` copied to or from `buf` through a
 // registered mapping. Returns bytes, -errno, or kNotOurs.
@@ -114,8 +119,7 @@ ssize_t Pread(int fd, void* buf, size_t len, off_t off) {
     libshm::internal::ClearObjectFd(fd);
     errno = saved;
   }
-  static PreadFn real = Real<PreadFn>("pread64");
-  return real(fd, buf, len, off);
+  return __pread64(fd, buf, len, off);
 }
 
 ssize_t Pwrite(int fd, const void* buf, size_t len, off_t off) {
@@ -129,8 +133,7 @@ ssize_t Pwrite(int fd, const void* buf, size_t len, off_t off) {
     libshm::internal::ClearObjectFd(fd);
     errno = saved;
   }
-  static PwriteFn real = Real<PwriteFn>("pwrite64");
-  return real(fd, buf, len, off);
+  return __pwrite64(fd, buf, len, off);
 }
 
 // read/write at the file offset, which they move (O_APPEND: writes at the end).
@@ -153,9 +156,7 @@ ssize_t AtOffset(int fd, void* buf, size_t len, bool write) {
     libshm::internal::ClearObjectFd(fd);
     errno = saved;
   }
-  static ReadFn real_read = Real<ReadFn>("read");
-  static WriteFn real_write = Real<WriteFn>("write");
-  return write ? real_write(fd, buf, len) : real_read(fd, buf, len);
+  return write ? __write(fd, buf, len) : __read(fd, buf, len);
 }
 
 }  // namespace
@@ -163,10 +164,8 @@ ssize_t AtOffset(int fd, void* buf, size_t len, bool write) {
 extern "C" {
 
 LIBSHM_EXPORT int close(int fd) {
-  using CloseFn = int (*)(int);
-  static CloseFn real = Real<CloseFn>("close");
   libshm::internal::ClearObjectFd(fd);
-  return real(fd);
+  return __close(fd);
 }
 
 LIBSHM_EXPORT ssize_t read(int fd, void* buf, size_t len) { return AtOffset(fd, buf, len, false); }

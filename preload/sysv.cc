@@ -436,7 +436,9 @@ LIBSHM_EXPORT int shmdt(const void* addr) {
 // mprotect: only to refuse write on a SHM_RDONLY attachment, as the kernel
 // does (EACCES); everything else is the kernel's call.
 LIBSHM_EXPORT int mprotect(void* addr, size_t len, int prot) {
-  if ((prot & PROT_WRITE) != 0 && ClientRuntime::Get().DeniesWrite(addr, len)) {
+  if ((prot & PROT_WRITE) != 0 &&
+      libshm::internal::g_has_no_write_ranges.load(std::memory_order_acquire) &&
+      ClientRuntime::Get().DeniesWrite(addr, len)) {
     return Fail(EACCES);
   }
   long rc = sys::Syscall(SYS_mprotect, reinterpret_cast<long>(addr), static_cast<long>(len), prot);

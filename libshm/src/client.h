@@ -48,6 +48,11 @@ inline constexpr int kMapFlagsPassedOn =
 // no runtime needed (close() clears a bit before main too). A number reused
 // for another file without close(3) is found out on first use.
 inline constexpr int kMaxObjectFds = 1 << 16;
+// Set once this process has made a SHM_RDONLY attachment: until then the
+// shim's mprotect is one load, and never constructs the runtime or takes its
+// lock (mprotect is called from everywhere: a JIT, a signal handler, the
+// runtime's own construction under ASan).
+inline std::atomic<bool> g_has_no_write_ranges{false};
 inline std::atomic<uint64_t> g_object_fds[kMaxObjectFds / 64];
 inline void MarkObjectFd(int fd) noexcept {
   if (fd >= 0 && fd < kMaxObjectFds) {

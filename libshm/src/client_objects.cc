@@ -219,6 +219,7 @@ pid_t ClientRuntime::HelperPid() {
 
 void ClientRuntime::MarkNoWrite(void* addr, size_t length) {
   uintptr_t start = reinterpret_cast<uintptr_t>(addr), end = start + length;
+  g_has_no_write_ranges.store(true, std::memory_order_release);
   std::lock_guard<std::mutex> lock(mu_);
   for (auto it = ranges_.lower_bound(start); it != ranges_.end() && it->first < end; ++it) {
     it->second.no_write = true;
