@@ -63,6 +63,35 @@ pg_cleanup() {
 }
 
 as_pg() { runuser -u postgres -- "$@"; }
+
+# start_server N [native]: the server as session N under shmrun (stats in
+# $T/stats$N.json), or without libshm with `native`; returns once it
+# accepts connections.
+start_server() {
+  local n=$1
+  if [ "${2:-}" = native ]; then
+    runuser -u postgres -- "$BIN/postgres" -D "$T/data" >"$T/server$n.log" 2>&1 &
+  else
+    "$SHMRUN" --user postgres --limit "$LIMIT" --stats="$T/stats$n.json" -- \
+      "$BIN/postgres" -D "$T/data" >"$T/server$n.log" 2>&1 &
+  fi
+  SHMRUN_PID=$!
+  for _ in $(seq 1 600); do
+    pg_ready && return 0
+    kill -0 "$SHMRUN_PID" 2>/dev/null || die "postgres exited at start (session $n)"
+    sleep 0.1
+  done
+  die "postgres did not accept connections within 60 s (session $n)"
+}
+
+# A clean shutdown; shmrun exits with the postmaster's status.
+stop_server() {
+  as_pg "$BIN/pg_ctl" -D "$T/data" stop -m fast -w -t 120 >/dev/null || die "pg_ctl stop failed"
+  local rc=0
+  wait "$SHMRUN_PID" || rc=$?
+  SHMRUN_PID=
+  [ "$rc" = 0 ] || die "shmrun/postgres exited with status $rc"
+}
 sql() { as_pg "$BIN/psql" -h "$T" -p "$PORT" -X -q -v ON_ERROR_STOP=1 -At -d bench -c "$1"; }
 pg_ready() { as_pg "$BIN/pg_isready" -q -h "$T" -p "$PORT"; }
 

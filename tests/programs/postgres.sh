@@ -15,27 +15,6 @@ SHMRUN=$1
 LIMIT=16M SHARED_BUFFERS=128MB SCALE=5 PORT=54329 BENCH_SECS=${PG_BENCH_SECS:-20}
 pg_setup
 
-start_server() {  # start_server N: session N, stats in $T/stats$N.json
-  local n=$1
-  "$SHMRUN" --user postgres --limit "$LIMIT" --stats="$T/stats$n.json" -- \
-    "$BIN/postgres" -D "$T/data" >"$T/server$n.log" 2>&1 &
-  SHMRUN_PID=$!
-  for _ in $(seq 1 600); do
-    pg_ready && return 0
-    kill -0 "$SHMRUN_PID" 2>/dev/null || die "postgres exited at start (session $n)"
-    sleep 0.1
-  done
-  die "postgres did not accept connections within 60 s (session $n)"
-}
-
-stop_server() {  # a clean shutdown; shmrun exits with the postmaster's status
-  as_pg "$BIN/pg_ctl" -D "$T/data" stop -m fast -w -t 120 >/dev/null || die "pg_ctl stop failed"
-  local rc=0
-  wait "$SHMRUN_PID" || rc=$?
-  SHMRUN_PID=
-  [ "$rc" = 0 ] || die "shmrun/postgres exited with status $rc"
-}
-
 log "limit $LIMIT, shared_buffers $SHARED_BUFFERS, pgbench scale $SCALE"
 # Session 1: load, prewarm, run, check.
 start_server 1

@@ -59,31 +59,6 @@ stop_samplers() {
   SAMPLER= WATCHER=
 }
 
-start_server() {  # start_server N [shmrun]: session N, natively or under shmrun
-  local n=$1
-  if [ "${2:-}" = shmrun ]; then
-    "$SHMRUN" --user postgres --limit "$LIMIT" --stats="$T/stats$n.json" -- \
-      "$BIN/postgres" -D "$T/data" >"$T/server$n.log" 2>&1 &
-  else
-    runuser -u postgres -- "$BIN/postgres" -D "$T/data" >"$T/server$n.log" 2>&1 &
-  fi
-  SHMRUN_PID=$!
-  for _ in $(seq 1 600); do
-    pg_ready && return 0
-    kill -0 "$SHMRUN_PID" 2>/dev/null || die "postgres exited at start (session $n)"
-    sleep 0.1
-  done
-  die "postgres did not accept connections within 60 s (session $n)"
-}
-
-stop_server() {
-  as_pg "$BIN/pg_ctl" -D "$T/data" stop -m fast -w -t 120 >/dev/null || die "pg_ctl stop failed"
-  local rc=0
-  wait "$SHMRUN_PID" || rc=$?
-  SHMRUN_PID=
-  [ "$rc" = 0 ] || die "postgres (or shmrun) exited with status $rc"
-}
-
 # The queries, one result row each. Q1 and Q2: a Parallel Hash Join whose
 # shared hash table (all of `big`, or the half of it) lives in DSA segments;
 # Q3: the same join with work_mem cut to 1MB, so the Parallel Hash runs in
@@ -177,7 +152,7 @@ PYEOF
 
 log "limit $LIMIT, shared_buffers $SHARED_BUFFERS, big: $ROWS rows"
 # Session 1, native: the data and the expected results.
-start_server 1
+start_server 1 native
 as_pg "$BIN/createdb" -h "$T" -p "$PORT" bench || die "createdb failed"
 sql "SHOW dynamic_shared_memory_type" | grep -qx posix || die "dynamic_shared_memory_type is not posix"
 sql "CREATE TABLE big AS SELECT i AS k, i % 1000 AS g, md5(i::text) AS pad
@@ -196,7 +171,7 @@ read -r _ c1 s1 _ < <(tr '|' ' ' <"$T/results1.txt" | head -n 1)
 [ "$c1 $s1" = "$expect_q1" ] || die "native Q1 gave '$c1 $s1', want '$expect_q1'"
 
 # Session 2, under shmrun: the same queries, the plans, the samplers.
-start_server 2 shmrun
+start_server 2
 "$PY" "$T/dsm.py" "$T/stop" 900 "$(postmaster_pid)" >"$T/dsm.txt" &
 SAMPLER=$!
 ADDR=$(session_address "$SHMRUN_PID")
