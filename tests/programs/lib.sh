@@ -103,3 +103,17 @@ live_stats() {
 # Wall time since the test started, for the log.
 T0_NS=$(date +%s%N)
 elapsed() { local ms=$((($(date +%s%N) - T0_NS) / 1000000)); printf '%d.%03d s' $((ms / 1000)) $((ms % 1000)); }
+
+# check_stress_ng LOG RC: stress-ng's own verdict on a run whose output is in
+# LOG and whose exit status was RC (its chatter echoed, debug noise left out):
+# status 0, no fail or error line, its metrics check sane, a completed run.
+check_stress_ng() {
+  local out=$1 rc=$2
+  grep -vE 'debug: .*(cache|RAM|processors|invoked|page size|stressor instance|temp|oom_score_adj)' "$out" |
+    grep -vE 'started \[|exited \[|terminated$' >&2 || true
+  [ "$rc" = 0 ] || die "stress-ng exited with status $rc"
+  ! grep -E 'stress-ng: (fail|error):' "$out" >/dev/null || die "stress-ng reported failures"
+  grep -q 'metrics-check: all stressor metrics validated and sane' "$out" ||
+    die "no 'metrics-check: all stressor metrics validated and sane' line"
+  grep -q 'successful run completed' "$out" || die "no 'successful run completed' line"
+}

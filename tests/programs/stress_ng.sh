@@ -66,13 +66,7 @@ rc=0
   --timeout "$SECS" --verify -v --metrics-brief --temp-path "$T" >"$T/out.log" 2>&1 || rc=$?
 touch "$T/stop"
 wait "$SAMPLER" || true
-grep -vE 'debug: .*(cache|RAM|processors|invoked|page size|stressor instance|temp)' "$T/out.log" |
-  grep -vE 'started \[|exited \[|terminated$' >&2 || true
-[ "$rc" = 0 ] || die "stress-ng exited with status $rc"
-! grep -E 'stress-ng: (fail|error):' "$T/out.log" >/dev/null || die "stress-ng reported failures"
-grep -q 'metrics-check: all stressor metrics validated and sane' "$T/out.log" ||
-  die "no 'metrics-check: all stressor metrics validated and sane' line"
-grep -q 'successful run completed' "$T/out.log" || die "no 'successful run completed' line"
+check_stress_ng "$T/out.log" "$rc"
 for s in "$@"; do
   grep -qE "debug: \[[0-9]+\] $s: exited" "$T/out.log" || die "stressor $s did not run"
   n=$(awk -v s="$s" '$1 == s { print $2 }' "$T/regions.txt")

@@ -70,13 +70,7 @@ rc=0
 touch "$T/stop"
 wait "$SAMPLER" || true
 SAMPLER=
-grep -vE 'debug: .*(cache|RAM|processors|invoked|page size|stressor instance|temp|oom_score_adj)' "$T/out.log" |
-  grep -vE 'started \[|exited \[|terminated$' >&2 || true
-[ "$rc" = 0 ] || die "stress-ng exited with status $rc"
-! grep -E 'stress-ng: (fail|error):' "$T/out.log" >/dev/null || die "stress-ng reported failures"
-grep -q 'metrics-check: all stressor metrics validated and sane' "$T/out.log" ||
-  die "no 'metrics-check: all stressor metrics validated and sane' line"
-grep -q 'successful run completed' "$T/out.log" || die "no 'successful run completed' line"
+check_stress_ng "$T/out.log" "$rc"
 for s in "${names[@]}"; do
   grep -qE "debug: \[[0-9]+\] $s: exited" "$T/out.log" || die "stressor $s did not run"
   ops=$(awk -v s="$s" '$2 == "metrc:" && $4 == s && $5 ~ /^[0-9]+$/ { print $5; exit }' "$T/out.log")
