@@ -66,12 +66,6 @@ int AdoptFd(Raw& r, int fd, uint64_t* handle, uint32_t flags = 0) {
   return rc;
 }
 
-// True if the helper process (our child) is still running.
-bool HelperAlive(pid_t helper) {
-  int status;
-  return waitpid(helper, &status, WNOHANG) == 0;
-}
-
 // A new open file description of `fd` (as the shim keeps for the program).
 int Reopen(int fd, int acc) {
   std::string path = "/proc/self/fd/" + std::to_string(fd);

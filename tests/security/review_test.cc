@@ -111,12 +111,6 @@ uint64_t InoOfMappingAt(const void* addr) {
   return 0;
 }
 
-// True if the helper process (our child) is still running (not a zombie).
-bool HelperAlive(pid_t helper) {
-  int status;
-  return waitpid(helper, &status, WNOHANG) == 0;
-}
-
 class Review : public ::testing::Test {
  protected:
   void SetUp() override {

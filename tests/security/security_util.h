@@ -52,6 +52,12 @@ inline std::string StartHelper(uid_t uid, pid_t* pid) {
 // True if process `pid` (a child of this process) exits within `ms`.
 inline bool ExitsWithin(pid_t pid, int ms) { return WaitWithDeadline(pid, ms) != kChildTimedOut; }
 
+// True if the helper process (our child) is still running (not a zombie).
+inline bool HelperAlive(pid_t helper) {
+  int status;
+  return waitpid(helper, &status, WNOHANG) == 0;
+}
+
 // A raw connection: sends whatever it is told.
 class Raw {
  public:
