@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <iterator>
 #include <new>
@@ -119,6 +120,22 @@ int ClientRuntime::CallLocked(const Request& req, Reply* reply, int send_fd, int
   int rc = AwaitNativeReplies(sock_, &native_owed_, kNoDeadline);
   if (rc != 0) return rc;
   return CallHelper(sock_, req, reply, send_fd, recv_fd);
+}
+
+int ClientRuntime::CallRegisteringLocked(const Request& req, Reply* reply) {
+  int rc = CallLocked(req, reply, -1, nullptr);
+  if (rc != -EAGAIN) return rc;
+  // The thread that raised mmap_changing ends it when it runs again: let it
+  // run. Short sleeps first (it is usually a few microseconds away).
+  const uint64_t deadline = MonotonicNs() + kRegisterRetryNs;
+  long pause_ns = 20'000;
+  while (rc == -EAGAIN && MonotonicNs() < deadline) {
+    struct timespec ts = {0, pause_ns};
+    sys::Syscall(SYS_nanosleep, reinterpret_cast<long>(&ts), 0);
+    pause_ns = std::min(pause_ns * 2, 5'000'000l);
+    rc = CallLocked(req, reply, -1, nullptr);
+  }
+  return rc;
 }
 
 // The swap directory, checked before a helper is started for it: a bad one is
@@ -572,7 +589,7 @@ int ClientRuntime::Map(void* hint, size_t length, int prot, int flags, void** ou
   req.a = handle;
   req.b = static_cast<uint64_t>(addr);
   req.c = size;
-  rc = CallLocked(req, &reply, -1, nullptr);
+  rc = CallRegisteringLocked(req, &reply);
   if (rc != 0) {
     sys::Munmap(reinterpret_cast<void*>(addr), size);
     Request release;
@@ -686,7 +703,7 @@ void ClientRuntime::NoteGrowth(void* addr, size_t length) {
   req.a = reinterpret_cast<uintptr_t>(addr);
   req.b = length;
   Reply reply;
-  int rc = CallLocked(req, &reply, -1, nullptr);
+  int rc = CallRegisteringLocked(req, &reply);
   if (rc != 0) {
     LIBSHM_LOG_ERROR(
         "mremap grew a managed region the helper cannot follow (%s): writes "
@@ -716,7 +733,7 @@ int ClientRuntime::RegisterLocked(uint64_t handle, uintptr_t addr, size_t len, u
   req.c = len;
   req.d = pgoff;
   Reply reply;
-  return CallLocked(req, &reply, -1, nullptr);
+  return CallRegisteringLocked(req, &reply);
 }
 
 void ClientRuntime::ReleaseLocked(uint64_t handle) {

@@ -171,6 +171,12 @@ class ClientRuntime {
   // helper (privilege separation), else user-mode-only (restricted).
   int OpenOwnUffdLocked(bool* restricted);
   int CallLocked(const Request& req, Reply* reply, int send_fd, int* recv_fd);
+  // CallLocked for a request that registers a range (kRegister, kExtend):
+  // -EAGAIN means another thread of this process is changing its mappings
+  // and the helper has not seen that thread finish yet; ask again, backing
+  // off, for up to kRegisterRetryNs, then return what the helper said.
+  int CallRegisteringLocked(const Request& req, Reply* reply);
+  static constexpr uint64_t kRegisterRetryNs = 10ull * 1000 * 1000 * 1000;
   // kRegister of [addr, addr + len) at page `pgoff` with `handle` (which the
   // registration takes), and kRelease of a handle that will not be.
   int RegisterLocked(uint64_t handle, uintptr_t addr, size_t len, uint64_t pgoff);

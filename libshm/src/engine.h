@@ -296,6 +296,8 @@ class Engine {
   // final outcome code (0, -EEXIST, -ESRCH, ...).
   int CopyRetrying(Client& c, uintptr_t addr, const void* src, size_t len, bool wp);
   Vma* FindVma(Client& c, uintptr_t addr);
+  // Whether a VMA of `c` overlaps [start, start + len).
+  bool OverlapsVma(const Client& c, uintptr_t start, size_t len) const;
 
   // evictor.cc
   // Evicts until `pages` more fit under the limit (direct reclaim).

@@ -49,6 +49,13 @@ constexpr int kFaultAttempts = 64;
 
 }  // namespace
 
+bool Engine::OverlapsVma(const Client& c, uintptr_t start, size_t len) const {
+  auto next = std::lower_bound(c.vmas.begin(), c.vmas.end(), start,
+                               [](const Vma& a, uintptr_t s) { return a.start < s; });
+  return (next != c.vmas.end() && next->start < start + len) ||
+         (next != c.vmas.begin() && std::prev(next)->end > start);
+}
+
 Vma* Engine::FindVma(Client& c, uintptr_t addr) {
   auto it = std::upper_bound(c.vmas.begin(), c.vmas.end(), addr,
                              [](uintptr_t a, const Vma& v) { return a < v.start; });

@@ -39,6 +39,11 @@
 namespace libshm::internal {
 namespace {
 
+// Write-protecting a new registration meets EAGAIN while an event of the
+// process is in flight; after this many reads of its events the helper
+// answers -EAGAIN and the client asks again (RegisterRange).
+constexpr int kWriteProtectAttempts = 8;
+
 // Ops that carry an fd; any other op with an fd attached is malformed.
 bool TakesFd(Op op) {
   return op == Op::kHello || op == Op::kHelloRestrictedChild || op == Op::kCreate ||
@@ -455,12 +460,15 @@ int Engine::RegisterRange(Client& c, Inode* inode, uintptr_t start, size_t len, 
   // As mmap(2) past vm.max_map_count (see max_vmas_).
   if (c.vmas.size() >= max_vmas_) return -ENOMEM;
   // One page table entry per address: a range already registered here
-  // (possibly for another inode) is refused.
-  auto next = std::lower_bound(c.vmas.begin(), c.vmas.end(), start,
-                               [](const Vma& a, uintptr_t s) { return a.start < s; });
-  if ((next != c.vmas.end() && next->start < start + len) ||
-      (next != c.vmas.begin() && std::prev(next)->end > start)) {
-    return -EEXIST;
+  // (possibly for another inode) is refused. But the kernel has just let the
+  // caller map this range, so a registration the helper still holds there
+  // may only be one whose unmap event is not queued yet: another thread's
+  // munmap is under way, and until its thread runs again after the event is
+  // read, the process's mmap_changing stays raised. Then the caller asks
+  // again (-EAGAIN; ClientRuntime::CallRegisteringLocked), never -EEXIST.
+  if (OverlapsVma(c, start, len)) {
+    if (!DrainEvents(c)) return -ESRCH;
+    if (OverlapsVma(c, start, len)) return MmChanging(c.uffd, start, len) ? -EAGAIN : -EEXIST;
   }
   uint64_t ioctls = 0;
   int rc = UffdRegister(c.uffd, start, len, kRegisterModes, &ioctls);
@@ -474,9 +482,12 @@ int Engine::RegisterRange(Client& c, Inode* inode, uintptr_t start, size_t len, 
   // Write-protect the whole range now: on shmem this leaves a marker even on
   // unpopulated PTEs, so every first write in this process is seen
   // (KERNEL_FACTS Q3) and non-dirty pages stay protected in every mapper.
+  // EAGAIN: an event is pending (mmap_changing). Read it and try again, a
+  // few times; past that, the thread that raised it has not run again yet
+  // and the caller asks again later, while the helper serves others.
   for (int attempt = 0;; attempt++) {
     rc = UffdWriteProtect(c.uffd, start, len, true);
-    if (rc != -EAGAIN || attempt == 100) break;
+    if (rc != -EAGAIN || attempt == kWriteProtectAttempts) break;
     if (!DrainEvents(c)) return -ESRCH;
   }
   if (rc != 0) {

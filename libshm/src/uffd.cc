@@ -99,6 +99,10 @@ int UffdWriteProtect(int uffd, uintptr_t start, size_t len, bool protect) {
   return sys::Ioctl(uffd, UFFDIO_WRITEPROTECT, &wp);
 }
 
+bool MmChanging(int uffd, uintptr_t start, size_t len) {
+  return UffdWriteProtect(uffd, start, len, true) == -EAGAIN;
+}
+
 int UffdPoison(int uffd, uintptr_t start, size_t len) {
   struct uffdio_poison p = {};
   p.range = {start, len};

@@ -46,6 +46,15 @@ int UffdCopy(int uffd, uintptr_t dst, const void* src, size_t len, bool write_pr
 int UffdZeropage(int uffd, uintptr_t dst, size_t len);
 int UffdWriteProtect(int uffd, uintptr_t start, size_t len, bool protect);
 int UffdWake(int uffd, uintptr_t start, size_t len);
+// Whether a non-cooperative event of the uffd's process is in flight (the
+// kernel's mmap_changing: from the start of a munmap, mremap, madvise or
+// fork until its event is read and its thread runs again). Asks by
+// write-protecting [start, start + len), which the caller has just mapped
+// and not registered: the kernel checks mmap_changing first (EAGAIN), then
+// finds no registered VMA there (ENOENT) and changes nothing. Protecting,
+// never unprotecting: should the range be registered after all, an extra
+// protection costs one write fault and loses no dirty bit.
+bool MmChanging(int uffd, uintptr_t start, size_t len);
 // Resolves faults on [start, start+len) with SIGBUS (a poison marker) for
 // data that cannot be served. Returns 0 or -errno.
 int UffdPoison(int uffd, uintptr_t start, size_t len);

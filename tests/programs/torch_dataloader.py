@@ -105,9 +105,9 @@ def main():
                 # batches in shared memory at once, besides the one just checked.
                 time.sleep(1.0)
     except Exception as e:  # worker killed (SIGBUS), timeout, ...
-        msg = str(e).strip().splitlines()
+        # The whole message: a worker's exception carries its traceback.
         print(f"torch_dataloader: FAIL after {seen} batches: {type(e).__name__}: "
-              f"{msg[0] if msg else ''}", file=sys.stderr)
+              f"{str(e).strip()}", file=sys.stderr)
         return 1
     secs = time.monotonic() - t0
     ok = bad == 0 and seen == batches and nbytes == batches * batch_bytes
