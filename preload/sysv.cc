@@ -5,10 +5,11 @@
 // managed shmat is an mmap of that memfd, because userfaultfd cannot
 // register a real attachment (fact 1 of named_kernel_facts.md).
 //
-// What stays the kernel's: everything outside a session, IPC_PRIVATE
-// (segments handed to peers outside the session: X's MIT-SHM), a key the
-// kernel has already, SHM_HUGETLB and the other flags libshm does not take,
-// and the namespace-wide shmctl commands (IPC_INFO, SHM_INFO, SHM_STAT).
+// What stays the kernel's: everything outside a session, a key the kernel
+// has already, SHM_HUGETLB and the other flags libshm does not take, the
+// namespace-wide shmctl commands (IPC_INFO, SHM_INFO, SHM_STAT), and
+// IPC_PRIVATE with LIBSHM_NATIVE_PRIVATE_SYSV=1 (for segments handed to a
+// peer outside the session: X's MIT-SHM).
 //
 // Ids: for a new key the shim makes a one-byte kernel *placeholder* segment
 // with that key and mode in the caller's IPC namespace, marked with the
@@ -93,12 +94,11 @@ int RealShmctl(int id, int cmd, struct shmid_ds* buf) {
   return real != nullptr ? real(id, cmd, buf) : Fail(ENOSYS);
 }
 
-// kernel.shmmax of this process's IPC namespace (the size rule of a new
-// segment is the namespace's).
-uint64_t ShmMax() {
-  int fd = static_cast<int>(sys::Syscall(SYS_openat, AT_FDCWD,
-                                         reinterpret_cast<long>("/proc/sys/kernel/shmmax"),
-                                         O_RDONLY | O_CLOEXEC));
+// kernel.shmmax or kernel.shmall of this process's IPC namespace (the size
+// rules of a new segment are the namespace's).
+uint64_t ShmSysctl(const char* path) {
+  int fd = static_cast<int>(
+      sys::Syscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>(path), O_RDONLY | O_CLOEXEC));
   if (fd < 0) return UINT64_MAX;
   char buf[32];
   ssize_t n = sys::Read(fd, buf, sizeof(buf) - 1);
@@ -231,7 +231,8 @@ extern "C" {
 
 LIBSHM_EXPORT int shmget(key_t key, size_t size, int flg) {
   ClientRuntime& rt = ClientRuntime::Get();
-  if (!rt.ManagesObjects() || key == IPC_PRIVATE || (flg & ~kManagedGetFlags) != 0) {
+  if (!rt.ManagesObjects() || (flg & ~kManagedGetFlags) != 0 ||
+      (key == IPC_PRIVATE && rt.options().native_private_sysv)) {
     return RealShmget(key, size, flg);
   }
   const int saved = errno;
@@ -241,37 +242,40 @@ LIBSHM_EXPORT int shmget(key_t key, size_t size, int flg) {
     req.a = static_cast<uint32_t>(key);
     req.b = size;
     req.c = static_cast<uint64_t>(flg);
-    Reply reply;
-    int rc = rt.SysvRequest(req, &reply, nullptr);
-    if (rc == ClientRuntime::kNoSession) return RealShmget(key, size, flg);
-    if (rc == 0) {
-      errno = saved;
-      return static_cast<int>(reply.a);
-    }
-    if (rc != -ENOENT) return Fail(-rc);
-    // Not a managed key: the kernel's, if it has it (flag 0 asks no access).
-    int native = RealShmget(key, 0, 0);
-    if (native >= 0 || errno != ENOENT) {
-      Placeholder kind = native >= 0 ? ClassifyNative(native) : Placeholder::kNot;
-      if (kind == Placeholder::kOrphan && RealShmctl(native, IPC_RMID, nullptr) == 0) {
-        // Left by a session that ended without removing its segment (its
-        // data went with it): the key is free again.
-        continue;
+    if (key != IPC_PRIVATE) {
+      Reply reply;
+      int rc = rt.SysvRequest(req, &reply, nullptr);
+      if (rc == ClientRuntime::kNoSession) return RealShmget(key, size, flg);
+      if (rc == 0) {
+        errno = saved;
+        return static_cast<int>(reply.a);
       }
-      // A fresh placeholder another member has not registered yet (or not
-      // marked yet: size 1, attached nowhere): ask again, briefly.
-      struct shmid_ds ds;
-      if (native >= 0 && attempt < 3 && kind != Placeholder::kOrphan &&
-          RealShmctl(native, IPC_STAT, &ds) == 0 && ds.shm_segsz == 1 && ds.shm_nattch == 0 &&
-          ds.shm_cpid != getpid()) {
-        usleep(1000);
-        continue;
+      if (rc != -ENOENT) return Fail(-rc);
+      // Not a managed key: the kernel's, if it has it (flag 0 asks no access).
+      int native = RealShmget(key, 0, 0);
+      if (native >= 0 || errno != ENOENT) {
+        Placeholder kind = native >= 0 ? ClassifyNative(native) : Placeholder::kNot;
+        if (kind == Placeholder::kOrphan && RealShmctl(native, IPC_RMID, nullptr) == 0) {
+          // Left by a session that ended without removing its segment (its
+          // data went with it): the key is free again.
+          continue;
+        }
+        // A fresh placeholder another member has not registered yet (or not
+        // marked yet: size 1, attached nowhere): ask again, briefly.
+        struct shmid_ds ds;
+        if (native >= 0 && attempt < 3 && kind != Placeholder::kOrphan &&
+            RealShmctl(native, IPC_STAT, &ds) == 0 && ds.shm_segsz == 1 && ds.shm_nattch == 0 &&
+            ds.shm_cpid != getpid()) {
+          usleep(1000);
+          continue;
+        }
+        errno = saved;
+        return RealShmget(key, size, flg);
       }
-      errno = saved;
-      return RealShmget(key, size, flg);
+      if ((flg & IPC_CREAT) == 0) return Fail(ENOENT);
     }
-    if ((flg & IPC_CREAT) == 0) return Fail(ENOENT);
-    if (size == 0 || size > ShmMax()) return Fail(EINVAL);
+    // A new segment (IPC_PRIVATE always makes one, IPC_CREAT or not).
+    if (size == 0 || size > ShmSysctl("/proc/sys/kernel/shmmax")) return Fail(EINVAL);
     // The placeholder: its id is the new segment's (ENOSPC past shmmni
     // comes from here, as the kernel's own shmget would give it).
     int ph = RealShmget(key, 1, IPC_CREAT | IPC_EXCL | 0600);
@@ -286,7 +290,15 @@ LIBSHM_EXPORT int shmget(key_t key, size_t size, int flg) {
     }
     req.flags = libshm::internal::kShmGetCreate;
     req.d = static_cast<uint64_t>(ph);
-    rc = rt.SysvRequest(req, &reply, nullptr);
+    // For shmall, which counts the pages of the whole namespace.
+    libshm::internal::ShmGetNamespace ns;
+    struct shm_info info;
+    ns.shm_tot =
+        RealShmctl(0, SHM_INFO, reinterpret_cast<struct shmid_ds*>(&info)) >= 0 ? info.shm_tot : 0;
+    ns.shmall = ShmSysctl("/proc/sys/kernel/shmall");
+    memcpy(req.text, &ns, sizeof(ns));
+    Reply reply;
+    int rc = rt.SysvRequest(req, &reply, nullptr);
     if (rc != 0 || reply.b != 0) RealShmctl(ph, IPC_RMID, nullptr);
     // -ENOENT: the helper could not check the placeholder (it has no
     // privilege over this IPC namespace): the segment is the kernel's.

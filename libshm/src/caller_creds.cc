@@ -76,6 +76,37 @@ int ReadCallerCreds(pid_t pid, CallerCreds* out) {
   return found == 15 ? 0 : -ESRCH;
 }
 
+int ReadCallerMemlock(pid_t pid, uint64_t* soft) {
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/%d/limits", static_cast<int>(pid));
+  FILE* f = fopen(path, "re");
+  if (f == nullptr) return errno == ENOENT ? -ESRCH : -errno;
+  // "Max locked memory         8388608              8388608              bytes"
+  char line[256];
+  int rc = -ESRCH;
+  static const char kName[] = "Max locked memory";
+  while (fgets(line, sizeof(line), f) != nullptr) {
+    if (strncmp(line, kName, sizeof(kName) - 1) != 0) continue;
+    char value[32];
+    if (sscanf(line + sizeof(kName) - 1, "%31s", value) != 1) break;
+    if (strcmp(value, "unlimited") == 0) {
+      *soft = UINT64_MAX;
+      rc = 0;
+    } else {
+      char* end;
+      errno = 0;
+      unsigned long long v = strtoull(value, &end, 10);
+      if (errno == 0 && *end == '\0') {
+        *soft = v;
+        rc = 0;
+      }
+    }
+    break;
+  }
+  fclose(f);
+  return rc;
+}
+
 bool MayAccess(const CallerCreds& who, const struct stat& st, int want) {
   if (who.HasCap(kCapDacOverride)) return true;
   if (want == kMayRead && who.HasCap(kCapDacReadSearch)) return true;

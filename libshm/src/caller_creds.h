@@ -29,6 +29,12 @@ struct CallerCreds {
 // or -errno (-ESRCH: gone).
 int ReadCallerCreds(pid_t pid, CallerCreds* out);
 
+// Reads pid's soft RLIMIT_MEMLOCK in bytes (UINT64_MAX: unlimited) from
+// /proc/<pid>/limits, which anyone may read: prlimit(2) of another user's
+// process needs CAP_SYS_RESOURCE, which a helper may lack (a container's
+// bounding set). Returns 0, or -errno (-ESRCH: gone).
+int ReadCallerMemlock(pid_t pid, uint64_t* soft);
+
 // Access bits wanted of an object (as open(2) asks them).
 constexpr int kMayRead = 4;
 constexpr int kMayWrite = 2;

@@ -228,6 +228,11 @@ class Engine {
   int RestorePages(Inode& inode, uint64_t p0, uint64_t p1);
   // Brings every page of `inode` back and keeps it (Inode::pinned).
   int Pin(Inode& inode);
+  // locked_pages.cc: SHM_LOCK brings every page of `inode` in (making room
+  // by eviction) and keeps it, or is -ENOMEM when it cannot fit under the
+  // limit; SHM_UNLOCK makes its pages evictable again.
+  int LockPages(Inode& inode);
+  void UnlockPages(Inode& inode);
   // A program object's name for listings: "/NAME" if it has a POSIX name,
   // else its memfd label ("memfd:LABEL"), cut to `len`.
   void ObjectName(const Inode& inode, char* out, size_t len) const;

@@ -100,8 +100,9 @@ size_t Engine::EvictBatch(size_t max) {
     if (it == inodes_.end() || page >= it->second->pages() || !IsHeld(it->second->state(page))) {
       continue;  // stale: the page left without the policy hearing of it
     }
-    // A pinned object's pages stay (its choice forgot them in the policy).
-    if (it->second->pinned) continue;
+    // A pinned object's or locked segment's pages stay (its choice forgot
+    // them in the policy).
+    if (it->second->Unevictable()) continue;
     if (it->second->state(page) == PageState::kSampled) {
       EvictSample(*it->second, page);  // already out of the page cache
       evicted++;

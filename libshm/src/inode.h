@@ -193,6 +193,10 @@ class Inode {
   // (MAP_PRIVATE, a read-only descriptor) would read an evicted page as
   // zeros. The evictor and the sampler pass it by.
   bool pinned = false;
+  // SHM_LOCK of its segment: every page is resident and stays so, counted
+  // against the limit (locked_pages.cc). Passed by as a pinned inode is.
+  bool locked = false;
+  bool Unevictable() const { return pinned || locked; }
   // When a program object was first seen held by nothing the helper sees
   // and its hold could not be probed (0: held). It is handed back after a
   // grace period (Engine::CollectInodes).

@@ -65,7 +65,7 @@ void Engine::SampleTick() {
     Inode& inode = *it->second;
     if (inode.pages() == 0) continue;  // a program object not sized yet
     uint64_t page = (sample_rng_ >> 20) % inode.pages();
-    if (!IsResident(inode.state(page)) || inode.mappings == 0 || inode.pinned) continue;
+    if (!IsResident(inode.state(page)) || inode.mappings == 0 || inode.Unevictable()) continue;
     if (SamplePage(inode, page)) sample_credit_ -= 1;
   }
 }

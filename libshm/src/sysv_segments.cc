@@ -24,6 +24,7 @@
 //   pidfd; a uffd that answers ESRCH once its mm is gone: exec, fact 13).
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -107,8 +108,10 @@ int CallerIpcNs(pid_t pid, uint64_t* ns) {
 int Engine::HandleShmGet(Client& c, const Request& req, Reply* reply) {
   const uint64_t size = req.b;
   const int flg = static_cast<int>(req.c);
-  if (req.a == 0 || req.a > UINT32_MAX || req.c > INT32_MAX || (req.flags & ~kShmGetCreate) != 0 ||
-      req.d > INT32_MAX) {
+  // Key 0 is IPC_PRIVATE: always a new segment (only with its placeholder),
+  // never found by key.
+  if (req.a > UINT32_MAX || req.c > INT32_MAX || (req.flags & ~kShmGetCreate) != 0 ||
+      req.d > INT32_MAX || (req.a == IPC_PRIVATE && (req.flags & kShmGetCreate) == 0)) {
     return -EINVAL;
   }
   const int key = static_cast<int>(static_cast<uint32_t>(req.a));
@@ -118,7 +121,7 @@ int Engine::HandleShmGet(Client& c, const Request& req, Reply* reply) {
   CallerCreds who;
   rc = ReadCallerCredsOf(c, &who);
   if (rc != 0) return rc;
-  auto it = segment_keys_.find({ns, key});
+  auto it = key == IPC_PRIVATE ? segment_keys_.end() : segment_keys_.find({ns, key});
   if (it != segment_keys_.end()) {
     // ipcget_public's order: EEXIST, then the size, then the access bits
     // asked for (none with a flag of 0: fact 7).
@@ -172,6 +175,27 @@ int Engine::HandleShmGet(Client& c, const Request& req, Reply* reply) {
     }
     return -ENOENT;
   }
+  // shmall, as newseg checks it: every segment of the namespace, in pages.
+  // The kernel's count has a one-page placeholder for each managed segment
+  // (the new one's too) in place of its pages.
+  ShmGetNamespace counts;
+  static_assert(sizeof(counts) <= sizeof(req.text));
+  memcpy(&counts, req.text, sizeof(counts));
+  uint64_t managed = 0, placeholders = 1;
+  for (auto s = segments_.lower_bound({ns, INT_MIN}); s != segments_.end() && s->first.first == ns;
+       ++s) {
+    if (s->second == nullptr) continue;
+    managed += s->second->inode->pages();
+    placeholders++;
+  }
+  const uint64_t native = counts.shm_tot > placeholders ? counts.shm_tot - placeholders : 0;
+  if (native + managed > counts.shmall || pages > counts.shmall - native - managed) {
+    if (nsit->second.segments == 0) {
+      close(nsit->second.fd);
+      ipc_namespaces_.erase(nsit);
+    }
+    return -ENOSPC;
+  }
   // The memfd's label carries key and id: the shim's shmdt finds the pieces
   // of an attachment in /proc/self/maps by it (/memfd:SYSVkkkkkkkk.id).
   char label[40];
@@ -194,7 +218,7 @@ int Engine::HandleShmGet(Client& c, const Request& req, Reply* reply) {
     try {
       seg = std::make_unique<Segment>();
       segments_.emplace(std::make_pair(ns, id), nullptr);
-      segment_keys_.emplace(std::make_pair(ns, key), seg.get());
+      if (key != IPC_PRIVATE) segment_keys_.emplace(std::make_pair(ns, key), seg.get());
     } catch (const std::bad_alloc&) {
       segments_.erase({ns, id});
       seg.reset();
@@ -333,20 +357,22 @@ int Engine::HandleShmCtl(Client& c, const Request& req, Reply* reply) {
       if (!who.HasCap(kCapIpcLock)) {
         if (who.euid != s->uid && who.euid != s->cuid) return -EPERM;
         if (lock) {
-          struct rlimit rl;
-          if (prlimit(c.pid, RLIMIT_MEMLOCK, nullptr, &rl) != 0) return -ESRCH;
-          if (rl.rlim_cur == 0) return -EPERM;
-          if (rl.rlim_cur != RLIM_INFINITY && pages > rl.rlim_cur / kPageSize) return -ENOMEM;
+          uint64_t memlock = 0;
+          int rc = ReadCallerMemlock(c.pid, &memlock);
+          if (rc == 0 && (c.pidfd < 0 || PidfdExited(c.pidfd))) rc = -ESRCH;
+          if (rc != 0) return rc;
+          if (memlock == 0) return -EPERM;
+          if (memlock != UINT64_MAX && pages > memlock / kPageSize) return -ENOMEM;
         }
       }
-      // The lock is recorded, not kept: the segment stays evictable. The
-      // session's limit is what libshm exists to hold, and a pinned segment
-      // whose untouched pages fill in later outgrew it (stress-ng
-      // --shm-sysv, which locks and unlocks as it goes, peaked above the
-      // limit). docs/named.md "Differences from the kernel".
+      // Every page in memory and kept there, within the limit
+      // (locked_pages.cc): ENOMEM when the segment cannot fit.
       if (lock) {
+        int rc = LockPages(*s->inode);
+        if (rc != 0) return rc;
         s->mode |= SHM_LOCKED;
       } else {
+        UnlockPages(*s->inode);
         s->mode &= ~static_cast<uint32_t>(SHM_LOCKED);
       }
       return 0;

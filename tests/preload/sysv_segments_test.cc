@@ -14,7 +14,9 @@
 // itself under shmrun and reaches the shim's libshm_ctl by dlsym.
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/shm.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -326,6 +328,164 @@ TEST_F(SysvSegments, RemoveUnattachedFreesItsSwapAndPlaceholder) {
   made_.clear();
 }
 
+// IPC_PRIVATE segments are managed too (their kernel segment is a one-byte
+// placeholder, each call a new one) and evicted like keyed ones; a process
+// with LIBSHM_NATIVE_PRIVATE_SYSV=1 leaves them to the kernel (for a peer
+// outside the session: X's MIT-SHM). main() answers --native-private-probe.
+TEST_F(SysvSegments, IpcPrivateSegmentsAreManagedUnlessLeftNative) {
+  const uint64_t pages = 2 * kLimit / kPage;
+  const uint64_t made = Stat("objects_made");
+  int id = shmget(IPC_PRIVATE, pages * kPage, IPC_CREAT | 0600);
+  ASSERT_GE(id, 0) << strerror(errno);
+  made_.push_back(id);
+  int other = shmget(IPC_PRIVATE, kPage, 0600);  // IPC_CREAT is implied
+  ASSERT_GE(other, 0) << strerror(errno);
+  made_.push_back(other);
+  EXPECT_NE(other, id);
+  EXPECT_EQ(Stat("objects_made"), made + 2);
+  shmid_ds raw{};
+  ASSERT_EQ(RawStat(id, &raw), 0);
+  EXPECT_EQ(raw.shm_segsz, 1u);
+  EXPECT_EQ(raw.shm_perm.__key, IPC_PRIVATE);
+  EXPECT_EQ(StatOf(id).shm_segsz, pages * kPage);
+  EXPECT_EQ(StatOf(id).shm_perm.__key, IPC_PRIVATE);
+  char* p = static_cast<char*>(shmat(id, nullptr, 0));
+  ASSERT_NE(p, kFailed) << strerror(errno);
+  const uint64_t outs = Stat("swap_outs");
+  Fill(p, 0, pages, 4);
+  ASSERT_EQ(shmdt(p), 0);
+  EXPECT_GE(Stat("swap_outs"), outs + pages / 2) << "a segment 2x the limit must be evicted";
+  int status = ForkAndWait([&] {
+    char* q = static_cast<char*>(shmat(id, nullptr, SHM_RDONLY));
+    if (q == kFailed) return 2;
+    return FirstBad(q, 0, pages, 4) == -1 ? 0 : 3;
+  });
+  EXPECT_EQ(status, 0) << DescribeChild(status, {{2, "shmat by id"}, {3, "a page lost its data"}});
+  // Left to the kernel: the probe's kernel segment has the size it asked.
+  status = ForkAndWait([&] {
+    setenv("LIBSHM_NATIVE_PRIVATE_SYSV", "1", 1);
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0) return 2;
+    self[n] = '\0';
+    execl(self, self, "--native-private-probe", static_cast<char*>(nullptr));
+    return 2;
+  });
+  EXPECT_EQ(status, 0) << DescribeChild(
+      status, {{2, "exec of the probe"}, {3, "shmget"}, {4, "the segment was managed"}});
+}
+
+// Whether this process may SHM_LOCK `bytes`: root may (CAP_IPC_LOCK);
+// another user needs RLIMIT_MEMLOCK of at least that (raised to the hard
+// limit if the soft one is lower).
+bool MayLock(uint64_t bytes) {
+  if (geteuid() == 0) return true;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_MEMLOCK, &rl) != 0) return false;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < bytes) {
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_MEMLOCK, &rl) != 0) return false;
+  }
+  return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= bytes;
+}
+
+// SHM_LOCK (issue 11: "locked pages are never evicted"): every page of the
+// segment comes into memory, the swapped half and the half never touched,
+// and stays there through eviction of everything else; writes made while it
+// is locked are seen and kept; SHM_UNLOCK makes its pages evictable again.
+// The limit holds throughout (docs/named.md "SHM_LOCK").
+TEST_F(SysvSegments, ALockedSegmentStaysInMemoryAndUnlockedIsEvictedAgain) {
+  const uint64_t pages = kLimit / kPage / 4;
+  if (!MayLock(pages * kPage)) GTEST_SKIP() << "RLIMIT_MEMLOCK is below 2 MB";
+  int id = Create(pages * kPage);
+  ASSERT_GE(id, 0);
+  char* p = static_cast<char*>(shmat(id, nullptr, 0));
+  ASSERT_NE(p, kFailed) << strerror(errno);
+  const uint64_t swapped_before = Stat("swapped_bytes");
+  Fill(p, 0, pages / 2, 1);  // the second half is never touched
+  EvictAll();
+  ASSERT_GE(Stat("swapped_bytes"), swapped_before + pages / 2 * kPage)
+      << "the written half must be in swap before the lock";
+  ASSERT_EQ(shmctl(id, SHM_LOCK, nullptr), 0) << strerror(errno);
+  EXPECT_NE(StatOf(id).shm_perm.mode & SHM_LOCKED, 0u);
+  EXPECT_LE(Stat("swapped_bytes"), swapped_before) << "the lock brings every page back";
+  const uint64_t outs = Stat("swap_outs");
+  EvictAll();
+  EXPECT_EQ(Stat("swap_outs"), outs) << "a page of the locked segment was evicted";
+  // Every page is in memory: reading none of them is a swap-in or a fill.
+  const uint64_t ins = Stat("swap_ins"), fills = Stat("zero_fills");
+  EXPECT_EQ(FirstBad(p, 0, pages / 2, 1), -1);
+  for (uint64_t i = pages / 2; i < pages; i++) {
+    ASSERT_EQ(p[i * kPage], 0) << "page " << i;
+    ASSERT_EQ(p[i * kPage + kPage - 1], 0) << "page " << i;
+  }
+  EXPECT_EQ(Stat("swap_ins"), ins);
+  EXPECT_EQ(Stat("zero_fills"), fills);
+  // Written while locked, over both halves: each first write is seen.
+  Fill(p, 0, pages, 2);
+  EvictAll();
+  EXPECT_EQ(Stat("swap_outs"), outs);
+  EXPECT_LE(Stat("peak_resident_bytes"), kLimit);
+  ASSERT_EQ(shmctl(id, SHM_UNLOCK, nullptr), 0) << strerror(errno);
+  EXPECT_EQ(StatOf(id).shm_perm.mode & SHM_LOCKED, 0u);
+  EvictAll();
+  EXPECT_GE(Stat("swap_outs"), outs + pages) << "unlocked, every written page is evictable";
+  ASSERT_EQ(shmdt(p), 0);
+  int status = ForkAndWait([&] {
+    char* q = static_cast<char*>(shmat(id, nullptr, SHM_RDONLY));
+    if (q == kFailed) return 2;
+    return FirstBad(q, 0, pages, 2) == -1 ? 0 : 3;
+  });
+  EXPECT_EQ(status, 0) << DescribeChild(
+      status, {{2, "shmat"}, {3, "a write made while the segment was locked was lost"}});
+}
+
+// A lock that cannot fit under the limit, beside what is resident and locked
+// already, is ENOMEM (the kernel's answer past RLIMIT_MEMLOCK), and leaves
+// the segment unlocked and evictable.
+TEST_F(SysvSegments, LockingMoreThanTheLimitHoldsIsEnomem) {
+  int big = Create(2 * kLimit);
+  ASSERT_GE(big, 0);
+  EXPECT_EQ(shmctl(big, SHM_LOCK, nullptr), -1);
+  EXPECT_EQ(errno, ENOMEM);
+  EXPECT_EQ(StatOf(big).shm_perm.mode & SHM_LOCKED, 0u);
+  // Two that fit one at a time but not together.
+  if (!MayLock(kLimit * 3 / 5)) GTEST_SKIP() << "RLIMIT_MEMLOCK is below 5 MB";
+  key_t first_key = key_;
+  key_ = static_cast<key_t>(key_ ^ 0x00800000);
+  int a = Create(kLimit * 3 / 5);
+  key_ = static_cast<key_t>(first_key ^ 0x00400000);
+  int b = Create(kLimit * 3 / 5);
+  key_ = first_key;
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  ASSERT_EQ(shmctl(a, SHM_LOCK, nullptr), 0) << strerror(errno);
+  EXPECT_EQ(shmctl(b, SHM_LOCK, nullptr), -1);
+  EXPECT_EQ(errno, ENOMEM);
+  EXPECT_EQ(StatOf(b).shm_perm.mode & SHM_LOCKED, 0u);
+  ASSERT_EQ(shmctl(a, SHM_UNLOCK, nullptr), 0);
+  ASSERT_EQ(shmctl(b, SHM_LOCK, nullptr), 0) << "room again once the first is unlocked";
+  ASSERT_EQ(shmctl(b, SHM_UNLOCK, nullptr), 0);
+  // The refused one was left evictable: written through, it goes to swap.
+  const uint64_t pages = 2 * kLimit / kPage;
+  // One that fits the limit, but leaves less than a fill cluster (64 pages)
+  // to everything else.
+  key_ = static_cast<key_t>(first_key ^ 0x00200000);
+  int tight = Create(kLimit - 32 * kPage);
+  key_ = first_key;
+  ASSERT_GE(tight, 0);
+  EXPECT_EQ(shmctl(tight, SHM_LOCK, nullptr), -1);
+  EXPECT_EQ(errno, ENOMEM);
+  char* p = static_cast<char*>(shmat(big, nullptr, 0));
+  ASSERT_NE(p, kFailed) << strerror(errno);
+  const uint64_t outs = Stat("swap_outs");
+  Fill(p, 0, pages, 3);
+  EXPECT_GE(Stat("swap_outs"), outs + pages / 2);
+  EXPECT_LE(Stat("peak_resident_bytes"), kLimit);
+  EXPECT_EQ(FirstBad(p, 0, pages, 3), -1);
+  ASSERT_EQ(shmdt(p), 0);
+}
+
 // shmat's address rules on a managed segment (the kernel suite checks them
 // on IPC_PRIVATE segments, which stay native): SHM_RND, an unaligned
 // address, an address in use (EINVAL, not mmap's EEXIST), SHM_REMAP, and a
@@ -497,6 +657,16 @@ TEST_F(SysvSegments, ShmstatListsSegmentsWithKeyIdOwnerAndMode) {
 // Runs the tests under shmrun (a session: segments are managed only there)
 // with an 8 MiB limit.
 int main(int argc, char** argv) {
+  if (argc == 2 && strcmp(argv[1], "--native-private-probe") == 0) {
+    // For IpcPrivateSegmentsAreManagedUnlessLeftNative, with
+    // LIBSHM_NATIVE_PRIVATE_SYSV=1 in a session.
+    int id = shmget(IPC_PRIVATE, 16 * 4096, IPC_CREAT | 0600);
+    if (id < 0) return 3;
+    shmid_ds raw{};
+    int rc = libshm::test::RawStat(id, &raw) == 0 && raw.shm_segsz == 16 * 4096 ? 0 : 4;
+    shmctl(id, IPC_RMID, nullptr);
+    return rc;
+  }
   int status;
   if (libshm::test::ReexecUnderShmrun(argc, argv, LIBSHM_SHMRUN_PATH, "8M", &status)) return status;
   ::testing::InitGoogleTest(&argc, argv);
