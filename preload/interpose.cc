@@ -118,8 +118,9 @@ __attribute__((destructor)) void FlushNativeAtExit() {
 
 // mmap of a managed object's fd (a POSIX shm object or a memfd of the
 // program: objects.cc). A shared mapping of a read-write fd is registered; a
-// mapping libshm cannot register (private, a read-only fd: facts 2 and 14 of
-// named_kernel_facts.md) would read evicted pages as zeros, so the object is
+// mapping libshm cannot register (private, a read-only fd, a write-sealed
+// memfd: facts 2 and 14 of named_kernel_facts.md) would read evicted pages as
+// zeros, so the object is
 // pinned first (every page back in memory, kept) and the mapping is the
 // kernel's. An fd that is not a managed object is the kernel's business.
 void* ObjectMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
@@ -127,7 +128,7 @@ void* ObjectMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off)
   int type = flags & MAP_TYPE;
   long fl = sys::Syscall(SYS_fcntl, fd, F_GETFL);
   if ((type == MAP_SHARED || type == MAP_SHARED_VALIDATE) && fl >= 0 &&
-      (fl & O_ACCMODE) == O_RDWR &&
+      (fl & O_ACCMODE) == O_RDWR && !ClientRuntime::WriteSealed(fd) &&
       (flags & ~(MAP_TYPE | (kManagedFlags & ~MAP_ANONYMOUS) | kIgnoredFlags)) == 0) {
     void* out = nullptr;
     bool kernel_refused = false;

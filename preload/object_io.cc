@@ -11,8 +11,9 @@
 // (IsObjectFd in client.h, one bit test); a number since reused for
 // another file is found out at once (the helper does not know it) and goes
 // to the kernel from then on. Where no registered mapping can be made (a
-// read-only or write-only fd: fact 2 of named_kernel_facts.md) the object is
-// pinned (every page back in memory, kept) and the kernel does the I/O.
+// read-only or write-only fd, a write-sealed memfd: fact 2 of
+// named_kernel_facts.md) the object is pinned (every page back in memory,
+// kept) and the kernel does the I/O.
 // Not covered: readv/writev/preadv/pwritev, sendfile, splice, copy_file_range
 // (docs/design.md "Known limits").
 #include <errno.h>
@@ -67,7 +68,7 @@ ssize_t ObjectIo(int fd, void* buf, size_t len, off_t off, bool write) {
   if (off < 0) return -EINVAL;
   long fl = sys::Syscall(SYS_fcntl, fd, F_GETFL);
   if (fl < 0) return kNotOurs;
-  if ((fl & O_ACCMODE) != O_RDWR) {
+  if ((fl & O_ACCMODE) != O_RDWR || ClientRuntime::WriteSealed(fd)) {
     // No registered mapping of this fd can exist: pin, then the kernel.
     int rc = rt.PinObject(fd);
     return rc == 0 ? kNotOurs : rc == -ENOENT ? kNotOurs : rc;

@@ -3,8 +3,8 @@
 // memfd_create, ftruncate and fallocate of managed objects. In a session
 // (shmrun) a POSIX shm object is a memfd the helper names and manages like
 // an anonymous region; outside one, or for what libshm does not take (a name
-// that exists in /dev/shm already, sealable or hugetlb memfds), each call is
-// the kernel's own. mmap of an object's fd is in interpose.cc.
+// that exists in /dev/shm already, hugetlb memfds), each call is the
+// kernel's own. mmap of an object's fd is in interpose.cc; seals in seals.cc.
 //
 // The contract is glibc's: shm_open's name rules and errno (fact 9 of
 // named_kernel_facts.md: EINVAL for a bad name, but ENOENT from shm_unlink),
@@ -25,10 +25,6 @@
 #include "libshm/libshm.h"
 #include "log.h"
 #include "sys/syscalls.h"
-
-#ifndef MFD_NOEXEC_SEAL
-#define MFD_NOEXEC_SEAL 0x0008U
-#endif
 
 using libshm::internal::ClientRuntime;
 namespace sys = libshm::internal::sys;
@@ -55,7 +51,7 @@ bool ExistsNatively(const char* name) {
 
 // What stays the kernel's is said once per process, naming why and what
 // it costs (docs/named.md "What stays native").
-std::atomic<bool> said_native_name{false}, said_sealable{false};
+std::atomic<bool> said_native_name{false}, said_hugetlb{false};
 
 void SayOnce(std::atomic<bool>& said, const char* fmt, const char* arg) {
   if (said.exchange(true)) return;
@@ -148,25 +144,21 @@ LIBSHM_EXPORT int memfd_create(const char* name, unsigned flags) {
   int fd = static_cast<int>(
       sys::Syscall(SYS_memfd_create, reinterpret_cast<long>(name), static_cast<long>(flags)));
   if (fd < 0) return Fail(-fd);
-  // Sealable memfds stay the kernel's: a write seal forbids the punch that
-  // eviction is (fact 3). Hugetlb has its own userfaultfd path.
-  if ((flags & (MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL)) != 0 && (flags & MFD_HUGETLB) == 0) {
-    ClientRuntime& rt = ClientRuntime::Get();
+  // Hugetlb has its own userfaultfd path and stays the kernel's. A sealable
+  // memfd is managed; a write seal pins it first (seals.cc).
+  ClientRuntime& rt = ClientRuntime::Get();
+  if ((flags & MFD_HUGETLB) != 0) {
     if (rt.ManagesObjects()) {
-      SayOnce(said_sealable,
-              "memfd_create(\"%s\") of a sealable memfd: it stays the kernel's, outside the limit "
-              "(a write seal would forbid the hole punch that eviction is)",
+      SayOnce(said_hugetlb,
+              "memfd_create(\"%s\", MFD_HUGETLB): a hugetlb memfd stays the kernel's, outside "
+              "the limit (its huge pages are not evicted)",
               name);
     }
-  }
-  if ((flags & (MFD_ALLOW_SEALING | MFD_HUGETLB | MFD_NOEXEC_SEAL)) == 0) {
-    ClientRuntime& rt = ClientRuntime::Get();
-    if (rt.ManagesObjects()) {
-      int saved = errno;
-      // Refused: it stays the kernel's.
-      if (rt.AdoptNewMemfd(fd, (flags & MFD_CLOEXEC) != 0) == 0) libshm::internal::MarkObjectFd(fd);
-      errno = saved;
-    }
+  } else if (rt.ManagesObjects()) {
+    int saved = errno;
+    // Refused: it stays the kernel's.
+    if (rt.AdoptNewMemfd(fd, (flags & MFD_CLOEXEC) != 0) == 0) libshm::internal::MarkObjectFd(fd);
+    errno = saved;
   }
   return fd;
 }

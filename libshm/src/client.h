@@ -119,6 +119,11 @@ class ClientRuntime {
   // Whether `fd` may be a managed object: a regular file on the memfd
   // device. One fstat; no request.
   bool MayBeObjectFd(int fd) const;
+  // Whether `fd`'s memfd has a write seal (F_SEAL_WRITE, F_SEAL_FUTURE_WRITE):
+  // no new mapping of it can be registered (the kernel clears VM_MAYWRITE,
+  // and userfaultfd refuses such a VMA: fact 2 of named_kernel_facts.md), so
+  // a mapper or file I/O of it pins the object and is the kernel's.
+  static bool WriteSealed(int fd);
   // shm_open of `name` (glibc's rules applied, leading slashes removed).
   // Returns an fd or -errno (-ENOENT without O_CREAT: no managed object of
   // that name; the kernel's may exist).

@@ -22,6 +22,10 @@
 #include "sys/syscalls.h"
 #include "uffd.h"
 
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010
+#endif
+
 namespace libshm::internal {
 namespace {
 
@@ -85,6 +89,11 @@ bool ClientRuntime::MayBeObjectFd(int fd) const {
   struct stat st;
   if (sys::Syscall(SYS_fstat, fd, reinterpret_cast<long>(&st)) != 0) return false;
   return S_ISREG(st.st_mode) && st.st_dev == MemfdDevice() && MemfdDevice() != 0;
+}
+
+bool ClientRuntime::WriteSealed(int fd) {
+  long seals = sys::Syscall(SYS_fcntl, fd, F_GET_SEALS);
+  return seals > 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) != 0;
 }
 
 int ClientRuntime::ShmOpen(const char* name, int oflag, mode_t mode) {

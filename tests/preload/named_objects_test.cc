@@ -464,6 +464,83 @@ TEST_F(NamedObjects, MemfdAndPosixFallocateAreManagedUnderTheLimit) {
   close(fd);
 }
 
+// A sealable memfd (MFD_ALLOW_SEALING: Wayland, systemd) is managed like
+// any other: evicted under the limit. A write seal (F_SEAL_WRITE, or
+// F_SEAL_FUTURE_WRITE with a writable mapping left) forbids the punch that
+// eviction is and the pwrite that brings a page back, so the shim pins the
+// object first: every page back in memory, none evicted again, a page never
+// written still reads zeros; the seals are the kernel's. A seal whose pin
+// cannot fit under the limit is ENOMEM and leaves the memfd unsealed.
+TEST_F(NamedObjects, ASealableMemfdIsManagedAndAWriteSealPinsItFirst) {
+  const uint64_t pages = kLimit / kPage / 4;
+  const uint64_t made = Stat("objects_made"), pinned = Stat("pinned_objects");
+  int fd = memfd_create("libshm-sealed", MFD_ALLOW_SEALING | MFD_CLOEXEC);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  EXPECT_EQ(Stat("objects_made"), made + 1) << "a sealable memfd is managed";
+  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(pages * kPage)), 0);
+  char* p = MapFd(fd, pages * kPage);
+  ASSERT_NE(p, nullptr) << strerror(errno);
+  Fill(p, 0, pages - 1, 6);  // the last page is never written
+  ASSERT_EQ(munmap(p, pages * kPage), 0);
+  const uint64_t swapped = Stat("swapped_bytes");
+  EvictAll();
+  ASSERT_GE(Stat("swapped_bytes"), swapped + (pages - 1) * kPage) << "it was not evicted";
+  ASSERT_EQ(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK), 0) << strerror(errno);
+  EXPECT_EQ(fcntl(fd, F_GET_SEALS), F_SEAL_WRITE | F_SEAL_SHRINK);
+  EXPECT_EQ(Stat("pinned_objects"), pinned + 1);
+  EXPECT_LE(Stat("swapped_bytes"), swapped) << "the seal's pin brings every page back";
+  EXPECT_EQ(pwrite(fd, "x", 1, 0), -1);
+  EXPECT_EQ(errno, EPERM);
+  EXPECT_EQ(MapFd(fd, kPage), nullptr);
+  EXPECT_EQ(errno, EPERM);
+  EXPECT_EQ(ftruncate(fd, kPage), -1);
+  EXPECT_EQ(errno, EPERM);
+  const uint64_t outs = Stat("swap_outs");
+  EvictAll();
+  EXPECT_EQ(Stat("swap_outs"), outs) << "a page of the sealed memfd was evicted";
+  char* r = MapFd(fd, pages * kPage, PROT_READ);
+  ASSERT_NE(r, nullptr) << strerror(errno);
+  EXPECT_EQ(FirstBad(r, 0, pages - 1, 6), -1);
+  for (uint64_t i = 0; i < kPage; i++) ASSERT_EQ(r[(pages - 1) * kPage + i], 0) << i;
+  char c = 0;
+  ASSERT_EQ(pread(fd, &c, 1, kPage), 1);
+  EXPECT_EQ(c, r[kPage]);
+  // F_SEAL_FUTURE_WRITE: a writable mapping made before it still writes,
+  // and its writes are kept.
+  int fw = memfd_create("libshm-future", MFD_ALLOW_SEALING);
+  ASSERT_GE(fw, 0);
+  ASSERT_EQ(ftruncate(fw, static_cast<off_t>(pages * kPage)), 0);
+  char* w = MapFd(fw, pages * kPage);
+  ASSERT_NE(w, nullptr);
+  Fill(w, 0, pages, 7);
+  EvictAll();
+  ASSERT_EQ(fcntl(fw, F_ADD_SEALS, F_SEAL_FUTURE_WRITE), 0) << strerror(errno);
+  Fill(w, 0, pages, 8);
+  EvictAll();
+  EXPECT_EQ(FirstBad(w, 0, pages, 8), -1);
+  EXPECT_EQ(pwrite(fw, "x", 1, 0), -1);
+  EXPECT_EQ(errno, EPERM);
+  // Too big to pin: ENOMEM, not sealed, still managed and whole.
+  const uint64_t big_pages = 2 * kLimit / kPage;
+  int big = memfd_create("libshm-big", MFD_ALLOW_SEALING);
+  ASSERT_GE(big, 0);
+  ASSERT_EQ(ftruncate(big, static_cast<off_t>(big_pages * kPage)), 0);
+  char* b = MapFd(big, big_pages * kPage);
+  ASSERT_NE(b, nullptr);
+  Fill(b, 0, big_pages, 9);
+  ASSERT_EQ(munmap(b, big_pages * kPage), 0);
+  EXPECT_EQ(fcntl(big, F_ADD_SEALS, F_SEAL_WRITE), -1);
+  EXPECT_EQ(errno, ENOMEM);
+  EXPECT_EQ(fcntl(big, F_GET_SEALS), 0);
+  b = MapFd(big, big_pages * kPage, PROT_READ);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(FirstBad(b, 0, big_pages, 9), -1);
+  EXPECT_LE(Stat("peak_resident_bytes"), kLimit);
+  close(big);
+  close(fw);
+  close(fd);
+}
+
 // fallocate(PUNCH_HOLE | KEEP_SIZE) on an object's fd, as stress-ng --memfd
 // does: the punched bytes read zeros afterwards, as the kernel makes them,
 // whether the page was swapped out (its slot must not come back), resident,
