@@ -235,7 +235,9 @@ int Engine::RunOnce(int max_wait_ms) {
     for (auto& [id, c] : clients_) {
       if (!c->dead) ProcessDeferred(*c);
     }
-    if (BackgroundEvictionDue()) EvictBatch(opts_.evict_batch);
+    if (BackgroundEvictionDue() && EvictBatch(opts_.evict_batch) == 0) {
+      reclaim_idle_until_ns_ = MonotonicNs() + kReclaimIdleNs;
+    }
     SampleTick();
     Housekeeping();
     ReapDeadClients();

@@ -422,6 +422,11 @@ class Engine {
   uint64_t low_pages_ = 0;
   uint64_t high_pages_ = 0;
   bool background_reclaim_ = false;  // between crossing high and reaching low
+  // A background batch that evicted nothing (every resident page locked or
+  // pinned) is not tried again before this (MonotonicNs): the engine loop
+  // would spin a CPU on it.
+  uint64_t reclaim_idle_until_ns_ = 0;
+  static constexpr uint64_t kReclaimIdleNs = 100'000'000;
   uint64_t resident_pages_ = 0;
   // Pages of every live inode. Bounded (1 PiB) so that the page tables' chunk
   // pointers of a session stay small (32 MiB at most) whatever its members ask.

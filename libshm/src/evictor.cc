@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <map>
 
+#include "clock.h"
 #include "engine.h"
 #include "log.h"
 #include "proc_maps.h"
@@ -71,6 +72,10 @@ bool Engine::BackgroundEvictionDue() {
   // then wait for the high one again.
   if (resident_pages_ > high_pages_) background_reclaim_ = true;
   if (resident_pages_ <= low_pages_) background_reclaim_ = false;
+  if (background_reclaim_ && reclaim_idle_until_ns_ != 0) {
+    if (MonotonicNs() < reclaim_idle_until_ns_) return false;
+    reclaim_idle_until_ns_ = 0;
+  }
   return background_reclaim_;
 }
 

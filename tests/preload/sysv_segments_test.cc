@@ -440,6 +440,28 @@ TEST_F(SysvSegments, ALockedSegmentStaysInMemoryAndUnlockedIsEvictedAgain) {
       status, {{2, "shmat"}, {3, "a write made while the segment was locked was lost"}});
 }
 
+// A lock that fits, but leaves resident memory above the high watermark
+// with nothing the evictor may choose: background reclaim finds nothing to
+// do, and the helper must wait for work rather than spin on it.
+TEST_F(SysvSegments, ALockAboveTheHighWatermarkLeavesTheHelperIdle) {
+  const uint64_t pages = kLimit / kPage - 96;  // 96 pages > one fill cluster (64)
+  if (!MayLock(pages * kPage)) GTEST_SKIP() << "RLIMIT_MEMLOCK is below the limit";
+  int id = Create(pages * kPage);
+  ASSERT_GE(id, 0);
+  EvictAll();
+  ASSERT_EQ(shmctl(id, SHM_LOCK, nullptr), 0) << strerror(errno);
+  ASSERT_GT(Stat("resident_bytes") * 100, 95 * kLimit) << "not above the high watermark";
+  uint64_t helper = 0;
+  size_t len = sizeof(helper);
+  ASSERT_EQ(libshm_ctl("session.helper_pid", &helper, &len, nullptr, 0), 0);
+  long before = CpuTicks(static_cast<pid_t>(helper));
+  usleep(1500 * 1000);
+  long after = CpuTicks(static_cast<pid_t>(helper));
+  ASSERT_GE(before, 0);
+  EXPECT_LT(after - before, sysconf(_SC_CLK_TCK) / 3) << "the idle helper is using CPU";
+  ASSERT_EQ(shmctl(id, SHM_UNLOCK, nullptr), 0);
+}
+
 // A lock that cannot fit under the limit, beside what is resident and locked
 // already, is ENOMEM (the kernel's answer past RLIMIT_MEMLOCK), and leaves
 // the segment unlocked and evictable.

@@ -136,26 +136,6 @@ inline int AsOutsider(uid_t uid, const std::function<int()>& fn, int timeout_ms 
   return word[0] != 0 ? static_cast<int>(word[1]) : -1;
 }
 
-// CPU time (user + system) of process `pid`, in clock ticks.
-inline long CpuTicks(pid_t pid) {
-  char path[64], buf[1024];
-  snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) return -1;
-  ssize_t n = read(fd, buf, sizeof(buf) - 1);
-  close(fd);
-  if (n <= 0) return -1;
-  buf[n] = '\0';
-  const char* p = strrchr(buf, ')');
-  long utime = 0, stime = 0;
-  // Fields after ')': state(3) ppid ... utime(14) stime(15).
-  if (p == nullptr ||
-      sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime) != 2) {
-    return -1;
-  }
-  return utime + stime;
-}
-
 inline pid_t HelperPid() {
   uint64_t pid = 0;
   size_t len = sizeof(pid);

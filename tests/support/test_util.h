@@ -6,6 +6,7 @@
 #define LIBSHM_TESTS_SUPPORT_TEST_UTIL_H_
 
 #include <errno.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <limits.h>
 #include <signal.h>
@@ -228,6 +229,26 @@ inline std::string DescribeChild(int status, const std::map<int, std::string>& s
 inline volatile uint64_t* SharedWord() {
   void* p = mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   return p == MAP_FAILED ? nullptr : static_cast<volatile uint64_t*>(p);
+}
+
+// CPU time (user + system) of process `pid`, in clock ticks.
+inline long CpuTicks(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  const char* p = strrchr(buf, ')');
+  long utime = 0, stime = 0;
+  // Fields after ')': state(3) ppid ... utime(14) stime(15).
+  if (p == nullptr ||
+      sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld", &utime, &stime) != 2) {
+    return -1;
+  }
+  return utime + stime;
 }
 
 }  // namespace libshm::test
