@@ -226,13 +226,19 @@ class Engine {
   // (dirty, resident, their mappers woken), as swapoff does for one object.
   // Returns 0 or -errno (what was written stays written).
   int RestorePages(Inode& inode, uint64_t p0, uint64_t p1);
-  // Brings every page of `inode` back and keeps it (Inode::pinned).
+  // kept_pages.cc: pages kept in memory. Pin brings every swapped page of
+  // `inode` back and keeps it (Inode::pinned); SHM_LOCK brings every page
+  // in (making room by eviction) and keeps it; both are -ENOMEM when the
+  // inode cannot be kept under the limit (RoomToKeep). SHM_UNLOCK makes its
+  // pages evictable again.
   int Pin(Inode& inode);
-  // locked_pages.cc: SHM_LOCK brings every page of `inode` in (making room
-  // by eviction) and keeps it, or is -ENOMEM when it cannot fit under the
-  // limit; SHM_UNLOCK makes its pages evictable again.
   int LockPages(Inode& inode);
   void UnlockPages(Inode& inode);
+  // Whether every page of `inode`, with every page of the inodes kept
+  // already, leaves one fill cluster of the limit to the rest.
+  bool RoomToKeep(const Inode& inode) const;
+  // Takes a kept inode's pages out of the policy.
+  void ForgetKeptPages(Inode& inode);
   // A program object's name for listings: "/NAME" if it has a POSIX name,
   // else its memfd label ("memfd:LABEL"), cut to `len`.
   void ObjectName(const Inode& inode, char* out, size_t len) const;
@@ -313,6 +319,8 @@ class Engine {
   bool BackgroundEvictionDue();
   // Evicts up to `max` policy victims. Returns pages evicted; 0 if none could be.
   size_t EvictBatch(size_t max);
+  // One round of it: `max` victims named (*named), those it may evict evicted.
+  size_t EvictOneBatch(size_t max, size_t* named);
   // Evicts one inode's pages `pages` (sorted, resident). Returns how many.
   size_t EvictPages(Inode& inode, std::vector<uint64_t>& pages);
   // Write-protects [p0, p1) of `inode` in every mapper. Returns 0, or -EAGAIN

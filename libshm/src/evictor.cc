@@ -95,8 +95,24 @@ void Engine::MakeRoom(uint64_t pages) {
 
 size_t Engine::EvictBatch(size_t max) {
   if (EvictionSuspended()) return 0;
+  // A batch whose every victim was passed by (stale, or of a kept inode: the
+  // policy forgot them) evicted nothing although other pages may be
+  // evictable: MakeRoom took that for "nothing left" and served a fault
+  // above the limit. Name more, a bounded number of times (a page that
+  // could not be evicted goes back to the policy and may be named again).
+  const uint64_t rounds = resident_pages_ / std::max<size_t>(max, 1) + 2;
+  for (uint64_t round = 0; round < rounds; round++) {
+    size_t named = 0;
+    size_t evicted = EvictOneBatch(max, &named);
+    if (evicted > 0 || named == 0) return evicted;
+  }
+  return 0;
+}
+
+size_t Engine::EvictOneBatch(size_t max, size_t* named) {
   std::vector<libshm_page_key_t> victims(max);
   size_t n = policy_.ChooseVictims(victims.data(), max);
+  *named = n;
   std::map<Inode*, std::vector<uint64_t>> by_inode;
   size_t evicted = 0;
   for (size_t i = 0; i < n; i++) {

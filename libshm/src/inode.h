@@ -194,7 +194,7 @@ class Inode {
   // zeros. The evictor and the sampler pass it by.
   bool pinned = false;
   // SHM_LOCK of its segment: every page is resident and stays so, counted
-  // against the limit (locked_pages.cc). Passed by as a pinned inode is.
+  // against the limit (kept_pages.cc). Passed by as a pinned inode is.
   bool locked = false;
   bool Unevictable() const { return pinned || locked; }
   // When a program object was first seen held by nothing the helper sees

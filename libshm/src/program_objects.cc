@@ -621,17 +621,4 @@ void Engine::ObjectName(const Inode& inode, char* out, size_t len) const {
   snprintf(out, len, "%s", link[0] == '/' ? link + 1 : link);
 }
 
-int Engine::Pin(Inode& inode) {
-  if (inode.pinned) return 0;
-  // Pinned pages count against the limit: a pin that cannot fit is refused,
-  // as the kernel refuses a mapping it cannot account for.
-  uint64_t swapped = inode.CountState(PageState::kSwapped);
-  if (resident_pages_ + swapped > limit_pages_) return -ENOMEM;
-  int rc = RestorePages(inode, 0, inode.pages());
-  if (rc != 0) return rc;
-  inode.pinned = true;
-  LIBSHM_LOG_DEBUG("region %u pinned: a mapper that cannot be registered", inode.seq());
-  return 0;
-}
-
 }  // namespace libshm::internal

@@ -366,7 +366,7 @@ int Engine::HandleShmCtl(Client& c, const Request& req, Reply* reply) {
         }
       }
       // Every page in memory and kept there, within the limit
-      // (locked_pages.cc): ENOMEM when the segment cannot fit.
+      // (kept_pages.cc): ENOMEM when the segment cannot fit.
       if (lock) {
         int rc = LockPages(*s->inode);
         if (rc != 0) return rc;

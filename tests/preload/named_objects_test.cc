@@ -464,6 +464,34 @@ TEST_F(NamedObjects, MemfdAndPosixFallocateAreManagedUnderTheLimit) {
   close(fd);
 }
 
+// A pinned object's pages that fill in after the pin (written through a
+// registered mapping) go to the policy with their faults; when they are
+// named as victims the evictor passes them by. A batch of nothing but such
+// pages once made direct reclaim give up and serve faults above the limit.
+TEST_F(NamedObjects, PagesOfAPinnedObjectNeverTakeTheSessionPastItsLimit) {
+  const uint64_t pages = kLimit / kPage / 2;
+  int fd = shm_open(name_.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(pages * kPage)), 0);
+  char* priv = MapFd(fd, pages * kPage, PROT_READ, MAP_PRIVATE);  // pins it, empty
+  ASSERT_NE(priv, nullptr) << strerror(errno);
+  char* p = MapFd(fd, pages * kPage);
+  ASSERT_NE(p, nullptr) << strerror(errno);
+  Fill(p, 0, pages, 11);  // every page fills in after the pin
+  const uint64_t other_pages = 2 * kLimit / kPage;
+  char* other = static_cast<char*>(mmap(nullptr, other_pages * kPage, PROT_READ | PROT_WRITE,
+                                        MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(other, MAP_FAILED);
+  for (int round = 0; round < 3; round++) Fill(other, 0, other_pages, 12 + round);
+  EXPECT_LE(Stat("peak_resident_bytes"), kLimit);
+  EXPECT_EQ(FirstBad(p, 0, pages, 11), -1);
+  EXPECT_EQ(FirstBad(other, 0, other_pages, 14), -1);
+  munmap(other, other_pages * kPage);
+  munmap(p, pages * kPage);
+  munmap(priv, pages * kPage);
+  close(fd);
+}
+
 // A sealable memfd (MFD_ALLOW_SEALING: Wayland, systemd) is managed like
 // any other: evicted under the limit. A write seal (F_SEAL_WRITE, or
 // F_SEAL_FUTURE_WRITE with a writable mapping left) forbids the punch that
