@@ -14,14 +14,19 @@
 // read-only or write-only fd, a write-sealed memfd: fact 2 of
 // named_kernel_facts.md) the object is pinned (every page back in memory,
 // kept) and the kernel does the I/O.
-// Not covered: readv/writev/preadv/pwritev, sendfile, splice, copy_file_range
-// (docs/design.md "Known limits").
+// The vector calls (readv, writev, preadv, pwritev and their 2 and 64
+// names) take each buffer in turn the same way. The calls that copy between
+// files inside the kernel (sendfile, splice, copy_file_range) pin the object
+// first (ENOMEM if it cannot be kept: kept_pages.cc), then are the kernel's.
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -160,6 +165,144 @@ ssize_t AtOffset(int fd, void* buf, size_t len, bool write) {
   return write ? __write(fd, buf, len) : __read(fd, buf, len);
 }
 
+// glibc's own vector and copy calls (no exported internal names): looked up
+// once, at load, never from inside a call (see above); a call before that
+// is the system call.
+using ReadvFn = ssize_t (*)(int, const struct iovec*, int);
+using PreadvFn = ssize_t (*)(int, const struct iovec*, int, off_t);
+using Preadv2Fn = ssize_t (*)(int, const struct iovec*, int, off_t, int);
+using SendfileFn = ssize_t (*)(int, int, off_t*, size_t);
+using SpliceFn = ssize_t (*)(int, loff_t*, int, loff_t*, size_t, unsigned);
+using CopyFileRangeFn = ssize_t (*)(int, loff_t*, int, loff_t*, size_t, unsigned);
+struct {
+  ReadvFn readv, writev;
+  PreadvFn preadv, pwritev;
+  Preadv2Fn preadv2, pwritev2;
+  SendfileFn sendfile;
+  SpliceFn splice;
+  CopyFileRangeFn copy_file_range;
+} glibc;
+
+__attribute__((constructor)) void FindGlibcVectorIo() {
+  glibc.readv = reinterpret_cast<ReadvFn>(dlsym(RTLD_NEXT, "readv"));
+  glibc.writev = reinterpret_cast<ReadvFn>(dlsym(RTLD_NEXT, "writev"));
+  glibc.preadv = reinterpret_cast<PreadvFn>(dlsym(RTLD_NEXT, "preadv"));
+  glibc.pwritev = reinterpret_cast<PreadvFn>(dlsym(RTLD_NEXT, "pwritev"));
+  glibc.preadv2 = reinterpret_cast<Preadv2Fn>(dlsym(RTLD_NEXT, "preadv2"));
+  glibc.pwritev2 = reinterpret_cast<Preadv2Fn>(dlsym(RTLD_NEXT, "pwritev2"));
+  glibc.sendfile = reinterpret_cast<SendfileFn>(dlsym(RTLD_NEXT, "sendfile"));
+  glibc.splice = reinterpret_cast<SpliceFn>(dlsym(RTLD_NEXT, "splice"));
+  glibc.copy_file_range = reinterpret_cast<CopyFileRangeFn>(dlsym(RTLD_NEXT, "copy_file_range"));
+}
+
+ssize_t SyscallResult(long rc) {
+  if (rc < 0 && rc > -4096) {
+    errno = static_cast<int>(-rc);
+    return -1;
+  }
+  return rc;
+}
+
+// The buffers of `iov` in turn at `off` (kNotOurs if `fd` is not an
+// object's). Stops at a short transfer (end of the object) or an error
+// after some bytes, as the kernel does.
+ssize_t ObjectIoV(int fd, const struct iovec* iov, int count, off_t off, bool write) {
+  if (count < 0 || count > IOV_MAX) return -EINVAL;
+  size_t sum = 0;
+  for (int i = 0; i < count; i++) {
+    // The kernel's EINVAL when the lengths add up past SSIZE_MAX.
+    if (iov[i].iov_len > static_cast<size_t>(SSIZE_MAX) - sum) return -EINVAL;
+    sum += iov[i].iov_len;
+  }
+  ssize_t total = 0;
+  if (count == 0) return ObjectIo(fd, nullptr, 0, off, write);  // 0, or not ours
+  for (int i = 0; i < count; i++) {
+    ssize_t n = ObjectIo(fd, iov[i].iov_base, iov[i].iov_len, off + total, write);
+    if (n == kNotOurs) return total > 0 ? total : kNotOurs;
+    if (n < 0) return total > 0 ? total : n;
+    total += n;
+    if (static_cast<size_t>(n) < iov[i].iov_len) break;
+  }
+  return total;
+}
+
+ssize_t VectorAt(int fd, const struct iovec* iov, int count, off_t off, bool write) {
+  if (libshm::internal::IsObjectFd(fd)) {
+    int saved = errno;
+    ssize_t n = off < 0 ? -EINVAL : ObjectIoV(fd, iov, count, off, write);
+    if (n != kNotOurs) {
+      errno = saved;
+      return Finish(n);
+    }
+    libshm::internal::ClearObjectFd(fd);
+    errno = saved;
+  }
+  PreadvFn real = write ? glibc.pwritev : glibc.preadv;
+  if (real != nullptr) return real(fd, iov, count, off);
+  return SyscallResult(sys::Syscall(write ? SYS_pwritev : SYS_preadv, fd,
+                                    reinterpret_cast<long>(iov), count, static_cast<long>(off), 0));
+}
+
+// readv/writev at the file offset, which they move (O_APPEND: writes at the end).
+ssize_t VectorAtOffset(int fd, const struct iovec* iov, int count, bool write) {
+  if (libshm::internal::IsObjectFd(fd)) {
+    int saved = errno;
+    long off = sys::Syscall(SYS_lseek, fd, 0, SEEK_CUR);
+    long fl = sys::Syscall(SYS_fcntl, fd, F_GETFL);
+    struct stat st;
+    if (off >= 0 && fl >= 0 && write && (fl & O_APPEND) != 0 &&
+        sys::Syscall(SYS_fstat, fd, reinterpret_cast<long>(&st)) == 0) {
+      off = st.st_size;
+    }
+    ssize_t n = off < 0 ? kNotOurs : ObjectIoV(fd, iov, count, off, write);
+    if (n != kNotOurs) {
+      if (n > 0) sys::Syscall(SYS_lseek, fd, off + n, SEEK_SET);
+      errno = saved;
+      return Finish(n);
+    }
+    libshm::internal::ClearObjectFd(fd);
+    errno = saved;
+  }
+  ReadvFn real = write ? glibc.writev : glibc.readv;
+  if (real != nullptr) return real(fd, iov, count);
+  return SyscallResult(
+      sys::Syscall(write ? SYS_writev : SYS_readv, fd, reinterpret_cast<long>(iov), count));
+}
+
+ssize_t Vector2(int fd, const struct iovec* iov, int count, off_t off, int flags, bool write) {
+  // Flags (RWF_NOWAIT, RWF_APPEND, ...) are the kernel's to apply: pin,
+  // then the kernel.
+  if (flags == 0 && libshm::internal::IsObjectFd(fd)) {
+    return off == -1 ? VectorAtOffset(fd, iov, count, write) : VectorAt(fd, iov, count, off, write);
+  }
+  if (flags != 0 && libshm::internal::IsObjectFd(fd)) {
+    int rc = ClientRuntime::Get().PinObject(fd);
+    if (rc != 0 && rc != -ENOENT) return Finish(rc);
+  }
+  Preadv2Fn real = write ? glibc.pwritev2 : glibc.preadv2;
+  if (real != nullptr) return real(fd, iov, count, off, flags);
+  return SyscallResult(sys::Syscall(write ? SYS_pwritev2 : SYS_preadv2, fd,
+                                    reinterpret_cast<long>(iov), count, static_cast<long>(off), 0,
+                                    flags));
+}
+
+// Before a copy inside the kernel: each managed object among `fds` pinned.
+// Returns 0 or -errno (ENOMEM: it cannot be kept under the limit).
+int PinForKernelCopy(int in, int out) {
+  for (int fd : {in, out}) {
+    if (!libshm::internal::IsObjectFd(fd)) continue;
+    int saved = errno;
+    int rc = ClientRuntime::Get().PinObject(fd);
+    errno = saved;
+    if (rc == -ENOENT) {
+      libshm::internal::ClearObjectFd(fd);
+    } else if (rc != 0) {
+      return rc;
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 extern "C" {
@@ -189,6 +332,81 @@ LIBSHM_EXPORT ssize_t pwrite(int fd, const void* buf, size_t len, off_t off) {
 
 LIBSHM_EXPORT ssize_t pwrite64(int fd, const void* buf, size_t len, off_t off) {
   return Pwrite(fd, buf, len, off);
+}
+
+LIBSHM_EXPORT ssize_t readv(int fd, const struct iovec* iov, int count) {
+  return VectorAtOffset(fd, iov, count, false);
+}
+
+LIBSHM_EXPORT ssize_t writev(int fd, const struct iovec* iov, int count) {
+  return VectorAtOffset(fd, iov, count, true);
+}
+
+LIBSHM_EXPORT ssize_t preadv(int fd, const struct iovec* iov, int count, off_t off) {
+  return VectorAt(fd, iov, count, off, false);
+}
+
+LIBSHM_EXPORT ssize_t preadv64(int fd, const struct iovec* iov, int count, off_t off) {
+  return VectorAt(fd, iov, count, off, false);
+}
+
+LIBSHM_EXPORT ssize_t pwritev(int fd, const struct iovec* iov, int count, off_t off) {
+  return VectorAt(fd, iov, count, off, true);
+}
+
+LIBSHM_EXPORT ssize_t pwritev64(int fd, const struct iovec* iov, int count, off_t off) {
+  return VectorAt(fd, iov, count, off, true);
+}
+
+LIBSHM_EXPORT ssize_t preadv2(int fd, const struct iovec* iov, int count, off_t off, int flags) {
+  return Vector2(fd, iov, count, off, flags, false);
+}
+
+LIBSHM_EXPORT ssize_t preadv64v2(int fd, const struct iovec* iov, int count, off_t off, int flags) {
+  return Vector2(fd, iov, count, off, flags, false);
+}
+
+LIBSHM_EXPORT ssize_t pwritev2(int fd, const struct iovec* iov, int count, off_t off, int flags) {
+  return Vector2(fd, iov, count, off, flags, true);
+}
+
+LIBSHM_EXPORT ssize_t pwritev64v2(int fd, const struct iovec* iov, int count, off_t off,
+                                  int flags) {
+  return Vector2(fd, iov, count, off, flags, true);
+}
+
+LIBSHM_EXPORT ssize_t sendfile(int out, int in, off_t* off, size_t count) {
+  int rc = PinForKernelCopy(in, out);
+  if (rc != 0) return Finish(rc);
+  if (glibc.sendfile != nullptr) return glibc.sendfile(out, in, off, count);
+  return SyscallResult(
+      sys::Syscall(SYS_sendfile, out, in, reinterpret_cast<long>(off), static_cast<long>(count)));
+}
+
+LIBSHM_EXPORT ssize_t sendfile64(int out, int in, off_t* off, size_t count) {
+  return sendfile(out, in, off, count);
+}
+
+LIBSHM_EXPORT ssize_t splice(int in, loff_t* in_off, int out, loff_t* out_off, size_t len,
+                             unsigned flags) {
+  int rc = PinForKernelCopy(in, out);
+  if (rc != 0) return Finish(rc);
+  if (glibc.splice != nullptr) return glibc.splice(in, in_off, out, out_off, len, flags);
+  return SyscallResult(sys::Syscall(SYS_splice, in, reinterpret_cast<long>(in_off), out,
+                                    reinterpret_cast<long>(out_off), static_cast<long>(len),
+                                    flags));
+}
+
+LIBSHM_EXPORT ssize_t copy_file_range(int in, loff_t* in_off, int out, loff_t* out_off, size_t len,
+                                      unsigned flags) {
+  int rc = PinForKernelCopy(in, out);
+  if (rc != 0) return Finish(rc);
+  if (glibc.copy_file_range != nullptr) {
+    return glibc.copy_file_range(in, in_off, out, out_off, len, flags);
+  }
+  return SyscallResult(sys::Syscall(SYS_copy_file_range, in, reinterpret_cast<long>(in_off), out,
+                                    reinterpret_cast<long>(out_off), static_cast<long>(len),
+                                    flags));
 }
 
 }  // extern "C"

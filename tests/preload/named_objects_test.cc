@@ -13,9 +13,11 @@
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -372,6 +374,98 @@ TEST_F(NamedObjects, FileIoOnSwappedPagesSeesAndKeepsTheirData) {
   struct stat st;
   ASSERT_EQ(fstat(fd, &st), 0);
   EXPECT_EQ(st.st_size, static_cast<off_t>(pages * kPage + 11));
+  close(fd);
+}
+
+// The vector calls (readv, writev, preadv, pwritev, preadv2, pwritev2) go
+// through registered mappings as read and write do: swapped pages are seen
+// and kept. The calls that copy between files in the kernel (sendfile,
+// splice, copy_file_range) would read a swapped page as a hole, or hide its
+// slot under a write: they pin the object first, then are the kernel's.
+TEST_F(NamedObjects, VectorAndKernelCopyIoOnSwappedPagesSeesAndKeepsTheirData) {
+  const uint64_t pages = 3 * kLimit / kPage;
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(MakeWrittenObject(name_, pages, 22, &fd));
+  EvictAll();
+  ASSERT_GE(Stat("swapped_bytes"), pages * kPage);
+  std::vector<char> a(kPage), b(2 * kPage);
+  struct iovec iov[2] = {{a.data(), kPage}, {b.data(), 2 * kPage}};
+  ASSERT_EQ(preadv(fd, iov, 2, 4 * kPage), static_cast<ssize_t>(3 * kPage));
+  EXPECT_TRUE(CheckPage(a.data(), 4, 22)) << "preadv of a swapped page";
+  EXPECT_TRUE(CheckPage(b.data(), 5, 22));
+  EXPECT_TRUE(CheckPage(b.data() + kPage, 6, 22));
+  ASSERT_EQ(lseek(fd, 8 * kPage, SEEK_SET), static_cast<off_t>(8 * kPage));
+  ASSERT_EQ(readv(fd, iov, 2), static_cast<ssize_t>(3 * kPage));
+  EXPECT_TRUE(CheckPage(a.data(), 8, 22)) << "readv of a swapped page";
+  EXPECT_TRUE(CheckPage(b.data() + kPage, 10, 22));
+  EXPECT_EQ(lseek(fd, 0, SEEK_CUR), static_cast<off_t>(11 * kPage)) << "readv moves the offset";
+  ASSERT_EQ(preadv2(fd, iov, 1, 12 * kPage, 0), static_cast<ssize_t>(kPage));
+  EXPECT_TRUE(CheckPage(a.data(), 12, 22)) << "preadv2 of a swapped page";
+  char x[] = "xyz", y[] = "0123";
+  struct iovec w[2] = {{x, 3}, {y, 4}};
+  ASSERT_EQ(pwritev(fd, w, 2, 13 * kPage + 100), 7);
+  ASSERT_EQ(lseek(fd, 14 * kPage + 5, SEEK_SET), static_cast<off_t>(14 * kPage + 5));
+  ASSERT_EQ(writev(fd, w, 2), 7);
+  ASSERT_EQ(pwritev2(fd, w, 1, 15 * kPage, 0), 3);
+  EvictAll();
+  char* p = MapFd(fd, pages * kPage);
+  ASSERT_NE(p, nullptr);
+  std::vector<char> want(kPage);
+  FillPage(want.data(), 13, 22);
+  memcpy(want.data() + 100, "xyz0123", 7);
+  EXPECT_EQ(memcmp(p + 13 * kPage, want.data(), kPage), 0) << "pwritev into a swapped page";
+  FillPage(want.data(), 14, 22);
+  memcpy(want.data() + 5, "xyz0123", 7);
+  EXPECT_EQ(memcmp(p + 14 * kPage, want.data(), kPage), 0) << "writev into a swapped page";
+  FillPage(want.data(), 15, 22);
+  memcpy(want.data(), "xyz", 3);
+  EXPECT_EQ(memcmp(p + 15 * kPage, want.data(), kPage), 0) << "pwritev2 into a swapped page";
+  ASSERT_EQ(munmap(p, pages * kPage), 0);
+  // Copies in the kernel: each pins the object it reads or writes, which
+  // must fit (ENOMEM: this one is 3x the limit), then is the kernel's.
+  off_t big_off = 0;
+  EXPECT_EQ(sendfile(fd, fd, &big_off, kPage), -1);
+  EXPECT_EQ(errno, ENOMEM);
+  close(fd);
+  shm_unlink(name_.c_str());
+  const uint64_t small = kLimit / kPage / 4;
+  ASSERT_NO_FATAL_FAILURE(MakeWrittenObject(name_, small, 22, &fd));
+  EvictAll();
+  ASSERT_GE(Stat("swapped_bytes"), small * kPage);
+  const uint64_t pinned = Stat("pinned_objects");
+  char path[] = "/tmp/libshm-named-copy.XXXXXX";
+  int file = mkstemp(path);
+  ASSERT_GE(file, 0);
+  unlink(path);
+  off_t in_off = 20 * kPage;
+  ASSERT_EQ(sendfile(file, fd, &in_off, kPage), static_cast<ssize_t>(kPage)) << strerror(errno);
+  EXPECT_EQ(Stat("pinned_objects"), pinned + 1);
+  EXPECT_EQ(in_off, static_cast<off_t>(21 * kPage));
+  ASSERT_EQ(pread(file, a.data(), kPage, 0), static_cast<ssize_t>(kPage));
+  EXPECT_TRUE(CheckPage(a.data(), 20, 22)) << "sendfile from a swapped page";
+  // Within one file system only (EXDEV to /tmp): into another memfd, which
+  // is managed and pinned too.
+  int copy = memfd_create("libshm-named-copy", MFD_CLOEXEC);
+  ASSERT_GE(copy, 0);
+  loff_t from = 21 * kPage, to = 0;
+  ASSERT_EQ(copy_file_range(fd, &from, copy, &to, kPage, 0), static_cast<ssize_t>(kPage))
+      << strerror(errno);
+  EXPECT_EQ(Stat("pinned_objects"), pinned + 2);
+  ASSERT_EQ(pread(copy, a.data(), kPage, 0), static_cast<ssize_t>(kPage));
+  EXPECT_TRUE(CheckPage(a.data(), 21, 22)) << "copy_file_range from a swapped page";
+  close(copy);
+  int pipefd[2];
+  ASSERT_EQ(pipe(pipefd), 0);
+  loff_t splice_off = 22 * kPage;
+  ASSERT_EQ(splice(fd, &splice_off, pipefd[1], nullptr, kPage, 0), static_cast<ssize_t>(kPage));
+  ASSERT_EQ(read(pipefd[0], a.data(), kPage), static_cast<ssize_t>(kPage));
+  EXPECT_TRUE(CheckPage(a.data(), 22, 22)) << "splice from a swapped page";
+  const uint64_t outs = Stat("swap_outs");
+  EvictAll();
+  EXPECT_EQ(Stat("swap_outs"), outs) << "a pinned object was evicted";
+  close(pipefd[0]);
+  close(pipefd[1]);
+  close(file);
   close(fd);
 }
 
