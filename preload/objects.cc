@@ -24,9 +24,11 @@
 #include "client.h"
 #include "libshm/libshm.h"
 #include "log.h"
+#include "say_once.h"
 #include "sys/syscalls.h"
 
 using libshm::internal::ClientRuntime;
+using libshm::internal::SayOnce;
 namespace sys = libshm::internal::sys;
 
 namespace {
@@ -52,13 +54,6 @@ bool ExistsNatively(const char* name) {
 // What stays the kernel's is said once per process, naming why and what
 // it costs (docs/named.md "What stays native").
 std::atomic<bool> said_native_name{false}, said_hugetlb{false};
-
-void SayOnce(std::atomic<bool>& said, const char* fmt, const char* arg) {
-  if (said.exchange(true)) return;
-  int saved = errno;
-  LIBSHM_LOG_WARN(fmt, arg);
-  errno = saved;
-}
 
 using ShmOpenFn = int (*)(const char*, int, mode_t);
 using ShmUnlinkFn = int (*)(const char*);

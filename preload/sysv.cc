@@ -34,9 +34,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
+
 #include "client.h"
 #include "libshm/libshm.h"
 #include "log.h"
+#include "say_once.h"
 #include "sys/syscalls.h"
 
 using libshm::internal::ClientRuntime;
@@ -59,6 +62,8 @@ int Fail(int err) {
   errno = err;
   return -1;
 }
+
+std::atomic<bool> said_native_key{false}, said_native_flags{false};
 
 void* FailAt(int err) {
   errno = err;
@@ -231,8 +236,15 @@ extern "C" {
 
 LIBSHM_EXPORT int shmget(key_t key, size_t size, int flg) {
   ClientRuntime& rt = ClientRuntime::Get();
-  if (!rt.ManagesObjects() || (flg & ~kManagedGetFlags) != 0 ||
-      (key == IPC_PRIVATE && rt.options().native_private_sysv)) {
+  if (!rt.ManagesObjects() || (key == IPC_PRIVATE && rt.options().native_private_sysv)) {
+    return RealShmget(key, size, flg);
+  }
+  if ((flg & ~kManagedGetFlags) != 0) {
+    libshm::internal::SayOnce(
+        said_native_flags,
+        "shmget with %s: the segment stays the kernel's, outside the limit "
+        "(libshm manages segments of ordinary pages only)",
+        (flg & SHM_HUGETLB) != 0 ? "SHM_HUGETLB" : "SHM_NORESERVE or a huge page size");
     return RealShmget(key, size, flg);
   }
   const int saved = errno;
@@ -268,6 +280,16 @@ LIBSHM_EXPORT int shmget(key_t key, size_t size, int flg) {
             ds.shm_cpid != getpid()) {
           usleep(1000);
           continue;
+        }
+        if (native >= 0 && kind == Placeholder::kNot) {
+          char what[32];
+          snprintf(what, sizeof(what), "0x%08x", static_cast<unsigned>(key));
+          libshm::internal::SayOnce(
+              said_native_key,
+              "shmget(key %s): the kernel has a segment with this key already (made outside the "
+              "session): it stays the kernel's, outside the limit; remove it (ipcrm -M KEY) "
+              "before the session starts to have it managed",
+              what);
         }
         errno = saved;
         return RealShmget(key, size, flg);

@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -358,17 +360,23 @@ TEST(Shmstat, ListsPosixObjectsAndMemfdsWithOwnerAndMode) {
 }
 
 // Issue 11: what stays the kernel's says so once per process, naming why:
-// a name that exists in /dev/shm already (made outside the session) and a
-// hugetlb memfd. The name still works, as the kernel's object. A sealable
-// memfd is managed (and says nothing).
+// a name that exists in /dev/shm already and a System V key the kernel has
+// already (both made outside the session), a hugetlb memfd and a
+// SHM_HUGETLB segment. The name and the key still work, as the kernel's
+// objects. A sealable memfd is managed (and says nothing).
 TEST(Shmrun, NamesAndMemfdsLeftToTheKernelSaySoOnce) {
   std::string path = "/dev/shm/libshm_native_" + std::to_string(getpid());
   int made = open(path.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600);
   ASSERT_GE(made, 0) << strerror(errno);
   close(made);
+  const key_t key = static_cast<key_t>(0x5c000000 | (getpid() & 0xffffff));
+  const int native_id =
+      static_cast<int>(syscall(SYS_shmget, key, 4096, IPC_CREAT | IPC_EXCL | 0600));
+  ASSERT_GE(native_id, 0) << strerror(errno);
   std::string name = path.substr(8);
   std::string py =
-      "import mmap, os, _posixshmem\n"
+      "import ctypes, mmap, os, _posixshmem\n"
+      "libc = ctypes.CDLL(None)\n"
       "for _ in range(3):\n"
       "    fd = _posixshmem.shm_open('" +
       name +
@@ -379,10 +387,15 @@ TEST(Shmrun, NamesAndMemfdsLeftToTheKernelSaySoOnce) {
       "    os.ftruncate(s, 4096)\n"
       "    m = mmap.mmap(s, 4096); m[1] = 9; assert m[1] == 9; m.close(); os.close(s)\n"
       "    os.close(os.memfd_create('huge', os.MFD_HUGETLB))\n"
+      "    assert libc.shmget(" +
+      std::to_string(key) + ", 4096, 0o600) == " + std::to_string(native_id) +
+      "\n"
+      "    libc.shmget(0, 2 << 20, 0o1000 | 0o4000 | 0o600)\n"
       "print('done')\n";
   Result r = Sh(kShmrun + " --limit 4M --stats=" + TempPath("native-objects.json") +
                 " -- python3 -c \"" + py + "\"");
   unlink(path.c_str());
+  syscall(SYS_shmctl, native_id, IPC_RMID, nullptr);
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("done"), std::string::npos) << r.out;
   auto count = [&](const std::string& what) {
@@ -392,6 +405,8 @@ TEST(Shmrun, NamesAndMemfdsLeftToTheKernelSaySoOnce) {
   };
   EXPECT_EQ(count("the name exists in /dev/shm, made outside this session"), 1u) << r.out;
   EXPECT_EQ(count("a hugetlb memfd stays the kernel's"), 1u) << r.out;
+  EXPECT_EQ(count("the kernel has a segment with this key already"), 1u) << r.out;
+  EXPECT_EQ(count("shmget with SHM_HUGETLB: the segment stays the kernel's"), 1u) << r.out;
   EXPECT_EQ(count("sealable"), 0u) << r.out;
   std::string stats = Slurp(TempPath("native-objects.json"));
   EXPECT_EQ(JsonNumber(stats, "objects_made"), 3) << stats;  // the sealable memfds
