@@ -99,11 +99,12 @@ int RealShmctl(int id, int cmd, struct shmid_ds* buf) {
   return real != nullptr ? real(id, cmd, buf) : Fail(ENOSYS);
 }
 
-// kernel.shmmax or kernel.shmall of this process's IPC namespace (the size
-// rules of a new segment are the namespace's).
-uint64_t ShmSysctl(const char* path) {
-  int fd = static_cast<int>(
-      sys::Syscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>(path), O_RDONLY | O_CLOEXEC));
+// kernel.shmmax of this process's IPC namespace (the size rule of a new
+// segment is the namespace's).
+uint64_t ShmMax() {
+  int fd = static_cast<int>(sys::Syscall(SYS_openat, AT_FDCWD,
+                                         reinterpret_cast<long>("/proc/sys/kernel/shmmax"),
+                                         O_RDONLY | O_CLOEXEC));
   if (fd < 0) return UINT64_MAX;
   char buf[32];
   ssize_t n = sys::Read(fd, buf, sizeof(buf) - 1);
@@ -297,7 +298,7 @@ LIBSHM_EXPORT int shmget(key_t key, size_t size, int flg) {
       if ((flg & IPC_CREAT) == 0) return Fail(ENOENT);
     }
     // A new segment (IPC_PRIVATE always makes one, IPC_CREAT or not).
-    if (size == 0 || size > ShmSysctl("/proc/sys/kernel/shmmax")) return Fail(EINVAL);
+    if (size == 0 || size > ShmMax()) return Fail(EINVAL);
     // The placeholder: its id is the new segment's (ENOSPC past shmmni
     // comes from here, as the kernel's own shmget would give it).
     int ph = RealShmget(key, 1, IPC_CREAT | IPC_EXCL | 0600);
@@ -312,13 +313,6 @@ LIBSHM_EXPORT int shmget(key_t key, size_t size, int flg) {
     }
     req.flags = libshm::internal::kShmGetCreate;
     req.d = static_cast<uint64_t>(ph);
-    // For shmall, which counts the pages of the whole namespace.
-    libshm::internal::ShmGetNamespace ns;
-    struct shm_info info;
-    ns.shm_tot =
-        RealShmctl(0, SHM_INFO, reinterpret_cast<struct shmid_ds*>(&info)) >= 0 ? info.shm_tot : 0;
-    ns.shmall = ShmSysctl("/proc/sys/kernel/shmall");
-    memcpy(req.text, &ns, sizeof(ns));
     Reply reply;
     int rc = rt.SysvRequest(req, &reply, nullptr);
     if (rc != 0 || reply.b != 0) RealShmctl(ph, IPC_RMID, nullptr);

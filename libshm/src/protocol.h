@@ -127,14 +127,6 @@ enum class Op : uint32_t {
 
 // kShmGet flags.
 constexpr uint32_t kShmGetCreate = 1;
-// kShmGetCreate: the caller's namespace as the kernel reports it, in the
-// request's text (the helper lives outside the namespace): shm_tot (pages
-// of every segment there, the new placeholder's included) and shmall. Only
-// the caller's own shmget rests on them.
-struct ShmGetNamespace {
-  uint64_t shm_tot = 0;
-  uint64_t shmall = 0;
-};
 
 // kAdoptFd flags.
 constexpr uint32_t kAdoptPin = 1;

@@ -78,15 +78,41 @@ bool MayChange(const CallerCreds& who, const Segment& s) {
 // kernel: here if it is the helper's own namespace, else from a thread that
 // enters it (setns needs CAP_SYS_ADMIN there: a root helper). A raw syscall:
 // an engine on a thread of a program may have the shim's shmctl in front.
-bool KernelIpcStat(int nsfd, uint64_t ns, int id, struct shmid_ds* ds) {
+// What the kernel of IPC namespace `ns` says: segment `id` (IPC_STAT), and
+// for shmall the pages of every segment there (SHM_INFO's shm_tot) and
+// kernel.shmall, which /proc/sys shows for the reader's own namespace.
+struct KernelView {
+  struct shmid_ds ds;
+  uint64_t shm_tot = 0;
+  uint64_t shmall = 0;
+};
+
+bool LookHere(int id, KernelView* out) {
+  struct shm_info info;
+  if (syscall(SYS_shmctl, id, IPC_STAT, &out->ds) != 0 ||
+      syscall(SYS_shmctl, 0, SHM_INFO, reinterpret_cast<struct shmid_ds*>(&info)) < 0) {
+    return false;
+  }
+  out->shm_tot = info.shm_tot;
+  FILE* f = fopen("/proc/sys/kernel/shmall", "re");
+  if (f == nullptr) return false;
+  unsigned long long all = 0;
+  bool ok = fscanf(f, "%llu", &all) == 1;
+  fclose(f);
+  out->shmall = all;
+  return ok;
+}
+
+// In the helper's own namespace directly, else from a thread that joins `ns`
+// (setns changes only the calling thread's namespace).
+bool KernelLook(int nsfd, uint64_t ns, int id, KernelView* out) {
   struct stat own;
   if (stat("/proc/self/ns/ipc", &own) == 0 && static_cast<uint64_t>(own.st_ino) == ns) {
-    return syscall(SYS_shmctl, id, IPC_STAT, ds) == 0;
+    return LookHere(id, out);
   }
   bool ok = false;
   try {
-    std::thread t(
-        [&] { ok = setns(nsfd, CLONE_NEWIPC) == 0 && syscall(SYS_shmctl, id, IPC_STAT, ds) == 0; });
+    std::thread t([&] { ok = setns(nsfd, CLONE_NEWIPC) == 0 && LookHere(id, out); });
     t.join();
   } catch (const std::exception&) {
     return false;
@@ -165,8 +191,9 @@ int Engine::HandleShmGet(Client& c, const Request& req, Reply* reply) {
   // native id for the rest of the session. A placeholder that cannot be
   // checked (a helper without privilege over the caller's namespace) leaves
   // the key to the kernel (-ENOENT: the shim makes the segment natively).
-  struct shmid_ds ph;
-  if (!KernelIpcStat(nsit->second.fd, ns, id, &ph) || ph.shm_perm.__key != key ||
+  KernelView kernel;
+  const struct shmid_ds& ph = kernel.ds;
+  if (!KernelLook(nsit->second.fd, ns, id, &kernel) || ph.shm_perm.__key != key ||
       ph.shm_segsz != 1 || ph.shm_cpid != c.pid || ph.shm_perm.cuid != who.euid ||
       (ph.shm_perm.mode & SHM_DEST) != 0) {
     if (nsit->second.segments == 0) {
@@ -178,9 +205,6 @@ int Engine::HandleShmGet(Client& c, const Request& req, Reply* reply) {
   // shmall, as newseg checks it: every segment of the namespace, in pages.
   // The kernel's count has a one-page placeholder for each managed segment
   // (the new one's too) in place of its pages.
-  ShmGetNamespace counts;
-  static_assert(sizeof(counts) <= sizeof(req.text));
-  memcpy(&counts, req.text, sizeof(counts));
   uint64_t managed = 0, placeholders = 1;
   for (auto s = segments_.lower_bound({ns, INT_MIN}); s != segments_.end() && s->first.first == ns;
        ++s) {
@@ -188,8 +212,8 @@ int Engine::HandleShmGet(Client& c, const Request& req, Reply* reply) {
     managed += s->second->inode->pages();
     placeholders++;
   }
-  const uint64_t native = counts.shm_tot > placeholders ? counts.shm_tot - placeholders : 0;
-  if (native + managed > counts.shmall || pages > counts.shmall - native - managed) {
+  const uint64_t native = kernel.shm_tot > placeholders ? kernel.shm_tot - placeholders : 0;
+  if (native + managed > kernel.shmall || pages > kernel.shmall - native - managed) {
     if (nsit->second.segments == 0) {
       close(nsit->second.fd);
       ipc_namespaces_.erase(nsit);

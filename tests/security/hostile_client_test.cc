@@ -202,8 +202,6 @@ TEST_F(Hostile, MemberCannotTakeANativeSegmentsIdForItsSegment) {
     get.b = kPage;
     get.c = IPC_CREAT | 0666;
     get.d = static_cast<uint64_t>(native);
-    const internal::ShmGetNamespace counts{0, UINT64_MAX};  // shmall: no bound
-    memcpy(get.text, &counts, sizeof(counts));
     if (r.Call(get) != -ENOENT) return 3;
     if (r.Call(Op::kShmAt, static_cast<uint64_t>(native)) != -ENOENT) return 4;
     int own = static_cast<int>(syscall(SYS_shmget, theirs + 1, 1, IPC_CREAT | IPC_EXCL | 0666));
