@@ -155,8 +155,11 @@ void* ObjectMmap(void* addr, size_t len, int prot, int flags, int fd, off_t off)
   }
   int rc = rt.PinObject(fd);
   if (rc == 0) libshm::internal::MarkObjectFd(fd);
-  if (rc == -ENOMEM) {
-    errno = ENOMEM;  // as a mapping the kernel cannot account for
+  if (rc != 0 && rc != -ENOENT && rc != ClientRuntime::kNoSession) {
+    // Not kept: a native mapping would read its swapped pages as zeros.
+    // ENOMEM as for a mapping the kernel cannot account for; EPERM from a
+    // page that could not come back (a write seal set past the shim).
+    errno = -rc;
     return MAP_FAILED;
   }
   return NativeMmap(addr, len, prot, flags, fd, off);

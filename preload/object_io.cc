@@ -276,8 +276,11 @@ ssize_t Vector2(int fd, const struct iovec* iov, int count, off_t off, int flags
     return off == -1 ? VectorAtOffset(fd, iov, count, write) : VectorAt(fd, iov, count, off, write);
   }
   if (flags != 0 && libshm::internal::IsObjectFd(fd)) {
+    int saved = errno;
     int rc = ClientRuntime::Get().PinObject(fd);
+    if (rc == -ENOENT) libshm::internal::ClearObjectFd(fd);
     if (rc != 0 && rc != -ENOENT) return Finish(rc);
+    errno = saved;
   }
   Preadv2Fn real = write ? glibc.pwritev2 : glibc.preadv2;
   if (real != nullptr) return real(fd, iov, count, off, flags);

@@ -8,9 +8,9 @@
 // (the same results and errno). A pin that cannot fit under the limit is
 // ENOMEM and nothing is sealed.
 //
-// Only fds this process has seen name a managed object are asked about
-// (IsObjectFd in client.h, one bit test); every other call goes straight
-// to glibc's fcntl.
+// Only F_ADD_SEALS with a write seal of a memfd is asked about; every
+// other call goes straight to glibc's fcntl (F_DUPFD of an object's fd
+// marks the copy as one: IsObjectFd in client.h).
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -29,21 +29,38 @@ extern "C" int __fcntl(int, int, ...);
 
 namespace {
 
+// Whether a write seal asked of `fd` will need the pin: the fd may be an
+// object's (one fstat, only for this rare command: the bitmap does not know
+// a descriptor that came by dup, SCM_RIGHTS or exec), and the kernel will
+// take the seal (sealing allowed, no write seal yet: then nothing changes).
+bool SealNeedsPin(int fd, uintptr_t seals) {
+  if ((seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) == 0) return false;
+  if (!ClientRuntime::Get().MayBeObjectFd(fd)) return false;
+  int have = __fcntl(fd, F_GET_SEALS);
+  return have >= 0 && (have & (F_SEAL_SEAL | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) == 0;
+}
+
 // fcntl's one argument, whatever its type: an int or a pointer, passed in
 // the same register (glibc reads it as a pointer the same way).
 int Fcntl(int fd, int cmd, void* arg) {
-  if (cmd == F_ADD_SEALS && libshm::internal::IsObjectFd(fd) &&
-      (reinterpret_cast<uintptr_t>(arg) & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) != 0) {
+  if (cmd == F_ADD_SEALS && SealNeedsPin(fd, reinterpret_cast<uintptr_t>(arg))) {
     int saved = errno;
     int rc = ClientRuntime::Get().PinObject(fd);
-    // -ENOENT: not a managed object (any more): the kernel's alone.
+    // -ENOENT: not a managed object: the kernel's alone.
     if (rc != 0 && rc != -ENOENT) {
       errno = -rc;
       return -1;
     }
+    if (rc == 0) libshm::internal::MarkObjectFd(fd);
     errno = saved;
   }
-  return __fcntl(fd, cmd, arg);
+  int rc = __fcntl(fd, cmd, arg);
+  // A copy of an object's descriptor is one too (read and write look at
+  // the bitmap: file I/O of it goes through a mapping).
+  if (rc >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && libshm::internal::IsObjectFd(fd)) {
+    libshm::internal::MarkObjectFd(rc);
+  }
+  return rc;
 }
 
 }  // namespace

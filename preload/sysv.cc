@@ -8,8 +8,7 @@
 // What stays the kernel's: everything outside a session, a key the kernel
 // has already, SHM_HUGETLB and the other flags libshm does not take, the
 // namespace-wide shmctl commands (IPC_INFO, SHM_INFO, SHM_STAT), and
-// IPC_PRIVATE with LIBSHM_NATIVE_PRIVATE_SYSV=1 (for segments handed to a
-// peer outside the session: X's MIT-SHM).
+// IPC_PRIVATE as LIBSHM_NATIVE_PRIVATE_SYSV says (PrivateStaysNative).
 //
 // Ids: for a new key the shim makes a one-byte kernel *placeholder* segment
 // with that key and mode in the caller's IPC namespace, marked with the
@@ -63,7 +62,25 @@ int Fail(int err) {
   return -1;
 }
 
-std::atomic<bool> said_native_key{false}, said_native_flags{false};
+std::atomic<bool> said_native_key{false}, said_native_flags{false}, said_display{false};
+
+// LIBSHM_NATIVE_PRIVATE_SYSV: 0 manages IPC_PRIVATE segments, 1 leaves them
+// to the kernel, 2 (the default) leaves them to the kernel in a program
+// that may talk to an X server (DISPLAY set): an X client hands a segment's
+// id to the server (MIT-SHM), which is outside the session and would attach
+// the one-byte placeholder (XShmPutImage: BadValue, and most toolkits exit).
+bool PrivateStaysNative(ClientRuntime& rt) {
+  const uint64_t mode = rt.options().native_private_sysv;
+  if (mode != 2) return mode == 1;
+  const char* display = getenv("DISPLAY");
+  if (display == nullptr || display[0] == '\0') return false;
+  libshm::internal::SayOnce(said_display,
+                            "shmget(IPC_PRIVATE) with DISPLAY=%s: the segment stays the kernel's, "
+                            "outside the limit (an X server outside the session may attach it); "
+                            "LIBSHM_NATIVE_PRIVATE_SYSV=0 manages it anyway",
+                            display);
+  return true;
+}
 
 void* FailAt(int err) {
   errno = err;
@@ -237,7 +254,7 @@ extern "C" {
 
 LIBSHM_EXPORT int shmget(key_t key, size_t size, int flg) {
   ClientRuntime& rt = ClientRuntime::Get();
-  if (!rt.ManagesObjects() || (key == IPC_PRIVATE && rt.options().native_private_sysv)) {
+  if (!rt.ManagesObjects() || (key == IPC_PRIVATE && PrivateStaysNative(rt))) {
     return RealShmget(key, size, flg);
   }
   if ((flg & ~kManagedGetFlags) != 0) {

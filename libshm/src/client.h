@@ -69,6 +69,10 @@ inline bool IsObjectFd(int fd) noexcept {
          (g_object_fds[fd / 64].load(std::memory_order_relaxed) >> (fd % 64) & 1) != 0;
 }
 
+// Whether `fd` is a regular file on the memfd device (a memfd, or a file a
+// managed object's memfd was reopened as). One fstat.
+bool IsMemfdFile(int fd);
+
 // glibc's shm_open name rules (named_kernel_facts.md fact 9): leading
 // slashes dropped; empty, ".", "..", another slash, or 260 bytes and more:
 // -EINVAL; 256..259 bytes: -ENAMETOOLONG (the kernel's answer). 0 and the

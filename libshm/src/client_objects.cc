@@ -84,12 +84,13 @@ int ShmNameOf(const char* name, const char** out) {
   return 0;
 }
 
-bool ClientRuntime::MayBeObjectFd(int fd) const {
-  if (fd < 0 || !ManagesObjects()) return false;
+bool IsMemfdFile(int fd) {
   struct stat st;
-  if (sys::Syscall(SYS_fstat, fd, reinterpret_cast<long>(&st)) != 0) return false;
+  if (fd < 0 || sys::Syscall(SYS_fstat, fd, reinterpret_cast<long>(&st)) != 0) return false;
   return S_ISREG(st.st_mode) && st.st_dev == MemfdDevice() && MemfdDevice() != 0;
 }
+
+bool ClientRuntime::MayBeObjectFd(int fd) const { return ManagesObjects() && IsMemfdFile(fd); }
 
 bool ClientRuntime::WriteSealed(int fd) {
   long seals = sys::Syscall(SYS_fcntl, fd, F_GET_SEALS);
@@ -185,7 +186,8 @@ int ClientRuntime::PinObject(int fd) {
   req.op = Op::kAdoptFd;
   req.flags = kAdoptPin;
   Reply reply;
-  return CallLocked(req, &reply, fd, nullptr);
+  int rc = CallLocked(req, &reply, fd, nullptr);
+  return rc == -ECONNRESET || rc == -EPIPE ? -ENOENT : rc;  // no helper: the kernel's
 }
 
 int ClientRuntime::ResizeObject(int fd, off_t length, bool grow_only) {

@@ -239,6 +239,9 @@ class Engine {
   bool RoomToKeep(const Inode& inode) const;
   // Takes a kept inode's pages out of the policy.
   void ForgetKeptPages(Inode& inode);
+  // Every page of `inode` resident (swapped ones read back, empty ones
+  // allocated as zeros), room made by eviction; -ENOMEM if it cannot fit.
+  int BringInEveryPage(Inode& inode);
   // A program object's name for listings: "/NAME" if it has a POSIX name,
   // else its memfd label ("memfd:LABEL"), cut to `len`.
   void ObjectName(const Inode& inode, char* out, size_t len) const;
@@ -319,8 +322,9 @@ class Engine {
   bool BackgroundEvictionDue();
   // Evicts up to `max` policy victims. Returns pages evicted; 0 if none could be.
   size_t EvictBatch(size_t max);
-  // One round of it: `max` victims named (*named), those it may evict evicted.
-  size_t EvictOneBatch(size_t max, size_t* named);
+  // One round of it: `max` victims named (*named), those it may evict
+  // evicted, the stale and kept ones passed by (*passed_by).
+  size_t EvictOneBatch(size_t max, size_t* named, size_t* passed_by);
   // Evicts one inode's pages `pages` (sorted, resident). Returns how many.
   size_t EvictPages(Inode& inode, std::vector<uint64_t>& pages);
   // Write-protects [p0, p1) of `inode` in every mapper. Returns 0, or -EAGAIN

@@ -102,14 +102,16 @@ size_t Engine::EvictBatch(size_t max) {
   // could not be evicted goes back to the policy and may be named again).
   const uint64_t rounds = resident_pages_ / std::max<size_t>(max, 1) + 2;
   for (uint64_t round = 0; round < rounds; round++) {
-    size_t named = 0;
-    size_t evicted = EvictOneBatch(max, &named);
-    if (evicted > 0 || named == 0) return evicted;
+    size_t named = 0, passed_by = 0;
+    size_t evicted = EvictOneBatch(max, &named, &passed_by);
+    // Only a batch of nothing but pages passed by goes on: a page that
+    // could not be evicted (its run failed) is no reason to try again now.
+    if (evicted > 0 || named == 0 || passed_by < named) return evicted;
   }
   return 0;
 }
 
-size_t Engine::EvictOneBatch(size_t max, size_t* named) {
+size_t Engine::EvictOneBatch(size_t max, size_t* named, size_t* passed_by) {
   std::vector<libshm_page_key_t> victims(max);
   size_t n = policy_.ChooseVictims(victims.data(), max);
   *named = n;
@@ -119,11 +121,15 @@ size_t Engine::EvictOneBatch(size_t max, size_t* named) {
     auto it = inodes_.find(static_cast<uint32_t>(victims[i] >> kPageBits));
     uint64_t page = victims[i] & ((1ull << kPageBits) - 1);
     if (it == inodes_.end() || page >= it->second->pages() || !IsHeld(it->second->state(page))) {
+      ++*passed_by;
       continue;  // stale: the page left without the policy hearing of it
     }
     // A pinned object's or locked segment's pages stay (its choice forgot
     // them in the policy).
-    if (it->second->Unevictable()) continue;
+    if (it->second->Unevictable()) {
+      ++*passed_by;
+      continue;
+    }
     if (it->second->state(page) == PageState::kSampled) {
       EvictSample(*it->second, page);  // already out of the page cache
       evicted++;

@@ -16,11 +16,12 @@
 // answer for a mapping it cannot account for or a lock past
 // RLIMIT_MEMLOCK, and nothing changes.
 //
-// A pin brings every swapped page back; a lock brings every page in at once,
+// A pin or a lock brings every page in at once, swapped ones from swap and
 // untouched ones allocated as zeros (the kernel allocates a locked
-// segment's pages as they are touched; here they are counted anyway). A
-// kept inode's pages are out of the policy (the evictor and the sampler pass
-// it by); unlocked, each resident page goes back in, or it would never be
+// segment's pages as they are touched, and a native mapper of a pinned
+// object would fill them where the helper never counts them). A kept
+// inode's pages are out of the policy (the evictor and the sampler pass it
+// by); unlocked, each resident page goes back in, or it would never be
 // chosen again.
 #include <errno.h>
 #include <fcntl.h>
@@ -43,39 +44,22 @@ void Engine::ForgetKeptPages(Inode& inode) {
   for (uint64_t p = 0; p < inode.pages(); p++) policy_.Remove(Key(inode, p));
 }
 
-int Engine::Pin(Inode& inode) {
-  if (inode.pinned) return 0;
-  if (!inode.locked && !RoomToKeep(inode)) return -ENOMEM;
-  const uint64_t swapped = inode.CountState(PageState::kSwapped);
-  if (swapped > 0) MakeRoom(swapped);
-  // (The room may have been made with its own pages.)
-  if (resident_pages_ + inode.CountState(PageState::kSwapped) > limit_pages_) return -ENOMEM;
-  int rc = RestorePages(inode, 0, inode.pages());
-  if (rc != 0) return rc;
-  inode.pinned = true;
-  ForgetKeptPages(inode);
-  LIBSHM_LOG_DEBUG("region %u pinned: a mapper that cannot be registered", inode.seq());
-  return 0;
-}
-
-int Engine::LockPages(Inode& inode) {
-  if (inode.locked) return 0;
-  if (!inode.pinned && !RoomToKeep(inode)) return -ENOMEM;
-  auto count_outside = [&] {
+int Engine::BringInEveryPage(Inode& inode) {
+  auto outside = [&] {
     return inode.CountState(PageState::kEmpty) + inode.CountState(PageState::kSwapped);
   };
-  uint64_t need = count_outside();
+  uint64_t need = outside();
   if (need > 0) {
     MakeRoom(need);
-    need = count_outside();  // the room may have been made with its own pages
+    need = outside();  // the room may have been made with its own pages
   }
   if (resident_pages_ + need > limit_pages_) return -ENOMEM;
   int rc = RestorePages(inode, 0, inode.pages());
   if (rc != 0) return rc;
   // The untouched pages: allocated in the memfd (zeros). Each mapper keeps
   // its write-protect markers, so a first write is still seen (a WP fault).
-  // (A walk of every page: NextIn cannot look for empty ones, and the lock
-  // is about to touch every page anyway.)
+  // (A walk of every page: NextIn cannot look for empty ones, and every
+  // page is about to be touched anyway.)
   for (uint64_t a = 0; a < inode.pages();) {
     if (inode.state(a) != PageState::kEmpty) {
       a++;
@@ -89,6 +73,29 @@ int Engine::LockPages(Inode& inode) {
     }
     AccountFilledAhead(inode, a, b - a, PageState::kEmpty, false);
     a = b;
+  }
+  return 0;
+}
+
+int Engine::Pin(Inode& inode) {
+  if (inode.pinned) return 0;
+  if (!inode.locked) {
+    if (!RoomToKeep(inode)) return -ENOMEM;
+    int rc = BringInEveryPage(inode);
+    if (rc != 0) return rc;
+  }
+  inode.pinned = true;
+  ForgetKeptPages(inode);
+  LIBSHM_LOG_DEBUG("region %u pinned: a mapper that cannot be registered", inode.seq());
+  return 0;
+}
+
+int Engine::LockPages(Inode& inode) {
+  if (inode.locked) return 0;
+  if (!inode.pinned) {
+    if (!RoomToKeep(inode)) return -ENOMEM;
+    int rc = BringInEveryPage(inode);
+    if (rc != 0) return rc;
   }
   inode.locked = true;
   ForgetKeptPages(inode);

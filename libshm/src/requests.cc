@@ -457,8 +457,12 @@ int Engine::RegisterRange(Client& c, Inode* inode, uintptr_t start, size_t len, 
       pgoff > bound || pages > bound - pgoff) {
     return -EINVAL;
   }
-  // As mmap(2) past vm.max_map_count (see max_vmas_).
-  if (c.vmas.size() >= max_vmas_) return -ENOMEM;
+  // As mmap(2) past vm.max_map_count (see max_vmas_), once the unmaps not
+  // read yet are counted out (see below).
+  if (c.vmas.size() >= max_vmas_) {
+    if (!DrainEvents(c)) return -ESRCH;
+    if (c.vmas.size() >= max_vmas_) return -ENOMEM;
+  }
   // One page table entry per address: a range already registered here
   // (possibly for another inode) is refused. But the kernel has just let the
   // caller map this range, so a registration the helper still holds there

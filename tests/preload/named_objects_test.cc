@@ -11,6 +11,7 @@
 // through the dynamic linker.
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
@@ -469,6 +470,102 @@ TEST_F(NamedObjects, VectorAndKernelCopyIoOnSwappedPagesSeesAndKeepsTheirData) {
   close(fd);
 }
 
+// File I/O through every descriptor of an object, not only the one
+// shm_open gave: a dup, dup2 or F_DUPFD copy, one received by SCM_RIGHTS
+// (with nothing mapped), one inherited across exec. Each reads the swapped
+// pages' data and writes into them without hiding the rest of the page.
+TEST_F(NamedObjects, FileIoThroughCopiedReceivedAndInheritedDescriptorsSeesSwappedPages) {
+  const uint64_t pages = 2 * kLimit / kPage;
+  int fd = -1;
+  ASSERT_NO_FATAL_FAILURE(MakeWrittenObject(name_, pages, 24, &fd));
+  EvictAll();
+  ASSERT_GE(Stat("swapped_bytes"), pages * kPage);
+  std::vector<char> page(kPage);
+  auto read_page = [&](int from, uint64_t at) {
+    return pread(from, page.data(), kPage, static_cast<off_t>(at * kPage)) ==
+               static_cast<ssize_t>(kPage) &&
+           CheckPage(page.data(), at, 24);
+  };
+  int copy = dup(fd);
+  ASSERT_GE(copy, 0);
+  EXPECT_TRUE(read_page(copy, 3)) << "dup";
+  ASSERT_EQ(dup2(fd, 200), 200);
+  EXPECT_TRUE(read_page(200, 4)) << "dup2";
+  int high = fcntl(fd, F_DUPFD_CLOEXEC, 300);
+  ASSERT_GE(high, 300);
+  EXPECT_TRUE(read_page(high, 5)) << "F_DUPFD_CLOEXEC";
+  ASSERT_EQ(pwrite(copy, "dup!", 4, 6 * kPage + 8), 4);
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  {
+    char byte = 'f';
+    struct iovec iov = {&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    struct msghdr m = {};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = control;
+    m.msg_controllen = sizeof(control);
+    cmsghdr* c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    ASSERT_EQ(sendmsg(sv[0], &m, 0), 1);
+  }
+  int status = ForkAndWait([&] {
+    char byte;
+    struct iovec iov = {&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    struct msghdr m = {};
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    m.msg_control = control;
+    m.msg_controllen = sizeof(control);
+    close(fd);
+    close(copy);
+    close(200);
+    close(high);
+    if (recvmsg(sv[1], &m, 0) != 1) return 2;
+    cmsghdr* c = CMSG_FIRSTHDR(&m);
+    if (c == nullptr || c->cmsg_type != SCM_RIGHTS) return 2;
+    int got;
+    memcpy(&got, CMSG_DATA(c), sizeof(int));
+    if (!read_page(got, 7)) return 3;
+    return pwrite(got, "rcv!", 4, 8 * kPage + 8) == 4 ? 0 : 4;
+  });
+  EXPECT_EQ(status, 0) << DescribeChild(
+      status, {{2, "recvmsg"}, {3, "read through a received descriptor"}, {4, "pwrite"}});
+  // Inherited across exec: the new program reads page 9 and writes page 10.
+  status = ForkAndWait([&] {
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0) return 2;
+    self[n] = '\0';
+    std::string arg = std::to_string(copy);
+    execl(self, self, "--inherited-object-io", arg.c_str(), static_cast<char*>(nullptr));
+    return 2;
+  });
+  EXPECT_EQ(status, 0) << DescribeChild(
+      status, {{2, "exec"}, {3, "read through an inherited descriptor"}, {4, "pwrite"}});
+  EvictAll();
+  char* p = MapFd(fd, pages * kPage);
+  ASSERT_NE(p, nullptr);
+  std::vector<char> want(kPage);
+  for (uint64_t at : {6, 8, 10}) {
+    FillPage(want.data(), at, 24);
+    memcpy(want.data() + 8, at == 6 ? "dup!" : at == 8 ? "rcv!" : "exe!", 4);
+    EXPECT_EQ(memcmp(p + at * kPage, want.data(), kPage), 0) << "a write into swapped page " << at;
+  }
+  EXPECT_EQ(FirstBad(p + 11 * kPage, 11, pages - 11, 24), -1);
+  close(sv[0]);
+  close(sv[1]);
+  close(high);
+  close(200);
+  close(copy);
+  close(fd);
+}
+
 // A number that named an object and now names another file (dup2 over
 // it, as a program that reuses descriptors does; PostgreSQL's signalfd got
 // one) reads and writes that file, not the object: "unexpected EOF on
@@ -642,6 +739,23 @@ TEST_F(NamedObjects, ASealableMemfdIsManagedAndAWriteSealPinsItFirst) {
   EXPECT_EQ(FirstBad(w, 0, pages, 8), -1);
   EXPECT_EQ(pwrite(fw, "x", 1, 0), -1);
   EXPECT_EQ(errno, EPERM);
+  // Sealed through a copy the shim never saw (a raw dup): still pinned first.
+  int raw = memfd_create("libshm-raw", MFD_ALLOW_SEALING);
+  ASSERT_GE(raw, 0);
+  ASSERT_EQ(ftruncate(raw, static_cast<off_t>(pages * kPage)), 0);
+  char* rw = MapFd(raw, pages * kPage);
+  ASSERT_NE(rw, nullptr);
+  Fill(rw, 0, pages, 10);
+  ASSERT_EQ(munmap(rw, pages * kPage), 0);
+  EvictAll();
+  int unseen = static_cast<int>(syscall(SYS_dup, raw));
+  ASSERT_GE(unseen, 0);
+  ASSERT_EQ(fcntl(unseen, F_ADD_SEALS, F_SEAL_WRITE), 0) << strerror(errno);
+  char* rr = MapFd(raw, pages * kPage, PROT_READ);
+  ASSERT_NE(rr, nullptr) << strerror(errno);
+  EXPECT_EQ(FirstBad(rr, 0, pages, 10), -1) << "sealed through an unseen copy";
+  close(unseen);
+  close(raw);
   // Too big to pin: ENOMEM, not sealed, still managed and whole.
   const uint64_t big_pages = 2 * kLimit / kPage;
   int big = memfd_create("libshm-big", MFD_ALLOW_SEALING);
@@ -728,6 +842,17 @@ TEST_F(NamedObjects, PunchingAHoleReadsZerosOverSwappedAndResidentPages) {
 // with an 8 MiB limit, a 1 s grace for objects whose holders cannot be
 // probed, and the probe off for the hand-back test.
 int main(int argc, char** argv) {
+  if (argc == 3 && strcmp(argv[1], "--inherited-object-io") == 0) {
+    // For FileIoThroughCopiedReceivedAndInheritedDescriptorsSeesSwappedPages:
+    // page 9 of the object read, "exe!" written into page 10.
+    int fd = atoi(argv[2]);
+    std::vector<char> page(4096);
+    if (pread(fd, page.data(), 4096, 9 * 4096) != 4096 ||
+        !libshm::test::CheckPage(page.data(), 9, 24)) {
+      return 3;
+    }
+    return pwrite(fd, "exe!", 4, 10 * 4096 + 8) == 4 ? 0 : 4;
+  }
   if (getenv("LIBSHM_SESSION") == nullptr) {
     setenv("LIBSHM_TEST_ORPHAN_GRACE_US", "1000000", 1);
     // Under CTest each test runs alone: the hand-back test turns the hold

@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -329,9 +330,11 @@ TEST_F(SysvSegments, RemoveUnattachedFreesItsSwapAndPlaceholder) {
 }
 
 // IPC_PRIVATE segments are managed too (their kernel segment is a one-byte
-// placeholder, each call a new one) and evicted like keyed ones; a process
-// with LIBSHM_NATIVE_PRIVATE_SYSV=1 leaves them to the kernel (for a peer
-// outside the session: X's MIT-SHM). main() answers --native-private-probe.
+// placeholder, each call a new one) and evicted like keyed ones;
+// LIBSHM_NATIVE_PRIVATE_SYSV=1 leaves them to the kernel, and so does the
+// default (2) in a process with DISPLAY set (an X client may hand one to the
+// X server outside the session: MIT-SHM). main() answers
+// --native-private-probe.
 TEST_F(SysvSegments, IpcPrivateSegmentsAreManagedUnlessLeftNative) {
   const uint64_t pages = 2 * kLimit / kPage;
   const uint64_t made = Stat("objects_made");
@@ -361,18 +364,34 @@ TEST_F(SysvSegments, IpcPrivateSegmentsAreManagedUnlessLeftNative) {
     return FirstBad(q, 0, pages, 4) == -1 ? 0 : 3;
   });
   EXPECT_EQ(status, 0) << DescribeChild(status, {{2, "shmat by id"}, {3, "a page lost its data"}});
-  // Left to the kernel: the probe's kernel segment has the size it asked.
-  status = ForkAndWait([&] {
-    setenv("LIBSHM_NATIVE_PRIVATE_SYSV", "1", 1);
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    if (n <= 0) return 2;
-    self[n] = '\0';
-    execl(self, self, "--native-private-probe", static_cast<char*>(nullptr));
-    return 2;
-  });
-  EXPECT_EQ(status, 0) << DescribeChild(
-      status, {{2, "exec of the probe"}, {3, "shmget"}, {4, "the segment was managed"}});
+  // The probe (main) reports where its IPC_PRIVATE segment went: exit 0
+  // native (the kernel's segment has the size it asked), 5 managed.
+  auto probe = [&](const char* mode, const char* display) {
+    return ForkAndWait([&] {
+      setenv("LIBSHM_NATIVE_PRIVATE_SYSV", mode, 1);
+      if (display != nullptr) {
+        setenv("DISPLAY", display, 1);
+      } else {
+        unsetenv("DISPLAY");
+      }
+      char self[PATH_MAX];
+      ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+      if (n <= 0) return 2;
+      self[n] = '\0';
+      execl(self, self, "--native-private-probe", static_cast<char*>(nullptr));
+      return 2;
+    });
+  };
+  const std::map<int, std::string> steps = {
+      {2, "exec of the probe"}, {3, "shmget"}, {4, "neither native nor managed"}, {5, "managed"}};
+  status = probe("1", nullptr);
+  EXPECT_EQ(status, 0) << "mode 1: " << DescribeChild(status, steps);
+  status = probe("2", ":99");  // an X client may hand it to the X server
+  EXPECT_EQ(status, 0) << "mode 2 with DISPLAY: " << DescribeChild(status, steps);
+  status = probe("2", nullptr);
+  EXPECT_EQ(status, 5 << 8) << "mode 2 without DISPLAY: " << DescribeChild(status, steps);
+  status = probe("0", ":99");
+  EXPECT_EQ(status, 5 << 8) << "mode 0 with DISPLAY: " << DescribeChild(status, steps);
 }
 
 // Whether this process may SHM_LOCK `bytes`: root may (CAP_IPC_LOCK);
@@ -685,10 +704,15 @@ int main(int argc, char** argv) {
     int id = shmget(IPC_PRIVATE, 16 * 4096, IPC_CREAT | 0600);
     if (id < 0) return 3;
     shmid_ds raw{};
-    int rc = libshm::test::RawStat(id, &raw) == 0 && raw.shm_segsz == 16 * 4096 ? 0 : 4;
+    int rc = libshm::test::RawStat(id, &raw) != 0 ? 4
+             : raw.shm_segsz == 16 * 4096         ? 0
+             : raw.shm_segsz == 1                 ? 5
+                                                  : 4;
     shmctl(id, IPC_RMID, nullptr);
     return rc;
   }
+  // IPC_PRIVATE segments managed whatever DISPLAY says (the tests check them).
+  if (getenv("LIBSHM_SESSION") == nullptr) setenv("LIBSHM_NATIVE_PRIVATE_SYSV", "0", 1);
   int status;
   if (libshm::test::ReexecUnderShmrun(argc, argv, LIBSHM_SHMRUN_PATH, "8M", &status)) return status;
   ::testing::InitGoogleTest(&argc, argv);
