@@ -234,14 +234,17 @@ class Engine {
   int Pin(Inode& inode);
   int LockPages(Inode& inode);
   void UnlockPages(Inode& inode);
-  // Whether every page of `inode`, with every page of the inodes kept
-  // already, leaves one fill cluster of the limit to the rest.
-  bool RoomToKeep(const Inode& inode) const;
+  // Whether what `inode` would keep (every page if `locking`, else what it
+  // holds or has in swap), with what the kept inodes keep, leaves one fill
+  // cluster of the limit to the rest.
+  bool RoomToKeep(const Inode& inode, bool locking) const;
+  uint64_t KeptPages(const Inode& inode, bool locking) const;
   // Takes a kept inode's pages out of the policy.
   void ForgetKeptPages(Inode& inode);
-  // Every page of `inode` resident (swapped ones read back, empty ones
-  // allocated as zeros), room made by eviction; -ENOMEM if it cannot fit.
-  int BringInEveryPage(Inode& inode);
+  // Every swapped page of `inode` resident, and every untouched one too if
+  // `untouched_too` (allocated as zeros), room made by eviction; -ENOMEM if
+  // it cannot fit.
+  int BringIn(Inode& inode, bool untouched_too);
   // A program object's name for listings: "/NAME" if it has a POSIX name,
   // else its memfd label ("memfd:LABEL"), cut to `len`.
   void ObjectName(const Inode& inode, char* out, size_t len) const;

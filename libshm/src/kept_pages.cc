@@ -5,24 +5,24 @@
 // docs/named.md "SHM_LOCK") are never evicted, and the session's limit
 // still holds.
 //
-// Every page of such an inode counts against the limit from the start,
-// whether it is in memory yet or not: a page that fills in later could not
-// be made room for by evicting it. So an inode may be kept only if, with
-// every page of it and of those kept already, one fill cluster
-// (LIBSHM_CLUSTER pages) of the limit is left to everything else: a fault
-// elsewhere makes room for its cluster by eviction, and with nothing left
-// to evict it would be served above the limit (stress-ng --shm-sysv, which
-// locks as it goes, went one cluster over). Otherwise ENOMEM, the kernel's
-// answer for a mapping it cannot account for or a lock past
-// RLIMIT_MEMLOCK, and nothing changes.
+// What such an inode keeps counts against the limit: every page of a
+// locked segment, and what a pinned object holds or has in swap (its
+// untouched pages stay holes: a native mapper of a sparse object must not
+// cost its whole size; what such a mapper fills in later is outside the
+// count, docs/named.md "Pins"). An inode may be kept only if, with what the
+// kept ones keep already, one fill cluster (LIBSHM_CLUSTER pages) of the
+// limit is left to everything else: a fault elsewhere makes room for its
+// cluster by eviction, and with nothing left to evict it would be served
+// above the limit (stress-ng --shm-sysv, which locks as it goes, went one
+// cluster over). Otherwise ENOMEM, the kernel's answer for a mapping it
+// cannot account for or a lock past RLIMIT_MEMLOCK, and nothing changes.
 //
-// A pin or a lock brings every page in at once, swapped ones from swap and
-// untouched ones allocated as zeros (the kernel allocates a locked
-// segment's pages as they are touched, and a native mapper of a pinned
-// object would fill them where the helper never counts them). A kept
-// inode's pages are out of the policy (the evictor and the sampler pass it
-// by); unlocked, each resident page goes back in, or it would never be
-// chosen again.
+// A pin brings every swapped page back; a lock brings every page in at
+// once, untouched ones allocated as zeros (the kernel allocates a locked
+// segment's pages as they are touched; a page that filled in later could
+// not be made room for). A kept inode's pages are out of the policy (the
+// evictor and the sampler pass it by); unlocked, each resident page goes
+// back in, or it would never be chosen again.
 #include <errno.h>
 #include <fcntl.h>
 
@@ -32,10 +32,19 @@
 
 namespace libshm::internal {
 
-bool Engine::RoomToKeep(const Inode& inode) const {
-  uint64_t kept = inode.pages();
+uint64_t Engine::KeptPages(const Inode& inode, bool locking) const {
+  // A locked segment has every page in memory. A pinned object has what it
+  // holds or has in swap: its untouched pages stay holes until something
+  // fills them (a native mapper of a sparse object must not cost its
+  // whole size).
+  return locking || inode.locked ? inode.pages()
+                                 : inode.pages() - inode.CountState(PageState::kEmpty);
+}
+
+bool Engine::RoomToKeep(const Inode& inode, bool locking) const {
+  uint64_t kept = KeptPages(inode, locking);
   for (const auto& [seq, other] : inodes_) {
-    if (other.get() != &inode && other->Unevictable()) kept += other->pages();
+    if (other.get() != &inode && other->Unevictable()) kept += KeptPages(*other, false);
   }
   return kept <= limit_pages_ && limit_pages_ - kept >= opts_.cluster;
 }
@@ -44,9 +53,10 @@ void Engine::ForgetKeptPages(Inode& inode) {
   for (uint64_t p = 0; p < inode.pages(); p++) policy_.Remove(Key(inode, p));
 }
 
-int Engine::BringInEveryPage(Inode& inode) {
+int Engine::BringIn(Inode& inode, bool untouched_too) {
   auto outside = [&] {
-    return inode.CountState(PageState::kEmpty) + inode.CountState(PageState::kSwapped);
+    return inode.CountState(PageState::kSwapped) +
+           (untouched_too ? inode.CountState(PageState::kEmpty) : 0);
   };
   uint64_t need = outside();
   if (need > 0) {
@@ -55,7 +65,7 @@ int Engine::BringInEveryPage(Inode& inode) {
   }
   if (resident_pages_ + need > limit_pages_) return -ENOMEM;
   int rc = RestorePages(inode, 0, inode.pages());
-  if (rc != 0) return rc;
+  if (rc != 0 || !untouched_too) return rc;
   // The untouched pages: allocated in the memfd (zeros). Each mapper keeps
   // its write-protect markers, so a first write is still seen (a WP fault).
   // (A walk of every page: NextIn cannot look for empty ones, and every
@@ -80,8 +90,8 @@ int Engine::BringInEveryPage(Inode& inode) {
 int Engine::Pin(Inode& inode) {
   if (inode.pinned) return 0;
   if (!inode.locked) {
-    if (!RoomToKeep(inode)) return -ENOMEM;
-    int rc = BringInEveryPage(inode);
+    if (!RoomToKeep(inode, false)) return -ENOMEM;
+    int rc = BringIn(inode, false);
     if (rc != 0) return rc;
   }
   inode.pinned = true;
@@ -92,11 +102,9 @@ int Engine::Pin(Inode& inode) {
 
 int Engine::LockPages(Inode& inode) {
   if (inode.locked) return 0;
-  if (!inode.pinned) {
-    if (!RoomToKeep(inode)) return -ENOMEM;
-    int rc = BringInEveryPage(inode);
-    if (rc != 0) return rc;
-  }
+  if (!RoomToKeep(inode, true)) return -ENOMEM;
+  int rc = BringIn(inode, true);
+  if (rc != 0) return rc;
   inode.locked = true;
   ForgetKeptPages(inode);
   LIBSHM_LOG_DEBUG("region %u locked: %llu pages resident", inode.seq(),
