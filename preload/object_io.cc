@@ -142,25 +142,36 @@ ssize_t Pwrite(int fd, const void* buf, size_t len, off_t off) {
   return __pwrite64(fd, buf, len, off);
 }
 
-// read/write at the file offset, which they move (O_APPEND: writes at the end).
+// An object's I/O at its file offset, which it moves (O_APPEND: a write
+// goes at the end): `at(off)` does it. Returns as the call does (-1 and
+// errno), or kNotOurs if `fd` is no object's (its mark cleared).
+template <typename At>
+ssize_t ObjectAtOffset(int fd, bool write, At at) {
+  int saved = errno;
+  long off = sys::Syscall(SYS_lseek, fd, 0, SEEK_CUR);
+  long fl = sys::Syscall(SYS_fcntl, fd, F_GETFL);
+  struct stat st;
+  if (off >= 0 && fl >= 0 && write && (fl & O_APPEND) != 0 &&
+      sys::Syscall(SYS_fstat, fd, reinterpret_cast<long>(&st)) == 0) {
+    off = st.st_size;
+  }
+  ssize_t n = off < 0 ? kNotOurs : at(static_cast<off_t>(off));
+  if (n != kNotOurs) {
+    if (n > 0) sys::Syscall(SYS_lseek, fd, off + n, SEEK_SET);
+    errno = saved;
+    return Finish(n);
+  }
+  libshm::internal::ClearObjectFd(fd);
+  errno = saved;
+  return kNotOurs;
+}
+
+// read/write at the file offset.
 ssize_t AtOffset(int fd, void* buf, size_t len, bool write) {
   if (libshm::internal::IsObjectFd(fd)) {
-    int saved = errno;
-    long off = sys::Syscall(SYS_lseek, fd, 0, SEEK_CUR);
-    long fl = sys::Syscall(SYS_fcntl, fd, F_GETFL);
-    struct stat st;
-    if (off >= 0 && fl >= 0 && write && (fl & O_APPEND) != 0 &&
-        sys::Syscall(SYS_fstat, fd, reinterpret_cast<long>(&st)) == 0) {
-      off = st.st_size;
-    }
-    ssize_t n = off < 0 ? kNotOurs : ObjectIo(fd, buf, len, off, write);
-    if (n != kNotOurs) {
-      if (n > 0) sys::Syscall(SYS_lseek, fd, off + n, SEEK_SET);
-      errno = saved;
-      return Finish(n);
-    }
-    libshm::internal::ClearObjectFd(fd);
-    errno = saved;
+    ssize_t n =
+        ObjectAtOffset(fd, write, [&](off_t off) { return ObjectIo(fd, buf, len, off, write); });
+    if (n != kNotOurs) return n;
   }
   return write ? __write(fd, buf, len) : __read(fd, buf, len);
 }
@@ -243,25 +254,12 @@ ssize_t VectorAt(int fd, const struct iovec* iov, int count, off_t off, bool wri
                                     reinterpret_cast<long>(iov), count, static_cast<long>(off), 0));
 }
 
-// readv/writev at the file offset, which they move (O_APPEND: writes at the end).
+// readv/writev at the file offset.
 ssize_t VectorAtOffset(int fd, const struct iovec* iov, int count, bool write) {
   if (libshm::internal::IsObjectFd(fd)) {
-    int saved = errno;
-    long off = sys::Syscall(SYS_lseek, fd, 0, SEEK_CUR);
-    long fl = sys::Syscall(SYS_fcntl, fd, F_GETFL);
-    struct stat st;
-    if (off >= 0 && fl >= 0 && write && (fl & O_APPEND) != 0 &&
-        sys::Syscall(SYS_fstat, fd, reinterpret_cast<long>(&st)) == 0) {
-      off = st.st_size;
-    }
-    ssize_t n = off < 0 ? kNotOurs : ObjectIoV(fd, iov, count, off, write);
-    if (n != kNotOurs) {
-      if (n > 0) sys::Syscall(SYS_lseek, fd, off + n, SEEK_SET);
-      errno = saved;
-      return Finish(n);
-    }
-    libshm::internal::ClearObjectFd(fd);
-    errno = saved;
+    ssize_t n =
+        ObjectAtOffset(fd, write, [&](off_t off) { return ObjectIoV(fd, iov, count, off, write); });
+    if (n != kNotOurs) return n;
   }
   ReadvFn real = write ? glibc.writev : glibc.readv;
   if (real != nullptr) return real(fd, iov, count);
