@@ -460,4 +460,38 @@ MUTANTS = [
           "  return true;"),),
         "a fault whose fill meets EAGAIN for a while is dropped: its thread never wakes",
         r"^Lifecycle\.AFaultThatMeetsEagainLong"),
+    # Found by PyTorch's DataLoader in CI, and by the work on issue 11 after it.
+    Mutant(
+        "register-eagain-is-final", "extra", "libshm/src/client.cc",
+        (("  int rc = CallLocked(req, reply, -1, nullptr);\n  if (rc != -EAGAIN) return rc;",
+          "  int rc = CallLocked(req, reply, -1, nullptr);\n  if (rc != -EAGAIN || true) return rc;"),),
+        "a registration refused while another thread's unmap is in flight is not asked "
+        "again: mmap (and write into an object) fails with EAGAIN",
+        r"^MmChanging\."),
+    Mutant(
+        "lock-keeps-nothing", "extra", "libshm/src/kept_pages.cc",
+        (("  inode.locked = true;\n  ForgetKeptPages(inode);",
+          "  (void)0;\n  ForgetKeptPages(inode);"),),
+        "SHM_LOCK brings the pages in but does not keep them: the next eviction takes them",
+        r"^SysvSegments\.ALocked"),
+    Mutant(
+        "evict-batch-one-round", "extra", "libshm/src/evictor.cc",
+        (("    if (evicted > 0 || named == 0 || passed_by < named) return evicted;",
+          "    if (evicted > 0 || named == 0 || passed_by <= named) return evicted;"),),
+        "a batch of nothing but pages to pass by ends direct reclaim: faults are served "
+        "above the limit",
+        r"^NamedObjects\.PagesOfAPinnedObject"),
+    Mutant(
+        "background-reclaim-spins", "extra", "libshm/src/evictor.cc",
+        (("    if (MonotonicNs() < reclaim_idle_until_ns_) return false;",
+          "    if (MonotonicNs() < reclaim_idle_until_ns_ && false) return false;"),),
+        "background reclaim that evicts nothing is tried again at once: the idle helper "
+        "spins a CPU",
+        r"^SysvSegments\.ALockAboveTheHighWatermark"),
+    Mutant(
+        "seal-without-pin", "extra", "preload/seals.cc",
+        (("  if (cmd == F_ADD_SEALS && SealNeedsPin(fd, reinterpret_cast<uintptr_t>(arg))) {",
+          "  if (cmd == F_ADD_SEALS && SealNeedsPin(fd, reinterpret_cast<uintptr_t>(arg)) && false) {"),),
+        "a write seal is applied without the pin: swapped pages can never come back",
+        r"^NamedObjects\.ASealable"),
 ]
