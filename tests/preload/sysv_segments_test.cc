@@ -45,10 +45,7 @@ char* const kFailed = reinterpret_cast<char*>(-1);
 
 class SysvSegments : public ::testing::Test {
  protected:
-  void SetUp() override {
-    static int serial = 0;
-    key_ = static_cast<key_t>(0x5a000000 | ((getpid() & 0xfff) << 8) | (serial++ & 0xff));
-  }
+  void SetUp() override { key_ = FreshKey(); }
   void TearDown() override {
     for (int id : made_) shmctl(id, IPC_RMID, nullptr);
   }
@@ -62,6 +59,14 @@ class SysvSegments : public ::testing::Test {
     shmid_ds ds{};
     EXPECT_EQ(shmctl(id, IPC_STAT, &ds), 0) << strerror(errno);
     return ds;
+  }
+  // A key no other process makes: the whole pid (22 bits, pid_max's
+  // ceiling), a serial within the process, and a range of its own
+  // (0x1xxxxxxx). Twelve bits of pid collided in CI with a process 4096
+  // pids away, whose segment was native.
+  static key_t FreshKey() {
+    static int serial = 0;
+    return static_cast<key_t>(0x10000000 | ((getpid() & 0x3fffff) << 6) | (serial++ & 0x3f));
   }
   key_t key_ = 0;
   std::vector<int> made_;
@@ -493,9 +498,9 @@ TEST_F(SysvSegments, LockingMoreThanTheLimitHoldsIsEnomem) {
   // Two that fit one at a time but not together.
   if (!MayLock(kLimit * 3 / 5)) GTEST_SKIP() << "RLIMIT_MEMLOCK is below 5 MB";
   key_t first_key = key_;
-  key_ = static_cast<key_t>(key_ ^ 0x00800000);
+  key_ = FreshKey();
   int a = Create(kLimit * 3 / 5);
-  key_ = static_cast<key_t>(first_key ^ 0x00400000);
+  key_ = FreshKey();
   int b = Create(kLimit * 3 / 5);
   key_ = first_key;
   ASSERT_GE(a, 0);
@@ -511,7 +516,7 @@ TEST_F(SysvSegments, LockingMoreThanTheLimitHoldsIsEnomem) {
   const uint64_t pages = 2 * kLimit / kPage;
   // One that fits the limit, but leaves less than a fill cluster (64 pages)
   // to everything else.
-  key_ = static_cast<key_t>(first_key ^ 0x00200000);
+  key_ = FreshKey();
   int tight = Create(kLimit - 32 * kPage);
   key_ = first_key;
   ASSERT_GE(tight, 0);
