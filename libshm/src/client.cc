@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <iterator>
 #include <new>
@@ -31,6 +32,7 @@
 #include "session_socket.h"
 #include "swap_file.h"
 #include "sys/syscalls.h"
+#include "test_hooks.h"
 #include "uffd.h"
 
 extern char** environ;
@@ -77,9 +79,20 @@ Engine* in_process_engine = nullptr;
 
 ClientRuntime& ClientRuntime::Get() {
   // Constructed on first use and never destroyed: forked children and exit
-  // handlers may still call in.
+  // handlers may still call in. With every signal of this thread blocked:
+  // a handler that lands during the construction and calls into the shim
+  // (a timer's handler that maps shared memory) entered this initialization
+  // again, and the program aborted (recursive_init_error). Another thread
+  // that calls in meanwhile waits for it as for any static.
+  static std::atomic<ClientRuntime*> ready{nullptr};
+  if (ClientRuntime* r = ready.load(std::memory_order_acquire)) return *r;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
   alignas(ClientRuntime) static char storage[sizeof(ClientRuntime)];
   static ClientRuntime* runtime = new (storage) ClientRuntime();
+  ready.store(runtime, std::memory_order_release);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   return *runtime;
 }
 
@@ -96,6 +109,9 @@ ClientRuntime::ClientRuntime() {
   ParseOptions(&opts_, environ, /*warn=*/true, joined);
   SetLogVerbosity(static_cast<int>(opts_.verbose));
   pthread_atfork(&AtforkPrepare, &AtforkParent, &AtforkChild);
+  // Test hook: a signal raised inside the construction, as a timer can
+  // deliver one there (Shmrun.ASignalDuringTheShimsFirstCallIsHandledAfterIt).
+  if (uint64_t sig = TestCount("LIBSHM_TEST_RAISE_IN_INIT"); sig != 0) raise(static_cast<int>(sig));
   errno = saved_errno;
 }
 

@@ -10,6 +10,11 @@
 //   native_workload --errno    errno set to 1234, then this program's first
 //                              mmap (64 KiB of shared anonymous memory);
 //                              prints "mapped, errno N"
+//   native_workload --signal-in-first-call
+//                              with LIBSHM_TEST_RAISE_IN_INIT=10 (SIGUSR1):
+//                              its handler maps 3 pages with MAP_SYNC while
+//                              the shim's first call is under way; prints
+//                              "mapped, handler mapped N"
 //   native_workload --stopped-helper
 //                              a forked child maps a managed region and
 //                              sends the helper's pid; then, with the helper
@@ -221,6 +226,16 @@ int MapWithHelperStopped() {
 
 }  // namespace
 
+volatile sig_atomic_t handler_maps = 0;
+
+void MapInHandler(int) {
+  int saved = errno;
+  void* p =
+      mmap(nullptr, 3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_SYNC, -1, 0);
+  handler_maps = handler_maps + (p != MAP_FAILED);
+  errno = saved;
+}
+
 int main(int argc, char** argv) {
   if (argc > 1 && strcmp(argv[1], "--no-uffd") == 0) {
     if (!RefuseUserfaultfd()) {
@@ -228,6 +243,18 @@ int main(int argc, char** argv) {
       return 2;
     }
     Try("shared", 64 << 10, 0);
+    return 0;
+  }
+  if (argc > 1 && strcmp(argv[1], "--signal-in-first-call") == 0) {
+    // Run with LIBSHM_TEST_RAISE_IN_INIT=SIGUSR1: the shim's runtime raises
+    // it while it is being made, in this program's first mmap; the handler
+    // maps shared memory the shim leaves native (MAP_SYNC).
+    struct sigaction sa = {};
+    sa.sa_handler = MapInHandler;
+    sigaction(SIGUSR1, &sa, nullptr);
+    void* p = mmap(nullptr, 64 << 10, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    printf("%s, handler mapped %d\n", p == MAP_FAILED ? "failed" : "mapped",
+           static_cast<int>(handler_maps));
     return 0;
   }
   if (argc > 1 && strcmp(argv[1], "--errno") == 0) {

@@ -560,6 +560,19 @@ TEST(Shmrun, FirstMmapKeepsErrnoWithAPolicyParameter) {
   }
 }
 
+// A signal whose handler calls into the shim, landing while the program's
+// first call into the shim is making the shim's runtime: the handler runs
+// after it, and its mapping is made (the program aborted with
+// recursive_init_error, one run in a few hundred of
+// Shim.NativeMappingInASignalHandlerInsideTheShim, under ASan and load).
+TEST(Shmrun, ASignalDuringTheShimsFirstCallIsHandledAfterIt) {
+  Result r =
+      Sh("timeout 30 " + kShmrun + " -- env LIBSHM_TEST_RAISE_IN_INIT=" + std::to_string(SIGUSR1) +
+         " " + kNativeWorkload + " --signal-in-first-call");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("mapped, handler mapped 1\n"), std::string::npos) << r.out;
+}
+
 // A bad session-wide value is reported once, by shmrun, which starts the
 // session with the default it names. Under LIBSHM_STRICT=1 a member of that
 // session must not fail its mmaps with EINVAL for it, saying nothing: it
