@@ -14,9 +14,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "client.h"
 #include "libshm/libshm.h"
+#include "self_maps.h"
 
 #ifndef F_SEAL_FUTURE_WRITE
 #define F_SEAL_FUTURE_WRITE 0x0010
@@ -37,7 +40,25 @@ bool SealNeedsPin(int fd, uintptr_t seals) {
   if ((seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) == 0) return false;
   if (!ClientRuntime::Get().MayBeObjectFd(fd)) return false;
   int have = __fcntl(fd, F_GET_SEALS);
-  return have >= 0 && (have & (F_SEAL_SEAL | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) == 0;
+  if (have < 0 || (have & (F_SEAL_SEAL | F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)) != 0) return false;
+  // F_SEAL_WRITE while a shared mapping of it may be written is EBUSY: a
+  // pin then would outlive the refused seal (stress-ng --seal asks for
+  // exactly that, in a loop, and the pins filled the limit: ENOMEM instead
+  // of EBUSY). This process's own shared mappings of it are in its maps;
+  // another process's are not seen (the pin then stays).
+  if ((seals & F_SEAL_WRITE) != 0) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) return false;
+    bool mapped = false;
+    libshm::internal::ForEachMapping([&](unsigned long, unsigned long, unsigned long,
+                                         unsigned long ino, bool shared, const char* path) {
+      mapped = shared && ino == static_cast<unsigned long>(st.st_ino) &&
+               strncmp(path, "/memfd:", 7) == 0;
+      return !mapped;
+    });
+    if (mapped) return false;
+  }
+  return true;
 }
 
 // fcntl's one argument, whatever its type: an int or a pointer, passed in

@@ -39,9 +39,11 @@
 #include "libshm/libshm.h"
 #include "log.h"
 #include "say_once.h"
+#include "self_maps.h"
 #include "sys/syscalls.h"
 
 using libshm::internal::ClientRuntime;
+using libshm::internal::ForEachMapping;
 using libshm::internal::Op;
 using libshm::internal::Reply;
 using libshm::internal::Request;
@@ -129,45 +131,6 @@ uint64_t ShmMax() {
   if (n <= 0) return UINT64_MAX;
   buf[n] = '\0';
   return strtoull(buf, nullptr, 10);
-}
-
-// Calls fn(start, end, offset, ino, path) for each line of /proc/self/maps
-// until it returns false. A fixed buffer, no allocation; a line longer than
-// it is skipped whole (no path of ours is that long).
-template <typename Fn>
-void ForEachMapping(Fn fn) {
-  int fd = static_cast<int>(sys::Syscall(
-      SYS_openat, AT_FDCWD, reinterpret_cast<long>("/proc/self/maps"), O_RDONLY | O_CLOEXEC));
-  if (fd < 0) return;
-  char buf[8192];
-  size_t have = 0;
-  bool skipping = false, go = true;
-  while (go) {
-    ssize_t n = sys::Read(fd, buf + have, sizeof(buf) - 1 - have);
-    if (n <= 0) break;
-    have += static_cast<size_t>(n);
-    buf[have] = '\0';
-    char* line = buf;
-    for (char* nl; go && (nl = strchr(line, '\n')) != nullptr; line = nl + 1) {
-      *nl = '\0';
-      if (skipping) {
-        skipping = false;
-        continue;
-      }
-      unsigned long start, end, off, ino;
-      int path_at = 0;
-      if (sscanf(line, "%lx-%lx %*s %lx %*s %lu %n", &start, &end, &off, &ino, &path_at) >= 4) {
-        go = fn(start, end, off, ino, path_at > 0 ? line + path_at : "");
-      }
-    }
-    have = static_cast<size_t>(buf + have - line);
-    memmove(buf, line, have);
-    if (have == sizeof(buf) - 1) {  // a line longer than the buffer
-      have = 0;
-      skipping = true;
-    }
-  }
-  sys::Close(fd);
 }
 
 // A managed piece's memfd label: /memfd:SYSVkkkkkkkk.ID (sysv_segments.cc).
@@ -441,7 +404,7 @@ LIBSHM_EXPORT int shmdt(const void* addr) {
     more = false;
     pieces = 0;
     ForEachMapping([&](unsigned long start, unsigned long end, unsigned long off, unsigned long,
-                       const char* path) {
+                       bool, const char* path) {
       unsigned k;
       int i;
       if (start - off != at || !ParseManagedPath(path, &k, &i)) return true;
@@ -466,13 +429,13 @@ LIBSHM_EXPORT int shmdt(const void* addr) {
   snprintf(want, sizeof(want), "/SYSV%08x (deleted)", key);
   uintptr_t ph = 0;
   bool found = false;
-  ForEachMapping(
-      [&](unsigned long start, unsigned long, unsigned long, unsigned long ino, const char* path) {
-        if (ino != static_cast<unsigned long>(id) || strcmp(path, want) != 0) return true;
-        ph = start;
-        found = true;
-        return false;
-      });
+  ForEachMapping([&](unsigned long start, unsigned long, unsigned long, unsigned long ino, bool,
+                     const char* path) {
+    if (ino != static_cast<unsigned long>(id) || strcmp(path, want) != 0) return true;
+    ph = start;
+    found = true;
+    return false;
+  });
   if (found) RealShmdt(reinterpret_cast<void*>(ph));
   errno = saved;
   return 0;

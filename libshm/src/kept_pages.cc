@@ -9,9 +9,10 @@
 // locked segment, and what a pinned object holds or has in swap (its
 // untouched pages stay holes: a native mapper of a sparse object must not
 // cost its whole size; what such a mapper fills in later is outside the
-// count, docs/named.md "Pins"). An inode may be kept only if, with what the
-// kept ones keep already, one fill cluster (LIBSHM_CLUSTER pages) of the
-// limit is left to everything else: a fault elsewhere makes room for its
+// count, docs/named.md "Pins"). A segment may be locked only if, with what
+// the kept ones keep already, one fill cluster (LIBSHM_CLUSTER pages) of the
+// limit is left to everything else (a pin needs only room for what it
+// brings back): a fault elsewhere makes room for its
 // cluster by eviction, and with nothing left to evict it would be served
 // above the limit (stress-ng --shm-sysv, which locks as it goes, went one
 // cluster over). Otherwise ENOMEM, the kernel's answer for a mapping it
@@ -63,7 +64,8 @@ int Engine::BringIn(Inode& inode, bool untouched_too) {
     MakeRoom(need);
     need = outside();  // the room may have been made with its own pages
   }
-  if (resident_pages_ + need > limit_pages_) return -ENOMEM;
+  // (Nothing to bring in fits whatever is resident.)
+  if (need > 0 && resident_pages_ + need > limit_pages_) return -ENOMEM;
   int rc = RestorePages(inode, 0, inode.pages());
   if (rc != 0 || !untouched_too) return rc;
   // The untouched pages: allocated in the memfd (zeros). Each mapper keeps
@@ -89,8 +91,12 @@ int Engine::BringIn(Inode& inode, bool untouched_too) {
 
 int Engine::Pin(Inode& inode) {
   if (inode.pinned) return 0;
+  // Only what it brings back must fit, not the room rule of a lock: pins
+  // come and go with programs' seals and private mappers, and objects whose
+  // last holder is gone stay pinned until the hold probe frees them (a
+  // program that seals memfds in a loop, as stress-ng --seal does, was
+  // refused ENOMEM by the room its closed memfds still took).
   if (!inode.locked) {
-    if (!RoomToKeep(inode, false)) return -ENOMEM;
     int rc = BringIn(inode, false);
     if (rc != 0) return rc;
   }
