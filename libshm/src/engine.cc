@@ -175,7 +175,6 @@ int Engine::Run() {
   // The session is over: probe every object nothing else holds now, whatever
   // its backoff, so the session-end stats say what was freed.
   for (auto& [seq, inode] : inodes_) inode->next_probe_ns = 0;
-  session_ending_ = true;
   collect_due_ = true;
   CollectInodes();
   trace_.Close();  // complete before the session-end stats appear
@@ -508,17 +507,13 @@ void Engine::CollectInodes() {
         inode.next_probe_ns = now + (1'000'000'000ull << inode.probe_backoff);
         inode.probe_backoff = std::min<uint32_t>(inode.probe_backoff + 1, 4);
       }
-      // When the session ends (session_ending_) nothing waits: an object
-      // still held, or perhaps held, by a process outside the session is
-      // handed back whole before the helper leaves (its swap goes with it).
-      if (!session_ending_ &&
-          (hold == Hold::kHeld ||
-           (hold == Hold::kUnknown && now - inode.orphan_since_ns < OrphanGraceNs()))) {
+      if (hold == Hold::kHeld ||
+          (hold == Hold::kUnknown && now - inode.orphan_since_ns < OrphanGraceNs())) {
         orphans_waiting_ = true;  // Housekeeping looks again
         ++it;
         continue;
       }
-      if (hold != Hold::kFree) {
+      if (hold == Hold::kUnknown) {
         // Perhaps still held, and the helper cannot tell: hand it back to
         // the kernel whole. Its swapped pages go into the memfd; a later
         // mapping of that fd stays the kernel's (docs/named.md).

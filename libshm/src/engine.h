@@ -437,7 +437,6 @@ class Engine {
   uint64_t low_pages_ = 0;
   uint64_t high_pages_ = 0;
   bool background_reclaim_ = false;  // between crossing high and reaching low
-  bool session_ending_ = false;      // Run's last collection: hand back what is held
   // A background batch that evicted nothing (every resident page locked or
   // pinned) is not tried again before this (MonotonicNs): the engine loop
   // would spin a CPU on it.

@@ -64,21 +64,6 @@ int Engine::BringIn(Inode& inode, bool untouched_too) {
     MakeRoom(need);
     need = outside();  // the room may have been made with its own pages
   }
-  if (need > 0 && resident_pages_ + need > limit_pages_) {
-    // The room may be held by kept objects whose last holder has gone (a
-    // program that seals memfds in a loop closes each): the hold probe
-    // would free them later, with its back-off. Ask it now, this inode
-    // excepted, then make room again.
-    for (auto& [seq, other] : inodes_) {
-      if (other->program && other->Unevictable()) other->next_probe_ns = 0;
-    }
-    inode.holders++;
-    collect_due_ = true;
-    CollectInodes();
-    inode.holders--;
-    MakeRoom(need);
-    need = outside();
-  }
   // (Nothing to bring in fits whatever is resident.)
   if (need > 0 && resident_pages_ + need > limit_pages_) return -ENOMEM;
   int rc = RestorePages(inode, 0, inode.pages());
